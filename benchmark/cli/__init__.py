@@ -1,0 +1,61 @@
+"""The ``medbench`` command line: one sub-app per file, thin commands."""
+
+from __future__ import annotations
+
+import typer
+from typer.core import TyperGroup
+
+from benchmark import __version__
+from benchmark.cli import data, leaderboard, listing, run, suite, ui
+from benchmark.errors import MedbenchError
+
+__all__ = ["app"]
+
+
+class _Group(TyperGroup):
+    """Prints a :class:`MedbenchError` as a message (exit 1); ``--debug`` shows the traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except MedbenchError as exc:
+            if ctx.params.get("debug"):
+                raise
+            from benchmark.console import error
+
+            error(str(exc))
+            raise typer.Exit(code=1) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="medbench",
+    help="Benchmark transfer learning for medical image classification.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"medbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version."
+    ),
+) -> None:
+    """Benchmark transfer learning for medical image classification."""
+
+
+app.command("run")(run.run)
+app.command("leaderboard")(leaderboard.leaderboard)
+app.command("ui")(ui.ui)
+app.command("list")(listing.list_)
+app.add_typer(suite.app, name="suite")
+app.add_typer(data.app, name="data")

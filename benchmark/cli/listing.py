@@ -1,0 +1,50 @@
+"""``medbench list``: what the registries hold."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import typer
+
+
+class What(str, Enum):
+    backbones = "backbones"
+    strategies = "strategies"
+    layouts = "layouts"
+    preprocess = "preprocess"
+
+
+def list_(
+    what: What = typer.Argument(..., help="What to list."),
+    pattern: str = typer.Option("*", help="Wildcard filter for backbones, e.g. 'resnet*'."),
+) -> None:
+    """List backbones (timm models), strategies, dataset layouts or preprocessing ops."""
+    from rich.table import Table
+
+    from benchmark.console import console, print_table
+
+    if what is What.backbones:
+        import timm
+
+        names = timm.list_models(pattern)
+        console.print(f"{len(names)} timm models matching '{pattern}':")
+        console.print(", ".join(names), highlight=False)
+        return
+    table = Table(show_header=True)
+    table.add_column("name")
+    table.add_column("description")
+    if what is What.strategies:
+        from benchmark.strategies import list_strategies
+
+        rows = [(s.name, s.description) for s in list_strategies()]
+    elif what is What.layouts:
+        from benchmark.data import list_layouts
+
+        rows = [(layout.name, layout.description) for layout in list_layouts()]
+    else:
+        from benchmark.data.preprocess import describe_ops
+
+        rows = describe_ops()
+    for row in rows:
+        table.add_row(*row)
+    print_table(table)

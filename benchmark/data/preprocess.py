@@ -1,0 +1,106 @@
+"""Preprocessing ops: deterministic image → image functions applied once, before training.
+
+An op is written in a suite as a name (``to_rgb``), a name with one value (``{resize: 200}``)
+or a name with settings (``{resize: {size: 200, mode: pad}}``).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+
+from benchmark.registry import Registry
+
+__all__ = ["Op", "apply_ops", "describe_ops", "list_ops", "parse_op", "resize"]
+
+Op = tuple[str, dict[str, Any]]
+_OPS: Registry[Callable[..., np.ndarray]] = Registry("preprocessing op")
+
+
+def list_ops() -> list[str]:
+    return _OPS.names()
+
+
+def describe_ops() -> list[tuple[str, str]]:
+    """``(name, first docstring line + settings)`` of every op."""
+    rows = []
+    for name, fn in _OPS.items():
+        params = list(inspect.signature(fn).parameters.values())[1:]
+        settings = ", ".join(f"{p.name}={p.default!r}" for p in params)
+        doc = (fn.__doc__ or "").strip().splitlines()[0]
+        rows.append((name, f"{doc} ({settings})" if settings else doc))
+    return rows
+
+
+def parse_op(spec: str | dict[str, Any]) -> Op:
+    """Turn a suite entry into ``(name, kwargs)``, checking the name and its arguments."""
+    if isinstance(spec, str):
+        name, args = spec, {}
+    elif isinstance(spec, dict) and len(spec) == 1:
+        name, value = next(iter(spec.items()))
+        fn = _OPS.get(name)
+        if isinstance(value, dict):
+            args = value
+        elif value is None:
+            args = {}
+        else:  # a single value fills the op's first setting
+            params = list(inspect.signature(fn).parameters)[1:]
+            if not params:
+                raise ValueError(f"preprocessing op '{name}' takes no settings, but got {value!r}")
+            args = {params[0]: value}
+    else:
+        raise ValueError(
+            "a preprocessing op must be a name (`to_rgb`) or a one-key mapping "
+            f"(`{{resize: 200}}`), but got {spec!r}"
+        )
+    fn = _OPS.get(name)
+    try:
+        inspect.signature(fn).bind(None, **args)
+    except TypeError as exc:
+        allowed = list(inspect.signature(fn).parameters)[1:]
+        raise ValueError(
+            f"preprocessing op '{name}' got settings {sorted(args)}: {exc}; "
+            f"it accepts {allowed or 'no settings'}"
+        ) from None
+    return name, dict(args)
+
+
+def apply_ops(image: np.ndarray, ops: Sequence[Op]) -> np.ndarray:
+    for name, args in ops:
+        image = _OPS.get(name)(image, **args)
+    return image
+
+
+@_OPS.register("grayscale")
+def grayscale(image: np.ndarray) -> np.ndarray:
+    """Convert a colour image to one channel (a grayscale image is left as it is)."""
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+
+
+@_OPS.register("to_rgb")
+def to_rgb(image: np.ndarray) -> np.ndarray:
+    """Repeat a grayscale image over three channels."""
+    return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image
+
+
+@_OPS.register("resize")
+def resize(image: np.ndarray, size: int = 224, mode: str = "stretch") -> np.ndarray:
+    """Resize to size × size: `stretch` ignores the aspect ratio, `pad` keeps it."""
+    if mode not in ("stretch", "pad"):
+        raise ValueError(f"`mode` must be 'stretch' or 'pad', but got {mode!r}")
+    h, w = image.shape[:2]
+    if mode == "pad" and h != w:
+        side = max(h, w)
+        top, left = (side - h) // 2, (side - w) // 2
+        image = cv2.copyMakeBorder(
+            image, top, side - h - top, left, side - w - left, cv2.BORDER_CONSTANT, value=0
+        )
+        h = w = side
+    if (h, w) == (size, size):
+        return image
+    interpolation = cv2.INTER_AREA if size < min(h, w) else cv2.INTER_LINEAR
+    return cv2.resize(image, (size, size), interpolation=interpolation)

@@ -1,0 +1,105 @@
+"""Metrics on held-out predictions; scikit-learn does the arithmetic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+
+__all__ = ["Evaluation", "confusion_figure", "evaluate", "score"]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Everything measured on one split: flat metrics, confusion matrix, report, predictions."""
+
+    metrics: dict[str, float]
+    confusion: np.ndarray
+    report: dict[str, Any]
+    predictions: pd.DataFrame
+
+
+def score(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """The two validation numbers tracked every epoch."""
+    return {
+        "accuracy": float(skm.accuracy_score(y_true, y_pred)),
+        "f1_weighted": float(skm.f1_score(y_true, y_pred, average="weighted", zero_division=0)),
+    }
+
+
+def evaluate(
+    y_true: np.ndarray,
+    probs: np.ndarray,
+    *,
+    classes: list[str],
+    ids: list[str],
+    prefix: str = "test/",
+) -> Evaluation:
+    """Score class probabilities ``probs`` (N × K) against integer labels ``y_true``."""
+    y_true = np.asarray(y_true)
+    y_pred = probs.argmax(axis=1)
+    labels = list(range(len(classes)))
+    m: dict[str, float] = {"accuracy": skm.accuracy_score(y_true, y_pred)}
+    for avg in ("weighted", "macro"):
+        p, r, f, _ = skm.precision_recall_fscore_support(
+            y_true, y_pred, labels=labels, average=avg, zero_division=0
+        )
+        m |= {f"precision_{avg}": p, f"recall_{avg}": r, f"f1_{avg}": f}
+    m["balanced_accuracy"] = skm.balanced_accuracy_score(y_true, y_pred)
+    m["mcc"] = skm.matthews_corrcoef(y_true, y_pred)
+    present = np.unique(y_true)
+    if len(present) == len(classes):  # AUROC needs every class among the true labels
+        if len(classes) == 2:
+            m["auroc_macro"] = skm.roc_auc_score(y_true, probs[:, 1])
+        else:
+            m["auroc_macro"] = skm.roc_auc_score(
+                y_true, probs, multi_class="ovr", average="macro", labels=labels
+            )
+    p, r, f, s = skm.precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, average=None, zero_division=0
+    )
+    for k, name in enumerate(classes):
+        m |= {
+            f"{name}/precision": p[k],
+            f"{name}/recall": r[k],
+            f"{name}/f1": f[k],
+            f"{name}/support": s[k],
+        }
+    report = skm.classification_report(
+        y_true, y_pred, labels=labels, target_names=classes, output_dict=True, zero_division=0
+    )
+    predictions = pd.DataFrame(
+        {
+            "id": ids,
+            "true": [classes[i] for i in y_true],
+            "pred": [classes[i] for i in y_pred],
+            "confidence": probs.max(axis=1),
+            **{f"p_{name}": probs[:, k] for k, name in enumerate(classes)},
+        }
+    )
+    return Evaluation(
+        metrics={f"{prefix}{k}": float(v) for k, v in m.items()},
+        confusion=skm.confusion_matrix(y_true, y_pred, labels=labels),
+        report=report,
+        predictions=predictions,
+    )
+
+
+def confusion_figure(confusion: np.ndarray, classes: list[str], *, title: str = ""):
+    """A matplotlib figure of the confusion matrix (counts), for reports and artifacts."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    size = 2.0 + 0.6 * len(classes)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    skm.ConfusionMatrixDisplay(confusion, display_labels=classes).plot(
+        ax=ax, cmap="Blues", colorbar=False, xticks_rotation=45
+    )
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,80 @@
+"""MLflow cell runs → pandas tables like the papers print, in several text formats."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from benchmark.errors import MedbenchError
+
+__all__ = ["COLUMNS", "FORMATS", "Column", "format_table", "summary_table"]
+
+FORMATS = ("table", "markdown", "csv", "json")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    source: str  # a column of the MLflow runs DataFrame
+    higher_is_better: bool | None = True  # None: not a score (labels)
+    scale: float = 1.0
+    digits: int = 4
+
+
+COLUMNS = (
+    Column("dataset", "tags.medbench.dataset", None),
+    Column("backbone", "tags.medbench.backbone", None),
+    Column("strategy", "tags.medbench.strategy", None),
+    Column("accuracy", "metrics.test/accuracy"),
+    Column("f1_weighted", "metrics.test/f1_weighted"),
+    Column("f1_macro", "metrics.test/f1_macro"),
+    Column("params_m", "metrics.params/total", False, 1e-6, 3),
+    Column("train_s", "metrics.time/train_s", False, 1.0, 1),
+)
+
+
+def summary_table(runs: pd.DataFrame, *, sort: str = "accuracy") -> pd.DataFrame:
+    """One row per cell run, best first by ``sort`` (a column name or ``test/<metric>``)."""
+    table = pd.DataFrame(index=runs.index)
+    for col in COLUMNS:
+        if col.source in runs:
+            values = runs[col.source]
+            table[col.name] = values if col.higher_is_better is None else values * col.scale
+        else:  # a metric no run has logged yet shows as missing, never as a crash
+            table[col.name] = float("nan")
+    key = _sort_column(sort)
+    ascending = not next(c.higher_is_better for c in COLUMNS if c.name == key)
+    return table.sort_values(key, ascending=ascending, na_position="last").reset_index(drop=True)
+
+
+def _sort_column(sort: str) -> str:
+    names = {c.name: c.name for c in COLUMNS if c.higher_is_better is not None}
+    names |= {
+        c.source.removeprefix("metrics."): c.name for c in COLUMNS if c.higher_is_better is not None
+    }
+    if sort not in names:
+        raise MedbenchError(f"cannot sort by '{sort}': expected one of {sorted(names)}.")
+    return names[sort]
+
+
+def format_cell(value: object, column: Column) -> str:
+    if isinstance(value, float) and math.isnan(value):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{column.digits}f}"
+    return str(value)
+
+
+def format_table(table: pd.DataFrame, fmt: str) -> str:
+    """Render as ``markdown``, ``csv`` or ``json`` text (``table`` is drawn by the console)."""
+    if fmt == "csv":
+        return table.to_csv(index=False)
+    if fmt == "json":
+        return table.to_json(orient="records", indent=2)
+    if fmt == "markdown":
+        columns = {c.name: c for c in COLUMNS}
+        shown = table.apply(lambda s: s.map(lambda v: format_cell(v, columns[s.name])))
+        return shown.to_markdown(index=False) + "\n"
+    raise MedbenchError(f"unknown format '{fmt}': expected one of {list(FORMATS)}.")

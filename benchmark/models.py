@@ -1,0 +1,173 @@
+"""Backbone + classification head through ``timm.create_model``; weights; parameter counts."""
+
+from __future__ import annotations
+
+import json
+import socket
+from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
+from urllib.parse import urlparse
+
+import timm
+import torch
+from safetensors.torch import load_model as _load_weights
+from safetensors.torch import save_model as _save_weights
+from timm.data import resolve_model_data_config
+from torch import nn
+
+from benchmark.errors import ModelError, suggest
+
+__all__ = [
+    "ParamCounts",
+    "check_backbone",
+    "count_parameters",
+    "create_model",
+    "head_parameter_names",
+    "input_stats",
+    "load_model",
+    "save_model",
+]
+
+WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
+
+_PROBE_TIMEOUT_S = 3.0
+
+
+@dataclass(frozen=True)
+class ParamCounts:
+    total: int
+    trainable: int
+    backbone: int
+    head: int
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@cache
+def _model_names() -> frozenset[str]:
+    return frozenset(timm.list_models())
+
+
+def check_backbone(name: str) -> None:
+    """Fail with close matches when ``name`` is not a timm model."""
+    base = name.split(".", 1)[0]  # allow timm's "name.pretrained_tag"
+    if base not in _model_names():
+        raise ModelError(
+            f"unknown backbone '{name}': not a timm model (see `medbench list backbones`)."
+            + suggest(base, _model_names())
+        )
+
+
+def create_model(
+    name: str,
+    *,
+    num_classes: int,
+    dropout: float = 0.0,
+    pretrained: bool = False,
+    weights: Path | None = None,
+) -> nn.Module:
+    """Create ``name`` with a fresh ``num_classes`` head and dropout before the classifier.
+
+    ``weights`` (a local ``.safetensors``/``.pth`` file) takes precedence over the hub;
+    ``pretrained`` weights come from the Hugging Face Hub cache, or are downloaded once.
+    """
+    check_backbone(name)
+    kwargs: dict = {"num_classes": num_classes, "drop_rate": dropout}
+    if weights is not None:
+        if not weights.is_file():
+            raise ModelError(f"weights file {weights} for backbone '{name}' does not exist.")
+        kwargs.update(pretrained=True, pretrained_cfg_overlay={"file": str(weights)})
+    elif pretrained:
+        _ensure_weights_available(name)
+        kwargs["pretrained"] = True
+    try:
+        return timm.create_model(name, **kwargs)
+    except (OSError, RuntimeError) as exc:
+        if weights is None and not pretrained:
+            raise
+        raise ModelError(_weights_help(name, reason=str(exc).splitlines()[0])) from exc
+
+
+def head_parameter_names(model: nn.Module) -> set[str]:
+    """Names (in ``model.named_parameters()``) of the classifier's parameters."""
+    head = model.get_classifier()
+    ids = {id(p) for p in head.parameters()} if isinstance(head, nn.Module) else set()
+    return {n for n, p in model.named_parameters() if id(p) in ids}
+
+
+def count_parameters(model: nn.Module) -> ParamCounts:
+    head = head_parameter_names(model)
+    total = trainable = head_count = 0
+    for name, p in model.named_parameters():
+        total += p.numel()
+        trainable += p.numel() if p.requires_grad else 0
+        head_count += p.numel() if name in head else 0
+    return ParamCounts(
+        total=total, trainable=trainable, backbone=total - head_count, head=head_count
+    )
+
+
+def input_stats(model: nn.Module) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The normalisation ``(mean, std)`` the backbone was (pre)trained with."""
+    cfg = resolve_model_data_config(model)
+    return tuple(cfg["mean"]), tuple(cfg["std"])
+
+
+def save_model(model: nn.Module, folder: Path, *, config: dict) -> None:
+    """Write ``model.safetensors`` and ``config.json`` (no pickle) into ``folder``.
+
+    ``config`` must hold ``backbone`` and ``num_classes``; everything needed to predict
+    (class names, input size, normalisation, preprocessing) belongs there too.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    _save_weights(model, str(folder / WEIGHTS_FILE))
+    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True))
+
+
+def load_model(folder: Path) -> tuple[nn.Module, dict]:
+    """Rebuild a model written by :func:`save_model`; return it (in eval mode) and its config."""
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    model = create_model(config["backbone"], num_classes=config["num_classes"])
+    _load_weights(model, str(folder / WEIGHTS_FILE))
+    return model.eval(), config
+
+
+def _ensure_weights_available(name: str) -> None:
+    """Fail within seconds, with instructions, when pretrained weights cannot be had."""
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    cfg = timm.models.get_pretrained_cfg(name)
+    if cfg is None:
+        raise ModelError(f"timm has no pretrained weights for '{name}'. Use `pretrained: false`.")
+    if cfg.hf_hub_id:
+        filenames = [cfg.hf_hub_filename] if cfg.hf_hub_filename else []
+        filenames += ["model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"]
+        if any(isinstance(try_to_load_from_cache(cfg.hf_hub_id, f), str) for f in filenames):
+            return
+        host, offline = urlparse(constants.ENDPOINT).hostname, constants.HF_HUB_OFFLINE
+    elif cfg.url:
+        cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(cfg.url).path).name
+        if cached.is_file():
+            return
+        host, offline = urlparse(cfg.url).hostname, constants.HF_HUB_OFFLINE
+    else:
+        return
+    if offline:
+        raise ModelError(
+            _weights_help(name, reason="HF_HUB_OFFLINE is set and they are not cached")
+        )
+    try:
+        socket.create_connection((host, 443), timeout=_PROBE_TIMEOUT_S).close()
+    except OSError:
+        raise ModelError(_weights_help(name, reason=f"{host} cannot be reached")) from None
+
+
+def _weights_help(name: str, *, reason: str) -> str:
+    return (
+        f"pretrained weights for backbone '{name}' cannot be loaded: {reason}. Either connect "
+        "to the internet once (timm caches them under ~/.cache/huggingface), or download them "
+        f"elsewhere and give the file: `backbones: [{{name: {name}, weights: "
+        f"path/to/{name}.safetensors}}]`, or train from scratch with `pretrained: false`."
+    )

@@ -1,0 +1,163 @@
+"""The training loop: fits a model, returns its history, logs nothing itself."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from torch import nn
+
+from benchmark.data import Batches
+from benchmark.errors import MedbenchError
+from benchmark.evaluate import score
+
+if TYPE_CHECKING:
+    from benchmark.suite import TrainConfig
+
+__all__ = ["History", "create_optimizer", "fit", "predict_proba", "resolve_device"]
+
+EpochCallback = Callable[[int, dict[str, float]], None]
+BatchCallback = Callable[[int, int], None]
+
+
+@dataclass
+class History:
+    """Per-epoch metrics (``train/loss``, ``val/loss``, ``val/accuracy``, ...) and totals."""
+
+    epochs: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0
+    best_score: float = float("nan")
+    stopped_early: bool = False
+    train_seconds: float = 0.0
+    images_seen: int = 0
+
+    @property
+    def images_per_second(self) -> float:
+        return self.images_seen / self.train_seconds if self.train_seconds else 0.0
+
+
+def resolve_device(spec: str = "auto") -> torch.device:
+    """``auto`` picks the first CUDA device when there is one, else the CPU."""
+    if spec == "auto":
+        return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
+    device = torch.device(spec)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise MedbenchError(f"device '{spec}' was asked for, but CUDA is not available here.")
+    return device
+
+
+def create_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(
+            params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+        )
+    cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+    return cls(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def fit(
+    model: nn.Module,
+    train: Batches,
+    val: Batches,
+    *,
+    config: TrainConfig,
+    on_epoch: EpochCallback | None = None,
+    on_batch: BatchCallback | None = None,
+) -> History:
+    """Train ``model`` in place for ``config.epochs`` with early stopping on ``val``.
+
+    The weights of the best validation epoch are restored at the end. Nothing here looks at
+    the test split.
+    """
+    device = train.device
+    model.to(device)
+    optimizer = create_optimizer(model, config)
+    loss_fn = nn.CrossEntropyLoss()
+    stopping = config.early_stopping
+    monitor = stopping.monitor if stopping else "val/f1_weighted"
+    sign = -1.0 if monitor == "val/loss" else 1.0
+    history, best_state, stale = History(), None, 0
+    best = -np.inf
+    for epoch in range(1, config.epochs + 1):
+        start = time.perf_counter()
+        _train_mode(model)
+        total_loss, seen = 0.0, 0
+        for step, (x, y) in enumerate(train, start=1):
+            with _autocast(device):
+                loss = loss_fn(model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total_loss += loss.item() * len(y)
+            seen += len(y)
+            if on_batch is not None:
+                on_batch(step, len(train))
+        train_seconds = time.perf_counter() - start
+        history.train_seconds += train_seconds
+        history.images_seen += seen
+        probs, labels, val_loss = _predict(model, val, with_loss=True)
+        val_scores = score(labels, probs.argmax(axis=1))
+        row = {
+            "train/loss": total_loss / max(seen, 1),
+            "val/loss": val_loss,
+            "val/accuracy": val_scores["accuracy"],
+            "val/f1_weighted": val_scores["f1_weighted"],
+            "time/epoch_s": time.perf_counter() - start,
+        }
+        history.epochs.append(row)
+        current = sign * row[monitor]
+        if current > best:
+            best, stale = current, 0
+            history.best_epoch, history.best_score = epoch, row[monitor]
+            best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+        else:
+            stale += 1
+        if on_epoch is not None:
+            on_epoch(epoch, row)
+        if stopping is not None and stale >= stopping.patience:
+            history.stopped_early = epoch < config.epochs
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return history
+
+
+def predict_proba(model: nn.Module, batches: Batches) -> tuple[np.ndarray, np.ndarray]:
+    """Class probabilities (N × K) and the labels of ``batches``, in order."""
+    probs, labels, _ = _predict(model, batches, with_loss=False)
+    return probs, labels
+
+
+@torch.inference_mode()
+def _predict(model: nn.Module, batches: Batches, *, with_loss: bool):
+    model.eval()
+    probs, labels, loss_sum = [], [], 0.0
+    for x, y in batches:
+        with _autocast(batches.device):
+            logits = model(x).float()
+        if with_loss:
+            loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").item()
+        probs.append(logits.softmax(dim=1).cpu())
+        labels.append(y.cpu())
+    n = max(batches.num_images, 1)
+    return torch.cat(probs).numpy(), torch.cat(labels).numpy(), loss_sum / n
+
+
+def _train_mode(model: nn.Module) -> None:
+    """Training mode, except frozen normalisation layers keep their running statistics."""
+    model.train()
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            params = list(module.parameters())
+            if params and not any(p.requires_grad for p in params):
+                module.eval()
+
+
+def _autocast(device: torch.device):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
