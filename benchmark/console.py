@@ -30,16 +30,16 @@ __all__ = [
     "warn",
 ]
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def error(message: str) -> None:
-    err_console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]Error:[/] {message}", highlight=False)
 
 
 def warn(message: str) -> None:
-    err_console.print(f"[yellow]Warning:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[yellow]Warning:[/] {message}", highlight=False)
 
 
 def render_leaderboard(table: pd.DataFrame, *, title: str) -> None:

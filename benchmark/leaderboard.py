@@ -76,5 +76,6 @@ def format_table(table: pd.DataFrame, fmt: str) -> str:
     if fmt == "markdown":
         columns = {c.name: c for c in COLUMNS}
         shown = table.apply(lambda s: s.map(lambda v: format_cell(v, columns[s.name])))
-        return shown.to_markdown(index=False) + "\n"
+        align = ["left" if columns[n].higher_is_better is None else "right" for n in table.columns]
+        return shown.to_markdown(index=False, disable_numparse=True, colalign=align) + "\n"
     raise MedbenchError(f"unknown format '{fmt}': expected one of {list(FORMATS)}.")

@@ -47,7 +47,6 @@ def run(
         f"{spec.name}: {counts['finished']} finished, {counts['skipped']} skipped, "
         f"{counts['failed']} failed in {time.perf_counter() - start:.1f}s. "
         f"Results: medbench leaderboard {suite}",
-        soft_wrap=True,
     )
     if counts["failed"]:
         raise typer.Exit(code=1)

@@ -22,8 +22,12 @@ def validate(
 
     spec = load_suite(suite, overrides=set_)
     console.print(
-        f"[green]✓[/] {suite} is valid: suite '{spec.name}', {len(expand_cells(spec))} cells."
+        f"[green]✓[/] {suite} is valid: suite '{spec.name}', {_cells(len(expand_cells(spec)))}."
     )
+
+
+def _cells(n: int) -> str:
+    return f"{n} cell" if n == 1 else f"{n} cells"
 
 
 @app.command()

@@ -1,0 +1,123 @@
+"""The command line through typer's CliRunner: exit codes and what users read."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from benchmark.cli import app
+from tests.conftest import write_suite
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_suite_validate_show_schema(tiny_suite_file):
+    result = invoke("suite", "validate", str(tiny_suite_file))
+    assert result.exit_code == 0 and "is valid" in result.output and "1 cell." in result.output
+    result = invoke("suite", "show", str(tiny_suite_file), "--set", "train.epochs=4")
+    assert result.exit_code == 0 and "epochs: 4" in result.output
+    assert "phantoms/test_resnet/finetune" in result.output
+    result = invoke("suite", "schema")
+    assert json.loads(result.output)["title"] == "Suite"
+
+
+def test_typo_exits_1_naming_the_field_and_runs_nothing(tmp_path, tiny_suite, tracking_uri):
+    tiny_suite["train"]["epocs"] = 3
+    path = write_suite(tmp_path / "bad.yaml", tiny_suite)
+    for command in (["suite", "validate"], ["run", "--tracking-uri", tracking_uri]):
+        result = invoke(*command, str(path))
+        assert result.exit_code == 1
+        assert "train.epocs" in result.output and "epochs" in result.output
+        assert "Traceback" not in result.output
+    from mlflow import MlflowClient
+
+    assert MlflowClient(tracking_uri).get_experiment_by_name("tiny") is None
+
+
+def test_debug_shows_the_traceback(tmp_path, tiny_suite):
+    tiny_suite["train"]["epocs"] = 3
+    path = write_suite(tmp_path / "bad.yaml", tiny_suite)
+    result = runner.invoke(app, ["--debug", "suite", "validate", str(path)])
+    assert result.exit_code == 1 and type(result.exception).__name__ == "SuiteError"
+
+
+def test_dry_run_lists_cells(tiny_suite_file, tracking_uri):
+    result = invoke(
+        "run", str(tiny_suite_file), "--dry-run", "--set", "backbones=[test_resnet, test_vit]"
+    )
+    assert result.exit_code == 0
+    assert (
+        "phantoms/test_resnet/finetune" in result.output
+        and "phantoms/test_vit/finetune" in result.output
+    )
+
+
+def test_run_then_leaderboard_in_every_format(tiny_suite_file, tracking_uri, tmp_path):
+    result = invoke("run", str(tiny_suite_file), "--tracking-uri", tracking_uri, "--devices", "cpu")
+    assert result.exit_code == 0, result.output
+    assert "1 finished, 0 skipped, 0 failed" in result.output
+    again = invoke("run", str(tiny_suite_file), "--tracking-uri", tracking_uri)
+    assert "0 finished, 1 skipped" in again.output
+
+    table = invoke("leaderboard", "--tracking-uri", tracking_uri)  # the only suite
+    assert table.exit_code == 0 and "test_resnet" in table.output and "accuracy" in table.output
+    markdown = invoke(
+        "leaderboard", str(tiny_suite_file), "--format", "markdown", "--tracking-uri", tracking_uri
+    )
+    assert markdown.output.startswith("| dataset")
+    csv = invoke("leaderboard", "tiny", "--format", "csv", "--tracking-uri", tracking_uri)
+    assert csv.output.splitlines()[1].startswith("phantoms,test_resnet,finetune,")
+    out = tmp_path / "board.json"
+    result = invoke(
+        "leaderboard",
+        "tiny",
+        "--format",
+        "json",
+        "--output",
+        str(out),
+        "--tracking-uri",
+        tracking_uri,
+    )
+    assert result.exit_code == 0 and json.loads(out.read_text())[0]["backbone"] == "test_resnet"
+
+
+def test_leaderboard_errors_are_clear(tracking_uri):
+    result = invoke("leaderboard", "nope", "--tracking-uri", tracking_uri)
+    assert result.exit_code == 1 and "no MLflow experiment named 'nope'" in result.output
+    result = invoke("leaderboard", "--tracking-uri", tracking_uri)
+    assert result.exit_code == 1 and "run `medbench run SUITE` first" in result.output
+    result = invoke("leaderboard", "x", "--format", "xml", "--tracking-uri", tracking_uri)
+    assert result.exit_code == 1 and "unknown --format 'xml'" in result.output
+
+
+def test_several_devices_are_refused_for_now(tiny_suite_file, tracking_uri):
+    result = invoke(
+        "run", str(tiny_suite_file), "--devices", "cuda:0,cuda:1", "--tracking-uri", tracking_uri
+    )
+    assert result.exit_code == 1 and "several devices" in result.output
+
+
+def test_data_synth_and_list(tmp_path):
+    result = invoke("data", "synth", str(tmp_path / "fake"), "--per-class", "3", "--size", "32")
+    assert result.exit_code == 0 and "glioma 2" in result.output  # 2 train + 1 test per class
+    assert len(list((tmp_path / "fake").rglob("*.jpg"))) == 12
+    for what, expected in [
+        ("layouts", "brain-tumor-mri"),
+        ("strategies", "linear_probe"),
+        ("preprocess", "resize"),
+    ]:
+        result = invoke("list", what)
+        assert result.exit_code == 0 and expected in result.output
+    result = invoke("list", "backbones", "--pattern", "test_res*")
+    assert "test_resnet" in result.output
+
+
+@pytest.mark.parametrize("args", [["run"], ["list", "cams"], ["nope"]])
+def test_usage_errors_exit_2(args):
+    assert runner.invoke(app, args).exit_code == 2

@@ -1,0 +1,65 @@
+"""Shared fixtures: offline, CPU-only, MLflow and data under tmp_path."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+TINY_SUITE = {
+    "name": "tiny",
+    "seed": 7,
+    "datasets": {
+        "phantoms": {
+            "layout": "synthetic",
+            "options": {"per_class": 15, "size": 32, "difficulty": 0.2},
+        }
+    },
+    "backbones": [{"name": "test_resnet", "pretrained": False}],
+    "strategies": {"finetune": {}},
+    "train": {"epochs": 2, "batch_size": 16, "lr": 0.01, "image_size": 32},
+    "evaluate": {"batch_size": 32},
+}
+
+
+@pytest.fixture(scope="session")
+def _migrated_store(tmp_path_factory) -> Path:
+    """One migrated MLflow SQLite database per test session (migrations take seconds)."""
+    from benchmark import track
+
+    db = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    track.connect(f"sqlite:///{db}")
+    return db
+
+
+@pytest.fixture
+def tracking_uri(tmp_path, _migrated_store) -> str:
+    """A fresh MLflow store for one test (a copy of the migrated template)."""
+    db = tmp_path / "mlruns" / "mlflow.db"
+    db.parent.mkdir()
+    shutil.copy(_migrated_store, db)
+    return f"sqlite:///{db}"
+
+
+def write_suite(path: Path, suite: dict) -> Path:
+    path.write_text(yaml.safe_dump(suite, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def tiny_suite() -> dict:
+    """A copy of a suite that trains in seconds on a CPU."""
+    return yaml.safe_load(yaml.safe_dump(TINY_SUITE))
+
+
+@pytest.fixture
+def tiny_suite_file(tmp_path, tiny_suite) -> Path:
+    return write_suite(tmp_path / "tiny.yaml", tiny_suite)

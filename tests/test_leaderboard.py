@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from benchmark.errors import MedbenchError
+from benchmark.leaderboard import format_table, summary_table
+
+RUNS = pd.DataFrame(
+    {
+        "tags.medbench.dataset": ["d", "d", "d"],
+        "tags.medbench.backbone": ["small", "big", "mid"],
+        "tags.medbench.strategy": ["finetune"] * 3,
+        "metrics.test/accuracy": [0.70, 0.90, 0.80],
+        "metrics.test/f1_weighted": [0.69, 0.88, 0.85],
+        "metrics.test/f1_macro": [0.68, 0.87, 0.84],
+        "metrics.params/total": [1_000_000, 25_000_000, 5_000_000],
+        "metrics.time/train_s": [10.0, 100.0, 30.0],
+    }
+)
+
+
+def test_summary_is_best_first_with_readable_units():
+    table = summary_table(RUNS)
+    assert list(table["backbone"]) == ["big", "mid", "small"]
+    assert table.loc[0, "params_m"] == pytest.approx(25.0)
+    assert list(summary_table(RUNS, sort="test/f1_macro")["backbone"]) == ["big", "mid", "small"]
+    assert list(summary_table(RUNS, sort="train_s")["backbone"]) == ["small", "mid", "big"]
+    with pytest.raises(MedbenchError, match="cannot sort by 'speed'"):
+        summary_table(RUNS, sort="speed")
+
+
+def test_missing_metrics_show_as_a_dash_not_a_crash():
+    table = summary_table(RUNS.drop(columns=["metrics.time/train_s"]))
+    assert table["train_s"].isna().all()
+    assert format_table(table, "markdown").splitlines()[2].rstrip(" |").endswith("–")
+
+
+def test_formats():
+    table = summary_table(RUNS)
+    markdown = format_table(table, "markdown").splitlines()
+    assert markdown[0].split("|")[1].strip() == "dataset" and "0.9000" in markdown[2]
+    csv = format_table(table, "csv").splitlines()
+    assert csv[0] == "dataset,backbone,strategy,accuracy,f1_weighted,f1_macro,params_m,train_s"
+    assert len(csv) == 4
+    records = json.loads(format_table(table, "json"))
+    assert records[0]["backbone"] == "big" and math.isclose(records[0]["accuracy"], 0.9)
+    with pytest.raises(MedbenchError, match="unknown format"):
+        format_table(table, "xml")

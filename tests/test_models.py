@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import time
+
+import pytest
+import timm
+import torch
+from safetensors.torch import save_file
+
+from benchmark.errors import ModelError
+from benchmark.models import (
+    check_backbone,
+    count_parameters,
+    create_model,
+    input_stats,
+    load_model,
+    save_model,
+)
+from benchmark.strategies import apply_strategy, list_strategies
+
+
+def test_create_model_head_dropout_and_counts():
+    model = create_model("test_resnet", num_classes=4, dropout=0.3)
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 4)
+    assert model.drop_rate == 0.3
+    counts = count_parameters(model)
+    assert counts.total == sum(p.numel() for p in model.parameters())
+    assert counts.head == sum(p.numel() for p in model.get_classifier().parameters())
+    assert counts.backbone + counts.head == counts.total == counts.trainable
+
+
+def test_unknown_backbone_suggests_close_names():
+    with pytest.raises(ModelError, match="Did you mean 'resnet50'"):
+        check_backbone("resnet-50")
+    check_backbone("resnet50.a1_in1k")  # pretrained tags are accepted
+
+
+def test_missing_pretrained_weights_fail_fast_with_instructions():
+    start = time.perf_counter()
+    with pytest.raises(ModelError) as info:
+        create_model("resnet18", num_classes=2, pretrained=True)
+    assert time.perf_counter() - start < 10
+    message = str(info.value)
+    assert "pretrained: false" in message and "weights:" in message
+
+
+def test_local_weights_file_is_loaded(tmp_path):
+    source = timm.create_model("test_resnet", pretrained=False)
+    path = tmp_path / "test_resnet.safetensors"
+    save_file({k: v.contiguous() for k, v in source.state_dict().items()}, str(path))
+    model = create_model("test_resnet", num_classes=3, weights=path)
+    loaded = model.state_dict()
+    assert torch.equal(loaded["conv1.0.weight"], source.state_dict()["conv1.0.weight"])
+    assert loaded["fc.weight"].shape[0] == 3  # a fresh head for our classes
+    with pytest.raises(ModelError, match="does not exist"):
+        create_model("test_resnet", num_classes=3, weights=tmp_path / "nope.safetensors")
+
+
+def test_save_and_load_round_trip_without_pickle(tmp_path):
+    model = create_model("test_efficientnet", num_classes=4).eval()
+    mean, _ = input_stats(model)
+    save_model(
+        model, tmp_path, config={"backbone": "test_efficientnet", "num_classes": 4, "mean": mean}
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors"]
+    again, config = load_model(tmp_path)
+    x = torch.randn(1, 3, 32, 32)
+    assert torch.allclose(model(x), again(x))
+    assert config["mean"] == list(mean)
+
+
+@pytest.mark.parametrize("strategy", [s.name for s in list_strategies()])
+def test_strategies_freeze_what_they_say(strategy):
+    model = create_model("test_resnet", num_classes=4)
+    apply_strategy(strategy, model, freeze=0.5)
+    counts = count_parameters(model)
+    head = {id(p) for p in model.get_classifier().parameters()}
+    assert all(p.requires_grad for p in model.parameters() if id(p) in head)
+    if strategy == "linear_probe":
+        assert counts.trainable == counts.head
+    else:
+        assert counts.head < counts.trainable < counts.total
+        first = next(model.parameters())
+        assert not first.requires_grad  # the leading layers are the frozen ones

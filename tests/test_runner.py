@@ -1,0 +1,144 @@
+"""End to end: a tiny suite into a temporary MLflow store, checked against the contract."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from benchmark import track
+from benchmark.runner import run_suite
+from benchmark.suite import load_suite
+
+CONTRACT_TAGS = {
+    "medbench.suite", "medbench.cell", "medbench.dataset", "medbench.backbone",
+    "medbench.strategy", "medbench.config_hash",
+}  # fmt: skip
+CONTRACT_METRICS = {
+    "test/accuracy", "test/precision_weighted", "test/recall_weighted", "test/f1_weighted",
+    "test/f1_macro", "test/balanced_accuracy", "test/mcc", "params/total", "params/trainable",
+    "params/backbone", "time/train_s", "time/train_img_per_s",
+    "test/glioma/precision", "test/glioma/recall", "test/glioma/f1", "test/glioma/support",
+}  # fmt: skip
+CONTRACT_ARTIFACTS = {
+    "config/suite.resolved.yaml", "data/split.csv", "eval/confusion_matrix.png",
+    "eval/confusion_matrix.json", "eval/classification_report.json", "eval/predictions.csv",
+    "model/model.safetensors", "model/config.json",
+}  # fmt: skip
+
+
+def _artifacts(client, run_id: str, path: str | None = None) -> set[str]:
+    out = set()
+    for item in client.list_artifacts(run_id, path):
+        out |= _artifacts(client, run_id, item.path) if item.is_dir else {item.path}
+    return out
+
+
+@pytest.fixture
+def two_cell_suite(tiny_suite_file):
+    return load_suite(
+        tiny_suite_file,
+        overrides=[
+            "backbones=[{name: test_resnet, pretrained: false},"
+            " {name: test_efficientnet, pretrained: false}]"
+        ],
+    )
+
+
+def test_run_records_the_mlflow_contract(two_cell_suite, tracking_uri, tmp_path):
+    outcomes = run_suite(two_cell_suite, tracking_uri=tracking_uri)
+    assert [o.status for o in outcomes] == ["finished", "finished"]
+    client = MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name("tiny")
+    assert experiment.artifact_location == (tmp_path / "mlruns" / "artifacts").as_uri()
+    runs = client.search_runs([experiment.experiment_id])
+    assert sorted(r.info.run_name for r in runs) == [
+        "phantoms/test_efficientnet/finetune", "phantoms/test_resnet/finetune"
+    ]  # fmt: skip
+    for run in runs:
+        assert run.info.status == "FINISHED"
+        tags = run.data.tags
+        assert set(tags) >= CONTRACT_TAGS and tags["medbench.kind"] == "cell"
+        assert tags["medbench.cell"] == run.info.run_name
+        assert set(run.data.metrics) >= CONTRACT_METRICS
+        assert run.data.params["train.epochs"] == "2"
+        assert 0.0 <= run.data.metrics["test/accuracy"] <= 1.0
+        curve = client.get_metric_history(run.info.run_id, "val/f1_weighted")
+        assert [m.step for m in curve] == [1, 2]
+        assert _artifacts(client, run.info.run_id) >= CONTRACT_ARTIFACTS
+
+    run = runs[0]
+    split = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/data/split.csv")
+    assert split.splitlines()[0] == "id,label,split,group,path"
+    n_test = sum(line.split(",")[2] == "test" for line in split.splitlines()[1:])
+    assert run.data.metrics["data/test_images"] == n_test
+    predictions = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/eval/predictions.csv")
+    assert len(predictions.splitlines()) == n_test + 1
+    confusion = json.loads(
+        mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/eval/confusion_matrix.json")
+    )
+    assert sum(map(sum, confusion["matrix"])) == n_test
+
+
+def test_resume_skips_finished_cells_and_no_resume_reruns(tiny_suite_file, tracking_uri):
+    suite = load_suite(tiny_suite_file, overrides=["train.epochs=1"])
+    first = run_suite(suite, tracking_uri=tracking_uri)
+    second = run_suite(suite, tracking_uri=tracking_uri)
+    assert second[0].status == "skipped" and second[0].run_id == first[0].run_id
+    changed = run_suite(
+        load_suite(tiny_suite_file, overrides=["train.epochs=1", "train.lr=0.02"]),
+        tracking_uri=tracking_uri,
+    )
+    assert changed[0].status == "finished"
+    forced = run_suite(suite, tracking_uri=tracking_uri, resume=False)
+    assert forced[0].status == "finished" and forced[0].run_id != first[0].run_id
+
+
+def test_a_failing_cell_is_recorded_and_the_others_still_run(
+    tiny_suite_file, tracking_uri, tmp_path
+):
+    suite = load_suite(
+        tiny_suite_file,
+        overrides=[
+            "train.epochs=1",
+            f"backbones=[{{name: test_vit, weights: {tmp_path}/missing.safetensors}},"
+            " {name: test_resnet, pretrained: false}]",
+        ],
+    )
+    outcomes = run_suite(suite, tracking_uri=tracking_uri)
+    assert [o.status for o in outcomes] == ["failed", "finished"]
+    assert "missing.safetensors" in outcomes[0].error
+    run = MlflowClient(tracking_uri).get_run(outcomes[0].run_id)
+    assert run.info.status == "FAILED"
+    assert "missing.safetensors" in run.data.tags["medbench.error"]
+
+
+def test_runs_left_running_by_a_dead_process_are_marked_failed(tiny_suite_file, tracking_uri):
+    client = track.connect(tracking_uri)
+    experiment_id = track.ensure_experiment(client, "tiny")
+    import socket
+
+    stale = client.create_run(
+        experiment_id,
+        tags={
+            "medbench.kind": "cell",
+            "medbench.pid": "999999999",
+            "medbench.host": socket.gethostname(),
+        },
+    )
+    run_suite(load_suite(tiny_suite_file, overrides=["train.epochs=1"]), tracking_uri=tracking_uri)
+    assert client.get_run(stale.info.run_id).info.status == "FAILED"
+
+
+def test_bad_data_fails_before_any_run_is_created(tiny_suite_file, tracking_uri, tmp_path):
+    from benchmark.errors import DataError
+
+    suite = load_suite(
+        tiny_suite_file,
+        overrides=[f"datasets={{mri: {{layout: brain-tumor-mri, root: {tmp_path}/none}}}}"],
+    )
+    with pytest.raises(DataError, match="does not exist"):
+        run_suite(suite, tracking_uri=tracking_uri)
+    assert MlflowClient(tracking_uri).get_experiment_by_name("tiny") is None

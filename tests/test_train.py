@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import torch
+
+from benchmark.data import Batches, create_augment, create_source, load_images
+from benchmark.data.layouts import SyntheticOptions
+from benchmark.evaluate import score
+from benchmark.models import create_model, input_stats
+from benchmark.suite import EarlyStoppingConfig, TrainConfig
+from benchmark.train import fit, predict_proba
+
+IMAGES = load_images(
+    create_source("synthetic", None, SyntheticOptions(per_class=24, size=32, difficulty=0.0)),
+    ops=[],
+    size=32,
+)
+
+
+def _batches(model, indices, **kwargs) -> Batches:
+    mean, std = input_stats(model)
+    return Batches(IMAGES.images, IMAGES.labels, indices=indices, mean=mean, std=std, **kwargs)
+
+
+def _fit(config: TrainConfig, seed: int = 0):
+    torch.manual_seed(seed)
+    model = create_model("test_resnet", num_classes=4)
+    train = _batches(model, range(64), batch_size=16, shuffle=True, seed=seed)
+    val = _batches(model, range(64, 96), batch_size=32)
+    return model, fit(model, train, val, config=config)
+
+
+def test_fit_returns_a_history_per_epoch_and_learns():
+    _, history = _fit(TrainConfig(epochs=6, lr=0.01, early_stopping=None))
+    assert len(history.epochs) == 6
+    assert set(history.epochs[0]) == {
+        "train/loss", "val/loss", "val/accuracy", "val/f1_weighted", "time/epoch_s"
+    }  # fmt: skip
+    losses = [row["train/loss"] for row in history.epochs]
+    assert losses[-1] < losses[0]
+    assert history.images_seen == 6 * 64 and history.images_per_second > 0
+    assert history.best_score == max(row["val/f1_weighted"] for row in history.epochs)
+
+
+def test_same_seed_same_history():
+    config = TrainConfig(epochs=2, lr=0.01, early_stopping=None)
+    _, a = _fit(config, seed=1)
+    _, b = _fit(config, seed=1)
+    assert [r["val/loss"] for r in a.epochs] == [r["val/loss"] for r in b.epochs]
+
+
+def test_early_stopping_restores_the_best_epoch():
+    stopping = EarlyStoppingConfig(monitor="val/f1_weighted", patience=2)
+    config = TrainConfig(epochs=30, lr=0.5, optimizer="sgd", early_stopping=stopping)
+    model, history = _fit(config)
+    assert history.stopped_early and len(history.epochs) < 30
+    assert len(history.epochs) - history.best_epoch == 2
+    probs, labels = predict_proba(model, _batches(model, range(64, 96), batch_size=32))
+    assert score(labels, probs.argmax(1))["f1_weighted"] == history.best_score
+
+
+def test_augmentation_is_drawn_per_image():
+    augment = create_augment(rotate=30, hflip=True)
+    batch = IMAGES.images[:1].repeat(8, 1, 1, 1)
+    out = augment(batch)
+    assert out.shape == batch.shape and out.dtype == torch.uint8
+    assert len({bytes(img.numpy()) for img in out}) > 1
+    assert create_augment() is None
+
+
+def test_batches_normalise_and_expand_gray_to_rgb():
+    model = create_model("test_resnet", num_classes=4)
+    x, y = next(iter(_batches(model, range(10), batch_size=4)))
+    assert x.shape == (4, 3, 32, 32) and x.dtype == torch.float32
+    assert y.tolist() == IMAGES.labels[:4].tolist()
+    assert -3 < x.mean().item() < 3
