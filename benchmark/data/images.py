@@ -55,8 +55,12 @@ def load_images(
     ops: Sequence[Op],
     size: int,
     progress: Progress | None = None,
+    workers: int | None = None,
 ) -> ImageSet:
-    """Read every image of ``source``, apply ``ops`` then resize to ``size`` × ``size``."""
+    """Read every image of ``source``, apply ``ops`` then resize to ``size`` × ``size``.
+
+    Files are decoded by ``workers`` threads (default: one per core; OpenCV releases the GIL).
+    """
     n = len(source)
 
     def prepare(i: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -71,7 +75,7 @@ def load_images(
 
     images: list[np.ndarray] = []
     masks: list[np.ndarray | None] = []
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
         for done, (image, mask) in enumerate(pool.map(prepare, range(n)), start=1):
             images.append(image)
             masks.append(mask)
