@@ -28,7 +28,7 @@ from pydantic import (
 )
 
 from benchmark.data import get_layout, parse_op
-from benchmark.errors import SuiteError, suggest
+from benchmark.errors import ModelError, SuiteError, suggest
 from benchmark.models import check_backbone
 from benchmark.strategies import get_strategy
 
@@ -72,7 +72,7 @@ class DatasetConfig(_Strict):
     root: Path | None = Field(None, description="unpacked dataset folder")
     options: dict[str, Any] = Field(default_factory=dict, description="layout-specific settings")
     split: SplitConfig = Field(default_factory=SplitConfig)
-    preprocess: list[str | dict[str, Any]] = Field(
+    preprocess: list[Any] = Field(
         default_factory=list, description="ops applied once before training"
     )
 
@@ -95,8 +95,11 @@ class DatasetConfig(_Strict):
     @field_validator("preprocess")
     @classmethod
     def _known_ops(cls, value: list) -> list:
-        for spec in value:
-            parse_op(spec)
+        for i, spec in enumerate(value):
+            try:
+                parse_op(spec)
+            except ValueError as exc:
+                raise ValueError(f"item {i}: {exc}") from None
         return value
 
     @model_validator(mode="after")
@@ -119,7 +122,7 @@ class BackboneConfig(_Strict):
     def _known_backbone(cls, value: str) -> str:
         try:
             check_backbone(value)
-        except Exception as exc:
+        except ModelError as exc:
             raise ValueError(str(exc)) from None
         return value
 
@@ -376,11 +379,9 @@ def format_validation_error(exc: ValidationError, *, source: str) -> str:
 
 
 def _is_union_tag(part: Any) -> bool:
-    """pydantic adds union member names (``str``, ``BackboneConfig``) to error locations."""
+    """pydantic adds union member names (``str``, ``dict[str,any]``) to error locations."""
     return isinstance(part, str) and (
-        part in {"str", "int", "float", "bool", "list", "dict", "none"}
-        or part.startswith(("function-", "list[", "dict["))
-        or part.endswith("Config")
+        part in {"str", "int", "float", "bool"} or part.startswith(("list[", "dict["))
     )
 
 

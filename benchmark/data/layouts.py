@@ -135,13 +135,22 @@ _SPLIT_NAMES = {
 
 
 def _scan_class_folders(folder: Path, split: str) -> list[dict]:
+    """One row per image under ``folder/<class>/``; ``mask`` is the ``*_mask.*`` beside it."""
     rows = []
     for class_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
-        for path in sorted(class_dir.rglob("*")):
-            is_image = path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
-            if is_image and not path.stem.endswith(MASK_SUFFIX):
-                rows.append({"label": class_dir.name, "split": split, "path": str(path)})
+        files = [p for p in sorted(class_dir.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES]
+        masks = {p.with_name(p.stem.removesuffix(MASK_SUFFIX)): p for p in files if _is_mask(p)}
+        for path in files:
+            if not _is_mask(path) and path.is_file():
+                mask = masks.get(path.with_suffix(""), "")
+                rows.append(
+                    {"label": class_dir.name, "split": split, "path": str(path), "mask": str(mask)}
+                )
     return rows
+
+
+def _is_mask(path: Path) -> bool:
+    return path.stem.endswith(MASK_SUFFIX)
 
 
 def _folder_source(root: Path, rows: list[dict], what: str) -> Source:
@@ -150,26 +159,20 @@ def _folder_source(root: Path, rows: list[dict], what: str) -> Source:
             f"no images found under {root} ({what}); expected files ending in "
             f"{sorted(IMAGE_SUFFIXES)}."
         )
-    records = pd.DataFrame(rows)
-    records["id"] = [str(Path(p).relative_to(root)) for p in records["path"]]
-    records["group"] = records["id"]
-    classes = sorted(records["label"].unique())
-    records = records[RECORD_COLUMNS]
-    paths = list(records["path"])
+    table = pd.DataFrame(rows)
+    table["id"] = [str(Path(p).relative_to(root)) for p in table["path"]]
+    table["group"] = table["id"]
+    classes = sorted(table["label"].unique())
+    paths, masks = list(table["path"]), list(table["mask"])
 
     def read(i: int) -> tuple[np.ndarray, np.ndarray | None]:
-        path = Path(paths[i])
-        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        image = cv2.imread(paths[i], cv2.IMREAD_UNCHANGED)
         if image is None:
-            raise DataError(f"cannot decode image {path}: the file is corrupt or not an image.")
-        mask_path = next(path.parent.glob(f"{path.stem}{MASK_SUFFIX}.*"), None)
-        mask = None
-        if mask_path is not None:
-            mask_img = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
-            mask = None if mask_img is None else mask_img > 127
-        return image, mask
+            raise DataError(f"cannot decode image {paths[i]}: the file is corrupt or not an image.")
+        mask = cv2.imread(masks[i], cv2.IMREAD_GRAYSCALE) if masks[i] else None
+        return image, None if mask is None else mask > 127
 
-    return Source(records=records, classes=classes, read=read)
+    return Source(records=table[RECORD_COLUMNS], classes=classes, read=read)
 
 
 class FolderOptions(_Options):

@@ -7,11 +7,13 @@ or a name with settings (``{resize: {size: 200, mode: pad}}``).
 from __future__ import annotations
 
 import inspect
+import typing
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import cv2
 import numpy as np
+from pydantic import TypeAdapter, ValidationError
 
 from benchmark.registry import Registry
 
@@ -66,7 +68,17 @@ def parse_op(spec: str | dict[str, Any]) -> Op:
             f"preprocessing op '{name}' got settings {sorted(args)}: {exc}; "
             f"it accepts {allowed or 'no settings'}"
         ) from None
-    return name, dict(args)
+    hints = typing.get_type_hints(fn)
+    checked = {}
+    for key, value in args.items():
+        try:
+            checked[key] = TypeAdapter(hints.get(key, Any)).validate_python(value)
+        except ValidationError:
+            expected = getattr(hints.get(key), "__name__", None) or str(hints.get(key))
+            raise ValueError(
+                f"preprocessing op '{name}': `{key}` must be {expected}, but got {value!r}"
+            ) from None
+    return name, checked
 
 
 def apply_ops(image: np.ndarray, ops: Sequence[Op]) -> np.ndarray:
@@ -88,10 +100,10 @@ def to_rgb(image: np.ndarray) -> np.ndarray:
 
 
 @_OPS.register("resize")
-def resize(image: np.ndarray, size: int = 224, mode: str = "stretch") -> np.ndarray:
+def resize(
+    image: np.ndarray, size: int = 224, mode: Literal["stretch", "pad"] = "stretch"
+) -> np.ndarray:
     """Resize to size × size: `stretch` ignores the aspect ratio, `pad` keeps it."""
-    if mode not in ("stretch", "pad"):
-        raise ValueError(f"`mode` must be 'stretch' or 'pad', but got {mode!r}")
     h, w = image.shape[:2]
     if mode == "pad" and h != w:
         side = max(h, w)

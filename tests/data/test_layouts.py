@@ -138,6 +138,10 @@ def test_preprocess_specs():
         parse_op("blur")
     with pytest.raises(ValueError, match="accepts"):
         parse_op({"resize": {"sise": 3}})
+    with pytest.raises(ValueError, match="`size` must be int, but got '-'"):
+        parse_op({"resize": {"size": "-"}})
+    with pytest.raises(ValueError, match="`mode` must be"):
+        parse_op({"resize": {"mode": "crop"}})
     with pytest.raises(ValueError, match="takes no settings"):
         parse_op({"to_rgb": 3})
 
