@@ -128,8 +128,18 @@ class RichReporter:
             self._cells = self.progress.add_task("cells", total=total, info="")
         if self._epochs is not None:
             self.progress.remove_task(self._epochs)
+        self._cell_name = cell.name
         self._epochs = self.progress.add_task(
             f"[cyan]{cell.name}", total=cell.train.epochs, info=""
+        )
+
+    def phase(self, description: str, epochs: int) -> None:
+        self.progress.update(
+            self._epochs,
+            description=f"[cyan]{self._cell_name}[/] {description}",
+            total=epochs,
+            completed=0,
+            info="",
         )
 
     def batch_done(self, step: int, total: int) -> None:
@@ -137,10 +147,11 @@ class RichReporter:
             self.progress.update(self._epochs, info=f"batch {step}/{total}")
 
     def epoch_done(self, epoch: int, metrics: dict[str, float]) -> None:
-        info = (
-            f"loss {metrics['train/loss']:.3f}  val acc {metrics['val/accuracy']:.3f}  "
-            f"val f1 {metrics['val/f1_weighted']:.3f}"
-        )
+        info = f"loss {metrics['train/loss']:.3f}"
+        if "val/accuracy" in metrics:
+            info += (
+                f"  val acc {metrics['val/accuracy']:.3f}  val f1 {metrics['val/f1_weighted']:.3f}"
+            )
         self.progress.update(self._epochs, completed=epoch, info=info)
 
     def cell_done(self, outcome: CellOutcome) -> None:

@@ -23,6 +23,7 @@ __all__ = [
     "check_backbone",
     "count_parameters",
     "create_model",
+    "features",
     "head_parameter_names",
     "input_stats",
     "load_model",
@@ -67,11 +68,14 @@ def create_model(
     dropout: float = 0.0,
     pretrained: bool = False,
     weights: Path | None = None,
+    head: dict | None = None,
 ) -> nn.Module:
     """Create ``name`` with a fresh ``num_classes`` head and dropout before the classifier.
 
     ``weights`` (a local ``.safetensors``/``.pth`` file) takes precedence over the hub;
     ``pretrained`` weights come from the Hugging Face Hub cache, or are downloaded once.
+    ``head`` is ``{"kind": "linear"}`` (timm's own: pooling, dropout, dense) or
+    ``{"kind": "mlp", "hidden": [64, 16, 8]}`` (dense, BatchNorm, ReLU, dropout per layer).
     """
     check_backbone(name)
     kwargs: dict = {"num_classes": num_classes, "drop_rate": dropout}
@@ -83,11 +87,45 @@ def create_model(
         _ensure_weights_available(name)
         kwargs["pretrained"] = True
     try:
-        return timm.create_model(name, **kwargs)
+        model = timm.create_model(name, **kwargs)
     except (OSError, RuntimeError) as exc:
         if weights is None and not pretrained:
             raise
         raise ModelError(_weights_help(name, reason=str(exc).splitlines()[0])) from exc
+    if head is not None and head.get("kind", "linear") == "mlp":
+        _replace_classifier(model, _mlp(model, head["hidden"], num_classes, dropout))
+    return model
+
+
+def _mlp(model: nn.Module, hidden: list[int], num_classes: int, dropout: float) -> nn.Sequential:
+    classifier = model.get_classifier()
+    if not isinstance(classifier, nn.Linear):
+        raise ModelError(
+            f"an mlp head needs a dense classifier, but {type(model).__name__} has "
+            f"{type(classifier).__name__}; use `head: {{kind: linear}}`."
+        )
+    layers: list[nn.Module] = []
+    width = classifier.in_features
+    for size in hidden:
+        layers += [nn.Linear(width, size), nn.BatchNorm1d(size), nn.ReLU(), nn.Dropout(dropout)]
+        width = size
+    layers.append(nn.Linear(width, num_classes))
+    return nn.Sequential(*layers)
+
+
+def _replace_classifier(model: nn.Module, module: nn.Module) -> None:
+    name = model.pretrained_cfg.get("classifier")
+    if not isinstance(name, str):
+        raise ModelError(f"cannot find the classifier of {type(model).__name__} to replace.")
+    parent, _, attr = name.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, attr, module)
+    if model.get_classifier() is not module:
+        raise ModelError(f"cannot replace the classifier of {type(model).__name__}.")
+
+
+def features(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The pooled features the classifier reads (timm's pre-logits)."""
+    return model.forward_head(model.forward_features(x), pre_logits=True)
 
 
 def head_parameter_names(model: nn.Module) -> set[str]:
@@ -129,7 +167,9 @@ def save_model(model: nn.Module, folder: Path, *, config: dict) -> None:
 def load_model(folder: Path) -> tuple[nn.Module, dict]:
     """Rebuild a model written by :func:`save_model`; return it (in eval mode) and its config."""
     config = json.loads((folder / CONFIG_FILE).read_text())
-    model = create_model(config["backbone"], num_classes=config["num_classes"])
+    model = create_model(
+        config["backbone"], num_classes=config["num_classes"], head=config.get("head")
+    )
     _load_weights(model, str(folder / WEIGHTS_FILE))
     return model.eval(), config
 

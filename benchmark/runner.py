@@ -1,9 +1,11 @@
-"""Runs a suite: every cell trained, evaluated once on its test split, and tracked.
+"""Runs a suite: every cell tuned, trained, evaluated once on its test split, and tracked.
 
 The only module that decides what is logged. Datasets are indexed and split before any
 training (bad data fails fast); images are decoded once per dataset and size and shared by
-the cells that use them. A failing cell is recorded as FAILED and the others still run;
-cells already FINISHED with the same config hash are skipped (resume).
+the cells that use them. Per cell: an Optuna study on train/val (each trial a nested MLflow
+run), then the final training with the best settings (once per seed), then the test split,
+touched once. A failing cell is recorded as FAILED and the others still run; cells already
+FINISHED with the same config hash are skipped; an interrupted study resumes.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from benchmark import track
+from benchmark import track, tune
 from benchmark.data import (
     Batches,
     ImageSet,
@@ -32,11 +34,11 @@ from benchmark.data import (
     parse_op,
 )
 from benchmark.errors import MedbenchError
-from benchmark.evaluate import confusion_figure, evaluate
+from benchmark.evaluate import Evaluation, confusion_figure, evaluate
 from benchmark.models import count_parameters, create_model, input_stats, save_model
-from benchmark.strategies import apply_strategy
+from benchmark.strategies import get_strategy
 from benchmark.suite import Cell, Suite, expand_cells
-from benchmark.train import fit, predict_proba, resolve_device
+from benchmark.train import History, fit, predict_proba, resolve_device
 
 __all__ = ["CellOutcome", "NullReporter", "Reporter", "run_suite"]
 
@@ -58,6 +60,7 @@ class Reporter(Protocol):
 
     def loading(self, what: str, done: int, total: int) -> None: ...
     def cell_started(self, cell: Cell, index: int, total: int) -> None: ...
+    def phase(self, description: str, epochs: int) -> None: ...
     def batch_done(self, step: int, total: int) -> None: ...
     def epoch_done(self, epoch: int, metrics: dict[str, float]) -> None: ...
     def cell_done(self, outcome: CellOutcome) -> None: ...
@@ -66,6 +69,7 @@ class Reporter(Protocol):
 class NullReporter:
     def loading(self, what: str, done: int, total: int) -> None: ...
     def cell_started(self, cell: Cell, index: int, total: int) -> None: ...
+    def phase(self, description: str, epochs: int) -> None: ...
     def batch_done(self, step: int, total: int) -> None: ...
     def epoch_done(self, epoch: int, metrics: dict[str, float]) -> None: ...
     def cell_done(self, outcome: CellOutcome) -> None: ...
@@ -82,14 +86,32 @@ class _Dataset:
         table["split"] = self.split.values
         return table
 
-    def indices(self, name: str) -> np.ndarray:
-        return np.flatnonzero(self.split.to_numpy() == name)
+    def indices(self, *names: str) -> np.ndarray:
+        return np.flatnonzero(self.split.isin(names).to_numpy())
+
+
+@dataclass(frozen=True)
+class _Trained:
+    model: torch.nn.Module
+    history: History
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+
+@dataclass
+class _Context:
+    client: object
+    experiment_id: str
+    storage: str | None
+    device: torch.device
+    reporter: Reporter
 
 
 def run_suite(
     suite: Suite,
     *,
     tracking_uri: str | None = None,
+    storage: str | None = None,
     device: str = "auto",
     resume: bool = True,
     reporter: Reporter | None = None,
@@ -102,6 +124,7 @@ def run_suite(
     client = track.connect(tracking_uri)
     experiment_id = track.ensure_experiment(client, suite.name)
     track.mark_dead_runs_failed(client, experiment_id)
+    context = _Context(client, experiment_id, storage, torch_device, reporter)
 
     outcomes = []
     for index, cell in enumerate(cells, start=1):
@@ -110,9 +133,7 @@ def run_suite(
         if done is not None:
             outcome = CellOutcome(cell, "skipped", run_id=done)
         else:
-            outcome = _run_cell(
-                cell, datasets[cell.dataset], client, experiment_id, torch_device, reporter
-            )
+            outcome = _run_cell(cell, datasets[cell.dataset], context)
         outcomes.append(outcome)
         reporter.cell_done(outcome)
     return outcomes
@@ -143,9 +164,8 @@ def _images(cell: Cell, data: _Dataset, reporter: Reporter) -> ImageSet:
     return data.images[size]
 
 
-def _run_cell(cell, data, client, experiment_id, device, reporter) -> CellOutcome:
-    start = time.perf_counter()
-    tags = {
+def _tags(cell: Cell) -> dict[str, str]:
+    return {
         "medbench.suite": cell.suite,
         "medbench.cell": cell.name,
         "medbench.dataset": cell.dataset,
@@ -153,11 +173,17 @@ def _run_cell(cell, data, client, experiment_id, device, reporter) -> CellOutcom
         "medbench.strategy": cell.strategy,
         "medbench.config_hash": cell.config_hash,
     }
+
+
+def _run_cell(cell: Cell, data: _Dataset, context: _Context) -> CellOutcome:
+    start = time.perf_counter()
     run_id = None
     try:
-        with track.start_cell_run(client, experiment_id, name=cell.name, tags=tags) as run:
+        with track.start_run(
+            context.client, context.experiment_id, name=cell.name, kind="cell", tags=_tags(cell)
+        ) as run:
             run_id = run.run_id
-            metrics = _train_and_evaluate(cell, data, run, device, reporter)
+            metrics = _tune_train_evaluate(cell, data, run, context)
         return CellOutcome(cell, "finished", run_id, metrics, seconds=time.perf_counter() - start)
     except MedbenchError as exc:
         error = str(exc)
@@ -168,93 +194,266 @@ def _run_cell(cell, data, client, experiment_id, device, reporter) -> CellOutcom
     return CellOutcome(cell, "failed", run_id, error=error, seconds=time.perf_counter() - start)
 
 
-def _train_and_evaluate(cell: Cell, data: _Dataset, run: track.CellRun, device, reporter) -> dict:
+def _tune_train_evaluate(cell: Cell, data: _Dataset, run: track.RunLog, context: _Context) -> dict:
     resolved = cell.resolved()
     run.log_params(track.flatten(resolved))
     run.log_dict(resolved, "config/suite.resolved.yaml")
     run.log_text(data.split_table().to_csv(index=False), "data/split.csv")
+    images = _images(cell, data, context.reporter)
 
-    images = _images(cell, data, reporter)
-    torch.manual_seed(cell.seed)
+    metrics: dict[str, float] = {}
+    final, refit_epochs = cell, None
+    if cell.tune is not None:
+        tuned = _tune(cell, data, images, run, context)
+        run.log_params({f"best.{name}": value for name, value in tuned.best_params.items()})
+        metrics |= {
+            "tune/best_value": tuned.best_value,
+            "tune/best_trial": tuned.best_trial,
+            "tune/trials_complete": tuned.complete,
+            "tune/trials_pruned": tuned.pruned,
+            "tune/trials_failed": tuned.failed,
+            "tune/trials_resumed": tuned.resumed,
+        }
+        final = cell.with_params(tuned.best_params)
+        if cell.tune.refit == "train+val":
+            refit_epochs = tuned.best_epoch
+
+    # The test split is touched once per seed, after tuning and training are over.
+    results, per_seed, trained = [], [], []
+    for k, seed in enumerate(cell.seeds):
+        prefix = "" if k == 0 else f"seed_{seed}/"
+        context.reporter.phase(f"final training, seed {seed}", refit_epochs or final.train.epochs)
+
+        def on_epoch(epoch: int, row: dict[str, float], prefix: str = prefix) -> None:
+            run.log_metrics({prefix + key: value for key, value in row.items()}, step=epoch)
+            context.reporter.epoch_done(epoch, row)
+
+        fit_start = time.perf_counter()
+        model = _fit(
+            final, data, images, context, seed=seed, on_epoch=on_epoch, refit_epochs=refit_epochs
+        )
+        fit_seconds = time.perf_counter() - fit_start
+        test = Batches(
+            images.images,
+            images.labels,
+            indices=data.indices("test"),
+            batch_size=cell.evaluate.batch_size,
+            mean=model.mean,
+            std=model.std,
+            device=context.device,
+        )
+        probs, labels = predict_proba(model.model, test)
+        result = evaluate(labels, probs, classes=images.classes, ids=_ids(images, data, "test"))
+        results.append(result)
+        per_seed.append({**result.metrics, **_cost(model, fit_seconds)})
+        trained.append(model)
+
+    metrics |= _aggregate(per_seed, cell.seeds)
+    metrics |= {
+        "data/train_images": len(data.indices("train")),
+        "data/val_images": len(data.indices("val")),
+        "data/test_images": len(data.indices("test")),
+    }
+    run.log_metrics(metrics)
+    run.set_tags(
+        {"medbench.device": str(context.device), "medbench.classes": ",".join(images.classes)}
+    )
+    _log_evaluation(run, results[0], cell, images.classes)
+    _log_model(run, trained[0], final, images.classes)
+    return metrics
+
+
+def _tune(cell: Cell, data: _Dataset, images: ImageSet, run: track.RunLog, context: _Context):
+    tune_cfg = cell.tune
+    strategy = get_strategy(cell.strategy_kind)
+    space = {k: v for k, v in tune_cfg.space.items() if k != "freeze" or strategy.tunes_freeze}
+    study = f"{cell.suite}.{cell.study_key}"
+    track.adopt_trial_runs(
+        context.client, context.experiment_id, study=study, parent_run_id=run.run_id
+    )
+
+    def objective(trial: tune.TrialContext) -> tuple[float, int]:
+        trial_cell = cell.with_params(trial.params)
+        context.reporter.phase(
+            f"trial {trial.number + 1} of {tune_cfg.trials}", trial_cell.train.epochs
+        )
+        tags = {**_tags(cell), "medbench.trial": str(trial.number), "medbench.study": study}
+        pruned = None
+        with track.start_run(
+            context.client,
+            context.experiment_id,
+            name=f"{cell.name}/trial-{trial.number}",
+            kind="trial",
+            tags=tags,
+            parent_run_id=run.run_id,
+        ) as trial_run:
+            trial_run.log_params(trial.params)
+
+            def on_epoch(epoch: int, row: dict[str, float]) -> None:
+                trial_run.log_metrics(row, step=epoch)
+                context.reporter.epoch_done(epoch, row)
+                trial.report(epoch, row[tune_cfg.objective])
+
+            try:
+                history = _fit(
+                    trial_cell, data, images, context, seed=cell.seed, on_epoch=on_epoch
+                ).history
+            except tune.Pruned as exc:
+                pruned = exc
+                trial_run.set_tags({"medbench.trial_state": "PRUNED"})
+            except BaseException:
+                trial_run.set_tags({"medbench.trial_state": "FAIL"})
+                raise
+            else:
+                trial_run.set_tags({"medbench.trial_state": "COMPLETE"})
+                trial_run.log_metrics(
+                    {"trial/value": history.best_score, "trial/best_epoch": history.best_epoch}
+                )
+        if pruned is not None:
+            raise pruned
+        return history.best_score, history.best_epoch
+
+    return tune.run_study(
+        name=study,
+        storage=context.storage,
+        space=space,
+        trials=tune_cfg.trials,
+        maximize=tune_cfg.objective != "val/loss",
+        seed=cell.seed,
+        pruner=tune_cfg.pruner,
+        epochs=cell.train.epochs,
+        objective=objective,
+    )
+
+
+def _fit(
+    cell: Cell,
+    data: _Dataset,
+    images: ImageSet,
+    context: _Context,
+    *,
+    seed: int,
+    on_epoch,
+    refit_epochs: int | None = None,
+) -> _Trained:
+    """Build the cell's model, apply its strategy and train it; validation only from val.
+
+    With ``refit_epochs`` the model trains on train+val for that many epochs, without
+    validation (the tuned epoch count replaces early stopping).
+    """
+    strategy = get_strategy(cell.strategy_kind)
+    torch.manual_seed(seed)
     model = create_model(
         cell.backbone.name,
         num_classes=len(images.classes),
         dropout=cell.train.dropout,
-        pretrained=cell.backbone.pretrained,
-        weights=cell.backbone.weights,
+        pretrained=cell.backbone.pretrained and strategy.pretrained,
+        weights=cell.backbone.weights if strategy.pretrained else None,
+        head=cell.head.model_dump(),
     )
-    apply_strategy(cell.strategy_kind, model, freeze=cell.strategy_config.freeze)
-    counts = count_parameters(model)
     mean, std = input_stats(model)
     augment = create_augment(**cell.train.augment.model_dump()) if cell.train.augment else None
+    train_idx = data.indices("train", "val") if refit_epochs else data.indices("train")
 
-    def batches(split: str, **kwargs) -> Batches:
+    def batches(indices, **kwargs) -> Batches:
         return Batches(
-            images.images,
-            images.labels,
-            indices=data.indices(split),
-            mean=mean,
-            std=std,
-            device=device,
-            **kwargs,
-        )
+            images.images, images.labels, indices=indices, mean=mean, std=std,
+            device=context.device, **kwargs,
+        )  # fmt: skip
 
     train = batches(
-        "train", batch_size=cell.train.batch_size, shuffle=True, augment=augment, seed=cell.seed
+        train_idx, batch_size=cell.train.batch_size, shuffle=True, augment=augment, seed=seed
     )
-    val = batches("val", batch_size=cell.evaluate.batch_size)
-    test = batches("test", batch_size=cell.evaluate.batch_size)
-
-    def on_epoch(epoch: int, row: dict[str, float]) -> None:
-        run.log_metrics(row, step=epoch)
-        reporter.epoch_done(epoch, row)
-
-    fit_start = time.perf_counter()
+    val = (
+        None if refit_epochs else batches(data.indices("val"), batch_size=cell.evaluate.batch_size)
+    )
+    config = cell.train
+    if refit_epochs:
+        config = config.model_copy(update={"epochs": refit_epochs, "early_stopping": None})
+    if strategy.pretrain is not None:
+        epochs = cell.strategy_config.encoder_epochs or cell.train.epochs
+        context.reporter.phase(f"{strategy.name} stage 1", epochs)
+        views = 2 if augment is not None else 1
+        stage = batches(
+            train_idx,
+            batch_size=cell.train.batch_size,
+            shuffle=True,
+            augment=augment,
+            views=views,
+            seed=seed,
+        )
+        strategy.pretrain(model, stage, cell.strategy_config, cell.train)
+        context.reporter.phase(f"{strategy.name} stage 2", config.epochs)
+    strategy.prepare(model, cell.strategy_config)
+    counts = np.bincount(images.labels[train_idx].numpy(), minlength=len(images.classes))
+    criterion = strategy.criterion(
+        cell.strategy_config, counts=counts.tolist(), classes=images.classes
+    )
     history = fit(
-        model, train, val, config=cell.train, on_epoch=on_epoch, on_batch=reporter.batch_done
+        model,
+        train,
+        val,
+        config=config,
+        criterion=criterion,
+        on_epoch=on_epoch,
+        on_batch=context.reporter.batch_done,
     )
-    fit_seconds = time.perf_counter() - fit_start
+    return _Trained(model, history, mean, std)
 
-    # The test split is touched once, after training and model selection are over.
-    probs, labels = predict_proba(model, test)
-    test_ids = [images.ids[i] for i in data.indices("test")]
-    result = evaluate(labels, probs, classes=images.classes, ids=test_ids)
 
-    metrics = dict(result.metrics)
-    metrics |= {f"params/{k}": v for k, v in counts.as_dict().items()}
-    metrics |= {
+def _ids(images: ImageSet, data: _Dataset, split: str) -> list[str]:
+    return [images.ids[i] for i in data.indices(split)]
+
+
+def _cost(trained: _Trained, fit_seconds: float) -> dict[str, float]:
+    counts, history = count_parameters(trained.model), trained.history
+    return {
+        **{f"params/{k}": v for k, v in counts.as_dict().items()},
         "time/train_s": fit_seconds,
         "time/train_img_per_s": history.images_per_second,
         "train/best_epoch": history.best_epoch,
         "train/epochs_run": len(history.epochs),
-        "data/train_images": len(train.indices),
-        "data/val_images": len(val.indices),
-        "data/test_images": len(test.indices),
     }
-    run.log_metrics(metrics)
-    run.set_tags({"medbench.device": str(device), "medbench.classes": ",".join(images.classes)})
+
+
+def _aggregate(per_seed: list[dict[str, float]], seeds: list[int]) -> dict[str, float]:
+    """One seed: its metrics. Several: the mean under the plain name, ``_std`` beside it,
+    and each seed's value under ``seed_<s>/``."""
+    if len(per_seed) == 1:
+        return dict(per_seed[0])
+    table = pd.DataFrame(per_seed, index=seeds)
+    out = table.mean().to_dict()
+    out |= {f"{k}_std": v for k, v in table.std(ddof=1).to_dict().items() if k.startswith("test/")}
+    for seed, row in table.iterrows():
+        out |= {f"seed_{seed}/{k}": v for k, v in row.items() if k.startswith("test/")}
+    out["seeds"] = len(seeds)
+    return out
+
+
+def _log_evaluation(run: track.RunLog, result: Evaluation, cell: Cell, classes: list[str]) -> None:
     run.log_dict(
-        {"classes": images.classes, "matrix": result.confusion.tolist()},
-        "eval/confusion_matrix.json",
+        {"classes": classes, "matrix": result.confusion.tolist()}, "eval/confusion_matrix.json"
     )
     run.log_figure(
-        confusion_figure(result.confusion, images.classes, title=cell.name),
-        "eval/confusion_matrix.png",
+        confusion_figure(result.confusion, classes, title=cell.name), "eval/confusion_matrix.png"
     )
     run.log_dict(result.report, "eval/classification_report.json")
     run.log_text(result.predictions.to_csv(index=False), "eval/predictions.csv")
-    model_config = {
+
+
+def _log_model(run: track.RunLog, trained: _Trained, cell: Cell, classes: list[str]) -> None:
+    config = {
         "backbone": cell.backbone.name,
-        "num_classes": len(images.classes),
-        "classes": images.classes,
+        "num_classes": len(classes),
+        "classes": classes,
+        "head": cell.head.model_dump(),
         "image_size": cell.image_size,
         "in_chans": 3,
-        "mean": list(mean),
-        "std": list(std),
+        "mean": list(trained.mean),
+        "std": list(trained.std),
         "preprocess": cell.data.preprocess,
         "dropout": cell.train.dropout,
     }
     with tempfile.TemporaryDirectory() as tmp:
-        save_model(model.cpu(), Path(tmp), config=model_config)
+        save_model(trained.model.cpu(), Path(tmp), config=config)
         run.log_folder(Path(tmp), "model")
-    return metrics

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,10 +17,12 @@ from typing import Any
 
 import pandas as pd
 
+from benchmark._process import owner_is_dead, stamp
 from benchmark.errors import TrackingError
 
 __all__ = [
-    "CellRun",
+    "RunLog",
+    "adopt_trial_runs",
     "connect",
     "ensure_experiment",
     "find_finished_cell",
@@ -30,11 +31,12 @@ __all__ = [
     "load_cell_runs",
     "mark_dead_runs_failed",
     "resolve_tracking_uri",
-    "start_cell_run",
+    "start_run",
 ]
 
 TAG = "medbench."
-KIND_CELL = "cell"
+KIND_CELL, KIND_TRIAL = "cell", "trial"
+PARENT = "mlflow.parentRunId"
 
 
 def resolve_tracking_uri(uri: str | None = None) -> str:
@@ -100,24 +102,31 @@ def find_finished_cell(client, experiment_id: str, config_hash: str) -> str | No
 
 def mark_dead_runs_failed(client, experiment_id: str) -> list[str]:
     """Mark FAILED the runs left RUNNING by a process of this host that no longer exists."""
-    host, dead = socket.gethostname(), []
+    dead = []
     for run in client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'"):
         tags = run.data.tags
-        pid = int(tags.get(f"{TAG}pid", "0") or 0)
-        if tags.get(f"{TAG}host") == host and pid and not _alive(pid):
+        if owner_is_dead(tags.get(f"{TAG}host"), tags.get(f"{TAG}pid")):
             client.set_terminated(run.info.run_id, status="FAILED")
             dead.append(run.info.run_id)
     return dead
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def adopt_trial_runs(client, experiment_id: str, *, study: str, parent_run_id: str) -> int:
+    """Move the finished trial runs of ``study`` (kept by an interrupted cell run) under
+    ``parent_run_id``, so the cell that finishes shows every trial of its study."""
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string=(
+            f"tags.`{TAG}kind` = '{KIND_TRIAL}' and tags.`{TAG}study` = '{study}' "
+            "and attributes.status = 'FINISHED'"
+        ),
+    )
+    moved = 0
+    for run in runs:
+        if run.data.tags.get(PARENT) != parent_run_id:
+            client.set_tag(run.info.run_id, PARENT, parent_run_id)
+            moved += 1
+    return moved
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -132,8 +141,8 @@ def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return out
 
 
-class CellRun:
-    """Logging handle of one cell's MLflow run (explicit run id, no global active run)."""
+class RunLog:
+    """Logging handle of one MLflow run (explicit run id, no global active run)."""
 
     def __init__(self, client, run_id: str) -> None:
         self.client, self.run_id = client, run_id
@@ -176,16 +185,23 @@ class CellRun:
 
 
 @contextmanager
-def start_cell_run(
-    client, experiment_id: str, *, name: str, tags: Mapping[str, str]
-) -> Iterator[CellRun]:
-    """A cell run: FINISHED on success, KILLED on Ctrl-C, FAILED on any other error."""
-    all_tags = {f"{TAG}kind": KIND_CELL, f"{TAG}pid": str(os.getpid())}
-    all_tags |= {f"{TAG}host": socket.gethostname(), **tags}
+def start_run(
+    client,
+    experiment_id: str,
+    *,
+    name: str,
+    kind: str,
+    tags: Mapping[str, str],
+    parent_run_id: str | None = None,
+) -> Iterator[RunLog]:
+    """A run: FINISHED on success, KILLED on Ctrl-C, FAILED (with the error) otherwise."""
+    all_tags = {f"{TAG}kind": kind, **{f"{TAG}{k}": v for k, v in stamp().items()}, **tags}
+    if parent_run_id is not None:
+        all_tags[PARENT] = parent_run_id
     run = client.create_run(experiment_id, run_name=name, tags=all_tags)
     run_id = run.info.run_id
     try:
-        yield CellRun(client, run_id)
+        yield RunLog(client, run_id)
     except KeyboardInterrupt:
         client.set_terminated(run_id, status="KILLED")
         raise

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -19,7 +19,14 @@ from benchmark.evaluate import score
 if TYPE_CHECKING:
     from benchmark.suite import TrainConfig
 
-__all__ = ["History", "create_optimizer", "fit", "predict_proba", "resolve_device"]
+__all__ = [
+    "History",
+    "create_optimizer",
+    "create_scheduler",
+    "fit",
+    "predict_proba",
+    "resolve_device",
+]
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 BatchCallback = Callable[[int, int], None]
@@ -51,8 +58,8 @@ def resolve_device(spec: str = "auto") -> torch.device:
     return device
 
 
-def create_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
+def create_optimizer(params: Iterable[nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
+    params = list(params)
     if config.optimizer == "sgd":
         return torch.optim.SGD(
             params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
@@ -61,27 +68,54 @@ def create_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optim
     return cls(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
+def create_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, *, maximize: bool):
+    """The learning-rate schedule of ``config.schedule`` (``None`` for ``none``)."""
+    schedule = config.schedule
+    if schedule.kind == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=config.epochs, eta_min=schedule.min_lr
+        )
+    if schedule.kind == "step":
+        return torch.optim.lr_scheduler.StepLR(
+            optimizer, step_size=schedule.step_size, gamma=schedule.gamma
+        )
+    if schedule.kind == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer,
+            mode="max" if maximize else "min",
+            factor=schedule.factor,
+            patience=schedule.patience,
+            min_lr=schedule.min_lr,
+        )
+    return None
+
+
 def fit(
     model: nn.Module,
     train: Batches,
-    val: Batches,
+    val: Batches | None,
     *,
     config: TrainConfig,
+    criterion: nn.Module | None = None,
     on_epoch: EpochCallback | None = None,
     on_batch: BatchCallback | None = None,
 ) -> History:
     """Train ``model`` in place for ``config.epochs`` with early stopping on ``val``.
 
-    The weights of the best validation epoch are restored at the end. Nothing here looks at
-    the test split.
+    The weights of the best validation epoch are restored at the end. Without ``val`` (a
+    refit on train+val) every epoch runs and the last weights are kept; the plateau
+    schedule then follows the training loss. Nothing here looks at the test split.
     """
     device = train.device
     model.to(device)
-    optimizer = create_optimizer(model, config)
-    loss_fn = nn.CrossEntropyLoss()
-    stopping = config.early_stopping
+    loss_fn = (criterion or nn.CrossEntropyLoss()).to(device)
+    optimizer = create_optimizer((p for p in model.parameters() if p.requires_grad), config)
+    stopping = config.early_stopping if val is not None else None
     monitor = stopping.monitor if stopping else "val/f1_weighted"
-    sign = -1.0 if monitor == "val/loss" else 1.0
+    if val is None:
+        monitor = "train/loss"
+    maximize = monitor not in ("val/loss", "train/loss")
+    scheduler = create_scheduler(optimizer, config, maximize=maximize)
     history, best_state, stale = History(), None, 0
     best = -np.inf
     for epoch in range(1, config.epochs + 1):
@@ -93,29 +127,38 @@ def fit(
                 loss = loss_fn(model(x), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if config.grad_clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
             total_loss += loss.item() * len(y)
             seen += len(y)
             if on_batch is not None:
                 on_batch(step, len(train))
-        train_seconds = time.perf_counter() - start
-        history.train_seconds += train_seconds
+        history.train_seconds += time.perf_counter() - start
         history.images_seen += seen
-        probs, labels, val_loss = _predict(model, val, with_loss=True)
-        val_scores = score(labels, probs.argmax(axis=1))
-        row = {
-            "train/loss": total_loss / max(seen, 1),
-            "val/loss": val_loss,
-            "val/accuracy": val_scores["accuracy"],
-            "val/f1_weighted": val_scores["f1_weighted"],
-            "time/epoch_s": time.perf_counter() - start,
-        }
+        row = {"train/loss": total_loss / max(seen, 1), "train/lr": optimizer.param_groups[0]["lr"]}
+        if val is not None:
+            probs, labels, val_loss = _predict(model, val, with_loss=True)
+            val_scores = score(labels, probs.argmax(axis=1))
+            row |= {
+                "val/loss": val_loss,
+                "val/accuracy": val_scores["accuracy"],
+                "val/f1_weighted": val_scores["f1_weighted"],
+            }
+        row["time/epoch_s"] = time.perf_counter() - start
         history.epochs.append(row)
-        current = sign * row[monitor]
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            scheduler.step(row[monitor])
+        elif scheduler is not None:
+            scheduler.step()
+        current = row[monitor] if maximize else -row[monitor]
         if current > best:
             best, stale = current, 0
             history.best_epoch, history.best_score = epoch, row[monitor]
-            best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+            if val is not None:
+                best_state = copy.deepcopy(
+                    {k: v.detach().cpu() for k, v in model.state_dict().items()}
+                )
         else:
             stale += 1
         if on_epoch is not None:

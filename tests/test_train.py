@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import pytest
 import torch
 
 from benchmark.data import Batches, create_augment, create_source, load_images
 from benchmark.data.layouts import SyntheticOptions
 from benchmark.evaluate import score
 from benchmark.models import create_model, input_stats
-from benchmark.suite import EarlyStoppingConfig, TrainConfig
+from benchmark.suite import EarlyStoppingConfig, ScheduleConfig, TrainConfig
 from benchmark.train import fit, predict_proba
 
 IMAGES = load_images(
@@ -33,7 +34,7 @@ def test_fit_returns_a_history_per_epoch_and_learns():
     _, history = _fit(TrainConfig(epochs=6, lr=0.01, early_stopping=None))
     assert len(history.epochs) == 6
     assert set(history.epochs[0]) == {
-        "train/loss", "val/loss", "val/accuracy", "val/f1_weighted", "time/epoch_s"
+        "train/loss", "train/lr", "val/loss", "val/accuracy", "val/f1_weighted", "time/epoch_s"
     }  # fmt: skip
     losses = [row["train/loss"] for row in history.epochs]
     assert losses[-1] < losses[0]
@@ -73,3 +74,41 @@ def test_batches_normalise_and_expand_gray_to_rgb():
     assert x.shape == (4, 3, 32, 32) and x.dtype == torch.float32
     assert y.tolist() == IMAGES.labels[:4].tolist()
     assert -3 < x.mean().item() < 3
+
+
+def test_schedules_change_the_learning_rate_as_configured():
+    def lrs(schedule: ScheduleConfig) -> list[float]:
+        config = TrainConfig(epochs=4, lr=0.1, early_stopping=None, schedule=schedule)
+        return [row["train/lr"] for row in _fit(config)[1].epochs]
+
+    assert lrs(ScheduleConfig()) == [0.1] * 4
+    assert lrs(ScheduleConfig(kind="step", step_size=2, gamma=0.5)) == pytest.approx(
+        [0.1, 0.1, 0.05, 0.05]
+    )
+    cosine = lrs(ScheduleConfig(kind="cosine"))
+    assert cosine[0] == pytest.approx(0.1) and cosine == sorted(cosine, reverse=True)
+    plateau = lrs(ScheduleConfig(kind="plateau", patience=0, factor=0.5))
+    assert plateau[0] == pytest.approx(0.1) and min(plateau) < 0.1  # lowered when val stalls
+
+
+def test_gradient_clipping_bounds_the_update():
+    torch.manual_seed(0)
+    model = create_model("test_resnet", num_classes=4)
+    before = [p.detach().clone() for p in model.parameters()]
+    config = TrainConfig(
+        epochs=1, lr=1.0, optimizer="sgd", momentum=0.0, grad_clip=1e-3, early_stopping=None
+    )
+    fit(model, _batches(model, range(16), batch_size=16), None, config=config)
+    step = torch.sqrt(
+        sum(((p.detach() - b) ** 2).sum() for p, b in zip(model.parameters(), before, strict=True))
+    )
+    assert step.item() <= 1e-3 * 1.0 + 1e-6
+
+
+def test_fit_without_validation_trains_every_epoch():
+    torch.manual_seed(0)
+    model = create_model("test_resnet", num_classes=4)
+    history = fit(
+        model, _batches(model, range(32), batch_size=16), None, config=TrainConfig(epochs=3)
+    )
+    assert len(history.epochs) == 3 and "val/loss" not in history.epochs[0]

@@ -16,7 +16,9 @@ class Batches:
 
     Inputs are float, normalised with the model's ``mean``/``std`` and have three channels
     (grayscale data is repeated). Augmentation, when given, runs on the uint8 images of each
-    batch before normalisation; shuffling is seeded and differs per epoch.
+    batch before normalisation; shuffling is seeded and differs per epoch. With ``views``
+    above 1 every image appears that many times per batch, each independently augmented
+    (contrastive learning), labels repeated to match.
     """
 
     def __init__(
@@ -31,6 +33,7 @@ class Batches:
         device: torch.device | str = "cpu",
         shuffle: bool = False,
         augment: Augment | None = None,
+        views: int = 1,
         seed: int = 0,
     ) -> None:
         self.images, self.labels = images, labels
@@ -39,7 +42,7 @@ class Batches:
         self.device = torch.device(device)
         self.mean = torch.tensor(mean, device=self.device).view(1, -1, 1, 1) * 255
         self.std = torch.tensor(std, device=self.device).view(1, -1, 1, 1) * 255
-        self.shuffle, self.augment = shuffle, augment
+        self.shuffle, self.augment, self.views = shuffle, augment, views
         self.generator = torch.Generator().manual_seed(seed)
 
     def __len__(self) -> int:
@@ -54,7 +57,7 @@ class Batches:
         if self.shuffle:
             order = order[torch.randperm(len(order), generator=self.generator)]
         for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
+            idx = order[start : start + self.batch_size].repeat(self.views)
             x = self.images[idx]
             if self.augment is not None:
                 x = self.augment(x)

@@ -1,0 +1,154 @@
+"""Reading a suite file: YAML, ``--set`` overrides, ``${VAR}`` expansion, readable errors."""
+
+from __future__ import annotations
+
+import os
+import re
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from benchmark.errors import SuiteError, suggest
+from benchmark.suite._schema import Suite, _model_in
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def load_suite(
+    path: str | Path,
+    *,
+    overrides: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> Suite:
+    """Read, override (``train.epochs=3``), expand ``${VAR}`` and validate a suite file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SuiteError(f"suite file {path} does not exist.")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SuiteError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise SuiteError(
+            f"{path} must hold a mapping of suite settings, but got {type(raw).__name__}."
+        )
+    for item in overrides:
+        _apply_override(raw, item)
+    raw = _expand(raw, os.environ if env is None else env, ())
+    try:
+        return Suite.model_validate(raw, context={"base_dir": path.parent.resolve()})
+    except ValidationError as exc:
+        raise SuiteError(format_validation_error(exc, source=str(path))) from None
+
+
+def _expand(value: Any, env: Mapping[str, str], where: tuple) -> Any:
+    if isinstance(value, dict):
+        return {k: _expand(v, env, (*where, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, env, (*where, i)) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        raise SuiteError(
+            f"{_dotted(where)}: environment variable {name} is not set. Set it, or give a "
+            f"default in the suite: ${{{name}:-value}}."
+        )
+
+    return _VAR.sub(substitute, value)
+
+
+def _apply_override(raw: dict[str, Any], item: str) -> None:
+    key, sep, text = item.partition("=")
+    if not sep or not key.strip():
+        raise SuiteError(f"--set expects KEY=VALUE (e.g. train.epochs=3), but got {item!r}.")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SuiteError(f"--set {item!r}: the value is not valid YAML: {exc}") from None
+    parts = key.strip().split(".")
+    node: Any = raw
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise SuiteError(f"--set {item!r}: {'.'.join(parts[:depth])} has no item {part}.")
+            if last:
+                node[int(part)] = value
+            else:
+                node = node[int(part)]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+            else:
+                if not isinstance(node.get(part), dict | list):
+                    node[part] = {} if node.get(part) is None else node[part]
+                node = node[part]
+        else:
+            raise SuiteError(f"--set {item!r}: {'.'.join(parts[:depth])} is not a mapping.")
+
+
+def _dotted(loc: Sequence[Any]) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def format_validation_error(exc: ValidationError, *, source: str) -> str:
+    """Readable lines: field path, problem, value found, and the allowed fields for typos."""
+    lines = []
+    for err in exc.errors():
+        loc = [p for p in err["loc"] if not _is_union_tag(p)]
+        where = _dotted(loc)
+        msg = err["msg"].removeprefix("Value error, ")
+        found = "" if err["type"] == "missing" else f" (found {_short(err.get('input'))})"
+        if err["type"] == "extra_forbidden":
+            allowed = _fields_at(loc[:-1])
+            msg = "unknown setting"
+            if allowed:
+                msg += f"; expected one of {allowed}." + suggest(str(loc[-1]), allowed)
+        elif err["type"] == "missing":
+            msg = "required setting is missing"
+        lines.append(f"  {where}: {msg}{found}")
+    count = len(lines)
+    head = f"{source} is not a valid suite ({count} problem{'s' if count > 1 else ''}):"
+    return "\n".join([head, *lines, "Nothing was run. Fix the file and try again."])
+
+
+def _is_union_tag(part: Any) -> bool:
+    """pydantic adds union member names (``str``, ``dict[str,any]``) to error locations."""
+    return isinstance(part, str) and (
+        part in {"str", "int", "float", "bool"} or part.startswith(("list[", "dict["))
+    )
+
+
+def _fields_at(loc: Sequence[Any]) -> list[str]:
+    """Field names of the model found at ``loc`` inside a suite (empty when not a model)."""
+    annotation: Any = Suite
+    for part in loc:
+        model = _model_in(annotation)
+        if model is not None and isinstance(part, str) and part in model.model_fields:
+            annotation = model.model_fields[part].annotation
+            continue
+        args = typing.get_args(annotation)
+        origin = typing.get_origin(annotation)
+        if origin in (dict, Mapping):
+            annotation = args[1]
+        elif origin in (list, Sequence):
+            annotation = args[0]
+        else:
+            return []
+    model = _model_in(annotation)
+    return list(model.model_fields) if model is not None else []
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
