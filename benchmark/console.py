@@ -46,12 +46,11 @@ def render_leaderboard(table: pd.DataFrame, *, title: str) -> None:
     columns = {c.name: c for c in COLUMNS}
     out = Table(title=title, title_justify="left")
     for name in table.columns:
-        numeric = columns[name].higher_is_better is not None
-        out.add_column(name, justify="right" if numeric else "left")
+        out.add_column(name, justify="left" if columns[name].is_label else "right")
     best = {
         name: (table[name].max() if c.higher_is_better else table[name].min())
         for name, c in columns.items()
-        if c.higher_is_better is not None and table[name].notna().any()
+        if c.higher_is_better is not None and name in table and table[name].notna().any()
     }
     for _, row in table.iterrows():
         cells = []

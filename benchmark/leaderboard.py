@@ -18,9 +18,14 @@ FORMATS = ("table", "markdown", "csv", "json")
 class Column:
     name: str
     source: str  # a column of the MLflow runs DataFrame
-    higher_is_better: bool | None = True  # None: not a score (labels)
+    higher_is_better: bool | None = True  # None: not ranked (labels, counts)
     scale: float = 1.0
     digits: int = 4
+    optional: bool = False  # left out when no run has it
+
+    @property
+    def is_label(self) -> bool:
+        return self.source.startswith("tags.")
 
 
 COLUMNS = (
@@ -28,10 +33,13 @@ COLUMNS = (
     Column("backbone", "tags.medbench.backbone", None),
     Column("strategy", "tags.medbench.strategy", None),
     Column("accuracy", "metrics.test/accuracy"),
+    Column("accuracy_std", "metrics.test/accuracy_std", False, optional=True),
     Column("f1_weighted", "metrics.test/f1_weighted"),
     Column("f1_macro", "metrics.test/f1_macro"),
     Column("params_m", "metrics.params/total", False, 1e-6, 3),
     Column("train_s", "metrics.time/train_s", False, 1.0, 1),
+    Column("trials", "metrics.tune/trials_complete", None, digits=0, optional=True),
+    Column("pruned", "metrics.tune/trials_pruned", None, digits=0, optional=True),
 )
 
 
@@ -41,8 +49,8 @@ def summary_table(runs: pd.DataFrame, *, sort: str = "accuracy") -> pd.DataFrame
     for col in COLUMNS:
         if col.source in runs:
             values = runs[col.source]
-            table[col.name] = values if col.higher_is_better is None else values * col.scale
-        else:  # a metric no run has logged yet shows as missing, never as a crash
+            table[col.name] = values if col.is_label else values * col.scale
+        elif not col.optional:  # a metric no run has logged yet shows as missing, not a crash
             table[col.name] = float("nan")
     key = _sort_column(sort)
     ascending = not next(c.higher_is_better for c in COLUMNS if c.name == key)
@@ -63,7 +71,7 @@ def format_cell(value: object, column: Column) -> str:
     if isinstance(value, float) and math.isnan(value):
         return "–"
     if isinstance(value, float):
-        return f"{value:.{column.digits}f}"
+        return f"{value:.{column.digits}f}" if column.digits else f"{value:.0f}"
     return str(value)
 
 
@@ -76,6 +84,6 @@ def format_table(table: pd.DataFrame, fmt: str) -> str:
     if fmt == "markdown":
         columns = {c.name: c for c in COLUMNS}
         shown = table.apply(lambda s: s.map(lambda v: format_cell(v, columns[s.name])))
-        align = ["left" if columns[n].higher_is_better is None else "right" for n in table.columns]
+        align = ["left" if columns[n].is_label else "right" for n in table.columns]
         return shown.to_markdown(index=False, disable_numparse=True, colalign=align) + "\n"
     raise MedbenchError(f"unknown format '{fmt}': expected one of {list(FORMATS)}.")

@@ -50,3 +50,18 @@ def test_formats():
     assert records[0]["backbone"] == "big" and math.isclose(records[0]["accuracy"], 0.9)
     with pytest.raises(MedbenchError, match="unknown format"):
         format_table(table, "xml")
+
+
+def test_optional_columns_appear_only_when_recorded():
+    assert "trials" not in summary_table(RUNS) and "accuracy_std" not in summary_table(RUNS)
+    tuned = RUNS.assign(
+        **{"metrics.tune/trials_complete": [4.0, 3.0, 4.0], "metrics.test/accuracy_std": 0.01}
+    )
+    table = summary_table(tuned)
+    assert list(table["trials"]) == [3.0, 4.0, 4.0]
+    assert (
+        format_table(table, "csv")
+        .splitlines()[0]
+        .endswith("accuracy_std,f1_weighted,f1_macro,params_m,train_s,trials")
+    )
+    assert format_table(table, "markdown").splitlines()[2].endswith(" 3 |")  # counts, no decimals

@@ -121,3 +121,19 @@ def test_data_synth_and_list(tmp_path):
 @pytest.mark.parametrize("args", [["run"], ["list", "cams"], ["nope"]])
 def test_usage_errors_exit_2(args):
     assert runner.invoke(app, args).exit_code == 2
+
+
+def test_trials_and_storage_options(tiny_suite_file, tracking_uri, tmp_path):
+    storage = f"sqlite:///{tmp_path}/studies.db"
+    result = invoke(
+        "run", str(tiny_suite_file), "--trials", "2", "--storage", storage,
+        "--tracking-uri", tracking_uri, "--set", "train.epochs=1",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "studies.db").is_file()
+    board = invoke("leaderboard", "tiny", "--format", "csv", "--tracking-uri", tracking_uri)
+    header, row = board.output.splitlines()[:2]
+    assert header.endswith(",trials,pruned") and row.endswith(",2.0,0.0")
+    result = invoke("list", "strategies")
+    for name in ("finetune", "partial", "linear_probe", "cost_sensitive", "supcon", "scratch"):
+        assert name in result.output
