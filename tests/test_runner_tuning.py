@@ -144,3 +144,43 @@ def _write(path, suite):
     from tests.conftest import write_suite
 
     return write_suite(path, suite)
+
+
+def test_every_strategy_runs_end_to_end_as_the_papers_configure_them(tiny_suite_file, tracking_uri):
+    strategies = (
+        "strategies={finetune: {freeze: 0.5}, "
+        "cost_sensitive: {class_weights: {glioma: 2.0}}, "
+        "contrastive: {kind: supcon, temperature: 0.1, projection_dim: 16, encoder_epochs: 1}, "
+        "partial: {freeze: {stages: 2}, bn_trainable: true}, "
+        "lastlayers: {kind: partial, freeze: {trainable_last: 4}}, "
+        "probe: {kind: linear_probe}, scratch: {}}"
+    )
+    suite = load_suite(
+        tiny_suite_file,
+        overrides=[
+            strategies,
+            "train.epochs=1",
+            "train.augment={hflip: true}",
+            "head={kind: mlp, hidden: [16, 8]}",
+        ],
+    )
+    outcomes = run_suite(suite, tracking_uri=tracking_uri)
+    assert {o.cell.strategy: o.status for o in outcomes} == {
+        name: "finished"
+        for name in (
+            "finetune",
+            "cost_sensitive",
+            "contrastive",
+            "partial",
+            "lastlayers",
+            "probe",
+            "scratch",
+        )
+    }, [o.error for o in outcomes if o.error]
+    trainable = {o.cell.strategy: o.metrics["params/trainable"] for o in outcomes}
+    total = outcomes[0].metrics["params/total"]
+    assert trainable["probe"] == trainable["contrastive"] == outcomes[0].metrics["params/head"]
+    assert trainable["scratch"] == trainable["cost_sensitive"] + (
+        total - trainable["cost_sensitive"]
+    )
+    assert trainable["probe"] < trainable["lastlayers"] < trainable["finetune"] < total
