@@ -49,9 +49,9 @@ def evaluate(
             y_true, y_pred, labels=labels, average=avg, zero_division=0
         )
         m |= {f"precision_{avg}": p, f"recall_{avg}": r, f"f1_{avg}": f}
-    m["balanced_accuracy"] = skm.balanced_accuracy_score(y_true, y_pred)
     with warnings.catch_warnings():  # a single class in y_true and y_pred is legal here
         warnings.simplefilter("ignore", UserWarning)
+        m["balanced_accuracy"] = skm.balanced_accuracy_score(y_true, y_pred)
         m["mcc"] = skm.matthews_corrcoef(y_true, y_pred)
     present = np.unique(y_true)
     if len(present) == len(classes):  # AUROC needs every class among the true labels
