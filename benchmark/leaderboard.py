@@ -38,7 +38,7 @@ COLUMNS = (
     Column("f1_macro", "metrics.test/f1_macro"),
     Column("params_m", "metrics.params/total", False, 1e-6, 3),
     Column("train_s", "metrics.time/train_s", False, 1.0, 1),
-    Column("trials", "metrics.tune/trials_complete", None, digits=0, optional=True),
+    Column("trials", "metrics.tune/trials", None, digits=0, optional=True),
     Column("pruned", "metrics.tune/trials_pruned", None, digits=0, optional=True),
 )
 

@@ -207,6 +207,7 @@ def _tune_train_evaluate(cell: Cell, data: _Dataset, run: track.RunLog, context:
         tuned = _tune(cell, data, images, run, context)
         run.log_params({f"best.{name}": value for name, value in tuned.best_params.items()})
         metrics |= {
+            "tune/trials": tuned.complete + tuned.pruned,
             "tune/best_value": tuned.best_value,
             "tune/best_trial": tuned.best_trial,
             "tune/trials_complete": tuned.complete,

@@ -55,7 +55,7 @@ def test_formats():
 def test_optional_columns_appear_only_when_recorded():
     assert "trials" not in summary_table(RUNS) and "accuracy_std" not in summary_table(RUNS)
     tuned = RUNS.assign(
-        **{"metrics.tune/trials_complete": [4.0, 3.0, 4.0], "metrics.test/accuracy_std": 0.01}
+        **{"metrics.tune/trials": [4.0, 3.0, 4.0], "metrics.test/accuracy_std": 0.01}
     )
     table = summary_table(tuned)
     assert list(table["trials"]) == [3.0, 4.0, 4.0]

@@ -47,7 +47,7 @@ def test_each_cell_nests_its_trials_and_records_the_best_settings(
         assert {t.data.tags["medbench.trial_state"] for t in mine} <= {"COMPLETE", "PRUNED"}
         assert sorted(t.data.tags["medbench.trial"] for t in mine) == ["0", "1", "2"]
         m = cell.data.metrics
-        assert m["tune/trials_complete"] + m["tune/trials_pruned"] == 3
+        assert m["tune/trials"] == m["tune/trials_complete"] + m["tune/trials_pruned"] == 3
         assert "test/accuracy" in m and "best.lr" in cell.data.params
         assert ("best.freeze" in cell.data.params) == name.endswith(
             "finetune"
