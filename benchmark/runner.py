@@ -219,8 +219,9 @@ def _tune_train_evaluate(cell: Cell, data: _Dataset, run: track.RunLog, context:
         if cell.tune.refit == "train+val":
             refit_epochs = tuned.best_epoch
 
-    # The test split is touched once per seed, after tuning and training are over.
-    results, per_seed, trained = [], [], []
+    # The test split is touched once per seed, after tuning and training are over. The first
+    # seed's model and predictions are the artifacts; every seed's scores are aggregated.
+    per_seed, first = [], None
     for k, seed in enumerate(cell.seeds):
         prefix = "" if k == 0 else f"seed_{seed}/"
         context.reporter.phase(f"final training, seed {seed}", refit_epochs or final.train.epochs)
@@ -230,7 +231,7 @@ def _tune_train_evaluate(cell: Cell, data: _Dataset, run: track.RunLog, context:
             context.reporter.epoch_done(epoch, row)
 
         fit_start = time.perf_counter()
-        model = _fit(
+        trained = _fit(
             final, data, images, context, seed=seed, on_epoch=on_epoch, refit_epochs=refit_epochs
         )
         fit_seconds = time.perf_counter() - fit_start
@@ -239,15 +240,14 @@ def _tune_train_evaluate(cell: Cell, data: _Dataset, run: track.RunLog, context:
             images.labels,
             indices=data.indices("test"),
             batch_size=cell.evaluate.batch_size,
-            mean=model.mean,
-            std=model.std,
+            mean=trained.mean,
+            std=trained.std,
             device=context.device,
         )
-        probs, labels = predict_proba(model.model, test)
+        probs, labels = predict_proba(trained.model, test)
         result = evaluate(labels, probs, classes=images.classes, ids=_ids(images, data, "test"))
-        results.append(result)
-        per_seed.append({**result.metrics, **_cost(model, fit_seconds)})
-        trained.append(model)
+        per_seed.append({**result.metrics, **_cost(trained, fit_seconds)})
+        first = first or (result, trained)
 
     metrics |= _aggregate(per_seed, cell.seeds)
     metrics |= {
@@ -259,8 +259,8 @@ def _tune_train_evaluate(cell: Cell, data: _Dataset, run: track.RunLog, context:
     run.set_tags(
         {"medbench.device": str(context.device), "medbench.classes": ",".join(images.classes)}
     )
-    _log_evaluation(run, results[0], cell, images.classes)
-    _log_model(run, trained[0], final, images.classes)
+    _log_evaluation(run, first[0], cell, images.classes)
+    _log_model(run, first[1], final, images.classes)
     return metrics
 
 
