@@ -92,9 +92,21 @@ def create_model(
         if weights is None and not pretrained:
             raise
         raise ModelError(_weights_help(name, reason=str(exc).splitlines()[0])) from exc
-    if head is not None and head.get("kind", "linear") == "mlp":
+    head = head or {}
+    if not head.get("pre_logits", True):
+        _drop_pre_logits(model, num_classes)
+    if head.get("kind", "linear") == "mlp":
         _replace_classifier(model, _mlp(model, head["hidden"], num_classes, dropout))
     return model
+
+
+def _drop_pre_logits(model: nn.Module, num_classes: int) -> None:
+    """Pool the last feature map straight into the classifier (VGG without fc6/fc7)."""
+    pre_logits = getattr(model, "pre_logits", None)
+    if not isinstance(pre_logits, nn.Module) or not any(True for _ in pre_logits.parameters()):
+        return  # nothing to drop: the classifier already reads the pooled features
+    model.pre_logits = nn.Identity()
+    _replace_classifier(model, nn.Linear(model.num_features, num_classes))
 
 
 def _mlp(model: nn.Module, hidden: list[int], num_classes: int, dropout: float) -> nn.Sequential:

@@ -10,6 +10,7 @@ FINISHED with the same config hash are skipped; an interrupted study resumes.
 
 from __future__ import annotations
 
+import io
 import tempfile
 import time
 import traceback
@@ -34,7 +35,20 @@ from benchmark.data import (
     parse_op,
 )
 from benchmark.errors import MedbenchError
-from benchmark.evaluate import Evaluation, confusion_figure, evaluate
+from benchmark.evaluate import (
+    Evaluation,
+    bootstrap_intervals,
+    confusion_figure,
+    count_gmacs,
+    environment,
+    error_overlap,
+    evaluate,
+    measure_latency,
+    overlap_figure,
+    paired_tests,
+    peak_memory_mb,
+    reset_peak_memory,
+)
 from benchmark.models import count_parameters, create_model, input_stats, save_model
 from benchmark.strategies import get_strategy
 from benchmark.suite import Cell, Suite, expand_cells
@@ -136,6 +150,7 @@ def run_suite(
             outcome = _run_cell(cell, datasets[cell.dataset], context)
         outcomes.append(outcome)
         reporter.cell_done(outcome)
+    _summarise_suite(suite, context)
     return outcomes
 
 
@@ -230,11 +245,13 @@ def _tune_train_evaluate(cell: Cell, data: _Dataset, run: track.RunLog, context:
             run.log_metrics({prefix + key: value for key, value in row.items()}, step=epoch)
             context.reporter.epoch_done(epoch, row)
 
+        reset_peak_memory(context.device)
         fit_start = time.perf_counter()
         trained = _fit(
             final, data, images, context, seed=seed, on_epoch=on_epoch, refit_epochs=refit_epochs
         )
         fit_seconds = time.perf_counter() - fit_start
+        memory = peak_memory_mb(context.device)
         test = Batches(
             images.images,
             images.labels,
@@ -246,10 +263,22 @@ def _tune_train_evaluate(cell: Cell, data: _Dataset, run: track.RunLog, context:
         )
         probs, labels = predict_proba(trained.model, test)
         result = evaluate(labels, probs, classes=images.classes, ids=_ids(images, data, "test"))
-        per_seed.append({**result.metrics, **_cost(trained, fit_seconds)})
+        scores = {**result.metrics, **_cost(trained, fit_seconds), "memory/peak_mb": memory}
+        if cell.evaluate.bootstrap:
+            start = time.perf_counter()
+            scores |= bootstrap_intervals(
+                labels,
+                probs,
+                resamples=cell.evaluate.bootstrap,
+                seed=seed,
+                level=cell.evaluate.level,
+            )
+            scores["time/bootstrap_s"] = time.perf_counter() - start
+        per_seed.append(scores)
         first = first or (result, trained)
 
     metrics |= _aggregate(per_seed, cell.seeds)
+    metrics |= _model_cost(first[1].model, cell, context)
     metrics |= {
         "data/train_images": len(data.indices("train")),
         "data/val_images": len(data.indices("val")),
@@ -257,7 +286,11 @@ def _tune_train_evaluate(cell: Cell, data: _Dataset, run: track.RunLog, context:
     }
     run.log_metrics(metrics)
     run.set_tags(
-        {"medbench.device": str(context.device), "medbench.classes": ",".join(images.classes)}
+        {
+            "medbench.device": str(context.device),
+            "medbench.classes": ",".join(images.classes),
+            **{f"medbench.{k}": v for k, v in environment(context.device).items()},
+        }
     )
     _log_evaluation(run, first[0], cell, images.classes)
     _log_model(run, first[1], final, images.classes)
@@ -411,10 +444,78 @@ def _cost(trained: _Trained, fit_seconds: float) -> dict[str, float]:
     return {
         **{f"params/{k}": v for k, v in counts.as_dict().items()},
         "time/train_s": fit_seconds,
+        "time/epoch_s": float(np.mean([row["time/epoch_s"] for row in history.epochs])),
         "time/train_img_per_s": history.images_per_second,
         "train/best_epoch": history.best_epoch,
         "train/epochs_run": len(history.epochs),
     }
+
+
+def _model_cost(model: torch.nn.Module, cell: Cell, context: _Context) -> dict[str, float]:
+    """FLOPs and model-only latency of the final model, on the device it trained on."""
+    model.to(context.device)
+    out = {"flops/gmacs": count_gmacs(model, image_size=cell.image_size, device=context.device)}
+    latency = cell.evaluate.latency
+    if latency is not None:
+        context.reporter.phase("latency", 0)
+        out |= measure_latency(
+            model,
+            image_size=cell.image_size,
+            device=context.device,
+            batch_sizes=latency.batch_sizes,
+            warmup=latency.warmup,
+            iterations=latency.iterations,
+        )
+    return out
+
+
+def _summarise_suite(suite: Suite, context: _Context) -> None:
+    """Suite-level analyses over the latest finished cells: paired McNemar tests (Holm) and
+    error overlap, per dataset, on the suite's ``summary`` run."""
+    runs = track.load_cell_runs(context.client, suite.name)
+    if runs.empty:
+        return
+    alpha = suite.evaluate.alpha
+    with track.start_summary_run(context.client, context.experiment_id, suite=suite.name) as run:
+        for dataset, group in runs.groupby("tags.medbench.dataset"):
+            if len(group) < 2:
+                continue
+            correct = {}
+            for _, row in group.iterrows():
+                text = track.load_text(context.client, row["run_id"], "eval/predictions.csv")
+                predictions = pd.read_csv(io.StringIO(text))
+                correct[row["tags.medbench.cell"]] = pd.Series(
+                    (predictions["true"] == predictions["pred"]).to_numpy(), index=predictions["id"]
+                )
+            table = pd.DataFrame(correct).dropna()  # images every cell was tested on
+            matrix = paired_tests(table)
+            accuracy = dict(
+                zip(group["tags.medbench.cell"], group["metrics.test/accuracy"], strict=True)
+            )
+            best = max(accuracy, key=accuracy.get)
+            verdicts = {
+                cell: {
+                    "accuracy": accuracy[cell],
+                    "p_vs_best": float(matrix.loc[best, cell]),
+                    "not_worse_than_best": cell == best or float(matrix.loc[best, cell]) >= alpha,
+                }
+                for cell in matrix.columns
+            }
+            per_image, counts = error_overlap(table)
+            folder = f"analysis/{dataset}"
+            run.log_text(matrix.to_csv(), f"{folder}/mcnemar_holm_p.csv")
+            run.log_dict(
+                {"best": best, "alpha": alpha, "test": "McNemar, Holm-adjusted",
+                 "images": len(table), "cells": verdicts},
+                f"{folder}/paired_tests.json",
+            )  # fmt: skip
+            run.log_text(per_image.to_csv(index=False), f"{folder}/error_overlap.csv")
+            run.log_dict(counts, f"{folder}/error_overlap_counts.json")
+            run.log_figure(
+                overlap_figure(counts, n_models=table.shape[1], title=dataset),
+                f"{folder}/error_overlap.png",
+            )
+            run.log_metrics({f"{dataset}/{k}": v for k, v in counts.items()})
 
 
 def _aggregate(per_seed: list[dict[str, float]], seeds: list[int]) -> dict[str, float]:

@@ -29,13 +29,16 @@ __all__ = [
     "flatten",
     "list_suites",
     "load_cell_runs",
+    "load_suite_analysis",
+    "load_text",
     "mark_dead_runs_failed",
     "resolve_tracking_uri",
     "start_run",
+    "start_summary_run",
 ]
 
 TAG = "medbench."
-KIND_CELL, KIND_TRIAL = "cell", "trial"
+KIND_CELL, KIND_TRIAL, KIND_SUITE = "cell", "trial", "suite"
 PARENT = "mlflow.parentRunId"
 
 
@@ -55,6 +58,7 @@ def connect(uri: str | None = None):
     """Point MLflow at the store and return a client; a local SQLite store is created."""
     for name in ("alembic", "mlflow.store.db.utils", "mlflow.store.sqlalchemy_store"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
     from mlflow import MlflowClient
 
@@ -211,6 +215,49 @@ def start_run(
         raise
     else:
         client.set_terminated(run_id, status="FINISHED")
+
+
+@contextmanager
+def start_summary_run(client, experiment_id: str, *, suite: str) -> Iterator[RunLog]:
+    """The suite's one ``summary`` run (analyses across cells); an older one is deleted."""
+    for old in client.search_runs(
+        [experiment_id], filter_string=f"tags.`{TAG}kind` = '{KIND_SUITE}'"
+    ):
+        client.delete_run(old.info.run_id)
+    with start_run(
+        client, experiment_id, name="summary", kind=KIND_SUITE, tags={f"{TAG}suite": suite}
+    ) as run:
+        yield run
+
+
+def load_text(client, run_id: str, path: str) -> str:
+    """An artifact's text (``eval/predictions.csv`` of a cell run, say)."""
+    import mlflow
+
+    return mlflow.artifacts.load_text(f"{client.get_run(run_id).info.artifact_uri}/{path}")
+
+
+def load_suite_analysis(client, suite: str, name: str) -> dict[str, Any]:
+    """``{dataset: json}`` of ``analysis/<dataset>/<name>`` on the suite's summary run."""
+    experiment = client.get_experiment_by_name(suite)
+    runs = (
+        []
+        if experiment is None
+        else client.search_runs(
+            [experiment.experiment_id],
+            filter_string=f"tags.`{TAG}kind` = '{KIND_SUITE}' and attributes.status = 'FINISHED'",
+            max_results=1,
+        )
+    )
+    if not runs:
+        return {}
+    out = {}
+    for folder in client.list_artifacts(runs[0].info.run_id, "analysis"):
+        names = {a.path for a in client.list_artifacts(runs[0].info.run_id, folder.path)}
+        if f"{folder.path}/{name}" in names:
+            text = load_text(client, runs[0].info.run_id, f"{folder.path}/{name}")
+            out[folder.path.split("/", 1)[1]] = json.loads(text)
+    return out
 
 
 def list_suites(client) -> list[str]:

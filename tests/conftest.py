@@ -26,7 +26,11 @@ TINY_SUITE = {
     "backbones": [{"name": "test_resnet", "pretrained": False}],
     "strategies": {"finetune": {}},
     "train": {"epochs": 2, "batch_size": 16, "lr": 0.01, "image_size": 32},
-    "evaluate": {"batch_size": 32},
+    "evaluate": {
+        "batch_size": 32,
+        "bootstrap": 200,
+        "latency": {"batch_sizes": [1, 8], "warmup": 2, "iterations": 10},
+    },
 }
 
 

@@ -53,7 +53,7 @@ def test_run_records_the_mlflow_contract(two_cell_suite, tracking_uri, tmp_path)
     client = MlflowClient(tracking_uri)
     experiment = client.get_experiment_by_name("tiny")
     assert experiment.artifact_location == (tmp_path / "mlruns" / "artifacts").as_uri()
-    runs = client.search_runs([experiment.experiment_id])
+    runs = client.search_runs([experiment.experiment_id], "tags.`medbench.kind` = 'cell'")
     assert sorted(r.info.run_name for r in runs) == [
         "phantoms/test_efficientnet/finetune", "phantoms/test_resnet/finetune"
     ]  # fmt: skip

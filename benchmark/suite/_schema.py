@@ -89,6 +89,11 @@ class HeadConfig(_Strict):
     hidden: list[int] = Field(
         default_factory=list, description="mlp hidden sizes, e.g. [64, 16, 8]"
     )
+    pre_logits: bool = Field(
+        True,
+        description="false drops the backbone's own pre-logit layers (VGG's fc6/fc7) and "
+        "pools the convolutional features directly, as Keras models without top do",
+    )
 
     @model_validator(mode="after")
     def _hidden_for_mlp(self) -> HeadConfig:
@@ -205,8 +210,25 @@ class TrainConfig(_Strict):
     early_stopping: EarlyStoppingConfig | None = Field(default_factory=EarlyStoppingConfig)
 
 
+class LatencyConfig(_Strict):
+    batch_sizes: list[int] = Field(default_factory=lambda: [1, 32], min_length=1)
+    warmup: int = Field(10, ge=0, description="untimed calls first")
+    iterations: int = Field(50, ge=1, description="timed calls per batch size")
+
+    @field_validator("batch_sizes")
+    @classmethod
+    def _positive(cls, value: list[int]) -> list[int]:
+        if any(b < 1 for b in value):
+            raise ValueError(f"batch sizes must be positive, but got {value}")
+        return value
+
+
 class EvaluateConfig(_Strict):
     batch_size: int = Field(64, ge=1)
+    bootstrap: int = Field(1000, ge=0, description="resamples for intervals; 0 turns them off")
+    level: float = Field(0.95, gt=0, lt=1, description="interval level")
+    alpha: float = Field(0.05, gt=0, lt=1, description="paired tests: significance level")
+    latency: LatencyConfig | None = Field(default_factory=LatencyConfig)
 
 
 class ParamSpec(_Strict):

@@ -1,4 +1,4 @@
-"""Metrics on held-out predictions; scikit-learn does the arithmetic."""
+"""Metrics on held-out predictions; scikit-learn does the arithmetic (ECE by hand)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-__all__ = ["Evaluation", "confusion_figure", "evaluate", "score"]
+__all__ = ["Evaluation", "confusion_figure", "evaluate", "expected_calibration_error", "score"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,9 @@ def evaluate(
         warnings.simplefilter("ignore", UserWarning)
         m["balanced_accuracy"] = skm.balanced_accuracy_score(y_true, y_pred)
         m["mcc"] = skm.matthews_corrcoef(y_true, y_pred)
+        m["kappa"] = skm.cohen_kappa_score(y_true, y_pred, labels=labels)
+    m["log_loss"] = skm.log_loss(y_true, np.clip(probs, 1e-15, 1.0), labels=labels)
+    m["ece"] = expected_calibration_error(y_true, probs)
     present = np.unique(y_true)
     if len(present) == len(classes):  # AUROC needs every class among the true labels
         if len(classes) == 2:
@@ -64,13 +67,21 @@ def evaluate(
     p, r, f, s = skm.precision_recall_fscore_support(
         y_true, y_pred, labels=labels, average=None, zero_division=0
     )
+    confusion = skm.confusion_matrix(y_true, y_pred, labels=labels)
     for k, name in enumerate(classes):
+        negatives = confusion.sum() - confusion[k].sum()
+        false_pos = confusion[:, k].sum() - confusion[k, k]
         m |= {
             f"{name}/precision": p[k],
             f"{name}/recall": r[k],
             f"{name}/f1": f[k],
             f"{name}/support": s[k],
+            f"{name}/sensitivity": r[k],
+            f"{name}/specificity": (negatives - false_pos) / negatives if negatives else np.nan,
         }
+        positive = y_true == k
+        if 0 < positive.sum() < len(y_true):
+            m[f"{name}/auroc"] = skm.roc_auc_score(positive, probs[:, k])
     report = skm.classification_report(
         y_true, y_pred, labels=labels, target_names=classes, output_dict=True, zero_division=0
     )
@@ -85,10 +96,25 @@ def evaluate(
     )
     return Evaluation(
         metrics={f"{prefix}{k}": float(v) for k, v in m.items()},
-        confusion=skm.confusion_matrix(y_true, y_pred, labels=labels),
+        confusion=confusion,
         report=report,
         predictions=predictions,
     )
+
+
+def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray, *, bins: int = 15) -> float:
+    """Expected calibration error: |accuracy − confidence| per equal-width confidence bin,
+    weighted by the bin's share of the images."""
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == np.asarray(y_true)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        in_bin = which == b
+        if in_bin.any():
+            ece += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
+    return float(ece)
 
 
 def confusion_figure(confusion: np.ndarray, classes: list[str], *, title: str = ""):
