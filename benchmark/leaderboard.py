@@ -25,7 +25,7 @@ class Column:
 
     @property
     def is_label(self) -> bool:
-        return self.source.startswith("tags.")
+        return self.source.startswith(("tags.", "analysis."))
 
 
 COLUMNS = (
@@ -36,15 +36,34 @@ COLUMNS = (
     Column("accuracy_std", "metrics.test/accuracy_std", False, optional=True),
     Column("f1_weighted", "metrics.test/f1_weighted"),
     Column("f1_macro", "metrics.test/f1_macro"),
+    Column("auroc", "metrics.test/auroc_macro"),
     Column("params_m", "metrics.params/total", False, 1e-6, 3),
     Column("train_s", "metrics.time/train_s", False, 1.0, 1),
+    Column("latency_ms", "metrics.latency/b1_mean_ms", False, 1.0, 2, optional=True),
     Column("trials", "metrics.tune/trials", None, digits=0, optional=True),
     Column("pruned", "metrics.tune/trials_pruned", None, digits=0, optional=True),
+    Column("≈best", "analysis.not_worse_than_best", None, optional=True),
 )
+NOT_WORSE_HELP = "≈best: not significantly worse than the best cell of its dataset (McNemar, Holm)"
 
 
-def summary_table(runs: pd.DataFrame, *, sort: str = "accuracy") -> pd.DataFrame:
-    """One row per cell run, best first by ``sort`` (a column name or ``test/<metric>``)."""
+def summary_table(
+    runs: pd.DataFrame, *, sort: str = "accuracy", paired: dict | None = None
+) -> pd.DataFrame:
+    """One row per cell run, best first by ``sort`` (a column name or ``test/<metric>``).
+
+    ``paired`` is the suite's ``paired_tests.json`` per dataset; cells not significantly
+    worse than their dataset's best are marked ✓.
+    """
+    if paired:
+        verdicts = {
+            cell: "✓" if v["not_worse_than_best"] else ""
+            for analysis in paired.values()
+            for cell, v in analysis["cells"].items()
+        }
+        runs = runs.assign(
+            **{"analysis.not_worse_than_best": runs["tags.medbench.cell"].map(verdicts)}
+        )
     table = pd.DataFrame(index=runs.index)
     for col in COLUMNS:
         if col.source in runs:

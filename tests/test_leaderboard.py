@@ -44,7 +44,9 @@ def test_formats():
     markdown = format_table(table, "markdown").splitlines()
     assert markdown[0].split("|")[1].strip() == "dataset" and "0.9000" in markdown[2]
     csv = format_table(table, "csv").splitlines()
-    assert csv[0] == "dataset,backbone,strategy,accuracy,f1_weighted,f1_macro,params_m,train_s"
+    assert (
+        csv[0] == "dataset,backbone,strategy,accuracy,f1_weighted,f1_macro,auroc,params_m,train_s"
+    )
     assert len(csv) == 4
     records = json.loads(format_table(table, "json"))
     assert records[0]["backbone"] == "big" and math.isclose(records[0]["accuracy"], 0.9)
@@ -62,6 +64,24 @@ def test_optional_columns_appear_only_when_recorded():
     assert (
         format_table(table, "csv")
         .splitlines()[0]
-        .endswith("accuracy_std,f1_weighted,f1_macro,params_m,train_s,trials")
+        .endswith("accuracy_std,f1_weighted,f1_macro,auroc,params_m,train_s,trials")
     )
     assert format_table(table, "markdown").splitlines()[2].endswith(" 3 |")  # counts, no decimals
+
+
+def test_cells_not_significantly_worse_than_the_best_are_marked():
+    runs = RUNS.assign(**{"tags.medbench.cell": ["d/small/f", "d/big/f", "d/mid/f"]})
+    paired = {
+        "d": {
+            "best": "d/big/f",
+            "cells": {
+                "d/big/f": {"not_worse_than_best": True},
+                "d/mid/f": {"not_worse_than_best": True},
+                "d/small/f": {"not_worse_than_best": False},
+            },
+        }
+    }
+    table = summary_table(runs, paired=paired)
+    marks = dict(zip(table["backbone"], table["≈best"], strict=True))
+    assert marks == {"big": "✓", "mid": "✓", "small": ""}
+    assert "≈best" not in summary_table(runs)

@@ -21,6 +21,12 @@ CONTRACT_METRICS = {
     "test/f1_macro", "test/balanced_accuracy", "test/mcc", "params/total", "params/trainable",
     "params/backbone", "time/train_s", "time/train_img_per_s",
     "test/glioma/precision", "test/glioma/recall", "test/glioma/f1", "test/glioma/support",
+    "test/auroc_macro", "test/ece", "test/kappa", "test/log_loss",
+    "test/accuracy_ci_low", "test/accuracy_ci_high", "test/f1_weighted_ci_low",
+    "test/f1_weighted_ci_high", "test/f1_macro_ci_low", "test/auroc_macro_ci_high",
+    "test/glioma/sensitivity", "test/glioma/specificity", "test/glioma/auroc",
+    "flops/gmacs", "time/epoch_s", "memory/peak_mb", "latency/b1_mean_ms", "latency/b1_min_ms",
+    "latency/b1_max_ms", "latency/b1_p50_ms", "latency/b1_p95_ms", "latency/b8_img_per_s",
 }  # fmt: skip
 CONTRACT_ARTIFACTS = {
     "config/suite.resolved.yaml", "data/split.csv", "eval/confusion_matrix.png",
@@ -142,3 +148,41 @@ def test_bad_data_fails_before_any_run_is_created(tiny_suite_file, tracking_uri,
     with pytest.raises(DataError, match="does not exist"):
         run_suite(suite, tracking_uri=tracking_uri)
     assert MlflowClient(tracking_uri).get_experiment_by_name("tiny") is None
+
+
+def test_suite_summary_has_paired_tests_and_error_overlap(tiny_suite_file, tracking_uri):
+    suite = load_suite(
+        tiny_suite_file,
+        overrides=[
+            "train.epochs=1",
+            "backbones=[{name: test_resnet, pretrained: false}, "
+            "{name: test_efficientnet, pretrained: false}, {name: test_vit, pretrained: false}]",
+        ],
+    )
+    run_suite(suite, tracking_uri=tracking_uri)
+    client = MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name("tiny")
+    summaries = client.search_runs([experiment.experiment_id], "tags.`medbench.kind` = 'suite'")
+    assert [r.info.run_name for r in summaries] == ["summary"]
+    run_id = summaries[0].info.run_id
+    assert {
+        "analysis/phantoms/mcnemar_holm_p.csv", "analysis/phantoms/paired_tests.json",
+        "analysis/phantoms/error_overlap.csv", "analysis/phantoms/error_overlap_counts.json",
+        "analysis/phantoms/error_overlap.png",
+    } <= _artifacts(client, run_id)  # fmt: skip
+    paired = track.load_suite_analysis(client, "tiny", "paired_tests.json")["phantoms"]
+    cells = paired["cells"]
+    assert (
+        len(cells) == 3 and paired["best"] in cells and cells[paired["best"]]["not_worse_than_best"]
+    )
+    assert all(0.0 <= c["p_vs_best"] <= 1.0 for c in cells.values())
+    counts = json.loads(
+        track.load_text(client, run_id, "analysis/phantoms/error_overlap_counts.json")
+    )
+    n_test = int(client.search_runs([experiment.experiment_id], "tags.`medbench.kind` = 'cell'")[0]
+                 .data.metrics["data/test_images"])  # fmt: skip
+    assert sum(counts[f"wrong_in_{k}"] for k in range(4)) == n_test == paired["images"]
+
+    run_suite(suite, tracking_uri=tracking_uri)  # all cells skipped, the summary replaced
+    active = client.search_runs([experiment.experiment_id], "tags.`medbench.kind` = 'suite'")
+    assert len(active) == 1 and active[0].info.run_id != run_id

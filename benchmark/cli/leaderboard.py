@@ -22,7 +22,7 @@ def leaderboard(
     from benchmark import track
     from benchmark.console import console, render_leaderboard
     from benchmark.errors import MedbenchError
-    from benchmark.leaderboard import FORMATS, format_table, summary_table
+    from benchmark.leaderboard import FORMATS, NOT_WORSE_HELP, format_table, summary_table
 
     if format_ not in FORMATS:
         raise MedbenchError(f"unknown --format '{format_}': expected one of {list(FORMATS)}.")
@@ -31,9 +31,12 @@ def leaderboard(
     runs = track.load_cell_runs(client, name)
     if runs.empty:
         raise MedbenchError(f"suite '{name}' has no finished cells yet.")
-    table = summary_table(runs, sort=sort)
+    paired = track.load_suite_analysis(client, name, "paired_tests.json")
+    table = summary_table(runs, sort=sort, paired=paired)
     if format_ == "table" and output is None:
         render_leaderboard(table, title=f"{name}: {len(table)} cells, test split")
+        if paired:
+            console.print(NOT_WORSE_HELP, style="dim")
         return
     text = format_table(table, "markdown" if format_ == "table" else format_)
     if output is None:
