@@ -56,10 +56,14 @@ def test_latency_protocol_agrees_with_torch_benchmark_timer():
     )
     x = torch.randn(1, 3, 96, 96)
     with torch.inference_mode():
-        timer = torch_benchmark.Timer(stmt="model(x)", globals={"model": model, "x": x})
+        timer = torch_benchmark.Timer(
+            stmt="model(x)",
+            globals={"model": model, "x": x},
+            num_threads=torch.get_num_threads(),  # the Timer's default is one thread
+        )
         reference_ms = timer.blocked_autorange(min_run_time=1.0).median * 1000
     ratio = ours["latency/b1_p50_ms"] / reference_ms
-    assert 0.6 < ratio < 1.6, (ours, reference_ms)
+    assert 0.75 < ratio < 1.33, (ours, reference_ms)
     assert ours["latency/b1_min_ms"] <= ours["latency/b1_p50_ms"] <= ours["latency/b1_p95_ms"]
     assert ours["latency/b1_p95_ms"] <= ours["latency/b1_p99_ms"] <= ours["latency/b1_max_ms"]
     assert ours["latency/b8_img_per_s"] > 0
