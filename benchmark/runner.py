@@ -49,6 +49,7 @@ from benchmark.evaluate import (
     peak_memory_mb,
     reset_peak_memory,
 )
+from benchmark.explain import explain_cell
 from benchmark.models import count_parameters, create_model, input_stats, save_model
 from benchmark.strategies import get_strategy
 from benchmark.suite import Cell, Suite, expand_cells
@@ -236,7 +237,7 @@ def _tune_train_evaluate(cell: Cell, data: _Dataset, run: track.RunLog, context:
 
     # The test split is touched once per seed, after tuning and training are over. The first
     # seed's model and predictions are the artifacts; every seed's scores are aggregated.
-    per_seed, first = [], None
+    per_seed, first, explanation = [], None, None
     for k, seed in enumerate(cell.seeds):
         prefix = "" if k == 0 else f"seed_{seed}/"
         context.reporter.phase(f"final training, seed {seed}", refit_epochs or final.train.epochs)
@@ -275,10 +276,21 @@ def _tune_train_evaluate(cell: Cell, data: _Dataset, run: track.RunLog, context:
             )
             scores["time/bootstrap_s"] = time.perf_counter() - start
         per_seed.append(scores)
-        first = first or (result, trained)
+        if first is None:
+            first = (result, trained)
+            if cell.explain is not None:
+                explanation = _explain(cell, trained, images, data, probs, labels, test, context)
 
     metrics |= _aggregate(per_seed, cell.seeds)
     metrics |= _model_cost(first[1].model, cell, context)
+    if explanation is not None:
+        metrics |= explanation.metrics
+        for path, figure in explanation.figures.items():
+            run.log_figure(figure, path)
+        for path, array in explanation.arrays.items():
+            run.log_array(array, path)
+        if explanation.warnings:
+            run.set_tags({"medbench.explain_warnings": " | ".join(explanation.warnings)})
     metrics |= {
         "data/train_images": len(data.indices("train")),
         "data/val_images": len(data.indices("val")),
@@ -449,6 +461,24 @@ def _cost(trained: _Trained, fit_seconds: float) -> dict[str, float]:
         "train/best_epoch": history.best_epoch,
         "train/epochs_run": len(history.epochs),
     }
+
+
+def _explain(cell, trained, images, data, probs, labels, test, context):
+    """CAM galleries and quality on the test split (after its scores are final)."""
+    context.reporter.phase("class-activation maps", 0)
+    indices = data.indices("test")
+    return explain_cell(
+        trained.model,
+        inputs=torch.cat([x for x, _ in test]).cpu(),
+        images=images.images[indices],
+        labels=labels,
+        probs=probs,
+        masks=images.masks[indices] if images.masks is not None else None,
+        classes=images.classes,
+        config=cell.explain,
+        title=cell.name,
+        seed=cell.seed,
+    )
 
 
 def _model_cost(model: torch.nn.Module, cell: Cell, context: _Context) -> dict[str, float]:

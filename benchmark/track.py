@@ -184,6 +184,17 @@ class RunLog:
         self.client.log_figure(self.run_id, figure, path)
         plt.close(figure)
 
+    def log_array(self, array: Any, path: str) -> None:
+        """A numpy array as ``.npy`` (read back with ``numpy.load(allow_pickle=False)``)."""
+        import tempfile
+
+        import numpy as np
+
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / Path(path).name
+            np.save(local, array, allow_pickle=False)
+            self.client.log_artifact(self.run_id, str(local), str(Path(path).parent))
+
     def log_folder(self, folder: Path, artifact_path: str) -> None:
         self.client.log_artifacts(self.run_id, str(folder), artifact_path)
 

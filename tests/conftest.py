@@ -26,6 +26,7 @@ TINY_SUITE = {
     "backbones": [{"name": "test_resnet", "pretrained": False}],
     "strategies": {"finetune": {}},
     "train": {"epochs": 2, "batch_size": 16, "lr": 0.01, "image_size": 32},
+    "explain": None,  # CAMs have their own tests
     "evaluate": {
         "batch_size": 32,
         "bootstrap": 200,

@@ -12,6 +12,7 @@ from benchmark.suite._schema import (
     BackboneConfig,
     DatasetConfig,
     EvaluateConfig,
+    ExplainConfig,
     HeadConfig,
     StrategyConfig,
     Suite,
@@ -44,6 +45,7 @@ class Cell(_Strict):
     train: TrainConfig
     tune: TuneConfig | None
     evaluate: EvaluateConfig
+    explain: ExplainConfig | None
 
     @property
     def name(self) -> str:
@@ -103,6 +105,7 @@ def expand_cells(suite: Suite) -> list[Cell]:
             train=suite.train,
             tune=suite.tune,
             evaluate=suite.evaluate,
+            explain=suite.explain,
         )
         for dataset, data in suite.datasets.items()
         for backbone in suite.backbones

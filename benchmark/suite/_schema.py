@@ -18,6 +18,7 @@ from pydantic import (
 
 from benchmark.data import get_layout, parse_op
 from benchmark.errors import ModelError, suggest
+from benchmark.explain import check_method
 from benchmark.models import check_backbone
 from benchmark.strategies import get_strategy
 
@@ -231,6 +232,29 @@ class EvaluateConfig(_Strict):
     latency: LatencyConfig | None = Field(default_factory=LatencyConfig)
 
 
+class ExplainConfig(_Strict):
+    methods: list[str] = Field(
+        default_factory=lambda: ["gradcam"], description="see `medbench list cams`"
+    )
+    per_class: int = Field(2, ge=0, description="gallery: correct and wrong examples per class")
+    stages: bool = Field(False, description="also one Grad-CAM per backbone stage")
+    layer: str | None = Field(None, description="module name; default: the last stage")
+    max_images: int = Field(64, ge=1, description="test images scored for CAM quality")
+    road_images: int = Field(
+        8, ge=0, description="of those, scored by ROAD too (a sparse solve per image: slow)"
+    )
+    top_percent: float = Field(10.0, gt=0, lt=100, description="IoU: the map's top region")
+    budget_s: float = Field(120.0, gt=0, description="slow methods: seconds per cell at most")
+    save_maps: int = Field(4, ge=0, description="raw maps saved as .npy per method")
+
+    @field_validator("methods")
+    @classmethod
+    def _known_methods(cls, value: list[str]) -> list[str]:
+        for name in value:
+            check_method(name)
+        return value
+
+
 class ParamSpec(_Strict):
     """One tuned setting: ``{low, high[, log, step]}`` (float, or int when both are ints)
     or ``{choices: [...]}``."""
@@ -309,6 +333,9 @@ class Suite(_Strict):
     train: TrainConfig = Field(default_factory=TrainConfig)
     tune: TuneConfig | None = Field(None, description="Optuna tuning per cell; null trains once")
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
+    explain: ExplainConfig | None = Field(
+        default_factory=ExplainConfig, description="CAM galleries and quality; null skips them"
+    )
 
     @field_validator("tune")
     @classmethod
