@@ -24,6 +24,7 @@ __all__ = [
     "RunLog",
     "adopt_trial_runs",
     "connect",
+    "download_model",
     "ensure_experiment",
     "find_finished_cell",
     "flatten",
@@ -246,6 +247,27 @@ def load_text(client, run_id: str, path: str) -> str:
     import mlflow
 
     return mlflow.artifacts.load_text(f"{client.get_run(run_id).info.artifact_uri}/{path}")
+
+
+def download_model(reference: str, folder: Path) -> Path:
+    """A model folder (``model.safetensors`` + ``config.json``) from a local path, a run id
+    or a ``runs:/<id>/<path>`` URI, copied under ``folder``."""
+    import mlflow
+
+    local = Path(reference)
+    if (local / "config.json").is_file():
+        return local
+    uri = reference if reference.startswith("runs:/") else f"runs:/{reference}/model"
+    try:
+        path = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(folder)))
+    except Exception as exc:
+        raise TrackingError(
+            f"cannot load a model from '{reference}': expected a run id, runs:/<id>/model or a "
+            f"folder holding config.json and model.safetensors ({type(exc).__name__}: {exc})."
+        ) from None
+    if not (path / "config.json").is_file():
+        raise TrackingError(f"'{reference}' holds no medbench model (no config.json).")
+    return path
 
 
 def load_suite_analysis(client, suite: str, name: str) -> dict[str, Any]:

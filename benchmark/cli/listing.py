@@ -12,6 +12,7 @@ class What(str, Enum):
     strategies = "strategies"
     layouts = "layouts"
     preprocess = "preprocess"
+    cams = "cams"
 
 
 def list_(
@@ -41,6 +42,13 @@ def list_(
         from benchmark.data import list_layouts
 
         rows = [(layout.name, layout.description) for layout in list_layouts()]
+    elif what is What.cams:
+        from benchmark.explain import SLOW_METHODS, list_cams
+
+        rows = [
+            (n, "slow: one forward pass per channel" if n in SLOW_METHODS else "")
+            for n in list_cams()
+        ]
     else:
         from benchmark.data.preprocess import describe_ops
 

@@ -8,7 +8,24 @@ import torch
 
 from benchmark.data.augment import Augment
 
-__all__ = ["Batches"]
+__all__ = ["Batches", "normalize"]
+
+
+def normalize(
+    x: torch.Tensor,
+    *,
+    mean: Sequence[float],
+    std: Sequence[float],
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """uint8 N × C × H × W → float N × 3 × H × W on ``device``, normalised as the backbone was."""
+    device = torch.device(device)
+    x = x.to(device, non_blocking=True).float()
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    mean_t = torch.tensor(mean, device=device).view(1, -1, 1, 1) * 255
+    std_t = torch.tensor(std, device=device).view(1, -1, 1, 1) * 255
+    return (x - mean_t) / std_t
 
 
 class Batches:
@@ -40,8 +57,7 @@ class Batches:
         self.indices = torch.as_tensor(indices, dtype=torch.long)
         self.batch_size = batch_size
         self.device = torch.device(device)
-        self.mean = torch.tensor(mean, device=self.device).view(1, -1, 1, 1) * 255
-        self.std = torch.tensor(std, device=self.device).view(1, -1, 1, 1) * 255
+        self.mean, self.std = tuple(mean), tuple(std)
         self.shuffle, self.augment, self.views = shuffle, augment, views
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -64,8 +80,4 @@ class Batches:
             yield self.to_input(x), self.labels[idx].to(self.device, non_blocking=True)
 
     def to_input(self, x: torch.Tensor) -> torch.Tensor:
-        """uint8 N × C × H × W → normalised float N × 3 × H × W on the device."""
-        x = x.to(self.device, non_blocking=True).float()
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)
-        return (x - self.mean) / self.std
+        return normalize(x, mean=self.mean, std=self.std, device=self.device)

@@ -14,7 +14,7 @@ import torch
 from benchmark.data.layouts import Source
 from benchmark.data.preprocess import Op, apply_ops, resize
 
-__all__ = ["ImageSet", "load_images", "to_uint8_hwc"]
+__all__ = ["ImageSet", "load_images", "prepare_image", "to_uint8_hwc"]
 
 Progress = Callable[[int, int], None]
 
@@ -49,6 +49,12 @@ def to_uint8_hwc(image: np.ndarray) -> np.ndarray:
     return image[..., :1]
 
 
+def prepare_image(image: np.ndarray, *, ops: Sequence[Op], size: int) -> np.ndarray:
+    """A decoded image → ``ops`` → uint8 H × W × C at ``size`` × ``size`` (as in training)."""
+    image = resize(to_uint8_hwc(apply_ops(image, ops)), size=size)
+    return image[..., None] if image.ndim == 2 else image
+
+
 def load_images(
     source: Source,
     *,
@@ -65,10 +71,7 @@ def load_images(
 
     def prepare(i: int) -> tuple[np.ndarray, np.ndarray | None]:
         image, mask = source.read(i)
-        image = to_uint8_hwc(apply_ops(image, ops))
-        image = resize(image, size=size)
-        if image.ndim == 2:
-            image = image[..., None]
+        image = prepare_image(image, ops=ops, size=size)
         if mask is not None:
             mask = cv2.resize(mask.astype(np.uint8), (size, size), cv2.INTER_NEAREST) > 0
         return image, mask

@@ -18,7 +18,7 @@ from pytorch_grad_cam.metrics.road import ROADCombined
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget
 from torch import nn
 
-__all__ = ["baseline_maps", "faithfulness", "localisation"]
+__all__ = ["baseline_maps", "faithfulness", "localisation", "top_region"]
 
 
 def baseline_maps(kind: str, *, count: int, size: int, seed: int = 0) -> np.ndarray:
@@ -38,6 +38,16 @@ def baseline_maps(kind: str, *, count: int, size: int, seed: int = 0) -> np.ndar
     raise ValueError(f"unknown baseline '{kind}': expected 'random' or 'center'")
 
 
+def top_region(maps: np.ndarray, percent: float) -> np.ndarray:
+    """Per map, exactly the ``percent`` % highest pixels (ties broken arbitrarily; a
+    threshold would take every pixel of a map that is mostly zero)."""
+    flat = maps.reshape(len(maps), -1)
+    k = max(1, int(np.ceil(flat.shape[1] * percent / 100)))
+    top = np.zeros(flat.shape, bool)
+    np.put_along_axis(top, np.argpartition(flat, -k, axis=1)[:, -k:], True, axis=1)
+    return top.reshape(maps.shape)
+
+
 def localisation(
     maps: np.ndarray, masks: np.ndarray, *, top_percent: float = 10.0
 ) -> dict[str, float]:
@@ -54,7 +64,7 @@ def localisation(
         peak = np.unravel_index(np.argmax(cam), cam.shape)
         hits.append(bool(cv2.dilate(mask.astype(np.uint8), kernel)[peak]))
         energy.append(float(cam[mask].sum() / max(cam.sum(), 1e-12)))
-        top = cam >= np.percentile(cam, 100 - top_percent)
+        top = top_region(cam[None], top_percent)[0]
         iou.append(float((top & mask).sum() / max((top | mask).sum(), 1)))
     return {
         "pointing_game": float(np.mean(hits)),
@@ -98,8 +108,7 @@ def faithfulness(
             .permute(0, 3, 1, 2)
             .to(inputs.device)
         )
-        threshold = np.percentile(maps.reshape(len(maps), -1), 100 - top_percent, axis=1)
-        top = torch.from_numpy(maps >= threshold[:, None, None]).to(inputs.device)[:, None]
+        top = torch.from_numpy(top_region(maps, top_percent)).to(inputs.device)[:, None]
         after = model(torch.where(top, blurred, inputs)).softmax(dim=1)
     index = torch.tensor(targets, device=inputs.device)[:, None]
     drop = (before.gather(1, index) - after.gather(1, index)).squeeze(1)

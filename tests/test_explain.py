@@ -1,0 +1,152 @@
+"""Class-activation maps: every seed family, frozen backbones, hooks, memory, quality scores."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from benchmark.explain import (
+    baseline_maps,
+    cam_maps,
+    explain_cell,
+    faithfulness,
+    list_cams,
+    localisation,
+    stage_layers,
+    target_layer,
+)
+from benchmark.models import create_model
+from benchmark.strategies import get_strategy
+from benchmark.suite import ExplainConfig, StrategyConfig
+
+# The seed suites' families (small inputs; inception needs 3 × 3 at its last stage) and a ViT.
+FAMILIES = [
+    ("resnet50", 64), ("vgg19", 64), ("inception_v3", 160), ("nasnetalarge", 96),
+    ("mobilenetv2_100", 64), ("legacy_xception", 96), ("densenet169", 64),
+    ("efficientnet_b0", 64), ("test_vit", 160),
+]  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("backbone", "size"), FAMILIES, ids=[f for f, _ in FAMILIES])
+def test_every_family_resolves_a_layer_and_maps_frozen_backbones(backbone, size):
+    torch.manual_seed(0)
+    model = create_model(backbone, num_classes=4)
+    get_strategy("linear_probe").prepare(model, StrategyConfig())  # gradients must still flow
+    assert sum(p.requires_grad for p in model.parameters()) == len(
+        list(model.get_classifier().parameters())
+    )
+    maps = cam_maps(model, torch.randn(4, 3, size, size), [0, 1, 2, 3])
+    assert maps.shape == (4, size, size)
+    assert np.isfinite(maps).all() and maps.min() >= 0
+    # an untrained class map may be all zero (Grad-CAM's ReLU), not all four of them
+    assert maps.reshape(4, -1).max(axis=1).max() > 0
+
+
+@pytest.mark.parametrize("method", list_cams())
+def test_every_method_runs_and_releases_its_hooks(method):
+    model = create_model("test_resnet", num_classes=4)
+    maps = cam_maps(model, torch.randn(3, 3, 48, 48), [0, 1, 2], method=method)
+    assert maps.shape == (3, 48, 48) and np.isfinite(maps).all()
+    assert not any(m._forward_hooks or m._backward_hooks for m in model.modules())
+
+
+def test_layer_choice_and_stages():
+    model = create_model("test_resnet", num_classes=4)
+    assert target_layer(model, image_size=224)[0] == "layer4"  # 7 × 7, the usual choice
+    assert target_layer(model, image_size=80)[0] == "layer2"  # layer4 would be 2 × 2
+    assert target_layer(model, "layer3")[0] == "layer3"
+    with pytest.raises(Exception, match="not a module"):
+        target_layer(model, "layer9")
+    assert [n for n, _ in stage_layers(model)] == ["act1", "layer1", "layer2", "layer3", "layer4"]
+    assert target_layer(create_model("vgg19", num_classes=2))[0] == "features.35"  # not the pool
+
+
+def _rss_mb() -> float:
+    with open(f"/proc/{os.getpid()}/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def test_memory_does_not_grow_over_hundreds_of_images():
+    model = create_model("test_resnet", num_classes=4)
+    x = torch.randn(50, 3, 64, 64)
+    cam_maps(model, x, [1] * 50)
+    before = _rss_mb()
+    for _ in range(8):  # 400 images
+        cam_maps(model, x, [1] * 50, batch_size=25)
+    assert _rss_mb() - before < 40
+
+
+def test_localisation_scores():
+    masks = np.zeros((2, 32, 32), bool)
+    masks[:, 10:14, 20:24] = True
+    perfect = masks.astype(np.float32)
+    assert localisation(perfect, masks, top_percent=2) == {
+        "pointing_game": 1.0, "energy_in_mask": 1.0, "iou": 16 / 21, "images": 2
+    }  # fmt: skip
+    away = np.zeros((2, 32, 32), np.float32)
+    away[:, 28:, :4] = 1.0
+    scores = localisation(away, masks)
+    assert scores["pointing_game"] == 0.0 and scores["energy_in_mask"] == 0.0
+    empty = localisation(perfect, np.zeros_like(masks))
+    assert empty["images"] == 0 and np.isnan(empty["pointing_game"])
+
+
+def test_baselines_and_faithfulness():
+    random, center = (baseline_maps(k, count=3, size=20, seed=1) for k in ("random", "center"))
+    assert random.shape == center.shape == (3, 20, 20)
+    assert random.min() >= 0 and random.max() <= 1 and center[0, 10, 10] > center[0, 0, 0]
+    assert not np.array_equal(random[0], random[1])
+    model = create_model("test_resnet", num_classes=4).eval()
+    scores = faithfulness(model, torch.randn(3, 3, 20, 20), random, [0, 1, 2], road_images=2)
+    assert set(scores) == {"road", "drop"} and all(np.isfinite(list(scores.values())))
+
+
+def test_slow_methods_are_budgeted_with_a_warning():
+    model = create_model("test_resnet", num_classes=2)
+    n = 12
+    out = explain_cell(
+        model,
+        inputs=torch.randn(n, 3, 32, 32),
+        images=torch.randint(0, 255, (n, 1, 32, 32), dtype=torch.uint8),
+        labels=np.arange(n) % 2,
+        probs=np.tile([[0.6, 0.4]], (n, 1)),
+        masks=None,
+        classes=["a", "b"],
+        config=ExplainConfig(methods=["scorecam"], budget_s=1e-6, road_images=0, per_class=1),
+        title="t",
+    )
+    assert out.metrics["cam/scorecam/images"] == 1 and "budget" in out.warnings[0]
+    assert "cams/scorecam/gallery.png" in out.figures and "cam/random/drop" in out.metrics
+
+
+@pytest.mark.slow
+def test_a_trained_model_points_at_the_lesions_better_than_chance(tiny_suite_file, tracking_uri):
+    from mlflow import MlflowClient
+
+    from benchmark.runner import run_suite
+    from benchmark.suite import load_suite
+    from tests.test_runner import _artifacts
+
+    suite = load_suite(
+        tiny_suite_file,
+        overrides=[
+            "datasets.phantoms.options={per_class: 120, size: 80, difficulty: 0.3}",
+            "train={epochs: 10, lr: 0.01, optimizer: adamw, image_size: 80, batch_size: 32}",
+            "explain={methods: [gradcam], per_class: 1, stages: true, road_images: 2,"
+            " max_images: 48}",
+        ],
+    )
+    outcome = run_suite(suite, tracking_uri=tracking_uri)[0]
+    m = outcome.metrics
+    assert m["test/accuracy"] > 0.5
+    assert m["cam/gradcam/pointing_game"] > m["cam/random/pointing_game"] + 0.2
+    assert m["cam/gradcam/energy_in_mask"] > 2 * m["cam/random/energy_in_mask"]
+    for name in ("road", "drop", "iou"):
+        assert f"cam/gradcam/{name}" in m and f"cam/center/{name}" in m
+    artifacts = _artifacts(MlflowClient(tracking_uri), outcome.run_id)
+    assert {"cams/gradcam/gallery.png", "cams/stages.png"} <= artifacts
+    assert any(a.startswith("cams/gradcam/maps/") and a.endswith(".npy") for a in artifacts)
