@@ -503,13 +503,13 @@ def _summarise_suite(suite: Suite, context: _Context) -> None:
     """Suite-level analyses over the latest finished cells: paired McNemar tests (Holm) and
     error overlap, per dataset, on the suite's ``summary`` run."""
     runs = track.load_cell_runs(context.client, suite.name)
-    if runs.empty:
+    by_dataset = runs.groupby("tags.medbench.dataset") if not runs.empty else []
+    groups = [(dataset, group) for dataset, group in by_dataset if len(group) >= 2]
+    if not groups:  # nothing to compare
         return
     alpha = suite.evaluate.alpha
     with track.start_summary_run(context.client, context.experiment_id, suite=suite.name) as run:
-        for dataset, group in runs.groupby("tags.medbench.dataset"):
-            if len(group) < 2:
-                continue
+        for dataset, group in groups:
             correct = {}
             for _, row in group.iterrows():
                 text = track.load_text(context.client, row["run_id"], "eval/predictions.csv")

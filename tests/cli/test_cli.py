@@ -118,7 +118,7 @@ def test_data_synth_and_list(tmp_path):
     assert "test_resnet" in result.output
 
 
-@pytest.mark.parametrize("args", [["run"], ["list", "cams"], ["nope"]])
+@pytest.mark.parametrize("args", [["run"], ["list", "colours"], ["nope"]])
 def test_usage_errors_exit_2(args):
     assert runner.invoke(app, args).exit_code == 2
 
@@ -137,3 +137,27 @@ def test_trials_and_storage_options(tiny_suite_file, tracking_uri, tmp_path):
     result = invoke("list", "strategies")
     for name in ("finetune", "partial", "linear_probe", "cost_sensitive", "supcon", "scratch"):
         assert name in result.output
+
+
+def test_explain_writes_overlays_for_a_tracked_model(tiny_suite_file, tracking_uri, tmp_path):
+    from mlflow import MlflowClient
+
+    assert invoke("run", str(tiny_suite_file), "--tracking-uri", tracking_uri).exit_code == 0
+    experiment = MlflowClient(tracking_uri).get_experiment_by_name("tiny")
+    cells = MlflowClient(tracking_uri).search_runs(
+        [experiment.experiment_id], "tags.`medbench.kind` = 'cell'"
+    )
+    run_id = cells[0].info.run_id
+    invoke("data", "synth", str(tmp_path / "imgs"), "--per-class", "2", "--size", "40")
+    (tmp_path / "imgs" / "Testing" / "glioma" / "broken.jpg").write_bytes(b"not an image")
+    out = tmp_path / "cams"
+    result = invoke(
+        "explain", run_id, str(tmp_path / "imgs" / "Testing"), "--output", str(out),
+        "--stages", "--method", "gradcam++", "--tracking-uri", tracking_uri,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "broken.jpg: cannot decode" in result.output and "4 overlays" in result.output
+    assert len(list(out.glob("*_gradcam++.png"))) == 4 and len(list(out.glob("*_stages.png"))) == 4
+    bad = invoke("explain", "no-such-run", str(tmp_path / "imgs"), "--tracking-uri", tracking_uri)
+    assert bad.exit_code == 1 and "cannot load a model from 'no-such-run'" in bad.output
+    assert invoke("list", "cams").output.count("slow") == 2
