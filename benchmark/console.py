@@ -16,7 +16,7 @@ from rich.progress import (
 from rich.table import Table
 
 from benchmark.leaderboard import COLUMNS, format_cell
-from benchmark.runner import CellOutcome
+from benchmark.runner import CellOutcome, Reporter
 from benchmark.suite import Cell
 
 __all__ = [
@@ -92,7 +92,7 @@ def render_cells(cells: list[Cell]) -> None:
     print_table(out)
 
 
-class RichReporter:
+class RichReporter(Reporter):
     """Live progress of a suite: one bar for cells, one for the current cell's epochs."""
 
     def __init__(self) -> None:

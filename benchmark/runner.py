@@ -16,7 +16,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -55,7 +55,7 @@ from benchmark.strategies import get_strategy
 from benchmark.suite import Cell, Suite, expand_cells
 from benchmark.train import History, fit, predict_proba, resolve_device
 
-__all__ = ["CellOutcome", "NullReporter", "Reporter", "run_suite"]
+__all__ = ["CellOutcome", "Reporter", "run_suite"]
 
 Status = Literal["finished", "skipped", "failed"]
 
@@ -70,18 +70,10 @@ class CellOutcome:
     seconds: float = 0.0
 
 
-class Reporter(Protocol):
-    """What the runner tells a display about its progress (see ``console.RichReporter``)."""
+class Reporter:
+    """What the runner tells a display about its progress; this base shows nothing
+    (``console.RichReporter`` draws it)."""
 
-    def loading(self, what: str, done: int, total: int) -> None: ...
-    def cell_started(self, cell: Cell, index: int, total: int) -> None: ...
-    def phase(self, description: str, epochs: int) -> None: ...
-    def batch_done(self, step: int, total: int) -> None: ...
-    def epoch_done(self, epoch: int, metrics: dict[str, float]) -> None: ...
-    def cell_done(self, outcome: CellOutcome) -> None: ...
-
-
-class NullReporter:
     def loading(self, what: str, done: int, total: int) -> None: ...
     def cell_started(self, cell: Cell, index: int, total: int) -> None: ...
     def phase(self, description: str, epochs: int) -> None: ...
@@ -132,7 +124,7 @@ def run_suite(
     reporter: Reporter | None = None,
 ) -> list[CellOutcome]:
     """Run every cell of ``suite``; return one outcome per cell, in grid order."""
-    reporter = reporter or NullReporter()
+    reporter = reporter or Reporter()
     torch_device = resolve_device(device)
     cells = expand_cells(suite)
     datasets = {name: _index_dataset(cfg, suite.seed) for name, cfg in suite.datasets.items()}

@@ -77,7 +77,21 @@ def explain_cell(
     sample = inputs[chosen]
     targets = [int(t) for t in labels[chosen]]
     sample_masks = masks[chosen].numpy() if masks is not None else None
-    scored_baselines = False
+
+    def score(name: str, maps: np.ndarray) -> None:
+        k = len(maps)
+        quality = faithfulness(
+            model, sample[:k], maps, targets[:k], top_percent=config.top_percent,
+            road_images=config.road_images,
+        )  # fmt: skip
+        if sample_masks is not None:
+            quality |= localisation(maps, sample_masks[:k], top_percent=config.top_percent)
+            quality.pop("images")
+        out.metrics |= {f"cam/{name}/{key}": value for key, value in quality.items()}
+
+    size = sample.shape[-1]
+    for kind in ("random", "center"):  # the chance level, on every sampled image
+        score(kind, baseline_maps(kind, count=n, size=size, seed=seed))
     for method in config.methods:
         count = n
         start = time.perf_counter()
@@ -93,26 +107,7 @@ def explain_cell(
         maps = np.concatenate([first, rest])
         out.metrics[f"cam/{method}/images"] = count
         out.metrics[f"cam/{method}/seconds_per_image"] = (time.perf_counter() - start) / count
-        scored = {method: maps}
-        if not scored_baselines:
-            size = maps.shape[-1]
-            scored |= {
-                k: baseline_maps(k, count=count, size=size, seed=seed) for k in ("random", "center")
-            }
-            scored_baselines = True
-        for name, m in scored.items():
-            quality = faithfulness(
-                model,
-                sample[:count],
-                m,
-                targets[:count],
-                top_percent=2 * config.top_percent,
-                road_images=config.road_images,
-            )
-            if sample_masks is not None:
-                quality |= localisation(m, sample_masks[:count], top_percent=config.top_percent)
-                quality.pop("images")
-            out.metrics |= {f"cam/{name}/{k}": v for k, v in quality.items()}
+        score(method, maps)
         out.figures[f"cams/{method}/gallery.png"] = _gallery(
             model, inputs, images, labels, preds, probs, classes, method, config, title
         )

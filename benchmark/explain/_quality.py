@@ -5,8 +5,8 @@ with the usual tolerance of 15 px at 224 px), fraction of the map's energy insid
 and IoU of the map's top ``top_percent`` % pixels with the mask. Faithfulness (no masks
 needed): pytorch_grad_cam's ROAD score (least- minus most-relevant-first removal, averaged
 over percentiles; higher is more faithful) and the drop in the target class's probability
-when the map's top region is blurred away. ``random`` and ``center`` maps are scored the
-same way, so a reader sees whether a CAM beats chance.
+when the map's top region (the same ``top_percent``) is blurred away. ``random`` and
+``center`` maps are scored the same way, so a reader sees whether a CAM beats chance.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def faithfulness(
     maps: np.ndarray,
     targets: list[int],
     *,
-    top_percent: float = 20.0,
+    top_percent: float = 10.0,
     road_images: int = 8,
     percentiles: tuple[int, ...] = (20, 50, 80),
 ) -> dict[str, float]:

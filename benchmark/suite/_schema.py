@@ -243,7 +243,9 @@ class ExplainConfig(_Strict):
     road_images: int = Field(
         8, ge=0, description="of those, scored by ROAD too (a sparse solve per image: slow)"
     )
-    top_percent: float = Field(10.0, gt=0, lt=100, description="IoU: the map's top region")
+    top_percent: float = Field(
+        10.0, gt=0, lt=100, description="the map's top region: IoU with the mask, blurred for drop"
+    )
     budget_s: float = Field(120.0, gt=0, description="slow methods: seconds per cell at most")
     save_maps: int = Field(4, ge=0, description="raw maps saved as .npy per method")
 
