@@ -34,9 +34,9 @@ def explain(
     check_method(method)
     files = _image_files(images, IMAGE_SUFFIXES)
     track.connect(tracking_uri)
-    output.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         net, config = load_model(track.download_model(model, Path(tmp)))
+    output.mkdir(parents=True, exist_ok=True)
     ops = [parse_op(op) for op in config.get("preprocess", [])]
     table = Table("image", "predicted", "confidence", "overlay")
     failures = 0

@@ -158,6 +158,11 @@ def test_explain_writes_overlays_for_a_tracked_model(tiny_suite_file, tracking_u
     assert result.exit_code == 0, result.output
     assert "broken.jpg: cannot decode" in result.output and "4 overlays" in result.output
     assert len(list(out.glob("*_gradcam++.png"))) == 4 and len(list(out.glob("*_stages.png"))) == 4
-    bad = invoke("explain", "no-such-run", str(tmp_path / "imgs"), "--tracking-uri", tracking_uri)
+    missing = tmp_path / "never"
+    bad = invoke(
+        "explain", "no-such-run", str(tmp_path / "imgs"), "--output", str(missing),
+        "--tracking-uri", tracking_uri,
+    )  # fmt: skip
     assert bad.exit_code == 1 and "cannot load a model from 'no-such-run'" in bad.output
+    assert not missing.exists()  # nothing written for a failed command
     assert invoke("list", "cams").output.count("slow") == 2
