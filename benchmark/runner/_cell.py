@@ -1,0 +1,307 @@
+"""One cell, start to end: tuning (each trial a nested run), the final training per seed,
+the test split touched once, costs, CAMs, and everything logged on the cell's run."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from benchmark import track, tune
+from benchmark.data import Batches, ImageSet
+from benchmark.errors import MedbenchError
+from benchmark.evaluate import (
+    Evaluation,
+    bootstrap_intervals,
+    confusion_figure,
+    count_gmacs,
+    environment,
+    evaluate,
+    measure_latency,
+    peak_memory_mb,
+    reset_peak_memory,
+)
+from benchmark.explain import explain_cell
+from benchmark.models import save_model
+from benchmark.runner._context import CellOutcome, Context, Dataset, images_for
+from benchmark.runner._fit import Trained, fit_cell, split_ids, training_cost
+from benchmark.strategies import get_strategy
+from benchmark.suite import Cell
+from benchmark.train import predict_proba
+
+
+def _tags(cell: Cell) -> dict[str, str]:
+    return {
+        "medbench.suite": cell.suite,
+        "medbench.cell": cell.name,
+        "medbench.dataset": cell.dataset,
+        "medbench.backbone": cell.backbone.name,
+        "medbench.strategy": cell.strategy,
+        "medbench.config_hash": cell.config_hash,
+    }
+
+
+def run_cell(cell: Cell, data: Dataset, context: Context) -> CellOutcome:
+    start = time.perf_counter()
+    run_id = None
+    try:
+        with track.start_run(
+            context.client, context.experiment_id, name=cell.name, kind="cell", tags=_tags(cell)
+        ) as run:
+            run_id = run.run_id
+            metrics = _tune_train_evaluate(cell, data, run, context)
+        return CellOutcome(cell, "finished", run_id, metrics, seconds=time.perf_counter() - start)
+    except MedbenchError as exc:
+        error = str(exc)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception:
+        error = traceback.format_exc()
+    return CellOutcome(cell, "failed", run_id, error=error, seconds=time.perf_counter() - start)
+
+
+def _tune_train_evaluate(cell: Cell, data: Dataset, run: track.RunLog, context: Context) -> dict:
+    resolved = cell.resolved()
+    run.log_params(track.flatten(resolved))
+    run.log_dict(resolved, "config/suite.resolved.yaml")
+    run.log_text(data.split_table().to_csv(index=False), "data/split.csv")
+    images = images_for(cell, data, context.reporter)
+
+    metrics: dict[str, float] = {}
+    final, refit_epochs = cell, None
+    if cell.tune is not None:
+        tuned = _tune(cell, data, images, run, context)
+        run.log_params({f"best.{name}": value for name, value in tuned.best_params.items()})
+        metrics |= {
+            "tune/trials": tuned.complete + tuned.pruned,
+            "tune/best_value": tuned.best_value,
+            "tune/best_trial": tuned.best_trial,
+            "tune/trials_complete": tuned.complete,
+            "tune/trials_pruned": tuned.pruned,
+            "tune/trials_failed": tuned.failed,
+            "tune/trials_resumed": tuned.resumed,
+        }
+        final = cell.with_params(tuned.best_params)
+        if cell.tune.refit == "train+val":
+            refit_epochs = tuned.best_epoch
+
+    # The test split is touched once per seed, after tuning and training are over. The first
+    # seed's model and predictions are the artifacts; every seed's scores are aggregated.
+    per_seed, first, explanation = [], None, None
+    for k, seed in enumerate(cell.seeds):
+        prefix = "" if k == 0 else f"seed_{seed}/"
+        context.reporter.phase(f"final training, seed {seed}", refit_epochs or final.train.epochs)
+
+        def on_epoch(epoch: int, row: dict[str, float], prefix: str = prefix) -> None:
+            run.log_metrics({prefix + key: value for key, value in row.items()}, step=epoch)
+            context.reporter.epoch_done(epoch, row)
+
+        reset_peak_memory(context.device)
+        fit_start = time.perf_counter()
+        trained = fit_cell(
+            final, data, images, context, seed=seed, on_epoch=on_epoch, refit_epochs=refit_epochs
+        )
+        fit_seconds = time.perf_counter() - fit_start
+        memory = peak_memory_mb(context.device)
+        test = Batches(
+            images.images,
+            images.labels,
+            indices=data.indices("test"),
+            batch_size=cell.evaluate.batch_size,
+            mean=trained.mean,
+            std=trained.std,
+            device=context.device,
+        )
+        probs, labels = predict_proba(trained.model, test)
+        result = evaluate(
+            labels, probs, classes=images.classes, ids=split_ids(images, data, "test")
+        )
+        scores = {**result.metrics, **training_cost(trained, fit_seconds), "memory/peak_mb": memory}
+        if cell.evaluate.bootstrap:
+            start = time.perf_counter()
+            scores |= bootstrap_intervals(
+                labels,
+                probs,
+                resamples=cell.evaluate.bootstrap,
+                seed=seed,
+                level=cell.evaluate.level,
+            )
+            scores["time/bootstrap_s"] = time.perf_counter() - start
+        per_seed.append(scores)
+        if first is None:
+            first = (result, trained)
+            if cell.explain is not None:
+                explanation = _explain(cell, trained, images, data, probs, labels, test, context)
+
+    metrics |= _aggregate(per_seed, cell.seeds)
+    metrics |= _model_cost(first[1].model, cell, context)
+    if explanation is not None:
+        metrics |= explanation.metrics
+        for path, figure in explanation.figures.items():
+            run.log_figure(figure, path)
+        for path, array in explanation.arrays.items():
+            run.log_array(array, path)
+        if explanation.warnings:
+            run.set_tags({"medbench.explain_warnings": " | ".join(explanation.warnings)})
+    metrics |= {
+        "data/train_images": len(data.indices("train")),
+        "data/val_images": len(data.indices("val")),
+        "data/test_images": len(data.indices("test")),
+    }
+    run.log_metrics(metrics)
+    run.set_tags(
+        {
+            "medbench.device": str(context.device),
+            "medbench.classes": ",".join(images.classes),
+            **{f"medbench.{k}": v for k, v in environment(context.device).items()},
+        }
+    )
+    _log_evaluation(run, first[0], cell, images.classes)
+    _log_model(run, first[1], final, images.classes)
+    return metrics
+
+
+def _tune(cell: Cell, data: Dataset, images: ImageSet, run: track.RunLog, context: Context):
+    tune_cfg = cell.tune
+    strategy = get_strategy(cell.strategy_kind)
+    space = {k: v for k, v in tune_cfg.space.items() if k != "freeze" or strategy.tunes_freeze}
+    study = f"{cell.suite}.{cell.study_key}"
+    track.adopt_trial_runs(
+        context.client, context.experiment_id, study=study, parent_run_id=run.run_id
+    )
+
+    def objective(trial: tune.TrialContext) -> tuple[float, int]:
+        trial_cell = cell.with_params(trial.params)
+        context.reporter.phase(
+            f"trial {trial.number + 1} of {tune_cfg.trials}", trial_cell.train.epochs
+        )
+        tags = {**_tags(cell), "medbench.trial": str(trial.number), "medbench.study": study}
+        pruned = None
+        with track.start_run(
+            context.client,
+            context.experiment_id,
+            name=f"{cell.name}/trial-{trial.number}",
+            kind="trial",
+            tags=tags,
+            parent_run_id=run.run_id,
+        ) as trial_run:
+            trial_run.log_params(trial.params)
+
+            def on_epoch(epoch: int, row: dict[str, float]) -> None:
+                trial_run.log_metrics(row, step=epoch)
+                context.reporter.epoch_done(epoch, row)
+                trial.report(epoch, row[tune_cfg.objective])
+
+            try:
+                history = fit_cell(
+                    trial_cell, data, images, context, seed=cell.seed, on_epoch=on_epoch
+                ).history
+            except tune.Pruned as exc:
+                pruned = exc
+                trial_run.set_tags({"medbench.trial_state": "PRUNED"})
+            except BaseException:
+                trial_run.set_tags({"medbench.trial_state": "FAIL"})
+                raise
+            else:
+                trial_run.set_tags({"medbench.trial_state": "COMPLETE"})
+                trial_run.log_metrics(
+                    {"trial/value": history.best_score, "trial/best_epoch": history.best_epoch}
+                )
+        if pruned is not None:
+            raise pruned
+        return history.best_score, history.best_epoch
+
+    return tune.run_study(
+        name=study,
+        storage=context.storage,
+        space=space,
+        trials=tune_cfg.trials,
+        maximize=tune_cfg.objective != "val/loss",
+        seed=cell.seed,
+        pruner=tune_cfg.pruner,
+        epochs=cell.train.epochs,
+        objective=objective,
+    )
+
+
+def _explain(cell, trained, images, data, probs, labels, test, context):
+    """CAM galleries and quality on the test split (after its scores are final)."""
+    context.reporter.phase("class-activation maps", 0)
+    indices = data.indices("test")
+    return explain_cell(
+        trained.model,
+        inputs=torch.cat([x for x, _ in test]).cpu(),
+        images=images.images[indices],
+        labels=labels,
+        probs=probs,
+        masks=images.masks[indices] if images.masks is not None else None,
+        classes=images.classes,
+        config=cell.explain,
+        title=cell.name,
+        seed=cell.seed,
+    )
+
+
+def _model_cost(model: torch.nn.Module, cell: Cell, context: Context) -> dict[str, float]:
+    """FLOPs and model-only latency of the final model, on the device it trained on."""
+    model.to(context.device)
+    out = {"flops/gmacs": count_gmacs(model, image_size=cell.image_size, device=context.device)}
+    latency = cell.evaluate.latency
+    if latency is not None:
+        context.reporter.phase("latency", 0)
+        out |= measure_latency(
+            model,
+            image_size=cell.image_size,
+            device=context.device,
+            batch_sizes=latency.batch_sizes,
+            warmup=latency.warmup,
+            iterations=latency.iterations,
+        )
+    return out
+
+
+def _aggregate(per_seed: list[dict[str, float]], seeds: list[int]) -> dict[str, float]:
+    """One seed: its metrics. Several: the mean under the plain name, ``_std`` beside it,
+    and each seed's value under ``seed_<s>/``."""
+    if len(per_seed) == 1:
+        return dict(per_seed[0])
+    table = pd.DataFrame(per_seed, index=seeds)
+    out = table.mean().to_dict()
+    out |= {f"{k}_std": v for k, v in table.std(ddof=1).to_dict().items() if k.startswith("test/")}
+    for seed, row in table.iterrows():
+        out |= {f"seed_{seed}/{k}": v for k, v in row.items() if k.startswith("test/")}
+    out["seeds"] = len(seeds)
+    return out
+
+
+def _log_evaluation(run: track.RunLog, result: Evaluation, cell: Cell, classes: list[str]) -> None:
+    run.log_dict(
+        {"classes": classes, "matrix": result.confusion.tolist()}, "eval/confusion_matrix.json"
+    )
+    run.log_figure(
+        confusion_figure(result.confusion, classes, title=cell.name), "eval/confusion_matrix.png"
+    )
+    run.log_dict(result.report, "eval/classification_report.json")
+    run.log_text(result.predictions.to_csv(index=False), "eval/predictions.csv")
+
+
+def _log_model(run: track.RunLog, trained: Trained, cell: Cell, classes: list[str]) -> None:
+    config = {
+        "backbone": cell.backbone.name,
+        "num_classes": len(classes),
+        "classes": classes,
+        "head": cell.head.model_dump(),
+        "image_size": cell.image_size,
+        "in_chans": 3,
+        "mean": list(trained.mean),
+        "std": list(trained.std),
+        "preprocess": cell.data.preprocess,
+        "dropout": cell.train.dropout,
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        save_model(trained.model.cpu(), Path(tmp), config=config)
+        run.log_folder(Path(tmp), "model")

@@ -1,0 +1,114 @@
+"""Build one cell's model, apply its strategy, train it; what that cost."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from benchmark.data import Batches, ImageSet, create_augment
+from benchmark.models import count_parameters, create_model, input_stats
+from benchmark.runner._context import Context, Dataset
+from benchmark.strategies import get_strategy
+from benchmark.suite import Cell
+from benchmark.train import History, fit
+
+
+@dataclass(frozen=True)
+class Trained:
+    model: torch.nn.Module
+    history: History
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+
+def fit_cell(
+    cell: Cell,
+    data: Dataset,
+    images: ImageSet,
+    context: Context,
+    *,
+    seed: int,
+    on_epoch,
+    refit_epochs: int | None = None,
+) -> Trained:
+    """Build the cell's model, apply its strategy and train it; validation only from val.
+
+    With ``refit_epochs`` the model trains on train+val for that many epochs, without
+    validation (the tuned epoch count replaces early stopping).
+    """
+    strategy = get_strategy(cell.strategy_kind)
+    torch.manual_seed(seed)
+    model = create_model(
+        cell.backbone.name,
+        num_classes=len(images.classes),
+        dropout=cell.train.dropout,
+        pretrained=cell.backbone.pretrained and strategy.pretrained,
+        weights=cell.backbone.weights if strategy.pretrained else None,
+        head=cell.head.model_dump(),
+    )
+    mean, std = input_stats(model)
+    augment = create_augment(**cell.train.augment.model_dump()) if cell.train.augment else None
+    train_idx = data.indices("train", "val") if refit_epochs else data.indices("train")
+
+    def batches(indices, **kwargs) -> Batches:
+        return Batches(
+            images.images, images.labels, indices=indices, mean=mean, std=std,
+            device=context.device, **kwargs,
+        )  # fmt: skip
+
+    train = batches(
+        train_idx, batch_size=cell.train.batch_size, shuffle=True, augment=augment, seed=seed
+    )
+    val = (
+        None if refit_epochs else batches(data.indices("val"), batch_size=cell.evaluate.batch_size)
+    )
+    config = cell.train
+    if refit_epochs:
+        config = config.model_copy(update={"epochs": refit_epochs, "early_stopping": None})
+    if strategy.pretrain is not None:
+        epochs = cell.strategy_config.encoder_epochs or cell.train.epochs
+        context.reporter.phase(f"{strategy.name} stage 1", epochs)
+        views = 2 if augment is not None else 1
+        stage = batches(
+            train_idx,
+            batch_size=cell.train.batch_size,
+            shuffle=True,
+            augment=augment,
+            views=views,
+            seed=seed,
+        )
+        strategy.pretrain(model, stage, cell.strategy_config, cell.train)
+        context.reporter.phase(f"{strategy.name} stage 2", config.epochs)
+    strategy.prepare(model, cell.strategy_config)
+    counts = np.bincount(images.labels[train_idx].numpy(), minlength=len(images.classes))
+    criterion = strategy.criterion(
+        cell.strategy_config, counts=counts.tolist(), classes=images.classes
+    )
+    history = fit(
+        model,
+        train,
+        val,
+        config=config,
+        criterion=criterion,
+        on_epoch=on_epoch,
+        on_batch=context.reporter.batch_done,
+    )
+    return Trained(model, history, mean, std)
+
+
+def split_ids(images: ImageSet, data: Dataset, split: str) -> list[str]:
+    return [images.ids[i] for i in data.indices(split)]
+
+
+def training_cost(trained: Trained, fit_seconds: float) -> dict[str, float]:
+    counts, history = count_parameters(trained.model), trained.history
+    return {
+        **{f"params/{k}": v for k, v in counts.as_dict().items()},
+        "time/train_s": fit_seconds,
+        "time/epoch_s": float(np.mean([row["time/epoch_s"] for row in history.epochs])),
+        "time/train_img_per_s": history.images_per_second,
+        "train/best_epoch": history.best_epoch,
+        "train/epochs_run": len(history.epochs),
+    }
