@@ -69,6 +69,7 @@ def create_model(
     pretrained: bool = False,
     weights: Path | None = None,
     head: dict | None = None,
+    image_size: int | None = None,
 ) -> nn.Module:
     """Create ``name`` with a fresh ``num_classes`` head and dropout before the classifier.
 
@@ -76,6 +77,8 @@ def create_model(
     ``pretrained`` weights come from the Hugging Face Hub cache, or are downloaded once.
     ``head`` is ``{"kind": "linear"}`` (timm's own: pooling, dropout, dense) or
     ``{"kind": "mlp", "hidden": [64, 16, 8]}`` (dense, BatchNorm, ReLU, dropout per layer).
+    Models with a fixed patch grid (ViTs) are built for ``image_size`` (timm resamples their
+    position embeddings when loading pretrained weights).
     """
     check_backbone(name)
     kwargs: dict = {"num_classes": num_classes, "drop_rate": dropout}
@@ -88,6 +91,9 @@ def create_model(
         kwargs["pretrained"] = True
     try:
         model = timm.create_model(name, **kwargs)
+        grid = getattr(getattr(model, "patch_embed", None), "img_size", None)
+        if image_size is not None and grid is not None and tuple(grid) != (image_size, image_size):
+            model = timm.create_model(name, img_size=image_size, **kwargs)
     except (OSError, RuntimeError) as exc:
         if weights is None and not pretrained:
             raise
@@ -180,7 +186,10 @@ def load_model(folder: Path) -> tuple[nn.Module, dict]:
     """Rebuild a model written by :func:`save_model`; return it (in eval mode) and its config."""
     config = json.loads((folder / CONFIG_FILE).read_text())
     model = create_model(
-        config["backbone"], num_classes=config["num_classes"], head=config.get("head")
+        config["backbone"],
+        num_classes=config["num_classes"],
+        head=config.get("head"),
+        image_size=config.get("image_size"),
     )
     _load_weights(model, str(folder / WEIGHTS_FILE))
     return model.eval(), config

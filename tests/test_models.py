@@ -79,3 +79,10 @@ def test_mlp_head_like_the_lung_paper():
     assert model.eval()(torch.randn(2, 3, 32, 32)).shape == (2, 3)
     counts = count_parameters(model)
     assert counts.head == sum(p.numel() for p in head.parameters())
+
+
+def test_vision_transformers_are_built_for_the_cell_size():
+    model = create_model("vit_tiny_patch16_224", num_classes=3, image_size=96)
+    assert model.eval()(torch.randn(1, 3, 96, 96)).shape == (1, 3)
+    cnn = create_model("test_resnet", num_classes=3, image_size=96)  # no patch grid: unchanged
+    assert cnn(torch.randn(1, 3, 40, 40)).shape == (1, 3)

@@ -47,6 +47,7 @@ def fit_cell(
         pretrained=cell.backbone.pretrained and strategy.pretrained,
         weights=cell.backbone.weights if strategy.pretrained else None,
         head=cell.head.model_dump(),
+        image_size=cell.image_size,
     )
     mean, std = input_stats(model)
     augment = create_augment(**cell.train.augment.model_dump()) if cell.train.augment else None
