@@ -63,6 +63,8 @@ def test_layer_choice_and_stages():
         target_layer(model, "layer9")
     assert [n for n, _ in stage_layers(model)] == ["act1", "layer1", "layer2", "layer3", "layer4"]
     assert target_layer(create_model("vgg19", num_classes=2))[0] == "features.35"  # not the pool
+    vit = create_model("vit_tiny_patch16_224", num_classes=2, image_size=96)  # 6 × 6 tokens
+    assert target_layer(vit, image_size=96)[0] == "blocks.11.norm1"  # all alike: the last
 
 
 def _rss_mb() -> float:

@@ -70,7 +70,8 @@ def target_layer(
 ) -> tuple[str, nn.Module]:
     """The layer CAMs are computed at: ``name``, else the deepest stage timm reports whose
     map is still at least 7 × 7 at ``image_size`` (the last stage at 224 px; a finer one for
-    small inputs, where the last stage would be 2 × 2 or 3 × 3). A stage ending in pooling
+    small inputs, where the last stage would be 2 × 2 or 3 × 3; when none is, the deepest
+    of the finest). A stage ending in pooling
     (VGG) gives its last activation; ViT-style models use the last block's first norm, since
     the head reads only the class token of the last block."""
     modules = dict(model.named_modules())
@@ -84,12 +85,12 @@ def target_layer(
     stages = _feature_modules(model)
     name = stages[-1]
     if image_size is not None:
-        fine = [
-            entry["module"]
-            for entry in model.feature_info
-            if image_size // entry["reduction"] >= MIN_CAM_SIDE
-        ]
-        name = fine[-1] if fine else stages[0]
+        entries = model.feature_info
+        fine = [e for e in entries if image_size // e["reduction"] >= MIN_CAM_SIDE]
+        if not fine:  # nothing reaches 7 × 7: the finest there is, the deepest of those
+            finest = min(e["reduction"] for e in entries)
+            fine = [e for e in entries if e["reduction"] == finest]
+        name = fine[-1]["module"]
     if hasattr(model, "patch_embed") and f"{name}.norm1" in modules:
         name = f"{name}.norm1"
     if isinstance(modules[name], nn.MaxPool2d | nn.AvgPool2d):
