@@ -19,7 +19,7 @@ def list_(
     what: What = typer.Argument(..., help="What to list."),
     pattern: str = typer.Option("*", help="Wildcard filter for backbones, e.g. 'resnet*'."),
 ) -> None:
-    """List backbones (timm models), strategies, dataset layouts or preprocessing ops."""
+    """List backbones (timm models), strategies, dataset layouts, preprocessing ops or CAMs."""
     from rich.table import Table
 
     from benchmark.console import console, print_table
