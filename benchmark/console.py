@@ -27,7 +27,6 @@ __all__ = [
     "print_table",
     "render_cells",
     "render_leaderboard",
-    "warn",
 ]
 
 console = Console(soft_wrap=True)
@@ -36,10 +35,6 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 def error(message: str) -> None:
     err_console.print(f"[bold red]Error:[/] {message}", highlight=False)
-
-
-def warn(message: str) -> None:
-    err_console.print(f"[yellow]Warning:[/] {message}", highlight=False)
 
 
 def render_leaderboard(table: pd.DataFrame, *, title: str) -> None:
