@@ -112,8 +112,9 @@ def test_slow_methods_are_budgeted_with_a_warning():
     n = 12
     out = explain_cell(
         model,
-        inputs=torch.randn(n, 3, 32, 32),
         images=torch.randint(0, 255, (n, 1, 32, 32), dtype=torch.uint8),
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
         labels=np.arange(n) % 2,
         probs=np.tile([[0.6, 0.4]], (n, 1)),
         masks=None,

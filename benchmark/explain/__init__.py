@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from benchmark.data import normalize
 from benchmark.explain._cam import (
     SLOW_METHODS,
     cam_maps,
@@ -54,8 +55,9 @@ class CellExplanation:
 def explain_cell(
     model: nn.Module,
     *,
-    inputs: torch.Tensor,
     images: torch.Tensor,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
     labels: np.ndarray,
     probs: np.ndarray,
     masks: torch.Tensor | None,
@@ -66,15 +68,20 @@ def explain_cell(
 ) -> CellExplanation:
     """CAM galleries and quality scores for a trained model on (part of) its test split.
 
-    ``inputs`` are the normalised test images, ``images`` the same as uint8, ``probs`` the
-    model's test probabilities. Maps for quality are computed for the true class; the
-    gallery shows the map of the predicted class.
+    ``images`` are the uint8 test images (normalised with ``mean``/``std`` only where a map
+    is computed), ``probs`` the model's test probabilities. Maps for quality are computed for
+    the true class; the gallery shows the map of the predicted class.
     """
+    device = next(model.parameters()).device
+
+    def inputs(indices) -> torch.Tensor:
+        return normalize(images[indices], mean=mean, std=std, device=device)
+
     out = CellExplanation()
     preds = probs.argmax(axis=1)
-    n = min(len(inputs), config.max_images)
-    chosen = np.random.default_rng(seed).permutation(len(inputs))[:n]
-    sample = inputs[chosen]
+    n = min(len(images), config.max_images)
+    chosen = np.random.default_rng(seed).permutation(len(images))[:n]
+    sample = inputs(chosen)
     targets = [int(t) for t in labels[chosen]]
     sample_masks = masks[chosen].numpy() if masks is not None else None
 
@@ -128,7 +135,7 @@ def _gallery(model, inputs, images, labels, preds, probs, classes, method, confi
             continue
         maps = cam_maps(
             model,
-            inputs[picked],
+            inputs(picked),
             [int(preds[i]) for i in picked],
             method=method,
             layer=config.layer,
@@ -151,7 +158,7 @@ def _stages(model, inputs, images, preds, classes, title):
     stages = stage_layers(model)
     picked = [int(np.flatnonzero(preds == k)[0]) for k in range(len(classes)) if (preds == k).any()]
     per_stage = [
-        cam_maps(model, inputs[picked], [int(preds[i]) for i in picked], layer=name)
+        cam_maps(model, inputs(picked), [int(preds[i]) for i in picked], layer=name)
         for name, _ in stages
     ]
     return stages_figure(

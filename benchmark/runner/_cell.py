@@ -135,7 +135,7 @@ def _tune_train_evaluate(cell: Cell, data: Dataset, run: track.RunLog, context: 
         if first is None:
             first = (result, trained)
             if cell.explain is not None:
-                explanation = _explain(cell, trained, images, data, probs, labels, test, context)
+                explanation = _explain(cell, trained, images, data, probs, labels, context)
 
     metrics |= _aggregate(per_seed, cell.seeds)
     metrics |= _model_cost(first[1].model, cell, context)
@@ -228,14 +228,15 @@ def _tune(cell: Cell, data: Dataset, images: ImageSet, run: track.RunLog, contex
     )
 
 
-def _explain(cell, trained, images, data, probs, labels, test, context):
+def _explain(cell, trained, images, data, probs, labels, context):
     """CAM galleries and quality on the test split (after its scores are final)."""
     context.reporter.phase("class-activation maps", 0)
     indices = data.indices("test")
     return explain_cell(
         trained.model,
-        inputs=torch.cat([x for x, _ in test]).cpu(),
         images=images.images[indices],
+        mean=trained.mean,
+        std=trained.std,
         labels=labels,
         probs=probs,
         masks=images.masks[indices] if images.masks is not None else None,
