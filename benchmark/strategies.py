@@ -60,9 +60,11 @@ class Strategy:
 _STRATEGIES: Registry[Strategy] = Registry("strategy")
 
 
-def _register(name: str, **options: Any):
+def _register(name: str, description: str | None = None, **options: Any):
+    """Register ``fn`` as strategy ``name``, described by ``description`` or its docstring."""
+
     def decorator(fn: Prepare) -> Prepare:
-        doc = (fn.__doc__ or "").strip().splitlines()[0]
+        doc = description or (fn.__doc__ or "").strip().splitlines()[0]
         _STRATEGIES.register(name)(Strategy(name, doc, fn, **options))
         return fn
 
@@ -94,13 +96,12 @@ def freeze_backbone(model: nn.Module, freeze: Any, *, bn_trainable: bool = False
     """Freeze the leading layers: a fraction, ``stages: N`` or ``trainable_last: N``."""
     layers = backbone_layers(model)
     frozen = _frozen_layers(model, layers, freeze)
-    for name, module in layers:
+    for name, module in layers:  # every parameter outside the head belongs to one of these
         keep = bn_trainable and isinstance(module, nn.modules.batchnorm._BatchNorm)
         for p in module.parameters(recurse=False):
             p.requires_grad_(name not in frozen or keep)
-    for name, p in model.named_parameters():
-        if name in head_parameter_names(model):
-            p.requires_grad_(True)
+    for p in model.get_classifier().parameters():
+        p.requires_grad_(True)
 
 
 def _frozen_layers(model: nn.Module, layers: list[tuple[str, nn.Module]], freeze: Any) -> set[str]:
@@ -127,17 +128,23 @@ def _unfreeze_all(model: nn.Module) -> None:
         p.requires_grad_(True)
 
 
-@_register("finetune", tunes_freeze=True)
-def _finetune(model: nn.Module, config: StrategyConfig) -> None:
-    """Train everything (optionally with the leading `freeze` part of the backbone frozen)."""
-    _unfreeze_all(model)
-    freeze_backbone(model, config.freeze, bn_trainable=config.bn_trainable)
-
-
-@_register("partial", tunes_freeze=True)
-def _partial(model: nn.Module, config: StrategyConfig) -> None:
-    """Freeze part of the backbone: a fraction, {stages: N} or {trainable_last: N} layers."""
-    _unfreeze_all(model)
+@_register(
+    "cost_sensitive",
+    "Fine-tune with class-weighted cross-entropy (inverse frequency, or given weights).",
+    weighted_loss=True,
+    tunes_freeze=True,
+)
+@_register(
+    "partial",
+    "Freeze part of the backbone: a fraction, {stages: N} or {trainable_last: N} layers.",
+    tunes_freeze=True,
+)
+@_register(
+    "finetune",
+    "Train everything (optionally with the leading `freeze` part of the backbone frozen).",
+    tunes_freeze=True,
+)
+def _freeze_as_configured(model: nn.Module, config: StrategyConfig) -> None:
     freeze_backbone(model, config.freeze, bn_trainable=config.bn_trainable)
 
 
@@ -151,13 +158,6 @@ def _linear_probe(model: nn.Module, config: StrategyConfig) -> None:
 def _scratch(model: nn.Module, config: StrategyConfig) -> None:
     """The same architecture from random weights, everything trained (a baseline)."""
     _unfreeze_all(model)
-
-
-@_register("cost_sensitive", weighted_loss=True, tunes_freeze=True)
-def _cost_sensitive(model: nn.Module, config: StrategyConfig) -> None:
-    """Fine-tune with class-weighted cross-entropy (inverse frequency, or given weights)."""
-    _unfreeze_all(model)
-    freeze_backbone(model, config.freeze, bn_trainable=config.bn_trainable)
 
 
 def class_weights(spec: Any, counts: Sequence[int], classes: Sequence[str]) -> torch.Tensor:
@@ -209,7 +209,8 @@ def _supcon_pretrain(
     projector = nn.Sequential(
         nn.Linear(width, width), nn.ReLU(), nn.Linear(width, config.projection_dim)
     ).to(batches.device)
-    encoder = [p for n, p in model.named_parameters() if n not in head_parameter_names(model)]
+    head = head_parameter_names(model)
+    encoder = [p for n, p in model.named_parameters() if n not in head]
     optimizer = create_optimizer([*encoder, *projector.parameters()], train)
     history = []
     for _ in range(config.encoder_epochs or train.epochs):
