@@ -26,13 +26,13 @@ def explain(
 
     from benchmark import track
     from benchmark.console import console, error, print_table
-    from benchmark.data import IMAGE_SUFFIXES, normalize, parse_op, prepare_image
+    from benchmark.data import normalize, parse_op, prepare_image
     from benchmark.errors import MedbenchError
     from benchmark.explain import cam_maps, check_method, overlay, stage_layers, stages_figure
     from benchmark.models import load_model
 
     check_method(method)
-    files = _image_files(images, IMAGE_SUFFIXES)
+    files = _image_files(images)
     track.connect(tracking_uri)
     with tempfile.TemporaryDirectory() as tmp:
         net, config = load_model(track.download_model(model, Path(tmp)))
@@ -67,14 +67,15 @@ def explain(
         raise MedbenchError("no image could be explained.")
 
 
-def _image_files(paths: list[Path], suffixes: set[str]) -> list[Path]:
+def _image_files(paths: list[Path]) -> list[Path]:
+    from benchmark.data import IMAGE_SUFFIXES, is_mask
     from benchmark.errors import MedbenchError
 
     files = []
     for path in paths:
         if path.is_dir():
             files += sorted(
-                p for p in path.rglob("*") if p.suffix.lower() in suffixes and "_mask" not in p.stem
+                p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not is_mask(p)
             )
         elif path.exists():
             files.append(path)

@@ -9,6 +9,7 @@ from benchmark.data.layouts import (
     Source,
     create_source,
     get_layout,
+    is_mask,
     list_layouts,
 )
 from benchmark.data.phantoms import CLASSES as PHANTOM_CLASSES
@@ -32,6 +33,7 @@ __all__ = [
     "create_augment",
     "create_source",
     "get_layout",
+    "is_mask",
     "list_layouts",
     "list_ops",
     "load_images",

@@ -20,7 +20,15 @@ from benchmark.data.phantoms import CLASSES, render_phantom
 from benchmark.errors import DataError
 from benchmark.registry import Registry
 
-__all__ = ["IMAGE_SUFFIXES", "Layout", "Source", "create_source", "get_layout", "list_layouts"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "Layout",
+    "Source",
+    "create_source",
+    "get_layout",
+    "is_mask",
+    "list_layouts",
+]
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".pgm"}
 MASK_SUFFIX = "_mask"
@@ -139,9 +147,9 @@ def _scan_class_folders(folder: Path, split: str) -> list[dict]:
     rows = []
     for class_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
         files = [p for p in sorted(class_dir.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES]
-        masks = {p.with_name(p.stem.removesuffix(MASK_SUFFIX)): p for p in files if _is_mask(p)}
+        masks = {p.with_name(p.stem.removesuffix(MASK_SUFFIX)): p for p in files if is_mask(p)}
         for path in files:
-            if not _is_mask(path) and path.is_file():
+            if not is_mask(path) and path.is_file():
                 mask = masks.get(path.with_suffix(""), "")
                 rows.append(
                     {"label": class_dir.name, "split": split, "path": str(path), "mask": str(mask)}
@@ -149,7 +157,8 @@ def _scan_class_folders(folder: Path, split: str) -> list[dict]:
     return rows
 
 
-def _is_mask(path: Path) -> bool:
+def is_mask(path: Path) -> bool:
+    """A lesion mask lying beside its image (``<stem>_mask.png``), not an image to classify."""
     return path.stem.endswith(MASK_SUFFIX)
 
 
