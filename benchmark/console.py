@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.measure import Measurement
 from rich.progress import (
     BarColumn,
@@ -19,13 +24,19 @@ from benchmark.leaderboard import COLUMNS, format_cell
 from benchmark.runner import CellOutcome, Reporter
 from benchmark.suite import Cell
 
+if TYPE_CHECKING:
+    from benchmark.data import AuditReport
+
 __all__ = [
     "RichReporter",
     "console",
     "err_console",
     "error",
     "print_table",
+    "progress_bar",
+    "render_audit",
     "render_cells",
+    "render_inspection",
     "render_leaderboard",
 ]
 
@@ -72,6 +83,87 @@ def print_table(table: Table) -> None:
         console.width = saved
 
 
+@contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A transient progress bar; yields ``update(done, total)``."""
+    with Progress(
+        TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=True,
+    ) as progress:  # fmt: skip
+        task = progress.add_task(description, total=None)
+        yield lambda done, total: progress.update(task, completed=done, total=total)
+
+
+def render_inspection(result: dict[str, Any], *, console: Console = console) -> None:
+    """``medbench data inspect``: counts, sizes and modes per split and class."""
+    out = Table(title=f"{result['root']} ({result['layout']})", title_justify="left")
+    for name in ("split", "class", "images", "sizes (most common)", "modes"):
+        out.add_column(name, justify="right" if name == "images" else "left")
+    for split, classes in result["splits"].items():
+        for label, count in classes.items():
+            sizes = result["sizes"][split][label]
+            common = sorted(sizes.items(), key=lambda kv: -kv[1])
+            text = ", ".join(f"{s} ×{n}" for s, n in common[:3])
+            if len(common) > 3:
+                text += f", … ({len(common)} sizes)"
+            modes = ", ".join(f"{m} ×{n}" for m, n in result["modes"][split][label].items())
+            out.add_row(split, label, str(count), text, modes)
+    print_table(out)
+    for bad in result["bad_files"]:
+        console.print(f"[red]unreadable:[/] {escape(bad['path'])}: {escape(bad['reason'])}")
+    for note in result["notes"]:
+        console.print(f"[dim]note:[/] {escape(note)}")
+    console.print(
+        f"{result['images']} readable images, {len(result['bad_files'])} unreadable file(s)."
+    )
+
+
+_ALARMS = {
+    "bad_files",
+    "test_leaks",
+    "label_conflicts",
+    "duplicate_sets_across_splits",
+    "groups_across_splits",
+}
+
+
+def render_audit(
+    name: str, report: AuditReport, *, policy: str, console: Console = console
+) -> None:
+    """``medbench data audit``: the headline numbers, then what leaks and what repeats."""
+    counts = report.counts()
+    out = Table(title=f"audit of {name}", title_justify="left", show_header=False)
+    out.add_column("check")
+    out.add_column("result", justify="right")
+    for key, value in counts.items():
+        flagged = value and key in _ALARMS
+        out.add_row(key.replace("_", " "), f"[bold red]{value}[/]" if flagged else str(value))
+    out.add_row("split × class", "; ".join(
+        f"{split} " + ", ".join(f"{k} {v}" for k, v in per.items())
+        for split, per in report.splits.items()
+    ))  # fmt: skip
+    print_table(out)
+    if report.test_leaks:
+        shown = ", ".join(report.test_leaks[:5]) + (" …" if len(report.test_leaks) > 5 else "")
+        console.print(
+            f"[bold red]{len(report.test_leaks)} test image(s) leak[/] (a copy or the same group "
+            f"in train/val): {escape(shown)}. Policy on_leak: {policy}."
+        )
+    for dup in [d for d in report.duplicates if len(d["splits"]) > 1][:5]:
+        ids = ", ".join(f"{i['id']} ({i['split']})" for i in dup["images"][:4])
+        console.print(f"[yellow]{dup['kind']} duplicates across splits:[/] {escape(ids)}")
+    for group in report.group_overlap[:5]:
+        console.print(
+            f"[yellow]group {escape(str(group['group']))}[/] spans {', '.join(group['splits'])}"
+        )
+    for ids in report.label_conflicts[:5]:
+        console.print(f"[red]same image, different labels:[/] {escape(', '.join(ids[:4]))}")
+    for bad in report.bad_files[:10]:
+        console.print(f"[red]unreadable:[/] {escape(bad['path'])}: {escape(bad['reason'])}")
+    for odd in report.odd_images[:5]:
+        console.print(f"[dim]odd:[/] {escape(odd['id'])}: {escape(odd['why'])}")
+
+
 def render_cells(cells: list[Cell]) -> None:
     out = Table(title=f"{len(cells)} cells", title_justify="left")
     for name in ("cell", "image size", "epochs", "pretrained", "config hash"):
@@ -90,7 +182,8 @@ def render_cells(cells: list[Cell]) -> None:
 class RichReporter(Reporter):
     """Live progress of a suite: one bar for cells, one for the current cell's epochs."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, quiet: bool = False) -> None:
+        self.quiet = quiet  # no warnings (a caller that shows the findings itself)
         self.progress = Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -111,11 +204,15 @@ class RichReporter(Reporter):
 
     def loading(self, what: str, done: int, total: int) -> None:
         if self._load is None:
-            self._load = self.progress.add_task(f"decoding {what}", total=total, info="")
+            self._load = self.progress.add_task(what, total=total, info="")
         self.progress.update(self._load, completed=done, total=total)
         if done >= total:
             self.progress.remove_task(self._load)
             self._load = None
+
+    def warning(self, message: str) -> None:
+        if not self.quiet:
+            self.progress.console.print(f"[yellow]warning:[/] {escape(message)}")
 
     def cell_started(self, cell: Cell, index: int, total: int) -> None:
         if self._cells is None:

@@ -35,6 +35,12 @@ TINY_SUITE = {
 }
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _image_cache(tmp_path_factory) -> None:
+    """Decoded images are cached in the test session's own folder, never the user's."""
+    os.environ["MEDBENCH_CACHE"] = str(tmp_path_factory.mktemp("image-cache"))
+
+
 @pytest.fixture(scope="session")
 def _migrated_store(tmp_path_factory) -> Path:
     """One migrated MLflow SQLite database per test session (migrations take seconds)."""

@@ -77,7 +77,7 @@ def test_run_records_the_mlflow_contract(two_cell_suite, tracking_uri, tmp_path)
 
     run = runs[0]
     split = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/data/split.csv")
-    assert split.splitlines()[0] == "id,label,split,group,path"
+    assert split.splitlines()[0] == "id,label,split,group,sha256"
     n_test = sum(line.split(",")[2] == "test" for line in split.splitlines()[1:])
     assert run.data.metrics["data/test_images"] == n_test
     predictions = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/eval/predictions.csv")

@@ -1,12 +1,19 @@
-"""``medbench data``: dataset utilities."""
+"""``medbench data``: look at a dataset before training on it."""
 
 from __future__ import annotations
 
+import json
+from enum import Enum
 from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Dataset utilities.", no_args_is_help=True)
+app = typer.Typer(help="Dataset utilities: inspect, audit, synth.", no_args_is_help=True)
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
 
 
 @app.command()
@@ -18,14 +25,11 @@ def synth(
     seed: int = typer.Option(0, help="Phantom stream."),
     difficulty: float = typer.Option(0.5, min=0.0, max=1.0, help="0 easy … 1 hard."),
 ) -> None:
-    """Write synthetic brain-MRI phantoms (with lesion masks) in a real dataset's layout."""
-    from rich.progress import Progress
-
-    from benchmark.console import console
+    """Write synthetic phantoms as a small fake tree in a real dataset's layout."""
+    from benchmark.console import console, progress_bar
     from benchmark.data import write_synthetic
 
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("writing phantoms", total=None)
+    with progress_bar("writing phantoms") as update:
         counts = write_synthetic(
             out,
             layout=layout,
@@ -33,7 +37,91 @@ def synth(
             size=size,
             seed=seed,
             difficulty=difficulty,
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
+            progress=update,
         )
     for split, per in counts.items():
-        console.print(f"{out / split}: " + ", ".join(f"{k} {v}" for k, v in per.items()))
+        console.print(f"{split}: " + ", ".join(f"{k} {v}" for k, v in per.items()))
+    console.print(f"Wrote {out} in the {layout} layout.")
+
+
+@app.command()
+def inspect(
+    path: Path = typer.Argument(..., help="The unpacked dataset folder."),
+    layout: str = typer.Option("imagefolder", help="Layout (`medbench list layouts`)."),
+    format: Format = typer.Option(Format.table, help="table, or json (a stable shape)."),
+) -> None:
+    """Count images per split and class, with their sizes and modes; list unreadable files."""
+    from benchmark.console import console, progress_bar, render_inspection
+    from benchmark.data import create_source, default_cache, scan
+
+    source = create_source(layout, path)
+    with progress_bar("reading images") as update:
+        facts = scan(source, cache=default_cache(), progress=update)
+    records = source.records.assign(
+        split=source.records["split"].replace("", "all"),
+        size=facts["width"].astype("Int64").astype(str)
+        + "x"
+        + facts["height"].astype("Int64").astype(str),
+        mode=facts["mode"],
+        error=facts["error"],
+    )
+    ok = records[records["error"].isna()]
+    result = {
+        "layout": layout,
+        "root": str(path),
+        "images": len(ok),
+        "splits": _nested_counts(ok, ["split", "label"]),
+        "sizes": _nested_counts(ok, ["split", "label", "size"]),
+        "modes": _nested_counts(ok, ["split", "label", "mode"]),
+        "bad_files": [
+            {"path": row.path, "reason": row.error}
+            for row in records[records["error"].notna()].itertuples()
+        ],
+        "notes": list(source.notes),
+    }
+    if format is Format.json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        render_inspection(result, console=console)
+
+
+def _nested_counts(table, columns: list[str]) -> dict:
+    out: dict = {}
+    for keys, count in table.groupby(columns).size().items():
+        node = out
+        for key in keys[:-1]:
+            node = node.setdefault(str(key), {})
+        node[str(keys[-1])] = int(count)
+    return out
+
+
+@app.command()
+def audit(
+    suite_or_path: Path = typer.Argument(..., help="A suite file, or a dataset folder."),
+    layout: str = typer.Option("imagefolder", help="Layout of a dataset folder."),
+    format: Format = typer.Option(Format.table, help="table, or json."),
+    seed: int = typer.Option(42, help="Split seed for a dataset folder (a suite has its own)."),
+) -> None:
+    """Find exact and near duplicates, groups across splits and test leaks, as `run` does."""
+    from benchmark.console import RichReporter, console, render_audit
+    from benchmark.data import default_cache
+    from benchmark.runner import index_dataset
+    from benchmark.suite import load_suite
+    from benchmark.suite._schema import AuditConfig, DatasetConfig
+
+    if suite_or_path.suffix in (".yaml", ".yml"):
+        suite = load_suite(suite_or_path)
+        datasets, seed, policy = suite.datasets, suite.seed, suite.audit
+    else:
+        datasets = {suite_or_path.name: DatasetConfig(layout=layout, root=suite_or_path)}
+        policy = AuditConfig(on_leak="warn")
+    reports = {}
+    with RichReporter(quiet=True) as reporter:
+        for name, cfg in datasets.items():
+            warn = AuditConfig(on_leak="warn", near_distance=policy.near_distance)
+            reports[name] = index_dataset(name, cfg, seed, warn, reporter, default_cache()).report
+    if format is Format.json:
+        typer.echo(json.dumps({k: r.to_dict() for k, r in reports.items()}, indent=2))
+    else:
+        for name, report in reports.items():
+            render_audit(name, report, policy=policy.on_leak, console=console)

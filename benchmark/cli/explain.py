@@ -27,6 +27,7 @@ def explain(
     from benchmark import track
     from benchmark.console import console, error, print_table
     from benchmark.data import normalize, parse_op, prepare_image
+    from benchmark.data.files import BadImage, read_image
     from benchmark.errors import MedbenchError
     from benchmark.explain import cam_maps, check_method, overlay, stage_layers, stages_figure
     from benchmark.models import load_model
@@ -41,10 +42,11 @@ def explain(
     table = Table("image", "predicted", "confidence", "overlay")
     failures = 0
     for path in files:
-        decoded = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if decoded is None:
+        try:
+            decoded = read_image(path)
+        except BadImage as exc:
             failures += 1
-            error(f"{path}: cannot decode the image; skipped.")
+            error(f"{path}: {exc}; skipped.")
             continue
         image = torch.from_numpy(prepare_image(decoded, ops=ops, size=config["image_size"]))
         image = image.permute(2, 0, 1)[None]

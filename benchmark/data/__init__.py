@@ -1,10 +1,13 @@
-"""Datasets: layout adapters, synthetic phantoms, splits, preprocessing, batches."""
+"""Datasets: layout adapters, synthetic phantoms, safe decoding, splits, preprocessing, the
+on-disk cache, the integrity audit, augmentation and batches."""
 
+from benchmark.data.audit import AuditReport, audit, duplicate_pairs, link_groups, scan
 from benchmark.data.augment import create_augment
 from benchmark.data.batches import Batches, normalize
+from benchmark.data.cache import ImageCache, default_cache
+from benchmark.data.files import IMAGE_SUFFIXES, BadImage, is_image_file, read_image, walk_files
 from benchmark.data.images import ImageSet, load_images, prepare_image
 from benchmark.data.layouts import (
-    IMAGE_SUFFIXES,
     Layout,
     Source,
     create_source,
@@ -23,23 +26,34 @@ __all__ = [
     "PHANTOM_CLASSES",
     "SPLITS",
     "SYNTH_LAYOUTS",
+    "AuditReport",
+    "BadImage",
     "Batches",
+    "ImageCache",
     "ImageSet",
     "Layout",
     "Op",
     "Phantom",
     "Source",
     "assign_splits",
+    "audit",
     "create_augment",
     "create_source",
+    "default_cache",
+    "duplicate_pairs",
     "get_layout",
+    "is_image_file",
     "is_mask",
+    "link_groups",
     "list_layouts",
     "list_ops",
     "load_images",
     "normalize",
     "parse_op",
     "prepare_image",
+    "read_image",
     "render_phantom",
+    "scan",
+    "walk_files",
     "write_synthetic",
 ]

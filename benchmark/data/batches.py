@@ -73,7 +73,10 @@ class Batches:
         if self.shuffle:
             order = order[torch.randperm(len(order), generator=self.generator)]
         for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size].repeat(self.views)
+            idx = order[start : start + self.batch_size]
+            if self.shuffle and len(idx) * self.views == 1:
+                break  # BatchNorm cannot train on one image; a random one sits out this epoch
+            idx = idx.repeat(self.views)
             x = self.images[idx]
             if self.augment is not None:
                 x = self.augment(x)

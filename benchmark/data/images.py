@@ -1,4 +1,5 @@
-"""Decode and preprocess every image once into uint8 arrays held in memory."""
+"""Decode and preprocess every image once into uint8 arrays held in memory (and on disk,
+through the content-addressed cache, for the next cell, run or suite)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ import cv2
 import numpy as np
 import torch
 
+from benchmark.data.cache import ImageCache
+from benchmark.data.files import BadImage
 from benchmark.data.layouts import Source
 from benchmark.data.preprocess import Op, apply_ops, resize
+from benchmark.errors import DataError
 
-__all__ = ["ImageSet", "load_images", "prepare_image", "to_uint8_hwc"]
+__all__ = ["ImageSet", "load_images", "prepare_image"]
 
 Progress = Callable[[int, int], None]
 
@@ -33,25 +37,10 @@ class ImageSet:
         return len(self.labels)
 
 
-def to_uint8_hwc(image: np.ndarray) -> np.ndarray:
-    """Any decoded image (gray, BGR, BGRA; 8 or 16 bit) → uint8 H × W × C in RGB order."""
-    if image.dtype == np.uint16:
-        image = (image.astype(np.float32) / 257.0).round().astype(np.uint8)
-    elif image.dtype != np.uint8:
-        lo, hi = float(image.min()), float(image.max())
-        image = ((image - lo) / max(hi - lo, 1e-12) * 255).round().astype(np.uint8)
-    if image.ndim == 2:
-        return image[..., None]
-    if image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
-    if image.shape[2] == 3:
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    return image[..., :1]
-
-
 def prepare_image(image: np.ndarray, *, ops: Sequence[Op], size: int) -> np.ndarray:
-    """A decoded image → ``ops`` → uint8 H × W × C at ``size`` × ``size`` (as in training)."""
-    image = resize(to_uint8_hwc(apply_ops(image, ops)), size=size)
+    """A decoded image (uint8 gray or RGB) → ``ops`` → uint8 H × W × C at ``size`` × ``size``,
+    as in training."""
+    image = resize(apply_ops(image, ops), size=size)
     return image[..., None] if image.ndim == 2 else image
 
 
@@ -62,18 +51,36 @@ def load_images(
     size: int,
     progress: Progress | None = None,
     workers: int | None = None,
+    cache: ImageCache | None = None,
+    keys: Sequence[str] | None = None,
 ) -> ImageSet:
     """Read every image of ``source``, apply ``ops`` then resize to ``size`` × ``size``.
 
-    Files are decoded by ``workers`` threads (default: one per core; OpenCV releases the GIL).
+    With a ``cache``, each result is looked up by its content key (``keys``, the sha256 of
+    each file, when the caller has them already) before anything is decoded. Files are
+    decoded by ``workers`` threads (default: one per core; decoders release the GIL).
+    A file that cannot be decoded is an error here: the runner audits and drops them first.
     """
     n = len(source)
+    recipe = ImageCache.key(ops, size)
 
     def prepare(i: int) -> tuple[np.ndarray, np.ndarray | None]:
-        image, mask = source.read(i)
+        sha, data = (keys[i], None) if keys is not None else source.content(i)
+        if cache is not None and (hit := cache.get(recipe, sha)) is not None:
+            return hit
+        try:
+            image, mask = source.read(i, data)
+        except (BadImage, OSError) as exc:
+            path = source.records["path"].iat[i] or source.records["id"].iat[i]
+            raise DataError(
+                f"{path}: {exc}. `medbench data audit` lists every unreadable file "
+                "(`medbench run` leaves them out by itself)."
+            ) from None
         image = prepare_image(image, ops=ops, size=size)
         if mask is not None:
             mask = cv2.resize(mask.astype(np.uint8), (size, size), cv2.INTER_NEAREST) > 0
+        if cache is not None:
+            cache.put(recipe, sha, image, mask)
         return image, mask
 
     images: list[np.ndarray] = []

@@ -1,7 +1,9 @@
 """Preprocessing ops: deterministic image → image functions applied once, before training.
 
 An op is written in a suite as a name (``to_rgb``), a name with one value (``{resize: 200}``)
-or a name with settings (``{resize: {size: 200, mode: pad}}``).
+or a name with settings (``{resize: {size: 200, mode: pad}}``). Ops take and return uint8
+images, H × W (gray) or H × W × 3 (RGB). Their results are cached on disk (``cache.py``):
+bump ``OPS_VERSION`` when an op's output changes.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from benchmark.registry import Registry
 
-__all__ = ["Op", "apply_ops", "describe_ops", "list_ops", "parse_op", "resize"]
+__all__ = ["OPS_VERSION", "Op", "apply_ops", "describe_ops", "list_ops", "parse_op", "resize"]
+
+OPS_VERSION = 2
 
 Op = tuple[str, dict[str, Any]]
 _OPS: Registry[Callable[..., np.ndarray]] = Registry("preprocessing op")
@@ -74,7 +78,11 @@ def parse_op(spec: str | dict[str, Any]) -> Op:
         try:
             checked[key] = TypeAdapter(hints.get(key, Any)).validate_python(value)
         except ValidationError:
-            expected = getattr(hints.get(key), "__name__", None) or str(hints.get(key))
+            hint = hints.get(key)
+            if typing.get_origin(hint) is Literal:
+                expected = f"one of {list(typing.get_args(hint))}"
+            else:
+                expected = getattr(hint, "__name__", None) or str(hint)
             raise ValueError(
                 f"preprocessing op '{name}': `{key}` must be {expected}, but got {value!r}"
             ) from None
@@ -90,13 +98,13 @@ def apply_ops(image: np.ndarray, ops: Sequence[Op]) -> np.ndarray:
 @_OPS.register("grayscale")
 def grayscale(image: np.ndarray) -> np.ndarray:
     """Convert a colour image to one channel (a grayscale image is left as it is)."""
-    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
 
 
 @_OPS.register("to_rgb")
 def to_rgb(image: np.ndarray) -> np.ndarray:
     """Repeat a grayscale image over three channels."""
-    return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image
+    return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB) if image.ndim == 2 else image
 
 
 @_OPS.register("resize")
@@ -116,3 +124,66 @@ def resize(
         return image
     interpolation = cv2.INTER_AREA if size < min(h, w) else cv2.INTER_LINEAR
     return cv2.resize(image, (size, size), interpolation=interpolation)
+
+
+@_OPS.register("crop_brain_contour")
+def crop_brain_contour(
+    image: np.ndarray, threshold: int = 45, blur: int = 5, iterations: int = 2
+) -> np.ndarray:
+    """Crop to the head: blur, threshold, erode and dilate, largest contour's extreme points."""
+    gray = cv2.GaussianBlur(grayscale(image), (blur, blur), 0)
+    mask = cv2.threshold(gray, threshold, 255, cv2.THRESH_BINARY)[1]
+    mask = cv2.dilate(cv2.erode(mask, None, iterations=iterations), None, iterations=iterations)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:  # nothing bright enough: keep the image whole
+        return image
+    points = max(contours, key=cv2.contourArea).reshape(-1, 2)
+    left, top = points.min(axis=0)
+    right, bottom = points.max(axis=0)
+    if right <= left or bottom <= top:
+        return image
+    return image[top:bottom, left:right]
+
+
+@_OPS.register("bilateral")
+def bilateral(
+    image: np.ndarray, d: int = 9, sigma_color: float = 75.0, sigma_space: float = 75.0
+) -> np.ndarray:
+    """OpenCV's edge-preserving bilateral filter (denoises, keeps edges)."""
+    return cv2.bilateralFilter(image, d, sigma_color, sigma_space)
+
+
+_COLORMAPS = {
+    name.removeprefix("COLORMAP_").lower(): getattr(cv2, name)
+    for name in dir(cv2)
+    if name.startswith("COLORMAP_")
+}
+ColormapName = Literal[tuple(sorted(_COLORMAPS))]  # type: ignore[valid-type]
+
+
+@_OPS.register("colormap")
+def colormap(image: np.ndarray, name: ColormapName = "bone") -> np.ndarray:
+    """Map gray levels through an OpenCV colormap (bone, jet, viridis, …) to RGB."""
+    mapped = cv2.applyColorMap(grayscale(image), _COLORMAPS[name])
+    return cv2.cvtColor(mapped, cv2.COLOR_BGR2RGB)
+
+
+@_OPS.register("clahe")
+def clahe(image: np.ndarray, clip_limit: float = 2.0, tiles: int = 8) -> np.ndarray:
+    """Contrast-limited adaptive histogram equalisation (on lightness for colour images)."""
+    equalise = cv2.createCLAHE(clipLimit=clip_limit, tileGridSize=(tiles, tiles)).apply
+    if image.ndim == 2:
+        return equalise(image)
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
+    lab[..., 0] = equalise(np.ascontiguousarray(lab[..., 0]))
+    return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
+
+
+@_OPS.register("minmax")
+def minmax(image: np.ndarray) -> np.ndarray:
+    """Stretch intensities so the image spans 0–255 (per image, all channels together)."""
+    lo, hi = int(image.min()), int(image.max())
+    if hi == lo:
+        return image
+    scaled = (image.astype(np.float32) - lo) * (255.0 / (hi - lo))
+    return np.round(scaled).astype(np.uint8)

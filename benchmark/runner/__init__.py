@@ -12,13 +12,14 @@ across cells go to the suite's summary run.
 from __future__ import annotations
 
 from benchmark import track
+from benchmark.data import default_cache
 from benchmark.runner._cell import run_cell
-from benchmark.runner._context import CellOutcome, Context, Reporter, index_dataset
+from benchmark.runner._context import CellOutcome, Context, Dataset, Reporter, index_dataset
 from benchmark.runner._summary import summarise_suite
 from benchmark.suite import Suite, expand_cells
 from benchmark.train import resolve_device
 
-__all__ = ["CellOutcome", "Reporter", "run_suite"]
+__all__ = ["CellOutcome", "Dataset", "Reporter", "index_dataset", "run_suite"]
 
 
 def run_suite(
@@ -34,7 +35,12 @@ def run_suite(
     reporter = reporter or Reporter()
     torch_device = resolve_device(device)
     cells = expand_cells(suite)
-    datasets = {name: index_dataset(cfg, suite.seed) for name, cfg in suite.datasets.items()}
+    cache = default_cache()
+    datasets = {
+        name: index_dataset(name, cfg, suite.seed, suite.audit, reporter, cache)
+        for name, cfg in suite.datasets.items()
+        if any(cell.dataset == name for cell in cells)
+    }
     client = track.connect(tracking_uri)
     experiment_id = track.ensure_experiment(client, suite.name)
     track.mark_dead_runs_failed(client, experiment_id)

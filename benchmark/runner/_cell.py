@@ -69,6 +69,8 @@ def _tune_train_evaluate(cell: Cell, data: Dataset, run: track.RunLog, context: 
     run.log_params(track.flatten(resolved))
     run.log_dict(resolved, "config/suite.resolved.yaml")
     run.log_text(data.split_table().to_csv(index=False), "data/split.csv")
+    run.log_dict(data.report.to_dict(), "data/audit.json")
+    run.log_metrics(data.audit_metrics())
     images = images_for(cell, data, context.reporter)
 
     metrics: dict[str, float] = {}

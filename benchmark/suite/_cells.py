@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from fnmatch import fnmatchcase as fnmatch
 from typing import Any
 
 from pydantic import ConfigDict
 
+from benchmark.errors import SuiteError
 from benchmark.suite._schema import (
     BackboneConfig,
     DatasetConfig,
@@ -20,6 +22,7 @@ from benchmark.suite._schema import (
     TuneConfig,
     _Strict,
     param_path,
+    train_for,
 )
 
 
@@ -90,8 +93,9 @@ class Cell(_Strict):
 
 
 def expand_cells(suite: Suite) -> list[Cell]:
-    """The grid datasets × backbones × strategies, in the suite's order."""
-    return [
+    """The grid datasets × backbones × strategies, in the suite's order, restricted to the
+    suite's ``cells`` patterns when it has them."""
+    cells = [
         Cell(
             suite=suite.name,
             seed=suite.seed,
@@ -102,7 +106,7 @@ def expand_cells(suite: Suite) -> list[Cell]:
             head=backbone.head or suite.head,
             strategy=strategy,
             strategy_config=strategy_config,
-            train=suite.train,
+            train=train_for(suite.train, strategy_config),
             tune=suite.tune,
             evaluate=suite.evaluate,
             explain=suite.explain,
@@ -111,3 +115,11 @@ def expand_cells(suite: Suite) -> list[Cell]:
         for backbone in suite.backbones
         for strategy, strategy_config in suite.strategies.items()
     ]
+    if suite.cells is None:
+        return cells
+    unused = [p for p in suite.cells if not any(fnmatch(c.name, p) for c in cells)]
+    if unused:
+        raise SuiteError(
+            f"cells: {unused} match no cell of the grid; its cells are {[c.name for c in cells]}."
+        )
+    return [c for c in cells if any(fnmatch(c.name, p) for p in suite.cells)]

@@ -38,7 +38,36 @@ def _resolve_path(value: Path | None, info: ValidationInfo) -> Path | None:
 class SplitConfig(_Strict):
     val_fraction: float = Field(0.2, gt=0, lt=1, description="of the non-test images")
     test_fraction: float = Field(0.2, gt=0, lt=1, description="of all images, if no official test")
+    ratios: tuple[float, float, float] | None = Field(
+        None, description="train/val/test, e.g. [60, 20, 20]; sets both fractions"
+    )
     stratify: bool = True
+    groups: bool = Field(True, description="keep patients (and duplicates) in one split")
+    official: bool = Field(True, description="keep the dataset's own train/val/test folders")
+    official_val: bool = Field(True, description="false: carve val from train instead")
+    folds: int | None = Field(None, ge=2, description="k-fold: test = one of this many folds")
+    fold: int = Field(0, ge=0, description="which fold is the test split")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SplitConfig:
+        if self.ratios is not None:
+            train, val, test = self.ratios
+            if min(self.ratios) <= 0:
+                raise ValueError(f"ratios must all be positive, but got {list(self.ratios)}")
+            self.test_fraction = test / (train + val + test)
+            self.val_fraction = val / (train + val)
+        if self.folds is not None and self.fold >= self.folds:
+            raise ValueError(f"fold {self.fold} does not exist with folds: {self.folds}")
+        return self
+
+
+class AuditConfig(_Strict):
+    on_leak: Literal["warn", "drop", "fail"] = Field(
+        "warn", description="test images duplicating, or sharing a group with, train/val images"
+    )
+    near_distance: int = Field(
+        10, ge=-1, le=64, description="perceptual-hash bits of 256 for a near duplicate (-1: off)"
+    )
 
 
 class DatasetConfig(_Strict):
@@ -146,6 +175,9 @@ _KIND_FIELDS = {  # settings that only one strategy reads
 
 class StrategyConfig(_Strict):
     kind: str | None = Field(None, description="registry name; defaults to the strategy's key")
+    train: dict[str, Any] = Field(
+        default_factory=dict, description="training settings this strategy changes (ablations)"
+    )
     freeze: Freeze = Field(
         0.0,
         description="fraction of the backbone's layers (0.5), {stages: N} or {trainable_last: N}",
@@ -319,6 +351,34 @@ class TuneConfig(_Strict):
     )
 
 
+class ReferenceRow(BaseModel):
+    """One published result: which cell it matches, and its numbers (accuracy as a fraction,
+    ``params_m`` in millions, ``train_min`` in minutes, latencies in ms)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    dataset: str | None = None
+    backbone: str | None = None
+    strategy: str | None = None
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _numbers(self) -> ReferenceRow:
+        for key, value in (self.model_extra or {}).items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"reference value {key} must be a number, but got {value!r}")
+        return self
+
+    @property
+    def values(self) -> dict[str, float]:
+        return {k: float(v) for k, v in (self.model_extra or {}).items()}
+
+
+class References(_Strict):
+    source: str = Field(description="the paper (and table) the numbers come from")
+    rows: list[ReferenceRow] = Field(min_length=1)
+
+
 class Suite(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="MLflow experiment")
     description: str = ""
@@ -338,6 +398,21 @@ class Suite(_Strict):
     explain: ExplainConfig | None = Field(
         default_factory=ExplainConfig, description="CAM galleries and quality; null skips them"
     )
+    audit: AuditConfig = Field(default_factory=AuditConfig)
+    cells: list[str] | None = Field(
+        None, description="run only the grid cells matching these dataset/backbone/strategy globs"
+    )
+    references: References | None = Field(None, description="published numbers to compare with")
+
+    @model_validator(mode="after")
+    def _strategy_training(self) -> Suite:
+        for key, strategy in self.strategies.items():
+            if strategy.train:
+                try:
+                    train_for(self.train, strategy)
+                except ValueError as exc:
+                    raise ValueError(f"strategies.{key}.train: {exc}") from None
+        return self
 
     @field_validator("tune")
     @classmethod
@@ -380,6 +455,24 @@ class Suite(_Strict):
                         f"not of '{kind}'"
                     )
         return value
+
+
+def train_for(train: TrainConfig, strategy: StrategyConfig) -> TrainConfig:
+    """The suite's training settings with the strategy's changes merged in."""
+    if not strategy.train:
+        return train
+    merged = _merge(train.model_dump(), strategy.train)
+    return TrainConfig.model_validate(merged)
+
+
+def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def suite_schema() -> dict[str, Any]:

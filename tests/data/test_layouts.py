@@ -59,7 +59,7 @@ def test_clear_errors_for_missing_or_wrong_folders(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         create_source("brain-tumor-mri", tmp_path / "nope")
     (tmp_path / "other").mkdir()
-    with pytest.raises(DataError, match=r"missing \['Training', 'Testing'\]"):
+    with pytest.raises(DataError, match=r"expected Training/ and Testing/"):
         create_source("brain-tumor-mri", tmp_path / "other")
     with pytest.raises(DataError, match="no images found"):
         create_source("imagefolder", tmp_path / "other")

@@ -1,0 +1,241 @@
+"""Data integrity: per-image facts, duplicates, group overlap, and the leaks they cause.
+
+:func:`scan` decodes every image once (facts are cached by content) and records its size,
+mode, perceptual hash, or why it cannot be read. :func:`duplicate_pairs` finds exact
+(same bytes) and near duplicates (perceptual hashes within a Hamming distance).
+:func:`link_groups` joins each image's group with its duplicates', so a random split can
+never put two copies of an image, or two images of one patient, on both sides.
+:func:`audit` reports what still crosses the splits (official splits are kept as published,
+leaks and all) and which test images leak.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from benchmark.data.cache import FACT_COLUMNS, ImageCache
+from benchmark.data.files import BadImage, decode_with_mode
+from benchmark.data.layouts import Source
+
+__all__ = ["AuditReport", "audit", "duplicate_pairs", "link_groups", "perceptual_hash", "scan"]
+
+Progress = Callable[[int, int], None]
+# Bits of 256 apart for a near duplicate. Re-encoded, resized or re-exposed copies of the
+# phantoms lie within 12 bits; distinct phantoms — all heads alike, as in real scans — are
+# 14 or more apart (118 typically). The classic 64-bit pHash cannot tell them apart.
+NEAR_DISTANCE = 10
+
+
+def perceptual_hash(image: np.ndarray) -> str:
+    """256-bit DCT hash (pHash at 16 × 16): the sign of the lowest frequencies of a 64 × 64
+    grayscale copy against their median, as 64 hex digits."""
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+    small = cv2.resize(gray, (64, 64), interpolation=cv2.INTER_AREA).astype(np.float32)
+    low = cv2.dct(small)[:16, :16]
+    return np.packbits((low > np.median(low)).ravel()).tobytes().hex()
+
+
+def scan(
+    source: Source,
+    *,
+    cache: ImageCache | None = None,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> pd.DataFrame:
+    """One row per record: ``sha256``, ``width``, ``height``, ``mode``, ``phash`` and
+    ``error`` (why the file cannot be used, else None). Decodes only what the cache lacks."""
+    n = len(source)
+    workers = workers or os.cpu_count() or 1
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        shas = list(pool.map(_sha, [source] * n, range(n)))
+    known = cache.facts(shas) if cache is not None else {}
+    missing = [i for i, sha in enumerate(shas) if sha not in known]
+    done = n - len(missing)
+    if progress is not None:
+        progress(done, n)
+    fresh = []
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for row in pool.map(lambda i: _facts(source, i, shas[i]), missing):
+            fresh.append(row)
+            known[row[0]] = row
+            done += 1
+            if progress is not None:
+                progress(done, n)
+    if cache is not None and fresh:
+        cache.put_facts(fresh)
+    rows = [known[sha] for sha in shas]
+    return pd.DataFrame(rows, columns=list(FACT_COLUMNS), dtype=object)
+
+
+def _sha(source: Source, i: int) -> str:
+    try:
+        return source.content(i)[0]
+    except OSError as exc:  # unreadable: a key of its own, so it is decoded (and reported)
+        return f"unreadable:{source.records['path'].iat[i]}:{exc.errno}"
+
+
+def _facts(source: Source, i: int, sha: str) -> tuple:
+    try:
+        if source.render is not None:
+            image, _ = source.render(i)
+            mode = "L" if image.ndim == 2 else "RGB"
+        else:
+            with open(source.records["path"].iat[i], "rb") as f:
+                image, mode = decode_with_mode(f.read())
+    except (BadImage, OSError) as exc:
+        return (sha, None, None, None, None, str(exc) or type(exc).__name__)
+    height, width = image.shape[:2]
+    return (sha, width, height, mode, perceptual_hash(image), None)
+
+
+def duplicate_pairs(facts: pd.DataFrame, *, near_distance: int = NEAR_DISTANCE) -> pd.DataFrame:
+    """Pairs of positions ``a < b`` whose images are exact (same bytes, ``distance`` -1) or
+    near duplicates (perceptual hashes at most ``near_distance`` bits of 256 apart)."""
+    ok = facts.index[facts["error"].isna()].to_numpy()
+    pairs = []
+    for _, members in facts.loc[ok].groupby("sha256").groups.items():
+        members = np.sort(np.asarray(members))
+        pairs += [(members[0], m, -1) for m in members[1:]]
+    if near_distance >= 0 and len(ok) > 1:
+        hashes = np.frombuffer(bytes.fromhex("".join(facts.loc[ok, "phash"])), np.uint8)
+        bits = np.unpackbits(hashes.reshape(len(ok), -1), axis=1)
+        signs = bits.astype(np.float32) * 2 - 1  # ±1: Hamming = (256 - a·b) / 2
+        sha = facts.loc[ok, "sha256"].to_numpy()
+        for start in range(0, len(ok), 1024):
+            block = (bits.shape[1] - signs[start : start + 1024] @ signs.T) / 2
+            rows, cols = np.nonzero(block <= near_distance)
+            rows += start
+            keep = (cols > rows) & (sha[rows] != sha[cols])
+            pairs += [
+                (ok[r], ok[c], int(block[r - start, c]))
+                for r, c in zip(rows[keep], cols[keep], strict=True)
+            ]
+    return pd.DataFrame(pairs, columns=["a", "b", "distance"], dtype=int)
+
+
+def link_groups(records: pd.DataFrame, pairs: pd.DataFrame) -> pd.Series:
+    """Each record's split group: its own group joined with those of its duplicates."""
+    n = len(records)
+    codes = pd.factorize(records["group"])[0]
+    first = pd.Series(np.arange(n)).groupby(codes).transform("first").to_numpy()
+    a = np.concatenate([np.arange(n), pairs["a"].to_numpy()])
+    b = np.concatenate([first, pairs["b"].to_numpy()])
+    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    return pd.Series(component, index=records.index, name="split_group")
+
+
+@dataclass
+class AuditReport:
+    """What the audit found, in the shape ``--format json`` prints."""
+
+    images: int
+    bad_files: list[dict[str, str]] = field(default_factory=list)
+    splits: dict[str, dict[str, int]] = field(default_factory=dict)
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+    group_overlap: list[dict[str, Any]] = field(default_factory=list)
+    test_leaks: list[str] = field(default_factory=list)
+    label_conflicts: list[list[str]] = field(default_factory=list)
+    sizes: dict[str, int] = field(default_factory=dict)
+    modes: dict[str, int] = field(default_factory=dict)
+    odd_images: list[dict[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        """The headline numbers (logged as ``data/*`` metrics)."""
+        exact = [d for d in self.duplicates if d["kind"] == "exact"]
+        return {
+            "images": self.images,
+            "bad_files": len(self.bad_files),
+            "exact_duplicate_sets": len(exact),
+            "near_duplicate_sets": len(self.duplicates) - len(exact),
+            "duplicate_sets_across_splits": sum(len(d["splits"]) > 1 for d in self.duplicates),
+            "groups_across_splits": len(self.group_overlap),
+            "test_leaks": len(self.test_leaks),
+            "label_conflicts": len(self.label_conflicts),
+            "odd_images": len(self.odd_images),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"counts": self.counts(), **self.__dict__}
+
+
+def audit(
+    records: pd.DataFrame,
+    split: pd.Series,
+    facts: pd.DataFrame,
+    pairs: pd.DataFrame,
+    *,
+    bad_files: list[dict[str, str]] | None = None,
+    notes: list[str] | tuple[str, ...] = (),
+) -> AuditReport:
+    """Check a split dataset: duplicates within and across splits, patient groups across
+    splits, test images that leak, class balance, odd sizes and modes."""
+    split = pd.Series(split.to_numpy(), index=records.index)
+    report = AuditReport(images=len(records), bad_files=list(bad_files or []), notes=list(notes))
+    table = pd.crosstab(split, records["label"])
+    report.splits = {s: {k: int(v) for k, v in row.items()} for s, row in table.iterrows()}
+
+    linked = link_groups(records.assign(group=records["id"]), pairs)  # duplicates only
+    for _, members in records.groupby(linked.to_numpy()).groups.items():
+        if len(members) < 2:
+            continue
+        exact = facts.loc[members, "sha256"].nunique() == 1
+        report.duplicates.append(
+            {
+                "kind": "exact" if exact else "near",
+                "splits": sorted(set(split[members])),
+                "images": [
+                    {"id": records.at[m, "id"], "split": split[m], "label": records.at[m, "label"]}
+                    for m in members
+                ],
+            }
+        )
+        if records.loc[members, "label"].nunique() > 1:
+            report.label_conflicts.append(list(records.loc[members, "id"]))
+
+    own = records["group"] != records["id"]  # groups the layout knows (patients, regions)
+    for group, members in records[own].groupby("group").groups.items():
+        splits = sorted(set(split[members]))
+        if len(splits) > 1:
+            report.group_overlap.append({"group": group, "splits": splits, "images": len(members)})
+
+    both = link_groups(records, pairs)
+    seen = both[split.isin(["train", "val"])]
+    report.test_leaks = list(records.loc[(split == "test") & both.isin(set(seen)), "id"])
+
+    sizes = facts["width"].astype(int).astype(str) + "x" + facts["height"].astype(int).astype(str)
+    report.sizes = {k: int(v) for k, v in sizes.value_counts().head(10).items()}
+    report.modes = {k: int(v) for k, v in facts["mode"].value_counts().items()}
+    report.odd_images = _odd_images(records, facts)
+    return report
+
+
+def _odd_images(records: pd.DataFrame, facts: pd.DataFrame) -> list[dict[str, str]]:
+    """Images much smaller than the dataset's median, very elongated, or in a rare mode."""
+    width, height = facts["width"].astype(float), facts["height"].astype(float)
+    median_side = float(np.median(np.minimum(width, height)))
+    modes = facts["mode"].value_counts(normalize=True)
+    odd = []
+    for i in records.index:
+        w, h, mode = width[i], height[i], facts.at[i, "mode"]
+        reasons = []
+        if min(w, h) < median_side / 4:
+            reasons.append(f"small ({int(w)}×{int(h)}, median side {median_side:.0f})")
+        if max(w, h) > 3 * min(w, h):
+            reasons.append(f"elongated ({int(w)}×{int(h)})")
+        if modes[mode] < 0.05:
+            reasons.append(f"rare mode {mode}")
+        if reasons:
+            odd.append({"id": records.at[i, "id"], "why": "; ".join(reasons)})
+    return odd

@@ -1,0 +1,106 @@
+"""On-disk cache of what decoding costs: preprocessed images and per-image facts.
+
+Content-addressed: an image is known by the sha256 of its file's bytes (rendered phantoms by
+their generator settings), so the cache is shared by every cell, run and suite that reads
+the same file with the same ops, and a changed file is never served stale. Arrays lie in
+``arrays/<ops key>/<sha[:2]>/<sha>.npy`` (a lesion mask beside as ``<sha>.mask.npy``);
+facts (size, mode, perceptual hash, decode error) in ``facts.sqlite``.
+
+Location: ``MEDBENCH_CACHE``, else ``~/.cache/medbench``; ``MEDBENCH_CACHE=off`` disables it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.data.preprocess import OPS_VERSION, Op
+
+__all__ = ["FACT_COLUMNS", "ImageCache", "default_cache"]
+
+FACT_COLUMNS = ("sha256", "width", "height", "mode", "phash", "error")
+
+
+def default_cache() -> ImageCache | None:
+    """The cache named by ``MEDBENCH_CACHE`` (``off`` for none), else ``~/.cache/medbench``."""
+    setting = os.environ.get("MEDBENCH_CACHE", "")
+    if setting.lower() in ("off", "0", "false", "none"):
+        return None
+    return ImageCache(Path(setting).expanduser() if setting else Path.home() / ".cache/medbench")
+
+
+class ImageCache:
+    def __init__(self, root: Path):
+        self.root = root
+
+    # --- preprocessed arrays -------------------------------------------------------------
+
+    @staticmethod
+    def key(ops: Sequence[Op], size: int) -> str:
+        """Names one preprocessing: the op list, the final size and the ops' version."""
+        recipe = json.dumps([OPS_VERSION, [list(op) for op in ops], size], sort_keys=True)
+        return hashlib.sha256(recipe.encode()).hexdigest()[:16]
+
+    def _path(self, key: str, sha: str) -> Path:
+        return self.root / "arrays" / key / sha[:2] / f"{sha}.npy"
+
+    def get(self, key: str, sha: str) -> tuple[np.ndarray, np.ndarray | None] | None:
+        path = self._path(key, sha)
+        try:
+            image = np.load(path, allow_pickle=False)
+        except (OSError, ValueError):  # absent, or cut short by a crash: recompute
+            return None
+        mask_path = path.with_suffix(".mask.npy")
+        mask = np.load(mask_path, allow_pickle=False) if mask_path.exists() else None
+        return image, mask
+
+    def put(self, key: str, sha: str, image: np.ndarray, mask: np.ndarray | None) -> None:
+        path = self._path(key, sha)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if mask is not None:  # written first: once the image exists, the mask's absence means none
+            _save_atomic(path.with_suffix(".mask.npy"), mask)
+        _save_atomic(path, image)
+
+    # --- facts ---------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        self.root.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.root / "facts.sqlite", timeout=30)
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS facts_v2 (sha256 TEXT PRIMARY KEY, width INTEGER, "
+            "height INTEGER, mode TEXT, phash TEXT, error TEXT)"
+        )
+        return db
+
+    def facts(self, shas: Iterable[str]) -> dict[str, tuple]:
+        wanted = list(dict.fromkeys(shas))
+        found: dict[str, tuple] = {}
+        with self._connect() as db:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = db.execute(f"SELECT * FROM facts_v2 WHERE sha256 IN ({marks})", chunk)
+                found.update({row[0]: row for row in rows})
+        return found
+
+    def put_facts(self, rows: Iterable[tuple]) -> None:
+        with self._connect() as db:
+            db.executemany("INSERT OR REPLACE INTO facts_v2 VALUES (?, ?, ?, ?, ?, ?)", list(rows))
+
+
+def _save_atomic(path: Path, array: np.ndarray) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, array, allow_pickle=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

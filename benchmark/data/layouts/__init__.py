@@ -1,0 +1,101 @@
+"""Dataset layout adapters: how a dataset lies on disk after unpacking → a :class:`Source`.
+
+Each layout is registered with the pydantic model of its ``options`` (every layout accepts
+``labels``, a renaming of its classes). Official splits found on disk are kept in the
+``split`` column (``train``/``val``/``test``, or empty where the dataset has none); groups
+(patients, slide regions) in ``group``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from pydantic import BaseModel
+
+from benchmark.data.layouts import brain, breast, cervical, generic, lung  # noqa: F401 (register)
+from benchmark.data.layouts._base import (
+    LAYOUTS,
+    MASK_SUFFIX,
+    SPLIT_NAMES,
+    Layout,
+    LayoutOptions,
+    Source,
+    is_mask,
+)
+from benchmark.data.layouts.generic import SyntheticOptions
+from benchmark.errors import DataError
+
+__all__ = [
+    "MASK_SUFFIX",
+    "SPLIT_NAMES",
+    "Layout",
+    "LayoutOptions",
+    "Source",
+    "SyntheticOptions",
+    "create_source",
+    "get_layout",
+    "is_mask",
+    "list_layouts",
+]
+
+
+def get_layout(name: str) -> Layout:
+    return LAYOUTS.get(name)
+
+
+def list_layouts() -> list[Layout]:
+    return [layout for _, layout in LAYOUTS.items()]
+
+
+def create_source(layout: str, root: Path | None, options: BaseModel | None = None) -> Source:
+    """Index the dataset at ``root`` with ``layout`` (no pixels are decoded yet)."""
+    spec = get_layout(layout)
+    if spec.needs_root:
+        if root is None:
+            raise DataError(f"layout '{layout}' needs a `root:` folder, but none was given.")
+        if not root.is_dir():
+            raise DataError(
+                f"dataset folder {root} does not exist (layout '{layout}'). Download the "
+                "dataset and point `root:` (or MEDBENCH_DATA) at the unpacked folder, or "
+                f"write a small fake one with `medbench data synth OUT --layout {layout}`."
+            )
+    options = options if options is not None else spec.options()
+    source = spec.create(root, options)
+    source = _rename(source, getattr(options, "labels", {}))
+    _check_classes_per_split(source, layout)
+    return source
+
+
+def _rename(source: Source, labels: dict[str, str]) -> Source:
+    if not labels:
+        return source
+    unknown = sorted(set(labels) - set(source.classes))
+    if unknown:
+        raise DataError(
+            f"options.labels renames {unknown}, which the dataset does not have; its classes "
+            f"are {source.classes}."
+        )
+    records = source.records.assign(label=source.records["label"].replace(labels))
+    classes = sorted(records["label"].unique())
+    return Source(records, classes, source.render, source.fingerprint, source.notes)
+
+
+def _check_classes_per_split(source: Source, layout: str) -> None:
+    """Every class must appear in every official split the dataset has."""
+    records = source.records
+    official = records[records["split"] != ""]
+    if official.empty:
+        return
+    counts = pd.crosstab(official["label"], official["split"])
+    counts = counts.reindex(index=source.classes, fill_value=0)
+    holes = [
+        (split, label) for split in counts for label in counts.index if not counts.at[label, split]
+    ]
+    if holes:
+        found = {split: {k: int(v) for k, v in counts[split].items() if v} for split in counts}
+        raise DataError(
+            f"the {layout} dataset has no images of "
+            + ", ".join(f"'{label}' in its {split} split" for split, label in holes)
+            + f"; found per split: {found}. Check the download is complete."
+        )

@@ -1,0 +1,229 @@
+"""What every layout shares: the :class:`Source` it returns, its registry, its options, and
+helpers to find folders and scan ``<class>/`` folders safely."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from benchmark.data.files import (
+    IGNORED_DIRS,
+    IMAGE_SUFFIXES,
+    decode_image,
+    is_image_file,
+    walk_files,
+)
+from benchmark.errors import DataError
+from benchmark.registry import Registry
+
+MASK_SUFFIX = "_mask"
+RECORD_COLUMNS = ["id", "label", "split", "group", "path", "mask"]
+SPLIT_NAMES = {
+    "train": "train", "training": "train",
+    "val": "val", "valid": "val", "validation": "val",
+    "test": "test", "testing": "test",
+}  # fmt: skip
+
+Render = Callable[[int], tuple[np.ndarray, "np.ndarray | None"]]
+
+
+@dataclass(frozen=True)
+class Source:
+    """The images a layout found, one row per image in ``records`` (columns ``id`` — the
+    path under the root —, ``label``, ``split`` — the official split or empty —, ``group``
+    — the patient or other unit that must not straddle splits —, ``path`` and ``mask``).
+
+    Files are decoded when needed; in-memory datasets give ``render`` instead of paths.
+    ``notes`` say what was found but left out (copies, unlabelled folders, links).
+    """
+
+    records: pd.DataFrame
+    classes: list[str]
+    render: Render | None = None
+    fingerprint: str = ""  # identifies rendered content (the generator's settings)
+    notes: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def content(self, i: int) -> tuple[str, bytes | None]:
+        """``(sha256, file bytes)`` of image ``i``; rendered images have no bytes, and their
+        key is the generator's settings and the image id."""
+        if self.render is not None:
+            key = f"{self.fingerprint}:{self.records['id'].iat[i]}".encode()
+            return hashlib.sha256(key).hexdigest(), None
+        data = Path(self.records["path"].iat[i]).read_bytes()
+        return hashlib.sha256(data).hexdigest(), data
+
+    def read(self, i: int, data: bytes | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Decode image ``i`` (uint8 gray or RGB) and its lesion mask, if any."""
+        if self.render is not None:
+            return self.render(i)
+        if data is None:
+            data = Path(self.records["path"].iat[i]).read_bytes()
+        mask_path = self.records["mask"].iat[i]
+        mask = decode_image(Path(mask_path).read_bytes()) > 127 if mask_path else None
+        if mask is not None and mask.ndim == 3:
+            mask = mask.any(axis=2)
+        return decode_image(data), mask
+
+    def subset(self, keep: np.ndarray) -> Source:
+        """The same source restricted to the rows where ``keep`` is true."""
+        records = self.records[keep].reset_index(drop=True)
+        render = self.render
+        if render is not None:
+            positions = np.flatnonzero(keep)
+            parent = render
+
+            def render(i: int) -> tuple[np.ndarray, np.ndarray | None]:
+                return parent(int(positions[i]))
+
+        return Source(records, self.classes, render, self.fingerprint, self.notes)
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str
+    description: str
+    options: type[BaseModel]
+    needs_root: bool
+    create: Callable[[Path | None, BaseModel], Source]
+
+
+LAYOUTS: Registry[Layout] = Registry("layout")
+
+
+class LayoutOptions(BaseModel):
+    """Settings every layout accepts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="rename classes (source name → new name; two sources may share a name)",
+    )
+
+
+def register(name: str, *, options: type[BaseModel] = LayoutOptions, needs_root: bool = True):
+    def decorator(fn: Callable[[Path | None, BaseModel], Source]):
+        doc = (fn.__doc__ or "").strip().splitlines()[0]
+        LAYOUTS.register(name)(Layout(name, doc, options, needs_root, fn))
+        return fn
+
+    return decorator
+
+
+def find_folder(root: Path, matches: Callable[[Path], bool], *, depth: int = 3) -> Path | None:
+    """The shallowest folder at or under ``root`` (at most ``depth`` levels down) for which
+    ``matches`` holds; links and ``__MACOSX`` are not entered."""
+    return next(find_folders(root, matches, depth=depth), None)
+
+
+def find_folders(root: Path, matches: Callable[[Path], bool], *, depth: int = 3) -> Iterator[Path]:
+    """Every folder at or under ``root`` (at most ``depth`` levels down) for which ``matches``
+    holds, shallowest first."""
+    queue = deque([(root, 0)])
+    while queue:
+        folder, level = queue.popleft()
+        if matches(folder):
+            yield folder
+        if level < depth:
+            queue.extend(
+                (child, level + 1)
+                for child in sorted(folder.iterdir())
+                if child.is_dir() and not child.is_symlink() and child.name not in IGNORED_DIRS
+            )
+    return None
+
+
+def not_found(root: Path, layout: str, expected: str) -> DataError:
+    """The error for a folder that does not hold ``layout``: what was expected, what is there."""
+    found = sorted(p.name + ("/" if p.is_dir() else "") for p in root.iterdir())[:12]
+    return DataError(
+        f"{root} is not in the {layout} layout: expected {expected}, but found "
+        f"{found or 'nothing'}. Point `root:` at the unpacked download, or check `layout:` "
+        "(`medbench list layouts`)."
+    )
+
+
+def is_mask(path: Path) -> bool:
+    """A lesion mask lying beside its image (``<stem>_mask.png``), not an image to classify."""
+    return path.stem.endswith(MASK_SUFFIX)
+
+
+def image_files(folder: Path, skipped: list[str]) -> list[Path]:
+    """Image files under ``folder`` (recursively, safely), masks excluded."""
+    return [p for p in walk_files(folder, skipped) if is_image_file(p) and not is_mask(p)]
+
+
+def class_folder_rows(
+    folder: Path,
+    split: str,
+    skipped: list[str],
+    *,
+    label: Callable[[str], str] = str,
+    only: Iterable[str] | None = None,
+) -> list[dict]:
+    """One row per image under ``folder/<class>/`` (every subfolder, or those named in
+    ``only``); a ``<stem>_mask.*`` beside an image is its lesion mask. An empty class
+    folder is an error."""
+    rows, empty = [], []
+    if only is None:
+        class_dirs = [
+            p
+            for p in sorted(folder.iterdir())
+            if p.is_dir()
+            and not p.is_symlink()
+            and p.name not in IGNORED_DIRS
+            and not p.name.startswith(".")
+        ]
+    else:
+        class_dirs = [folder / name for name in only]
+    for class_dir in class_dirs:
+        files = [p for p in walk_files(class_dir, skipped) if is_image_file(p)]
+        masks = {p.with_name(p.stem.removesuffix(MASK_SUFFIX)): p for p in files if is_mask(p)}
+        images = [p for p in files if not is_mask(p)]
+        if not images:
+            empty.append(class_dir)
+        for path in images:
+            mask = masks.get(path.with_suffix(""), "")
+            rows.append(
+                {"label": label(class_dir.name), "split": split, "path": path, "mask": mask}
+            )
+    if empty:
+        raise DataError(
+            f"class folders without images: {[str(p) for p in empty]}. Remove them, or fill "
+            f"them with images ({', '.join(sorted(IMAGE_SUFFIXES))})."
+        )
+    return rows
+
+
+def make_source(
+    root: Path,
+    rows: list[dict],
+    *,
+    expected: str,
+    notes: Iterable[str] = (),
+) -> Source:
+    """Rows of ``label``, ``split``, ``path`` (and optionally ``group``, ``mask``) → Source,
+    with ids relative to ``root``. An image's group defaults to the image itself."""
+    if not rows:
+        raise DataError(f"no images found under {root}; expected {expected}.")
+    table = pd.DataFrame(rows)
+    table["id"] = [Path(p).relative_to(root).as_posix() for p in table["path"]]
+    table["path"] = table["path"].map(str)
+    for column in ("split", "group", "mask"):
+        if column not in table:
+            table[column] = ""
+    table["mask"] = table["mask"].map(str)
+    table["group"] = table["group"].where(table["group"].astype(bool), table["id"])
+    table = table.sort_values("id", kind="stable").reset_index(drop=True)
+    classes = sorted(table["label"].unique())
+    return Source(records=table[RECORD_COLUMNS], classes=classes, notes=tuple(notes))

@@ -1,0 +1,193 @@
+"""Mammography datasets: CDD-CESM (TCIA) and MIAS."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+from pydantic import Field
+
+from benchmark.data.layouts._base import (
+    LayoutOptions,
+    Source,
+    find_folder,
+    image_files,
+    make_source,
+    not_found,
+    register,
+)
+from benchmark.errors import DataError
+
+_CDD_FOLDERS = {
+    "low_energy": "Low energy images of CDD-CESM",
+    "subtracted": "Subtracted images of CDD-CESM",
+}
+_CDD_TYPES = {"low_energy": "DM", "subtracted": "CESM"}
+_CDD_ANNOTATIONS = "Radiology manual annotations.xlsx"
+_SEVERITY = {"normal": 0, "benign": 1, "malignant": 2}
+
+
+class CddCesmOptions(LayoutOptions):
+    images: Literal["low_energy", "subtracted"] = Field(
+        "low_energy", description="low-energy (DM-like) or subtracted (contrast) images"
+    )
+    task: Literal["normal-vs-cancer", "three-class"] = Field(
+        "normal-vs-cancer",
+        description="normal vs malignant (benign left out), or Normal/Benign/Malignant",
+    )
+    annotations: str | None = Field(
+        None, description=f"annotation workbook under root (default: find '{_CDD_ANNOTATIONS}')"
+    )
+
+
+def _key(name: str) -> str:
+    """Image names in the sheet and on disk differ by stray spaces (``P2_L_DM_CC .jpg``)."""
+    return re.sub(r"\s+", "", Path(name).stem if name.lower().endswith(".jpg") else name)
+
+
+@register("cdd-cesm", options=CddCesmOptions)
+def cdd_cesm(root: Path, options: CddCesmOptions) -> Source:
+    """CDD-CESM contrast mammography (TCIA): images + Radiology manual annotations.xlsx."""
+    folder_name = _CDD_FOLDERS[options.images]
+    top = find_folder(root, lambda p: (p / folder_name).is_dir())
+    if top is None:
+        raise not_found(root, "cdd-cesm", f"'{folder_name}/' (under CDD-CESM/)")
+    if options.annotations is not None:
+        workbook = root / options.annotations
+    else:
+        workbook = next(
+            (
+                p / _CDD_ANNOTATIONS
+                for p in (top, *top.parents)
+                if (p / _CDD_ANNOTATIONS).is_file() and p.is_relative_to(root)
+            ),
+            root / _CDD_ANNOTATIONS,
+        )
+    if not workbook.is_file():
+        raise DataError(
+            f"cdd-cesm: the annotation workbook {workbook} was not found; it comes with the "
+            "TCIA download (set `options.annotations` if it lies elsewhere under root)."
+        )
+    sheet = _read_sheet(workbook)
+    if "type" in sheet:  # rows of the other image kind describe the other folder
+        sheet = sheet[sheet["type"].str.strip().str.upper() == _CDD_TYPES[options.images]]
+    skipped: list[str] = []
+    files = {_key(p.name): p for p in image_files(top / folder_name, skipped)}
+    rows, unmatched = [], 0
+    per_image = sheet.groupby("key", sort=True)
+    dropped = 0
+    for key, entries in per_image:
+        if key not in files:
+            unmatched += 1
+            continue
+        worst = max(entries["pathology"], key=lambda v: _SEVERITY[v])
+        if options.task == "normal-vs-cancer":
+            if worst == "benign":
+                dropped += 1
+                continue
+            label = "normal" if worst == "normal" else "cancer"
+        else:
+            label = worst.capitalize()
+        rows.append({"label": label, "group": entries["patient"].iat[0], "path": files[key]})
+    notes = list(skipped)
+    if dropped:
+        notes.append(f"{dropped} benign image(s) left out of the normal-vs-cancer task")
+    if unmatched:
+        notes.append(f"{unmatched} annotated image(s) missing from {folder_name}")
+    missing = sorted(set(files) - set(sheet["key"]))
+    if missing:
+        notes.append(f"{len(missing)} image(s) without annotation left out (e.g. {missing[0]})")
+    return make_source(root, rows, expected=f"{folder_name}/*.jpg", notes=notes)
+
+
+def _read_sheet(workbook: Path) -> pd.DataFrame:
+    try:
+        sheets = pd.read_excel(workbook, sheet_name=None, dtype=str)
+    except Exception as exc:  # openpyxl raises several types for a damaged workbook
+        raise DataError(f"cannot read {workbook}: {exc}") from None
+    sheet = sheets.get("all")
+    if sheet is None:
+        raise DataError(f"{workbook} has no sheet 'all' (found sheets {list(sheets)}).")
+    columns = {re.sub(r"[\s_]+", "", str(c)).lower(): c for c in sheet.columns}
+    wanted = {
+        "key": "imagename",
+        "patient": "patientid",
+        "pathology": next((c for c in columns if c.startswith("pathology")), "pathology"),
+    }
+    missing = [name for name in wanted.values() if name not in columns]
+    if missing:
+        raise DataError(
+            f"{workbook} (sheet 'all') lacks the columns {missing}; found {list(sheet.columns)}."
+        )
+    table = pd.DataFrame({k: sheet[columns[v]] for k, v in wanted.items()}).dropna()
+    if "type" in columns:
+        table["type"] = sheet[columns["type"]].fillna("")
+    table["key"] = table["key"].map(_key)
+    table["patient"] = "P" + table["patient"].str.strip().str.removeprefix("P")
+    table["pathology"] = table["pathology"].str.strip().str.lower()
+    unknown = sorted(set(table["pathology"]) - set(_SEVERITY))
+    if unknown:
+        raise DataError(
+            f"{workbook}: unknown pathology values {unknown}; expected Normal, Benign, Malignant."
+        )
+    return table
+
+
+class MiasOptions(LayoutOptions):
+    task: Literal["three-class", "abnormal-vs-normal"] = Field(
+        "three-class", description="normal/benign/malignant, or abnormal vs normal"
+    )
+
+
+_MIAS_ROW = re.compile(r"^(mdb\d{3})\s+(\S+)\s+(\S+)(?:\s+([BM]))?", re.IGNORECASE)
+
+
+@register("mias", options=MiasOptions)
+def mias(root: Path, options: MiasOptions) -> Source:
+    """mini-MIAS mammograms: all-mias/mdbNNN.pgm + Info.txt; patient = left/right pair."""
+    top = find_folder(root, lambda p: _info_file(p) is not None)
+    if top is None:
+        raise not_found(root, "mias", "all-mias/ with mdb001.pgm … and Info.txt")
+    severity: dict[str, str] = {}
+    for line in _info_file(top).read_text(errors="replace").splitlines():
+        match = _MIAS_ROW.match(line.strip())
+        if match is None:
+            continue  # the description lines around the table
+        ref, _, abnormality, grade = match.groups()
+        kind = (
+            "normal"
+            if abnormality.upper() == "NORM"
+            else _MIAS_GRADE.get((grade or "").upper(), "")
+        )
+        if not kind:
+            continue
+        previous = severity.get(ref.lower(), "normal")
+        severity[ref.lower()] = max(previous, kind, key=lambda v: _SEVERITY[v])
+    skipped: list[str] = []
+    rows, unlabelled = [], 0
+    for path in image_files(top, skipped):
+        ref = path.stem.lower()
+        if ref not in severity:
+            unlabelled += 1
+            continue
+        kind = severity[ref]
+        label = (
+            kind
+            if options.task == "three-class"
+            else ("normal" if kind == "normal" else "abnormal")
+        )
+        number = int(ref.removeprefix("mdb"))
+        rows.append({"label": label, "group": f"patient{(number + 1) // 2:03d}", "path": path})
+    notes = list(skipped)
+    if unlabelled:
+        notes.append(f"{unlabelled} image(s) not listed in Info.txt left out")
+    return make_source(root, rows, expected="mdbNNN.pgm listed in Info.txt", notes=notes)
+
+
+_MIAS_GRADE = {"B": "benign", "M": "malignant"}
+
+
+def _info_file(folder: Path) -> Path | None:
+    return next((p for p in folder.iterdir() if p.is_file() and p.name.lower() == "info.txt"), None)

@@ -1,0 +1,130 @@
+"""Layouts for any dataset: in-memory phantoms, class folders, and a CSV manifest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, field_validator
+
+from benchmark.data.files import is_image_file
+from benchmark.data.layouts._base import (
+    SPLIT_NAMES,
+    LayoutOptions,
+    Source,
+    class_folder_rows,
+    make_source,
+    register,
+)
+from benchmark.data.phantoms import CLASSES, render_phantom
+from benchmark.errors import DataError
+
+
+class SyntheticOptions(LayoutOptions):
+    per_class: int = Field(100, ge=1, description="images per class")
+    size: int = Field(128, ge=16, description="rendered size in pixels")
+    difficulty: float = Field(0.5, ge=0.0, le=1.0, description="0 easy … 1 hard")
+    classes: list[str] = Field(default_factory=lambda: list(CLASSES), min_length=2)
+    seed: int = Field(0, description="phantom stream; independent of the suite's seed")
+
+    @field_validator("classes")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(CLASSES))
+        if unknown:
+            raise ValueError(f"unknown phantom classes {unknown}: expected some of {list(CLASSES)}")
+        return value
+
+
+@register("synthetic", options=SyntheticOptions, needs_root=False)
+def synthetic(root: Path | None, options: SyntheticOptions) -> Source:
+    """Brain-MRI phantoms rendered in memory, with lesion masks (no download)."""
+    n = options.per_class * len(options.classes)
+    labels = [options.classes[i % len(options.classes)] for i in range(n)]
+    ids = [f"phantom_{options.seed}_{i:05d}" for i in range(n)]
+    records = pd.DataFrame(
+        {"id": ids, "label": labels, "split": "", "group": ids, "path": "", "mask": ""}
+    )
+
+    def render(i: int) -> tuple[np.ndarray, np.ndarray]:
+        p = render_phantom(
+            i, seed=options.seed, size=options.size, difficulty=options.difficulty, label=labels[i]
+        )
+        return p.image, p.mask
+
+    settings = options.model_dump(exclude={"labels", "per_class"})
+    fingerprint = "phantom:" + json.dumps(settings, sort_keys=True)
+    return Source(records, list(options.classes), render=render, fingerprint=fingerprint)
+
+
+@register("imagefolder")
+def imagefolder(root: Path, options: LayoutOptions) -> Source:
+    """root/<split>/<class>/* or root/<class>/*; split folders train/val/test are kept."""
+    skipped: list[str] = []
+    subdirs = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))]
+    if subdirs and all(p.name.lower() in SPLIT_NAMES for p in subdirs):
+        rows = [
+            row
+            for p in subdirs
+            for row in class_folder_rows(p, SPLIT_NAMES[p.name.lower()], skipped)
+        ]
+    else:
+        rows = class_folder_rows(root, "", skipped)
+    return make_source(
+        root, rows, expected="root/<class>/<image> or root/<split>/<class>/<image>", notes=skipped
+    )
+
+
+class CsvOptions(LayoutOptions):
+    manifest: str = Field(
+        "manifest.csv", description="the CSV under root: path,label[,split][,group]"
+    )
+
+
+@register("csv", options=CsvOptions)
+def csv(root: Path, options: CsvOptions) -> Source:
+    """A manifest CSV with columns path,label[,split][,group]; paths relative to it."""
+    manifest = root / options.manifest
+    if not manifest.is_file():
+        raise DataError(
+            f"manifest {manifest} not found: the csv layout reads `options.manifest` "
+            f"(default manifest.csv) under `root:`."
+        )
+    table = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+    table.columns = [c.strip().lower() for c in table.columns]
+    missing = [c for c in ("path", "label") if c not in table.columns]
+    if missing:
+        raise DataError(
+            f"{manifest}: missing column(s) {missing}; found {list(table.columns)}. Expected "
+            "path,label and optionally split,group."
+        )
+    problems = []
+    rows = []
+    top = root.resolve()
+    for line, record in enumerate(table.to_dict("records"), start=2):
+        path = (manifest.parent / record["path"].strip()).resolve()
+        split = record.get("split", "").strip().lower()
+        if not record["label"].strip():
+            problems.append(f"line {line}: empty label")
+        elif not path.is_relative_to(top):
+            problems.append(f"line {line}: {record['path']} lies outside {root}")
+        elif not (path.is_file() and is_image_file(path)):
+            problems.append(f"line {line}: {record['path']} is not an image file")
+        elif split and split not in SPLIT_NAMES:
+            problems.append(f"line {line}: split '{split}' (expected train, val, test or empty)")
+        else:
+            rows.append(
+                {
+                    "label": record["label"].strip(),
+                    "split": SPLIT_NAMES.get(split, ""),
+                    "group": record.get("group", "").strip(),
+                    "path": path,
+                }
+            )
+    if problems:
+        shown = "\n  ".join(problems[:10])
+        more = f"\n  … and {len(problems) - 10} more" if len(problems) > 10 else ""
+        raise DataError(f"{manifest} has {len(problems)} bad row(s):\n  {shown}{more}")
+    return make_source(top, rows, expected=f"rows in {manifest}")
