@@ -1,0 +1,99 @@
+"""``medbench data synth|inspect|audit`` and the audit inside ``medbench run``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from mlflow import MlflowClient
+
+from benchmark.data import SYNTH_LAYOUTS
+from tests.cli.test_cli import invoke
+from tests.conftest import write_suite
+
+
+def test_synth_writes_every_layout_and_list_shows_them(tmp_path):
+    for layout in SYNTH_LAYOUTS:
+        out = tmp_path / layout
+        result = invoke(
+            "data", "synth", str(out), "--layout", layout, "--per-class", "3", "--size", "32"
+        )
+        assert result.exit_code == 0, result.output
+        assert f"in the {layout} layout" in result.output
+    result = invoke("list", "layouts")
+    assert all(layout in result.output for layout in (*SYNTH_LAYOUTS, "synthetic"))
+    result = invoke("list", "preprocess")
+    for op in ("crop_brain_contour", "bilateral", "colormap", "clahe", "minmax", "to_rgb"):
+        assert op in result.output
+    result = invoke("data", "synth", str(tmp_path / "x"), "--layout", "dicom-zoo")
+    assert result.exit_code == 1 and "cannot synthesise layout 'dicom-zoo'" in result.output
+
+
+def test_inspect_prints_counts_sizes_modes_and_bad_files(tmp_path):
+    root = tmp_path / "bt"
+    invoke("data", "synth", str(root), "--per-class", "5", "--size", "40")
+    (root / "Training/glioma/broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    result = invoke("data", "inspect", str(root), "--layout", "brain-tumor-mri", "--format", "json")
+    assert result.exit_code == 0
+    report = json.loads(result.output)
+    assert report["splits"] == {
+        "test": dict.fromkeys(["glioma", "meningioma", "notumor", "pituitary"], 1),
+        "train": dict.fromkeys(["glioma", "meningioma", "notumor", "pituitary"], 4),
+    }
+    assert report["sizes"]["train"]["glioma"] == {"40x40": 4}
+    assert report["modes"]["test"]["notumor"] == {"L": 1}
+    assert [b["path"].rsplit("/", 1)[1] for b in report["bad_files"]] == ["broken.jpg"]
+    table = invoke("data", "inspect", str(root), "--layout", "brain-tumor-mri")
+    assert "40x40 ×4" in table.output and "unreadable:" in table.output
+    wrong = invoke("data", "inspect", str(root), "--layout", "mias")
+    assert wrong.exit_code == 1 and "not in the mias layout" in wrong.output
+
+
+def test_audit_of_a_folder_and_of_a_suite(tmp_path):
+    root = tmp_path / "bt"
+    invoke("data", "synth", str(root), "--per-class", "6", "--size", "48")
+    shutil.copy(root / "Training/glioma/Tr-gl_0000.jpg", root / "Testing/glioma/Te-dup.jpg")
+    result = invoke("data", "audit", str(root), "--layout", "brain-tumor-mri", "--format", "json")
+    assert result.exit_code == 0
+    report = json.loads(result.output)["bt"]
+    assert report["counts"]["test_leaks"] == 1
+    assert report["test_leaks"] == ["Testing/glioma/Te-dup.jpg"]
+    table = invoke("data", "audit", str(root), "--layout", "brain-tumor-mri")
+    assert "1 test image(s) leak" in table.output and "Te-dup.jpg" in table.output
+
+    suite = {
+        "name": "audited",
+        "datasets": {"mri": {"layout": "brain-tumor-mri", "root": str(root)}},
+        "backbones": [{"name": "test_resnet", "pretrained": False}],
+        "audit": {"on_leak": "fail"},
+    }
+    result = invoke("data", "audit", str(write_suite(tmp_path / "s.yaml", suite)))
+    assert result.exit_code == 0 and "Policy on_leak: fail" in result.output
+
+
+def test_run_logs_the_audit_and_applies_the_leak_policy(tmp_path, tiny_suite, tracking_uri):
+    root = tmp_path / "bt"
+    invoke("data", "synth", str(root), "--per-class", "8", "--size", "32")
+    shutil.copy(root / "Training/notumor/Tr-no_0001.jpg", root / "Testing/notumor/Te-dup.jpg")
+    (root / "Training/glioma/empty.jpg").write_bytes(b"")
+    tiny_suite["datasets"] = {"mri": {"layout": "brain-tumor-mri", "root": str(root)}}
+    tiny_suite["audit"] = {"on_leak": "fail"}
+    path = write_suite(tmp_path / "suite.yaml", tiny_suite)
+    failed = invoke("run", str(path), "--tracking-uri", tracking_uri)
+    assert failed.exit_code == 1 and "1 test image(s) duplicate" in failed.output
+    assert MlflowClient(tracking_uri).get_experiment_by_name("tiny") is None  # nothing ran
+
+    result = invoke("run", str(path), "--tracking-uri", tracking_uri, "--set", "audit.on_leak=drop")
+    assert result.exit_code == 0, result.output
+    assert "1 unreadable file(s) left out" in result.output
+    assert "dropped from the test split" in result.output
+    client = MlflowClient(tracking_uri)
+    run = client.search_runs([client.get_experiment_by_name("tiny").experiment_id])[0]
+    assert run.data.metrics["data/test_leaks"] == 1
+    assert run.data.metrics["data/dropped_leaks"] == 1
+    assert run.data.metrics["data/bad_files"] == 1
+    assert run.data.metrics["data/test_images"] == 4 * 2 + 1 - 1  # the copy added, then dropped
+    audit = json.loads(
+        open(client.download_artifacts(run.info.run_id, "data/audit.json", str(tmp_path))).read()
+    )
+    assert audit["test_leaks"] == ["Testing/notumor/Te-dup.jpg"]

@@ -1,0 +1,82 @@
+"""Splits: fractions and ratios, groups kept whole, k-fold, official folders, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmark.data import assign_splits
+from benchmark.suite._schema import SplitConfig
+
+
+def _records(n=200, classes=4, per_group=4, official=""):
+    labels = [f"c{i % classes}" for i in range(n)]
+    groups = [f"patient{i // (classes * per_group)}_{i % classes}" for i in range(n)]
+    return pd.DataFrame(
+        {"id": [f"img{i}" for i in range(n)], "label": labels, "split": official, "group": groups}
+    )
+
+
+def test_ratios_set_both_fractions():
+    config = SplitConfig(ratios=(60, 20, 20))
+    assert config.test_fraction == pytest.approx(0.2)
+    assert config.val_fraction == pytest.approx(0.25)  # of the non-test images: 20 of 80
+    records = _records(400, per_group=1)
+    split = assign_splits(
+        records, val_fraction=config.val_fraction, test_fraction=config.test_fraction, seed=1
+    )
+    assert split.value_counts().to_dict() == {"train": 240, "val": 80, "test": 80}
+    assert (pd.crosstab(split, records["label"]).loc["test"] == 20).all()  # stratified
+
+
+def test_groups_never_straddle_splits_and_classes_stay_balanced():
+    records = _records(400, per_group=5)
+    split = assign_splits(
+        records, val_fraction=0.25, test_fraction=0.2, seed=3, groups=records["group"]
+    )
+    assert (records.assign(split=split).groupby("group")["split"].nunique() == 1).all()
+    share = split.value_counts(normalize=True)
+    assert share["test"] == pytest.approx(0.2, abs=0.05)
+    per_class = pd.crosstab(split, records["label"]).loc["test"]
+    assert per_class.max() - per_class.min() <= 5  # stratified by group
+
+
+def test_k_fold_test_splits_partition_the_data():
+    records = _records(200, per_group=2)
+    tests = [
+        set(np.flatnonzero(assign_splits(
+            records, val_fraction=0.2, test_fraction=0.2, folds=5, fold=k, seed=0,
+            groups=records["group"],
+        ) == "test"))
+        for k in range(5)
+    ]  # fmt: skip
+    assert sum(len(t) for t in tests) == 200
+    assert set().union(*tests) == set(range(200))
+
+
+def test_official_splits_are_kept_and_official_val_can_be_carved_again():
+    official = ["train"] * 150 + ["val"] * 10 + ["test"] * 40
+    records = _records(200, per_group=1, official=official)
+    kept = assign_splits(records, val_fraction=0.1, test_fraction=0.2, seed=0)
+    assert (kept == pd.Series(official)).all()
+    carved = assign_splits(records, val_fraction=0.1, test_fraction=0.2, seed=0, official_val=False)
+    assert (carved[records["split"] == "test"] == "test").all()
+    assert carved.value_counts()["val"] == 16  # 10% of the 160 official train+val images
+    ignored = assign_splits(records, val_fraction=0.1, test_fraction=0.2, seed=0, official=False)
+    assert not (ignored == pd.Series(official)).all()
+
+
+def test_splits_are_deterministic_from_the_seed():
+    records = _records(120, per_group=3)
+    kwargs = {"val_fraction": 0.2, "test_fraction": 0.2, "groups": records["group"]}
+    a = assign_splits(records, seed=5, **kwargs)
+    assert (a == assign_splits(records, seed=5, **kwargs)).all()
+    assert not (a == assign_splits(records, seed=6, **kwargs)).all()
+
+
+def test_bad_split_settings_are_refused():
+    with pytest.raises(ValueError, match="fold 5 does not exist"):
+        SplitConfig(folds=5, fold=5)
+    with pytest.raises(ValueError, match="positive"):
+        SplitConfig(ratios=(80, 0, 20))
