@@ -9,7 +9,7 @@ import pandas as pd
 
 from benchmark.errors import MedbenchError
 
-__all__ = ["COLUMNS", "FORMATS", "Column", "format_table", "summary_table"]
+__all__ = ["COLUMNS", "FORMATS", "LEAKS_HELP", "Column", "format_table", "summary_table"]
 
 FORMATS = ("table", "markdown", "csv", "json")
 
@@ -22,6 +22,7 @@ class Column:
     scale: float = 1.0
     digits: int = 4
     optional: bool = False  # left out when no run has it
+    warning: bool = False  # left out unless some run has a non-zero value
 
     @property
     def is_label(self) -> bool:
@@ -43,8 +44,13 @@ COLUMNS = (
     Column("trials", "metrics.tune/trials", None, digits=0, optional=True),
     Column("pruned", "metrics.tune/trials_pruned", None, digits=0, optional=True),
     Column("≈best", "analysis.not_worse_than_best", None, optional=True),
+    Column("test_leaks", "metrics.data/test_leaks", None, digits=0, optional=True, warning=True),
 )
 NOT_WORSE_HELP = "≈best: not significantly worse than the best cell of its dataset (McNemar, Holm)"
+LEAKS_HELP = (
+    "test_leaks: test images that duplicate, or share a patient with, training or validation "
+    "images; their scores may be inflated (`medbench data audit`; `audit.on_leak: drop`)"
+)
 
 
 def summary_table(
@@ -66,6 +72,8 @@ def summary_table(
         )
     table = pd.DataFrame(index=runs.index)
     for col in COLUMNS:
+        if col.warning and not (runs.get(col.source, pd.Series(dtype=float)).fillna(0) > 0).any():
+            continue
         if col.source in runs:
             values = runs[col.source]
             table[col.name] = values if col.is_label else values * col.scale

@@ -70,15 +70,13 @@ def explain(
 
 
 def _image_files(paths: list[Path]) -> list[Path]:
-    from benchmark.data import IMAGE_SUFFIXES, is_mask
+    from benchmark.data import is_image_file, is_mask, walk_files
     from benchmark.errors import MedbenchError
 
     files = []
     for path in paths:
         if path.is_dir():
-            files += sorted(
-                p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not is_mask(p)
-            )
+            files += [p for p in walk_files(path) if is_image_file(p) and not is_mask(p)]
         elif path.exists():
             files.append(path)
         else:

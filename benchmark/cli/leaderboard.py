@@ -22,7 +22,13 @@ def leaderboard(
     from benchmark import track
     from benchmark.console import console, render_leaderboard
     from benchmark.errors import MedbenchError
-    from benchmark.leaderboard import FORMATS, NOT_WORSE_HELP, format_table, summary_table
+    from benchmark.leaderboard import (
+        FORMATS,
+        LEAKS_HELP,
+        NOT_WORSE_HELP,
+        format_table,
+        summary_table,
+    )
 
     if format_ not in FORMATS:
         raise MedbenchError(f"unknown --format '{format_}': expected one of {list(FORMATS)}.")
@@ -37,6 +43,8 @@ def leaderboard(
         render_leaderboard(table, title=f"{name}: {len(table)} cells, test split")
         if paired:
             console.print(NOT_WORSE_HELP, style="dim")
+        if "test_leaks" in table:
+            console.print(f"[bold red]warning:[/] {LEAKS_HELP}")
         return
     text = format_table(table, "markdown" if format_ == "table" else format_)
     if output is None:

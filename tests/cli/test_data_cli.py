@@ -97,3 +97,26 @@ def test_run_logs_the_audit_and_applies_the_leak_policy(tmp_path, tiny_suite, tr
         open(client.download_artifacts(run.info.run_id, "data/audit.json", str(tmp_path))).read()
     )
     assert audit["test_leaks"] == ["Testing/notumor/Te-dup.jpg"]
+    board = invoke("leaderboard", str(path), "--tracking-uri", tracking_uri)
+    assert "test_leaks" in board.output and "may be inflated" in board.output
+    markdown = invoke("leaderboard", str(path), "--tracking-uri", tracking_uri, "--format", "csv")
+    assert markdown.output.splitlines()[0].endswith("test_leaks")
+
+
+def test_leaderboard_shows_no_leak_column_when_nothing_leaks():
+    import pandas as pd
+
+    from benchmark.leaderboard import summary_table
+
+    runs = pd.DataFrame(
+        {
+            "tags.medbench.dataset": ["d", "d"],
+            "tags.medbench.backbone": ["a", "b"],
+            "tags.medbench.strategy": ["s", "s"],
+            "metrics.test/accuracy": [0.9, 0.8],
+            "metrics.data/test_leaks": [0.0, 0.0],
+        }
+    )
+    assert "test_leaks" not in summary_table(runs)
+    runs.loc[1, "metrics.data/test_leaks"] = 3.0
+    assert summary_table(runs)["test_leaks"].tolist() == [0.0, 3.0]
