@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 from mlflow import MlflowClient
 
@@ -93,9 +94,8 @@ def test_run_logs_the_audit_and_applies_the_leak_policy(tmp_path, tiny_suite, tr
     assert run.data.metrics["data/dropped_leaks"] == 1
     assert run.data.metrics["data/bad_files"] == 1
     assert run.data.metrics["data/test_images"] == 4 * 2 + 1 - 1  # the copy added, then dropped
-    audit = json.loads(
-        open(client.download_artifacts(run.info.run_id, "data/audit.json", str(tmp_path))).read()
-    )
+    local = client.download_artifacts(run.info.run_id, "data/audit.json", str(tmp_path))
+    audit = json.loads(Path(local).read_text())
     assert audit["test_leaks"] == ["Testing/notumor/Te-dup.jpg"]
     board = invoke("leaderboard", str(path), "--tracking-uri", tracking_uri)
     assert "test_leaks" in board.output and "may be inflated" in board.output

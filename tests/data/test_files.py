@@ -80,7 +80,8 @@ def test_a_run_skips_bad_files_with_a_count_and_keeps_going(tmp_path):
     assert len(create_source("brain-tumor-mri", root)) == 27  # indexing decodes nothing
 
     class Collect:
-        warnings: list[str] = []
+        def __init__(self):
+            self.warnings: list[str] = []
 
         def loading(self, *args): ...
 
