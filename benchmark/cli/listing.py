@@ -41,7 +41,7 @@ def list_(
     elif what is What.layouts:
         from benchmark.data import list_layouts
 
-        rows = [(layout.name, layout.description) for layout in list_layouts()]
+        rows = [(layout.name, _with_options(layout)) for layout in list_layouts()]
     elif what is What.cams:
         from benchmark.explain import SLOW_METHODS, list_cams
 
@@ -56,3 +56,14 @@ def list_(
     for row in rows:
         table.add_row(*row)
     print_table(table)
+
+
+def _with_options(layout) -> str:
+    """A layout's description and its own options (every layout also takes ``labels``)."""
+    options = []
+    for name, field in layout.options.model_fields.items():
+        if name == "labels":
+            continue
+        default = field.default if field.default_factory is None else field.default_factory()
+        options.append(f"{name}={default!r}")
+    return layout.description + (f" Options: {', '.join(options)}." if options else "")
