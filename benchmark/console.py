@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from rich.console import Console
 from rich.markup import escape
 from rich.measure import Measurement
@@ -20,7 +19,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from benchmark.leaderboard import COLUMNS, format_cell
+from benchmark.leaderboard import Board, _texts, best_mask
 from benchmark.runner import CellOutcome, Reporter
 from benchmark.suite import Cell
 
@@ -48,25 +47,25 @@ def error(message: str) -> None:
     err_console.print(f"[bold red]Error:[/] {message}", highlight=False)
 
 
-def render_leaderboard(table: pd.DataFrame, *, title: str) -> None:
-    columns = {c.name: c for c in COLUMNS}
+def render_leaderboard(board: Board, *, title: str) -> None:
+    """A table with the best value of each column (within its group) in bold green."""
+    texts, best = _texts(board), best_mask(board)
     out = Table(title=title, title_justify="left")
-    for name in table.columns:
-        out.add_column(name, justify="left" if columns[name].is_label else "right")
-    best = {
-        name: (table[name].max() if c.higher_is_better else table[name].min())
-        for name, c in columns.items()
-        if c.higher_is_better is not None and name in table and table[name].notna().any()
-    }
-    for _, row in table.iterrows():
-        cells = []
-        for name in table.columns:
-            text = format_cell(row[name], columns[name])
-            cells.append(
-                f"[bold green]{text}[/]" if name in best and row[name] == best[name] else text
+    for name in texts.columns:
+        out.add_column(name, justify="left" if board.columns[name].is_label else "right")
+    for i in texts.index:
+        out.add_row(
+            *(
+                f"[bold green]{escape(texts.at[i, c])}[/]"
+                if best.at[i, c]
+                else escape(texts.at[i, c])
+                for c in texts.columns
             )
-        out.add_row(*cells)
+        )
     print_table(out)
+    for note in board.notes:
+        style = "bold red" if note.startswith("test_leaks") else "dim"
+        console.print(note, style=style, highlight=False)
 
 
 def print_table(table: Table) -> None:

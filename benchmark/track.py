@@ -270,8 +270,8 @@ def download_model(reference: str, folder: Path) -> Path:
     return path
 
 
-def load_suite_analysis(client, suite: str, name: str) -> dict[str, Any]:
-    """``{dataset: json}`` of ``analysis/<dataset>/<name>`` on the suite's summary run."""
+def find_summary_run(client, suite: str) -> str | None:
+    """The id of the suite's finished ``summary`` run, if it has one."""
     experiment = client.get_experiment_by_name(suite)
     runs = (
         []
@@ -282,15 +282,32 @@ def load_suite_analysis(client, suite: str, name: str) -> dict[str, Any]:
             max_results=1,
         )
     )
-    if not runs:
+    return runs[0].info.run_id if runs else None
+
+
+def load_suite_analysis(client, suite: str, name: str) -> dict[str, Any]:
+    """``{dataset: json}`` of ``analysis/<dataset>/<name>`` on the suite's summary run."""
+    run_id = find_summary_run(client, suite)
+    if run_id is None:
         return {}
     out = {}
-    for folder in client.list_artifacts(runs[0].info.run_id, "analysis"):
-        names = {a.path for a in client.list_artifacts(runs[0].info.run_id, folder.path)}
+    for folder in client.list_artifacts(run_id, "analysis"):
+        names = {a.path for a in client.list_artifacts(run_id, folder.path)}
         if f"{folder.path}/{name}" in names:
-            text = load_text(client, runs[0].info.run_id, f"{folder.path}/{name}")
+            text = load_text(client, run_id, f"{folder.path}/{name}")
             out[folder.path.split("/", 1)[1]] = json.loads(text)
     return out
+
+
+def log_report(client, suite: str, folder: Path, artifact_path: str) -> str:
+    """Log ``folder`` on the suite's summary run (created when the suite has none yet)."""
+    run_id = find_summary_run(client, suite)
+    if run_id is None:
+        experiment_id = ensure_experiment(client, suite)
+        with start_summary_run(client, experiment_id, suite=suite) as run:
+            run_id = run.run_id
+    client.log_artifacts(run_id, str(folder), artifact_path)
+    return run_id
 
 
 def list_suites(client) -> list[str]:

@@ -29,7 +29,7 @@ def test_summary_is_best_first_with_readable_units():
     assert table.loc[0, "params_m"] == pytest.approx(25.0)
     assert list(summary_table(RUNS, sort="test/f1_macro")["backbone"]) == ["big", "mid", "small"]
     assert list(summary_table(RUNS, sort="train_s")["backbone"]) == ["small", "mid", "big"]
-    with pytest.raises(MedbenchError, match="cannot sort by 'speed'"):
+    with pytest.raises(MedbenchError, match="cannot sort the summary table by 'speed'"):
         summary_table(RUNS, sort="speed")
 
 

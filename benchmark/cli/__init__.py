@@ -6,7 +6,7 @@ import typer
 from typer.core import TyperGroup
 
 from benchmark import __version__
-from benchmark.cli import data, explain, leaderboard, listing, run, suite, ui
+from benchmark.cli import data, explain, leaderboard, listing, report, run, suite, ui
 from benchmark.errors import MedbenchError
 
 __all__ = ["app"]
@@ -55,6 +55,7 @@ def main(
 
 app.command("run")(run.run)
 app.command("leaderboard")(leaderboard.leaderboard)
+app.command("report")(report.report)
 app.command("explain")(explain.explain)
 app.command("ui")(ui.ui)
 app.command("list")(listing.list_)

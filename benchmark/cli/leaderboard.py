@@ -1,4 +1,4 @@
-"""``medbench leaderboard``: the comparison table of a suite's cells."""
+"""``medbench leaderboard``: a suite's cells as the tables papers print."""
 
 from __future__ import annotations
 
@@ -13,43 +13,64 @@ def leaderboard(
     suite_or_experiment: str | None = typer.Argument(
         None, help="Suite file or experiment name (default: the only suite with results)."
     ),
-    format_: str = typer.Option("table", "--format", help="table, markdown, csv or json."),
+    table_: str = typer.Option(
+        "summary",
+        "--table",
+        help="summary, classes, cost, latency, compare (needs the suite file), explain, trials.",
+    ),
+    format_: str = typer.Option(
+        "table", "--format", help="table, markdown, latex, csv, json or html."
+    ),
     output: Path | None = typer.Option(None, help="Write to this file instead of the terminal."),
-    sort: str = typer.Option("accuracy", help="Column or metric to rank by, best first."),
+    sort: str | None = typer.Option(None, help="Column or metric to rank by, best first."),
+    dataset: str | None = typer.Option(None, help="Only this dataset's cells."),
+    latest: bool = typer.Option(
+        True, "--latest/--all-runs", help="The newest run of each cell, or every finished run."
+    ),
     tracking_uri: str | None = typer.Option(None, help=TRACKING_HELP),
 ) -> None:
-    """Rank a suite's finished cells: accuracy, F1, parameters, training time."""
+    """Print a suite's results as a paper-style table; best values in bold."""
     from benchmark import track
     from benchmark.console import console, render_leaderboard
     from benchmark.errors import MedbenchError
-    from benchmark.leaderboard import (
-        FORMATS,
-        LEAKS_HELP,
-        NOT_WORSE_HELP,
-        format_table,
-        summary_table,
-    )
+    from benchmark.leaderboard import FORMATS, build_table, format_table
 
     if format_ not in FORMATS:
         raise MedbenchError(f"unknown --format '{format_}': expected one of {list(FORMATS)}.")
     client = track.connect(tracking_uri)
     name = resolve_suite_name(client, suite_or_experiment)
-    runs = track.load_cell_runs(client, name)
+    runs = track.load_cell_runs(client, name, latest=latest)
     if runs.empty:
         raise MedbenchError(f"suite '{name}' has no finished cells yet.")
-    paired = track.load_suite_analysis(client, name, "paired_tests.json")
-    table = summary_table(runs, sort=sort, paired=paired)
+    if dataset is not None:
+        known = sorted(runs["tags.medbench.dataset"].unique())
+        runs = runs[runs["tags.medbench.dataset"] == dataset].reset_index(drop=True)
+        if runs.empty:
+            raise MedbenchError(f"suite '{name}' has no cells of dataset '{dataset}': {known}.")
+    options = {"all_runs": not latest}
+    if sort is not None:
+        options["sort"] = sort
+    if table_ == "summary":
+        options["paired"] = track.load_suite_analysis(client, name, "paired_tests.json")
+    if table_ == "compare":
+        options["references"] = _references(suite_or_experiment)
+    board = build_table(table_, runs, **options)
     if format_ == "table" and output is None:
-        render_leaderboard(table, title=f"{name}: {len(table)} cells, test split")
-        if paired:
-            console.print(NOT_WORSE_HELP, style="dim")
-        if "test_leaks" in table:
-            console.print(f"[bold red]warning:[/] {LEAKS_HELP}")
+        render_leaderboard(board, title=f"{name}: {table_}, {len(board.frame)} rows, test split")
         return
-    text = format_table(table, "markdown" if format_ == "table" else format_)
+    text = format_table(board, "markdown" if format_ == "table" else format_)
     if output is None:
         console.out(text, end="", highlight=False)
     else:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text)
         console.print(f"wrote {output}")
+
+
+def _references(suite_or_experiment: str | None):
+    path = Path(suite_or_experiment) if suite_or_experiment else None
+    if path is None or not path.is_file():
+        return None
+    from benchmark.suite import load_suite
+
+    return load_suite(path).references

@@ -1,0 +1,304 @@
+"""The suite's HTML report: the leaderboard tables and the figures the papers print.
+
+One self-contained ``index.html`` (figures embedded as PNG data, no script, no server),
+the same figures as PNG files in ``figures/`` beside it, and on the suite's summary run.
+Figures: confusion matrices of every cell in one grid, accuracy against parameters and
+against latency, training and validation curves per cell, ablation bars (one backbone in
+several cells), the CAM galleries and the error-overlap charts the runs logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from benchmark import track
+from benchmark.leaderboard import TABLES, build_table, format_table
+
+__all__ = ["Report", "write_report"]
+
+CAMS_PER_CELL = 3
+
+
+@dataclass
+class Report:
+    """What was written: the page, the figure files, and what had to be left out."""
+
+    page: Path
+    figures: list[Path] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def write_report(
+    client, suite: str, out: Path, *, references=None, description: str = ""
+) -> Report:
+    """Write ``out/index.html`` and ``out/figures/*.png`` for ``suite``'s latest cells and
+    log the figures on its summary run (under ``report/``)."""
+    runs = track.load_cell_runs(client, suite)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "figures").mkdir(exist_ok=True)
+    report = Report(page=out / "index.html")
+    paired = track.load_suite_analysis(client, suite, "paired_tests.json")
+    sections = []
+    for name in TABLES:
+        if name == "compare" and references is None:
+            continue
+        options = {"paired": paired} if name == "summary" else {}
+        if name == "compare":
+            options["references"] = references
+        board = build_table(name, runs, **options)
+        if board.frame.empty or (name == "trials" and board.frame["trials"].isna().all()):
+            report.skipped.append(f"table {name}: nothing recorded")
+            continue
+        notes = "".join(f"<p class='note'>{html.escape(n)}</p>" for n in board.notes)
+        sections.append(f"<h2>{name}</h2>\n{format_table(board, 'html')}{notes}")
+
+    figures = {
+        "confusion_matrices": _confusion_grid(client, runs),
+        "accuracy_vs_params": _scatter(runs, "metrics.params/total", 1e-6, "parameters (M)"),
+        "accuracy_vs_latency": _scatter(
+            runs, "metrics.latency/b1_mean_ms", 1.0, "batch-1 latency (ms)"
+        ),
+        "training_curves": _curves(client, runs),
+        "ablations": _ablations(runs),
+    }
+    for name, figure in figures.items():
+        if figure is None:
+            report.skipped.append(f"figure {name}: not enough data")
+            continue
+        path = out / "figures" / f"{name}.png"
+        figure.savefig(path, dpi=110)
+        plt.close(figure)
+        report.figures.append(path)
+        title = name.replace("_", " ")
+        sections.append(f"<h2>{title}</h2>\n{_img(path.read_bytes(), title)}")
+    with tempfile.TemporaryDirectory() as downloads:
+        sections += _logged_images(client, suite, runs, Path(downloads), report)
+
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    report.page.write_text(
+        _PAGE.format(
+            title=html.escape(suite),
+            description=html.escape(description),
+            stamp=stamp,
+            cells=len(runs),
+            body="\n".join(sections),
+        )
+    )
+    track.log_report(client, suite, out / "figures", "report")
+    return report
+
+
+def _img(data: bytes, alt: str) -> str:
+    encoded = base64.b64encode(data).decode()
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{encoded}">'
+
+
+def _label(run: pd.Series) -> str:
+    return run["tags.medbench.cell"]
+
+
+def _confusion_grid(client, runs: pd.DataFrame):
+    matrices = []
+    for _, run in runs.iterrows():
+        try:
+            data = json.loads(track.load_text(client, run["run_id"], "eval/confusion_matrix.json"))
+        except Exception:  # an older run without it
+            continue
+        matrices.append((_label(run), data["classes"], np.asarray(data["matrix"])))
+    if not matrices:
+        return None
+    cols = min(3, len(matrices))
+    rows = math.ceil(len(matrices) / cols)
+    size = 2.2 + 0.5 * max(len(c) for _, c, _ in matrices)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * size, rows * size), squeeze=False)
+    for ax in axes.flat[len(matrices) :]:
+        ax.axis("off")
+    for ax, (title, classes, matrix) in zip(axes.flat, matrices, strict=False):
+        ax.imshow(matrix, cmap="Blues")
+        for (i, j), count in np.ndenumerate(matrix):
+            dark = count > matrix.max() / 2
+            ax.text(j, i, str(count), ha="center", va="center", color="white" if dark else "black")
+        ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=8)
+        ax.set_yticks(range(len(classes)), classes, fontsize=8)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _scatter(runs: pd.DataFrame, column: str, scale: float, xlabel: str):
+    if column not in runs or runs[column].isna().all():
+        return None
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for dataset, group in runs.groupby("tags.medbench.dataset"):
+        x, y = group[column] * scale, group["metrics.test/accuracy"]
+        ax.scatter(x, y, label=dataset, s=40)
+        for xi, yi, name in zip(
+            x, y, group["tags.medbench.backbone"] + "/" + group["tags.medbench.strategy"],
+            strict=True,
+        ):  # fmt: skip
+            ax.annotate(name, (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    if (runs[column] * scale > 0).all() and (runs[column].max() / runs[column].min()) > 20:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("test accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _curves(client, runs: pd.DataFrame):
+    histories = []
+    for _, run in runs.iterrows():
+        curves = {
+            key: [(m.step, m.value) for m in client.get_metric_history(run["run_id"], key)]
+            for key in ("train/loss", "val/loss", "val/accuracy")
+        }
+        if any(curves.values()):
+            histories.append((_label(run), curves))
+    if not histories:
+        return None
+    cols = min(3, len(histories))
+    rows = math.ceil(len(histories) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 4.2, rows * 3.2), squeeze=False)
+    for ax in axes.flat[len(histories) :]:
+        ax.axis("off")
+    for ax, (title, curves) in zip(axes.flat, histories, strict=False):
+        for key, style in (("train/loss", "-"), ("val/loss", "--")):
+            if curves[key]:
+                ax.plot(*zip(*sorted(curves[key]), strict=True), style, label=key)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss")
+        if curves["val/accuracy"]:
+            twin = ax.twinx()
+            twin.plot(
+                *zip(*sorted(curves["val/accuracy"]), strict=True), color="C2", label="val/accuracy"
+            )
+            twin.set_ylim(0, 1)
+            twin.set_ylabel("val accuracy")
+        ax.set_title(title, fontsize=9)
+        ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def _ablations(runs: pd.DataFrame):
+    """Bars for each backbone run in several cells (with vs without preprocessing,
+    augmentation, or another strategy)."""
+    variants = runs.groupby("tags.medbench.backbone").filter(lambda g: len(g) > 1)
+    if variants.empty:
+        return None
+    backbones = sorted(variants["tags.medbench.backbone"].unique())
+    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(variants)), 4))
+    ticks, labels = [], []
+    position = 0.0
+    for backbone in backbones:
+        group = variants[variants["tags.medbench.backbone"] == backbone]
+        for _, run in group.iterrows():
+            value = run["metrics.test/accuracy"]
+            ax.bar(position, value, color="C0" if run["tags.medbench.strategy"] != "" else "C1")
+            ax.text(position, value, f"{value:.3f}", ha="center", va="bottom", fontsize=7)
+            ticks.append(position)
+            labels.append(f"{run['tags.medbench.dataset']}\n{run['tags.medbench.strategy']}")
+            position += 1
+        ax.text(position - (len(group) + 1) / 2, -0.22, backbone, ha="center",
+                transform=ax.get_xaxis_transform(), fontsize=9, weight="bold")  # fmt: skip
+        position += 0.8
+    ax.set_xticks(ticks, labels, fontsize=7)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("test accuracy")
+    fig.tight_layout()
+    return fig
+
+
+def _logged_images(
+    client, suite: str, runs: pd.DataFrame, downloads: Path, report: Report
+) -> list[str]:
+    """The CAM galleries of the cells and the error-overlap charts of the summary run."""
+    sections = []
+    cams = []
+    for _, run in runs.iterrows():
+        paths = _pngs(client, run["run_id"], "cams")[:CAMS_PER_CELL]
+        for path in paths:
+            data = _download(client, run["run_id"], path, downloads)
+            cams.append(f"<figure>{_img(data, path)}<figcaption>{html.escape(_label(run))}: "
+                        f"{html.escape(path)}</figcaption></figure>")  # fmt: skip
+    if cams:
+        sections.append("<h2>CAM gallery</h2>\n" + "\n".join(cams))
+    else:
+        report.skipped.append("CAM gallery: the runs logged no CAMs (explain: null?)")
+    summary = track.find_summary_run(client, suite)
+    overlap = []
+    if summary is not None:
+        for path in _pngs(client, summary, "analysis"):
+            if path.endswith("error_overlap.png"):
+                data = _download(client, summary, path, downloads)
+                overlap.append(f"<figure>{_img(data, path)}<figcaption>{html.escape(path)}"
+                               "</figcaption></figure>")  # fmt: skip
+    if overlap:
+        sections.append("<h2>error overlap</h2>\n" + "\n".join(overlap))
+    else:
+        report.skipped.append("error overlap: needs two cells of a dataset")
+    return sections
+
+
+def _pngs(client, run_id: str, folder: str) -> list[str]:
+    found = []
+    for item in client.list_artifacts(run_id, folder):
+        if item.is_dir:
+            found += _pngs(client, run_id, item.path)
+        elif item.path.endswith(".png"):
+            found.append(item.path)
+    return sorted(found)
+
+
+def _download(client, run_id: str, path: str, downloads: Path) -> bytes:
+    local = client.download_artifacts(run_id, path, str(downloads))
+    return Path(local).read_bytes()
+
+
+_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{title} — medbench report</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px;
+       color: #222; background: #fff; }}
+h1 {{ margin-bottom: 0.2rem; }}
+h2 {{ border-bottom: 1px solid #ddd; padding-bottom: 0.2rem; margin-top: 2rem; }}
+table.medbench {{ border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0; }}
+table.medbench th, table.medbench td {{ padding: 0.25rem 0.6rem; border-bottom: 1px solid #eee; }}
+table.medbench th {{ background: #f3f5f8; text-align: left; }}
+td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+td b {{ color: #0a6b2d; }}
+p.note {{ color: #666; font-size: 0.8rem; margin: 0.2rem 0; }}
+img {{ max-width: 100%; }}
+figure {{ display: inline-block; margin: 0.5rem; vertical-align: top; max-width: 360px; }}
+figcaption {{ font-size: 0.75rem; color: #555; }}
+</style>
+</head>
+<body>
+<h1>{title}</h1>
+<p>{description}</p>
+<p class="note">{cells} cells · generated {stamp} by medbench · best values in bold</p>
+{body}
+</body>
+</html>
+"""
