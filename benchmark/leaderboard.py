@@ -47,7 +47,7 @@ class Column:
     source: str = ""  # a column of the MLflow runs DataFrame, if read from one
     higher_is_better: bool | None = True  # None: not ranked (labels, counts)
     scale: float = 1.0
-    digits: int = 4
+    digits: int = 4  # decimals; -1: four significant digits (published numbers)
     optional: bool = False  # left out when no run has it
     warning: bool = False  # left out unless some run has a non-zero value
     label: bool = False  # text (dataset, class, …), left-aligned
@@ -286,9 +286,9 @@ def _compare(runs, *, references=None, **_) -> Board:
                              "diff": ours - paper, "note": ref.note})  # fmt: skip
     meta = {c.name: c for c in _ID} | {
         "metric": Column("metric", label=True, higher_is_better=None),
-        "paper": Column("paper", higher_is_better=None),
-        "ours": Column("ours", higher_is_better=None),
-        "diff": Column("diff", higher_is_better=None),
+        "paper": Column("paper", higher_is_better=None, digits=-1),
+        "ours": Column("ours", higher_is_better=None, digits=-1),
+        "diff": Column("diff", higher_is_better=None, digits=-1),
         "note": Column("note", label=True, higher_is_better=None),
     }
     frame = pd.DataFrame(rows, columns=list(meta))
@@ -411,6 +411,8 @@ def format_cell(value: object, column: Column) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if isinstance(value, float):
+        if column.digits < 0:
+            return f"{value:.4g}"
         return f"{value:.{column.digits}f}" if column.digits else f"{value:.0f}"
     return str(value)
 
@@ -429,7 +431,7 @@ def format_table(board: Board | pd.DataFrame, fmt: str) -> str:
     if fmt == "csv":
         return frame.to_csv(index=False)
     if fmt == "json":
-        return frame.to_json(orient="records", indent=2, force_ascii=False)
+        return frame.to_json(orient="records", indent=2, force_ascii=False) + "\n"
     if fmt not in ("markdown", "latex", "html"):
         raise MedbenchError(f"unknown format '{fmt}': expected one of {list(FORMATS)}.")
     texts, best = _texts(board), best_mask(board)

@@ -338,6 +338,7 @@ def load_cell_runs(client, suite: str, *, latest: bool = True) -> pd.DataFrame:
             f"no MLflow experiment named '{suite}' in {client.tracking_uri}; "
             f"suites with results: {known or 'none yet (run `medbench run SUITE` first)'}."
         )
+    mlflow.set_tracking_uri(client.tracking_uri)  # the fluent search reads the global store
     runs = mlflow.search_runs(
         experiment_ids=[experiment.experiment_id],
         filter_string=f"tags.`{TAG}kind` = '{KIND_CELL}' and attributes.status = 'FINISHED'",

@@ -67,3 +67,33 @@ def test_seed_suite_runs_on_a_fake_tree(name, monkeypatch, tmp_path, tracking_ur
     assert not failed, failed
     assert {o.cell.dataset for o in outcomes} == set(suite.datasets)
     assert all(0.0 <= o.metrics["test/accuracy"] <= 1.0 for o in outcomes)
+
+
+@pytest.mark.slow
+def test_brain_compare_table_puts_the_papers_numbers_beside_ours(
+    monkeypatch, tmp_path, tracking_uri
+):
+    from tests.cli.test_cli import invoke
+
+    monkeypatch.setenv("MEDBENCH_DATA", str(tmp_path))
+    write_synthetic(tmp_path / "brain-tumor-mri", per_class=6, size=48, seed=3)
+    overrides = [
+        "backbones=[{name: resnet50, pretrained: false}, {name: mobilenetv2_100, pretrained: false}]",
+        *TINY[2:],
+    ]
+    args = [a for o in overrides for a in ("--set", o)]
+    suite = str(SUITES / "brain_six_models.yaml")
+    result = invoke("run", suite, *args, "--tracking-uri", tracking_uri)
+    assert result.exit_code == 0, result.output
+    table = invoke("leaderboard", suite, "--table", "compare", "--format", "csv",
+                   "--tracking-uri", tracking_uri)  # fmt: skip
+    rows = {tuple(line.split(",")[:4]): line.split(",")[4:] for line in table.output.splitlines()}
+    paper, ours, diff = rows[("brain_mri", "resnet50", "finetune", "accuracy")][:3]
+    assert float(paper) == 0.987 and 0 <= float(ours) <= 1
+    assert float(diff) == pytest.approx(float(ours) - 0.987)
+    params = rows[("brain_mri", "resnet50", "finetune", "params_m")]
+    assert float(params[0]) == 23.6 and float(params[1]) == pytest.approx(23.5, abs=0.1)
+    assert rows[("brain_mri", "resnet50", "no_augment", "accuracy")][0] == "0.9314"
+    assert float(rows[("brain_mri_raw", "mobilenetv2_100", "finetune", "accuracy")][0]) == 0.7208
+    not_run = rows[("brain_mri", "vgg19", "finetune", "accuracy")]
+    assert not_run[:3] == ["0.9718", "", ""]  # published, but not run here: no number of ours

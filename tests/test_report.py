@@ -1,0 +1,76 @@
+"""``medbench report``: a self-contained page with every table and the papers' figures,
+rendered by headless Chromium without console errors."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from benchmark import track
+from benchmark.report import write_report
+from tests.store_fixture import REFERENCES, SUITE, build_store
+
+CHROMIUM = next(
+    (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None
+)
+
+
+@pytest.fixture
+def report(tracking_uri, tmp_path):
+    client = build_store(tracking_uri)
+    return write_report(
+        client, SUITE, tmp_path / "report", references=REFERENCES, description="fixture suite"
+    ), client
+
+
+def test_report_holds_every_table_and_figure_and_logs_them(report):
+    written, client = report
+    page = written.page.read_text()
+    for table in ("summary", "classes", "cost", "latency", "compare", "explain", "trials"):
+        assert f'data-table="{table}"' in page
+    names = {p.stem for p in written.figures}
+    assert names == {"confusion_matrices", "accuracy_vs_params", "accuracy_vs_latency",
+                     "training_curves", "ablations"}  # fmt: skip
+    assert page.count("data:image/png;base64,") == len(names) + 3 + 1  # + CAMs + overlap
+    assert 'src="http' not in page and "<script" not in page  # opens without a server
+    assert "<b>0.9500</b>" in page  # best accuracy of its dataset in bold
+    summary = track.find_summary_run(client, SUITE)
+    logged = {a.path for a in client.list_artifacts(summary, "report")}
+    assert {f"report/{n}.png" for n in names} <= logged
+    assert track.load_suite_analysis(client, SUITE, "paired_tests.json")  # analyses kept
+
+
+def _render(page, out, size="1300,5000"):
+    result = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--enable-logging=stderr", "--v=0",
+         f"--window-size={size}", f"--screenshot={out}", page.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
+    return result, console
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (apt install chromium)")
+def test_report_renders_in_headless_chromium(report, tmp_path):
+    written, _ = report
+    shot = tmp_path / "report.png"
+    result, console = _render(written.page, shot)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert console == [], console
+    image = np.asarray(Image.open(shot).convert("RGB"))
+    ink = (image.min(axis=2) < 200).mean()  # share of pixels that are not near-white
+    colours = len(np.unique(image.reshape(-1, 3)[::7], axis=0))
+    assert ink > 0.05 and colours > 200, (ink, colours)  # tables' text and coloured figures
+    top = image[:600]
+    assert (top.min(axis=2) < 100).mean() > 0.01  # the title and the first tables are there
+
+    # The console check can fail: a page that logs an error is caught.
+    bad = tmp_path / "bad.html"
+    bad.write_text("<p>x</p><script>console.error('broken figure')</script>")
+    _, caught = _render(bad, tmp_path / "bad.png", size="400,300")
+    assert any("broken figure" in line for line in caught)
