@@ -220,6 +220,20 @@ def _simple(name: str, columns: tuple[Column, ...], default_sort: str):
     return build
 
 
+def _latency(runs, *, sort=None, all_runs=False, **_) -> Board:
+    """Like the brain paper's Table 6: batch-1 prediction times, and the throughput at the
+    largest batch measured."""
+    sizes = [int(m.group(1)) for c in runs.columns if (m := _THROUGHPUT.match(c))]
+    columns = LATENCY
+    if sizes:
+        n = max(sizes)
+        columns += (Column(f"b{n}_img_per_s", f"metrics.latency/b{n}_img_per_s", True, 1.0, 1),)
+    return _simple("latency", columns, "mean_ms")(runs, sort=sort, all_runs=all_runs)
+
+
+_THROUGHPUT = re.compile(r"^metrics\.latency/b(\d+)_img_per_s$")
+
+
 def _classes(runs, *, all_runs=False, **_) -> Board:
     """Like the brain paper's Table 4: per model and class P/R/F1, then the weighted
     average and the accuracy."""
@@ -357,7 +371,7 @@ TABLES: dict[str, Callable[..., Board]] = {
     "summary": _summary,
     "classes": _classes,
     "cost": _simple("cost", COST, "accuracy"),
-    "latency": _simple("latency", LATENCY, "mean_ms"),
+    "latency": _latency,
     "compare": _compare,
     "explain": _explain,
     "trials": _trials,

@@ -54,6 +54,7 @@ def build_store(uri: str) -> MlflowClient:
             "time/train_s": train_s, "time/epoch_s": train_s / 25,
             "latency/b1_mean_ms": lat[0], "latency/b1_min_ms": lat[1], "latency/b1_max_ms": lat[2],
             "latency/b1_p50_ms": lat[0] - 1, "latency/b1_p95_ms": lat[2] - 5,
+            "latency/b8_img_per_s": 1000 / lat[0] * 3, "latency/b32_img_per_s": 1000 / lat[0] * 4,
             "tune/trials": 8.0, "tune/trials_complete": 6.0 - k, "tune/trials_pruned": 2.0 + k,
             "tune/best_trial": 3.0, "tune/best_value": acc - 0.01,
             "cam/gradcam/pointing_game": 0.6 - k / 10, "cam/gradcam/iou": 0.2,

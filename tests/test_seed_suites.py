@@ -78,7 +78,8 @@ def test_brain_compare_table_puts_the_papers_numbers_beside_ours(
     monkeypatch.setenv("MEDBENCH_DATA", str(tmp_path))
     write_synthetic(tmp_path / "brain-tumor-mri", per_class=6, size=48, seed=3)
     overrides = [
-        "backbones=[{name: resnet50, pretrained: false}, {name: mobilenetv2_100, pretrained: false}]",
+        "backbones=[{name: resnet50, pretrained: false},"
+        " {name: mobilenetv2_100, pretrained: false}]",
         *TINY[2:],
     ]
     args = [a for o in overrides for a in ("--set", o)]
