@@ -471,7 +471,11 @@ def _tex(text: str) -> str:
 
 def _latex(board: Board, texts: pd.DataFrame, best: pd.DataFrame, left: list[bool]) -> str:
     spec = "".join("l" if lf else "r" for lf in left)
-    lines = [f"\\begin{{tabular}}{{{spec}}}", r"\toprule"]
+    lines = [
+        r"% needs \usepackage{booktabs} (and amssymb for \checkmark)",
+        f"\\begin{{tabular}}{{{spec}}}",
+        r"\toprule",
+    ]
     lines.append(" & ".join(_tex(c) for c in texts.columns) + r" \\")
     lines.append(r"\midrule")
     for i in texts.index:
