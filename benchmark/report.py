@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import json
 import math
 import tempfile
@@ -268,9 +269,18 @@ def _pngs(client, run_id: str, folder: str) -> list[str]:
     return sorted(found)
 
 
-def _download(client, run_id: str, path: str, downloads: Path) -> bytes:
+def _download(client, run_id: str, path: str, downloads: Path, width: int = 900) -> bytes:
+    """A logged PNG, scaled down to ``width`` pixels for the page."""
+    from PIL import Image
+
     local = client.download_artifacts(run_id, path, str(downloads))
-    return Path(local).read_bytes()
+    image = Image.open(local)
+    if image.width <= width:
+        return Path(local).read_bytes()
+    image.thumbnail((width, width * image.height // image.width))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
 
 
 _PAGE = """<!doctype html>
