@@ -383,7 +383,13 @@ def build_table(name: str, runs: pd.DataFrame, **options) -> Board:
     ``all_runs``."""
     if name not in TABLES:
         raise MedbenchError(f"unknown table '{name}': expected one of {list(TABLES)}.")
-    return TABLES[name](runs, **options)
+    board = TABLES[name](runs, **options)
+    if options.get("sort") is not None and name not in _SORTED_BY_DEFAULT:
+        board = _sorted(board, options["sort"])  # the per-class, per-method, … tables on demand
+    return board
+
+
+_SORTED_BY_DEFAULT = ("summary", "cost", "latency")
 
 
 def _sorted(board: Board, sort: str) -> Board:
@@ -394,9 +400,8 @@ def _sorted(board: Board, sort: str) -> Board:
         if c.higher_is_better is not None and c.source
     }
     if sort not in ranked:
-        raise MedbenchError(
-            f"cannot sort the {board.name} table by '{sort}': expected one of {sorted(ranked)}."
-        )
+        expected = f"one of {sorted(ranked)}" if ranked else "nothing: it has no ranked column"
+        raise MedbenchError(f"cannot sort the {board.name} table by '{sort}': expected {expected}.")
     key = ranked[sort]
     ascending = not board.columns[key].higher_is_better
     board.frame = board.frame.sort_values(

@@ -93,3 +93,14 @@ def test_dataset_filter_sort_and_all_runs(store, tracking_uri):
                    "--tracking-uri", tracking_uri)  # fmt: skip
     assert len(latest.output.splitlines()) == 4 and len(every.output.splitlines()) == 5
     assert every.output.splitlines()[0].startswith("dataset,backbone,strategy,run,started")
+
+
+def test_sort_applies_to_every_table_or_says_why_not(runs):
+    from benchmark.errors import MedbenchError
+
+    explain = build_table("explain", runs, sort="pointing_game").frame
+    assert explain["pointing_game"].is_monotonic_decreasing
+    classes = build_table("classes", runs, sort="f1").frame
+    assert classes["f1"].dropna().is_monotonic_decreasing
+    with pytest.raises(MedbenchError, match="compare table by 'paper': expected nothing"):
+        build_table("compare", runs, references=REFERENCES, sort="paper")
