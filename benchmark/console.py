@@ -137,11 +137,12 @@ def render_audit(
     for key, value in counts.items():
         flagged = value and key in _ALARMS
         out.add_row(key.replace("_", " "), f"[bold red]{value}[/]" if flagged else str(value))
-    out.add_row("split × class", "; ".join(
-        f"{split} " + ", ".join(f"{k} {v}" for k, v in per.items())
-        for split, per in report.splits.items()
-    ))  # fmt: skip
     print_table(out)
+    classes = sorted({label for per in report.splits.values() for label in per})
+    balance = Table("split", *classes, title="images per split and class", title_justify="left")
+    for split, per in report.splits.items():
+        balance.add_row(split, *(str(per.get(label, 0)) for label in classes))
+    print_table(balance)
     if report.test_leaks:
         shown = ", ".join(report.test_leaks[:5]) + (" …" if len(report.test_leaks) > 5 else "")
         console.print(
