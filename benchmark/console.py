@@ -19,7 +19,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from benchmark.leaderboard import Board, _texts, best_mask
+from benchmark.leaderboard import Board, best_mask, cell_texts
 from benchmark.runner import CellOutcome, Reporter
 from benchmark.suite import Cell
 
@@ -49,7 +49,7 @@ def error(message: str) -> None:
 
 def render_leaderboard(board: Board, *, title: str) -> None:
     """A table with the best value of each column (within its group) in bold green."""
-    texts, best = _texts(board), best_mask(board)
+    texts, best = cell_texts(board), best_mask(board)
     out = Table(title=title, title_justify="left")
     for name in texts.columns:
         out.add_column(name, justify="left" if board.columns[name].is_label else "right")

@@ -28,6 +28,7 @@ __all__ = [
     "Column",
     "best_mask",
     "build_table",
+    "cell_texts",
     "format_cell",
     "format_table",
     "summary_table",
@@ -436,7 +437,8 @@ def format_cell(value: object, column: Column) -> str:
     return str(value)
 
 
-def _texts(board: Board) -> pd.DataFrame:
+def cell_texts(board: Board) -> pd.DataFrame:
+    """Every value as shown: units' digits, a dash for missing."""
     return board.frame.apply(lambda s: s.map(lambda v: format_cell(v, board.columns[s.name])))
 
 
@@ -453,7 +455,7 @@ def format_table(board: Board | pd.DataFrame, fmt: str) -> str:
         return frame.to_json(orient="records", indent=2, force_ascii=False) + "\n"
     if fmt not in ("markdown", "latex", "html"):
         raise MedbenchError(f"unknown format '{fmt}': expected one of {list(FORMATS)}.")
-    texts, best = _texts(board), best_mask(board)
+    texts, best = cell_texts(board), best_mask(board)
     left = [board.columns[n].is_label for n in frame.columns]
     if fmt == "markdown":
         shown = texts.where(~best, "**" + texts + "**")
