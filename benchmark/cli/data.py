@@ -45,6 +45,26 @@ def synth(
 
 
 @app.command()
+def cache(
+    clear: bool = typer.Option(False, "--clear", help="Delete every cached image and fact."),
+) -> None:
+    """Where the decoded-image cache lies and how big it is (MEDBENCH_CACHE)."""
+    from benchmark.console import console
+    from benchmark.data import default_cache
+
+    store = default_cache()
+    if store is None:
+        console.print("The cache is off (MEDBENCH_CACHE=off).")
+        return
+    files, size = store.usage()
+    if clear:
+        store.clear()
+        console.print(f"Cleared {store.root}: {files} files, {size / 2**20:.1f} MiB.")
+    else:
+        console.print(f"{store.root}: {files} files, {size / 2**20:.1f} MiB.")
+
+
+@app.command()
 def inspect(
     path: Path = typer.Argument(..., help="The unpacked dataset folder."),
     layout: str = typer.Option("imagefolder", help="Layout (`medbench list layouts`)."),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -39,6 +40,15 @@ def default_cache() -> ImageCache | None:
 class ImageCache:
     def __init__(self, root: Path):
         self.root = root
+
+    def usage(self) -> tuple[int, int]:
+        """``(files, bytes)`` the cache holds on disk."""
+        files = [p for p in self.root.rglob("*") if p.is_file()] if self.root.is_dir() else []
+        return len(files), sum(p.stat().st_size for p in files)
+
+    def clear(self) -> None:
+        """Delete everything cached (it is rebuilt on the next load)."""
+        shutil.rmtree(self.root, ignore_errors=True)
 
     # --- preprocessed arrays -------------------------------------------------------------
 

@@ -120,3 +120,16 @@ def test_leaderboard_shows_no_leak_column_when_nothing_leaks():
     assert "test_leaks" not in summary_table(runs)
     runs.loc[1, "metrics.data/test_leaks"] = 3.0
     assert summary_table(runs)["test_leaks"].tolist() == [0.0, 3.0]
+
+
+def test_cache_reports_its_size_and_clears(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDBENCH_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "bt"
+    invoke("data", "synth", str(root), "--per-class", "2", "--size", "32")
+    invoke("data", "inspect", str(root), "--layout", "brain-tumor-mri")  # fills the facts
+    shown = invoke("data", "cache")
+    assert f"{tmp_path / 'cache'}: 1 files" in shown.output
+    cleared = invoke("data", "cache", "--clear")
+    assert "Cleared" in cleared.output and not (tmp_path / "cache").exists()
+    monkeypatch.setenv("MEDBENCH_CACHE", "off")
+    assert "off" in invoke("data", "cache").output
