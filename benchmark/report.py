@@ -211,9 +211,9 @@ def _ablations(runs: pd.DataFrame):
     position = 0.0
     for backbone in backbones:
         group = variants[variants["tags.medbench.backbone"] == backbone]
-        for _, run in group.iterrows():
+        for variant, (_, run) in enumerate(group.iterrows()):
             value = run["metrics.test/accuracy"]
-            ax.bar(position, value, color="C0" if run["tags.medbench.strategy"] != "" else "C1")
+            ax.bar(position, value, color=f"C{variant}")
             ax.text(position, value, f"{value:.3f}", ha="center", va="bottom", fontsize=7)
             ticks.append(position)
             labels.append(f"{run['tags.medbench.dataset']}\n{run['tags.medbench.strategy']}")

@@ -134,7 +134,7 @@ def audit(
         datasets, seed, policy = suite.datasets, suite.seed, suite.audit
     else:
         datasets = {suite_or_path.name: DatasetConfig(layout=layout, root=suite_or_path)}
-        policy = AuditConfig(on_leak="warn")
+        policy = AuditConfig()
     reports = {}
     with RichReporter(quiet=True) as reporter:
         for name, cfg in datasets.items():

@@ -178,9 +178,11 @@ def audit(
     *,
     bad_files: list[dict[str, str]] | None = None,
     notes: list[str] | tuple[str, ...] = (),
+    groups: pd.Series | None = None,
 ) -> AuditReport:
     """Check a split dataset: duplicates within and across splits, patient groups across
-    splits, test images that leak, class balance, odd sizes and modes."""
+    splits, test images that leak, class balance, odd sizes and modes. ``groups`` is
+    :func:`link_groups` of the records when the caller has it already."""
     split = pd.Series(split.to_numpy(), index=records.index)
     report = AuditReport(images=len(records), bad_files=list(bad_files or []), notes=list(notes))
     table = pd.crosstab(split, records["label"])
@@ -210,7 +212,7 @@ def audit(
         if len(splits) > 1:
             report.group_overlap.append({"group": group, "splits": splits, "images": len(members)})
 
-    both = link_groups(records, pairs)
+    both = link_groups(records, pairs) if groups is None else groups  # patients + duplicates
     seen = both[split.isin(["train", "val"])]
     report.test_leaks = list(records.loc[(split == "test") & both.isin(set(seen)), "id"])
 

@@ -129,19 +129,22 @@ def index_dataset(
         source, facts = source.subset(~bad), facts[~bad].reset_index(drop=True)
     pairs = duplicate_pairs(facts, near_distance=policy.near_distance)
     records = source.records
+    linked = link_groups(records, pairs)  # each image's group joined with its duplicates
     split = assign_splits(
         records,
         val_fraction=cfg.split.val_fraction,
         test_fraction=cfg.split.test_fraction,
         stratify=cfg.split.stratify,
         seed=seed,
-        groups=link_groups(records, pairs) if cfg.split.groups else None,
+        groups=linked if cfg.split.groups else None,
         official=cfg.split.official,
         official_val=cfg.split.official_val,
         folds=cfg.split.folds,
         fold=cfg.split.fold,
     )
-    report = audit(records, split, facts, pairs, bad_files=bad_files, notes=source.notes)
+    report = audit(
+        records, split, facts, pairs, bad_files=bad_files, notes=source.notes, groups=linked
+    )
     if report.test_leaks:
         message = (
             f"dataset '{name}': {len(report.test_leaks)} test image(s) duplicate or share a "

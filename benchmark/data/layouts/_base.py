@@ -140,7 +140,6 @@ def find_folders(root: Path, matches: Callable[[Path], bool], *, depth: int = 3)
                 for child in sorted(folder.iterdir())
                 if child.is_dir() and not child.is_symlink() and child.name not in IGNORED_DIRS
             )
-    return None
 
 
 def not_found(root: Path, layout: str, expected: str) -> DataError:
