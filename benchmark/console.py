@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,8 @@ from benchmark.suite import Cell
 
 if TYPE_CHECKING:
     from benchmark.data import AuditReport
+    from benchmark.promote import Choice
+    from benchmark.track import ModelSource
 
 __all__ = [
     "RichReporter",
@@ -35,8 +38,12 @@ __all__ = [
     "progress_bar",
     "render_audit",
     "render_cells",
+    "render_choice",
     "render_inspection",
     "render_leaderboard",
+    "render_model",
+    "render_predictions",
+    "warning",
 ]
 
 console = Console(soft_wrap=True)
@@ -45,6 +52,10 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 def error(message: str) -> None:
     err_console.print(f"[bold red]Error:[/] {message}", highlight=False)
+
+
+def warning(message: str) -> None:
+    err_console.print(f"[yellow]warning:[/] {escape(message)}")
 
 
 def render_leaderboard(board: Board, *, title: str) -> None:
@@ -176,6 +187,54 @@ def render_cells(cells: list[Cell]) -> None:
             "yes" if cell.backbone.pretrained else "no",
             cell.config_hash,
         )
+    print_table(out)
+
+
+def render_choice(choice: Choice) -> None:
+    """A dataset's cells ranked for promotion, the chosen one in green, refusals in red."""
+    out = Table(title=f"{choice.dataset}: cells by {choice.metric}", title_justify="left")
+    for name in ("cell", "run", choice.metric, "CI width", "latency ms", ""):
+        out.add_column(name, justify="right" if name in ("CI width", "latency ms") else "left")
+    for row in choice.candidates.itertuples():
+        style = "green" if row.note == "chosen" else "red" if row.note else None
+        out.add_row(
+            row.cell,
+            row.run_id[:8],
+            _number(row.value, ".4f"),
+            _number(row.ci_width, ".4f"),
+            _number(row.latency_ms, ".2f"),
+            row.note,
+            style=style,
+        )
+    print_table(out)
+
+
+def _number(value: float, spec: str) -> str:
+    return "—" if math.isnan(value) or math.isinf(value) else format(value, spec)
+
+
+def render_model(source: ModelSource, config: dict) -> None:
+    """Which model answers: its registered name and version (or run), backbone, test scores."""
+    name = f"{source.name} version {source.version}" if source.name else source.uri
+    scores = ", ".join(
+        f"{key.removeprefix('test/')} {source.metrics[key]:.3f}"
+        for key in ("test/accuracy", "test/f1_weighted", "test/auroc_macro")
+        if key in source.metrics
+    )
+    console.print(
+        f"[bold]{escape(name)}[/]: {config['backbone']} at {config['image_size']} px, "
+        f"classes {', '.join(config['classes'])}" + (f"; test {scores}" if scores else "")
+    )
+
+
+def render_predictions(frame: Any) -> None:
+    """One row per image: predicted class, confidence, the top classes, or why it failed."""
+    out = Table("file", "predicted", "confidence", "top classes")
+    for row in frame.itertuples():
+        if row.error:
+            out.add_row(escape(row.file), "[red]error[/]", "", f"[red]{escape(row.error)}[/]")
+        else:
+            out.add_row(escape(row.file), row.label, f"{row.confidence:.3f}", row.top_k)
     print_table(out)
 
 

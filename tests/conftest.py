@@ -74,3 +74,38 @@ def tiny_suite() -> dict:
 @pytest.fixture
 def tiny_suite_file(tmp_path, tiny_suite) -> Path:
     return write_suite(tmp_path / "tiny.yaml", tiny_suite)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAMPION = "models:/quickstart-phantoms@champion"
+
+
+@pytest.fixture(scope="session")
+def quickstart_store(tmp_path_factory, _migrated_store) -> str:
+    """The README's quickstart suite, trained once per session (CAM scoring off) and its best
+    cell promoted: a model good enough to check predictions against the phantoms' classes."""
+    from typer.testing import CliRunner
+
+    from benchmark.cli import app
+    from benchmark.runner import run_suite
+    from benchmark.suite import load_suite
+
+    db = tmp_path_factory.mktemp("quickstart") / "mlruns" / "mlflow.db"
+    db.parent.mkdir()
+    shutil.copy(_migrated_store, db)
+    uri = f"sqlite:///{db}"
+    suite = load_suite(ROOT / "suites" / "quickstart.yaml", overrides=["explain=null"])
+    assert {o.status for o in run_suite(suite, tracking_uri=uri)} == {"finished"}
+    result = CliRunner().invoke(app, ["promote", "quickstart", "--tracking-uri", uri])
+    assert result.exit_code == 0, result.output
+    return uri
+
+
+@pytest.fixture
+def quickstart_uri(quickstart_store, tmp_path) -> str:
+    """A copy of the promoted quickstart store for one test (its registry changes stay there;
+    the artifacts are shared, read only)."""
+    db = tmp_path / "quickstart" / "mlflow.db"
+    db.parent.mkdir()
+    shutil.copy(quickstart_store.removeprefix("sqlite:///"), db)
+    return f"sqlite:///{db}"

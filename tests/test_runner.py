@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import mlflow
 import pytest
@@ -31,8 +32,8 @@ CONTRACT_METRICS = {
 CONTRACT_ARTIFACTS = {
     "config/suite.resolved.yaml", "data/split.csv", "eval/confusion_matrix.png",
     "eval/confusion_matrix.json", "eval/classification_report.json", "eval/predictions.csv",
-    "model/model.safetensors", "model/config.json",
 }  # fmt: skip
+MODEL_FILES = {"MLmodel", "artifacts/model.safetensors", "artifacts/config.json"}
 
 
 def _artifacts(client, run_id: str, path: str | None = None) -> set[str]:
@@ -74,6 +75,9 @@ def test_run_records_the_mlflow_contract(two_cell_suite, tracking_uri, tmp_path)
         curve = client.get_metric_history(run.info.run_id, "val/f1_weighted")
         assert [m.step for m in curve] == [1, 2]
         assert _artifacts(client, run.info.run_id) >= CONTRACT_ARTIFACTS
+        model = Path(mlflow.artifacts.download_artifacts(f"runs:/{run.info.run_id}/model"))
+        files = {str(p.relative_to(model)) for p in model.rglob("*") if p.is_file()}
+        assert files >= MODEL_FILES, "the cell's model is a pyfunc model of its run"
 
     run = runs[0]
     split = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/data/split.csv")

@@ -6,7 +6,18 @@ import typer
 from typer.core import TyperGroup
 
 from benchmark import __version__
-from benchmark.cli import data, explain, leaderboard, listing, report, run, suite, ui
+from benchmark.cli import (
+    data,
+    explain,
+    leaderboard,
+    listing,
+    predict,
+    promote,
+    report,
+    run,
+    suite,
+    ui,
+)
 from benchmark.errors import MedbenchError
 
 __all__ = ["app"]
@@ -57,6 +68,8 @@ app.command("run")(run.run)
 app.command("leaderboard")(leaderboard.leaderboard)
 app.command("report")(report.report)
 app.command("explain")(explain.explain)
+app.command("promote")(promote.promote)
+app.command("predict")(predict.predict)
 app.command("ui")(ui.ui)
 app.command("list")(listing.list_)
 app.add_typer(suite.app, name="suite")

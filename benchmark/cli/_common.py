@@ -7,6 +7,9 @@ from pathlib import Path
 from benchmark import track
 from benchmark.errors import TrackingError
 
+MODEL_HELP = (
+    "models:/NAME@ALIAS, models:/NAME/VERSION, runs:/<run id>/model, a run id, or a model folder."
+)
 TRACKING_HELP = (
     "MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db)."
 )
@@ -29,3 +32,26 @@ def resolve_suite_name(client, suite_or_experiment: str | None) -> str:
 
         return load_suite(path).name
     return suite_or_experiment
+
+
+def image_files(paths: list[Path]) -> list[Path]:
+    """The image files among ``paths`` (folders are walked for image files)."""
+    from benchmark.data import is_image_file, is_mask, walk_files
+    from benchmark.errors import MedbenchError
+
+    files = []
+    for path in paths:
+        if path.is_dir():
+            files += [p for p in walk_files(path) if is_image_file(p) and not is_mask(p)]
+        else:
+            files.append(path)  # a missing file is reported with the others that fail
+    if not files:
+        raise MedbenchError(f"no images found in {[str(p) for p in paths]}.")
+    return files
+
+
+def save_png(image, path: Path) -> None:
+    """An RGB uint8 array as a PNG file."""
+    from PIL import Image
+
+    Image.fromarray(image).save(path)

@@ -307,4 +307,4 @@ def _log_model(run: track.RunLog, trained: Trained, cell: Cell, classes: list[st
     }
     with tempfile.TemporaryDirectory() as tmp:
         save_model(trained.model.cpu(), Path(tmp), config=config)
-        run.log_folder(Path(tmp), "model")
+        track.log_model(run, Path(tmp))

@@ -163,6 +163,6 @@ def test_explain_writes_overlays_for_a_tracked_model(tiny_suite_file, tracking_u
         "explain", "no-such-run", str(tmp_path / "imgs"), "--output", str(missing),
         "--tracking-uri", tracking_uri,
     )  # fmt: skip
-    assert bad.exit_code == 1 and "cannot load a model from 'no-such-run'" in bad.output
+    assert bad.exit_code == 1 and "'no-such-run' is not a model" in bad.output
     assert not missing.exists()  # nothing written for a failed command
     assert invoke("list", "cams").output.count("slow") == 2

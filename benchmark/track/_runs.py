@@ -1,9 +1,4 @@
-"""The only importer of MLflow: store location, run naming, logging and querying.
-
-Layout (a contract, see the architecture notes): one experiment per suite; one run per
-cell named ``dataset/backbone/strategy`` with ``medbench.*`` tags; per-epoch metrics at
-their step; ``test/*`` metrics and artifacts on the cell run.
-"""
+"""Runs: store location, run naming, logging and querying."""
 
 from __future__ import annotations
 
@@ -24,7 +19,6 @@ __all__ = [
     "RunLog",
     "adopt_trial_runs",
     "connect",
-    "download_model",
     "ensure_experiment",
     "find_finished_cell",
     "flatten",
@@ -196,9 +190,6 @@ class RunLog:
             np.save(local, array, allow_pickle=False)
             self.client.log_artifact(self.run_id, str(local), str(Path(path).parent))
 
-    def log_folder(self, folder: Path, artifact_path: str) -> None:
-        self.client.log_artifacts(self.run_id, str(folder), artifact_path)
-
 
 @contextmanager
 def start_run(
@@ -247,27 +238,6 @@ def load_text(client, run_id: str, path: str) -> str:
     import mlflow
 
     return mlflow.artifacts.load_text(f"{client.get_run(run_id).info.artifact_uri}/{path}")
-
-
-def download_model(reference: str, folder: Path) -> Path:
-    """A model folder (``model.safetensors`` + ``config.json``) from a local path, a run id
-    or a ``runs:/<id>/<path>`` URI, copied under ``folder``."""
-    import mlflow
-
-    local = Path(reference)
-    if (local / "config.json").is_file():
-        return local
-    uri = reference if reference.startswith("runs:/") else f"runs:/{reference}/model"
-    try:
-        path = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(folder)))
-    except Exception as exc:
-        raise TrackingError(
-            f"cannot load a model from '{reference}': expected a run id, runs:/<id>/model or a "
-            f"folder holding config.json and model.safetensors ({type(exc).__name__}: {exc})."
-        ) from None
-    if not (path / "config.json").is_file():
-        raise TrackingError(f"'{reference}' holds no medbench model (no config.json).")
-    return path
 
 
 def find_summary_run(client, suite: str) -> str | None:
@@ -324,10 +294,13 @@ def list_suites(client) -> list[str]:
     return names
 
 
-def load_cell_runs(client, suite: str, *, latest: bool = True) -> pd.DataFrame:
+def load_cell_runs(
+    client, suite: str, *, latest: bool = True, finished: bool = True
+) -> pd.DataFrame:
     """FINISHED cell runs of ``suite`` as a DataFrame (``metrics.*``, ``params.*``, ``tags.*``).
 
-    With ``latest`` only the newest run of each cell is kept.
+    With ``latest`` only the newest run of each cell is kept; ``finished=False`` keeps runs
+    of every status (``status`` says which).
     """
     import mlflow
 
@@ -341,7 +314,8 @@ def load_cell_runs(client, suite: str, *, latest: bool = True) -> pd.DataFrame:
     mlflow.set_tracking_uri(client.tracking_uri)  # the fluent search reads the global store
     runs = mlflow.search_runs(
         experiment_ids=[experiment.experiment_id],
-        filter_string=f"tags.`{TAG}kind` = '{KIND_CELL}' and attributes.status = 'FINISHED'",
+        filter_string=f"tags.`{TAG}kind` = '{KIND_CELL}'"
+        + (" and attributes.status = 'FINISHED'" if finished else ""),
         order_by=["attributes.start_time DESC"],
         output_format="pandas",
     )

@@ -1,0 +1,71 @@
+"""``medbench promote``: register each dataset's best cell in the MLflow Model Registry."""
+
+from __future__ import annotations
+
+import typer
+
+from benchmark.cli._common import TRACKING_HELP
+
+
+def promote(
+    suite: str = typer.Argument(None, help="Suite YAML file or experiment name."),
+    metric: str = typer.Option("test/f1_weighted", help="Test metric that ranks the cells."),
+    name: str | None = typer.Option(
+        None, help="Registered model name (default: {suite}-{dataset}); needs one dataset."
+    ),
+    alias: str = typer.Option("champion", help="Alias set on the promoted version."),
+    dataset: str | None = typer.Option(None, help="Promote this dataset's best cell only."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the choice, register nothing."),
+    tracking_uri: str | None = typer.Option(None, help=TRACKING_HELP),
+) -> None:
+    """Register the best finished cell of each dataset (by METRIC) and point ALIAS at it."""
+    import tempfile
+    from pathlib import Path
+
+    from benchmark import track
+    from benchmark.cli._common import resolve_suite_name
+    from benchmark.console import console, render_choice
+    from benchmark.errors import MedbenchError
+    from benchmark.promote import choose_champions, model_name, version_tags
+
+    metric = metric if "/" in metric else f"test/{metric}"
+    client = track.connect(tracking_uri)
+    suite_name = resolve_suite_name(client, suite)
+    runs = track.load_cell_runs(client, suite_name, finished=False)
+    choices = choose_champions(runs, metric=metric)
+    if dataset is not None:
+        choices = [c for c in choices if c.dataset == dataset]
+        if not choices:
+            known = sorted(runs["tags.medbench.dataset"].dropna().unique())
+            raise MedbenchError(f"--dataset {dataset}: suite '{suite_name}' has {known}.")
+    if name is not None and len(choices) > 1:
+        raise MedbenchError(
+            f"--name {name} names one model, but suite '{suite_name}' has "
+            f"{len(choices)} datasets: add --dataset."
+        )
+    promoted = 0
+    for choice in choices:
+        render_choice(choice)
+        if choice.winner is None:
+            console.print(f"[red]{choice.dataset}: no finished cell to promote.[/]")
+            continue
+        target = name or model_name(suite_name, choice.dataset)
+        run_id = choice.winner["run_id"]
+        if dry_run:
+            console.print(f"dry run: would register run {run_id} as {target} @{alias}")
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            source = track.resolve_model(client, f"runs:/{run_id}/model", Path(tmp))
+            sha = track.weights_sha256(source.folder)
+        tags = version_tags(choice.winner, metric=metric, weights_sha256=sha)
+        version, created = track.register_model(
+            client, run_id=run_id, name=target, alias=alias, tags=tags
+        )
+        state = "registered as new version" if created else "already registered: version"
+        console.print(
+            f"[green]{choice.winner['tags.medbench.cell']}[/] {state} {version} of "
+            f"[bold]{target}[/], alias @{alias} → models:/{target}@{alias}"
+        )
+        promoted += 1
+    if not dry_run and promoted == 0:
+        raise MedbenchError("nothing was promoted: no dataset has a finished cell.")

@@ -1,0 +1,113 @@
+"""Choosing a suite's champions: per dataset, the best finished cell by one test metric,
+ties broken by the narrower confidence interval, then by the lower batch-1 latency."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+
+from benchmark.errors import MedbenchError
+
+__all__ = ["Choice", "choose_champions", "lower_is_better", "model_name", "version_tags"]
+
+_LOWER = re.compile(r"(ece|log_loss|_ms|_s|loss)$")
+LATENCY = "latency/b1_mean_ms"
+
+
+def lower_is_better(metric: str) -> bool:
+    return bool(_LOWER.search(metric))
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One dataset's decision: every cell with why it was or was not chosen."""
+
+    dataset: str
+    metric: str
+    candidates: pd.DataFrame  # cell, run_id, status, value, ci_width, latency_ms, note
+    winner: pd.Series | None  # the chosen run's row of the runs table
+
+
+def choose_champions(runs: pd.DataFrame, *, metric: str) -> list[Choice]:
+    """``runs`` (the newest run of each cell, any status, from ``track.load_cell_runs``) →
+    one :class:`Choice` per dataset. Failed or unfinished runs are never chosen."""
+    if runs.empty:
+        raise MedbenchError("the suite has no cell runs yet: run `medbench run SUITE` first.")
+    column = f"metrics.{metric}"
+    if column not in runs or runs[column].isna().all():
+        known = sorted(
+            c.removeprefix("metrics.")
+            for c in runs.columns
+            if c.startswith("metrics.test/") and c.count("/") == 1
+        )
+        raise MedbenchError(f"no run has the metric '{metric}'; test metrics logged: {known}.")
+    choices = []
+    for dataset, group in runs.groupby("tags.medbench.dataset", sort=True):
+        rows = [_candidate(row, column) for _, row in group.iterrows()]
+        table = pd.DataFrame(rows, index=group.index)
+        eligible = table[table["note"] == ""]
+        winner = None
+        if not eligible.empty:
+            sign = 1 if lower_is_better(metric) else -1
+            order = eligible.assign(key=sign * eligible["value"]).sort_values(
+                ["key", "ci_width", "latency_ms"], kind="stable"
+            )
+            best = order.index[0]
+            table.loc[best, "note"] = "chosen"
+            winner = group.loc[best]
+        choices.append(Choice(dataset=str(dataset), metric=metric, candidates=table, winner=winner))
+    return choices
+
+
+def _candidate(row: pd.Series, column: str) -> dict:
+    metric = column.removeprefix("metrics.")
+    value = _number(row.get(column))
+    low, high = _number(row.get(f"{column}_ci_low")), _number(row.get(f"{column}_ci_high"))
+    status = row["status"]
+    if status != "FINISHED":
+        error = row.get("tags.medbench.error")
+        why = f"{error}" if isinstance(error, str) and error else "no error recorded"
+        note = f"refused: run {status}" + (f" ({why})" if status == "FAILED" else " (unfinished)")
+    elif math.isnan(value):
+        note = f"refused: no {metric}"
+    else:
+        note = ""
+    return {
+        "cell": row["tags.medbench.cell"],
+        "run_id": row["run_id"],
+        "status": status,
+        "value": value,
+        "ci_width": high - low if not (math.isnan(low) or math.isnan(high)) else math.inf,
+        "latency_ms": _number(row.get(f"metrics.{LATENCY}"), default=math.inf),
+        "note": note,
+    }
+
+
+def _number(value: object, default: float = math.nan) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return default
+    return default if math.isnan(number) else number
+
+
+def model_name(suite: str, dataset: str) -> str:
+    """``{suite}-{dataset}`` with characters a registry name cannot hold replaced."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{suite}-{dataset}")
+
+
+def version_tags(winner: pd.Series, *, metric: str, weights_sha256: str) -> dict[str, str]:
+    """What the registered version records: where it came from and how it scored."""
+    tags = {
+        f"medbench.{key}": str(winner.get(f"tags.medbench.{key}", ""))
+        for key in ("suite", "cell", "dataset", "backbone", "strategy", "config_hash")
+    }
+    tags |= {"medbench.metric": metric, "medbench.weights_sha256": weights_sha256}
+    for column, value in winner.items():
+        name = str(column).removeprefix("metrics.")
+        if name.startswith("test/") and name.count("/") == 1 and not pd.isna(value):
+            tags[name] = f"{float(value):.6g}"
+    return tags

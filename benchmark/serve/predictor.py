@@ -1,0 +1,123 @@
+"""A trained cell's model as a predictor: raw images in, class probabilities out, with the
+preprocessing of training (the same ops, size and normalisation, read from its config)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from benchmark.data import normalize, parse_op, prepare_image
+from benchmark.data.files import BadImage, decode_image, read_image
+from benchmark.models import load_model
+
+__all__ = ["ImageInput", "Predictor"]
+
+ImageInput = str | Path | bytes | np.ndarray
+"""A path to an image file, the file's bytes, or a decoded uint8 H × W (× 1 or 3) array."""
+
+
+@dataclass
+class Predictor:
+    """``Predictor.load(folder)`` on a folder holding ``model.safetensors`` + ``config.json``."""
+
+    model: nn.Module
+    config: dict
+    device: torch.device
+
+    @classmethod
+    def load(cls, folder: Path, *, device: str = "auto") -> Predictor:
+        """The model of ``folder`` in eval mode, on the GPU when ``device`` is ``auto`` and
+        one exists."""
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        model, config = load_model(folder)
+        return cls(model=model.to(device), config=config, device=torch.device(device))
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.config["classes"])
+
+    def prepare(self, image: ImageInput) -> torch.Tensor:
+        """One input → uint8 C × H × W after the training preprocessing; :class:`BadImage`
+        says why an input cannot be used."""
+        if isinstance(image, np.ndarray):
+            decoded = _check_array(image)
+        elif isinstance(image, bytes | bytearray | memoryview):
+            decoded = decode_image(bytes(image))
+        elif isinstance(image, str | Path):
+            decoded = read_image(image)
+        else:
+            raise BadImage(
+                "expected a path, the file's bytes or a uint8 array, "
+                f"but got {type(image).__name__}"
+            )
+        ops = [parse_op(op) for op in self.config.get("preprocess", [])]
+        array = prepare_image(decoded, ops=ops, size=self.config["image_size"])
+        if array.shape[2] == 1:  # as normalisation does in training: gray is read as RGB
+            array = np.repeat(array, 3, axis=2)
+        return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)
+
+    def probabilities(self, images: Sequence[torch.Tensor], *, batch_size: int = 32) -> np.ndarray:
+        """Prepared images (see :meth:`prepare`) → N × classes probabilities."""
+        out = [np.zeros((0, len(self.classes)), np.float32)]
+        with torch.inference_mode():
+            for start in range(0, len(images), batch_size):
+                batch = torch.stack(list(images[start : start + batch_size]))
+                logits = self.model(self.normalized(batch))
+                out.append(logits.softmax(dim=1).float().cpu().numpy())
+        return np.concatenate(out)
+
+    def predict(self, images: Sequence[ImageInput]) -> pd.DataFrame:
+        """One row per input: ``label``, ``confidence`` and one probability column per class.
+
+        Raises :class:`BadImage` naming the first input that cannot be used.
+        """
+        prepared = []
+        for i, image in enumerate(images):
+            try:
+                prepared.append(self.prepare(image))
+            except BadImage as exc:
+                name = image if isinstance(image, str | Path) else f"input {i}"
+                raise BadImage(f"{name}: {exc}") from None
+        return self.table(self.probabilities(prepared))
+
+    def table(self, probs: np.ndarray) -> pd.DataFrame:
+        """Probabilities → ``label``, ``confidence``, then one column per class."""
+        classes = self.classes
+        top = probs.argmax(axis=1) if len(probs) else np.zeros(0, int)
+        frame = pd.DataFrame(
+            {
+                "label": [classes[k] for k in top],
+                "confidence": probs[np.arange(len(probs)), top].astype(float),
+            }
+        )
+        return pd.concat([frame, pd.DataFrame(probs.astype(float), columns=classes)], axis=1)
+
+    def overlay(self, image: torch.Tensor, *, target: int, method: str = "gradcam") -> np.ndarray:
+        """The ``method`` map of class ``target`` over a prepared image (uint8 H × W × 3)."""
+        from benchmark.explain import cam_maps, overlay
+
+        cam = cam_maps(self.model, self.normalized(image[None]), [target], method=method)[0]
+        return overlay(image.numpy(), cam)
+
+    def normalized(self, batch: torch.Tensor) -> torch.Tensor:
+        """Prepared uint8 images → the model's normalised float input on its device."""
+        return normalize(
+            batch, mean=self.config["mean"], std=self.config["std"], device=self.device
+        )
+
+
+def _check_array(image: np.ndarray) -> np.ndarray:
+    if image.dtype != np.uint8:
+        raise BadImage(f"expected a uint8 array, but got {image.dtype}")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3):
+        return image
+    raise BadImage(f"expected an H × W or H × W × 3 array, but got shape {image.shape}")

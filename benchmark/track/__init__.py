@@ -1,0 +1,66 @@
+"""The only importer of MLflow: store location, run naming, logging and querying, models and
+the registry.
+
+Layout (a contract, see the architecture notes): one experiment per suite; one run per
+cell named ``dataset/backbone/strategy`` with ``medbench.*`` tags; per-epoch metrics at
+their step; ``test/*`` metrics and artifacts on the cell run; the cell's model as a pyfunc
+model named ``model`` of that run.
+"""
+
+from __future__ import annotations
+
+from benchmark.track._models import (
+    ModelSource,
+    champion_uri,
+    log_model,
+    logged_model_id,
+    register_model,
+    resolve_model,
+    weights_sha256,
+)
+from benchmark.track._runs import (
+    TAG,
+    RunLog,
+    adopt_trial_runs,
+    connect,
+    ensure_experiment,
+    find_finished_cell,
+    find_summary_run,
+    flatten,
+    list_suites,
+    load_cell_runs,
+    load_suite_analysis,
+    load_text,
+    log_report,
+    mark_dead_runs_failed,
+    resolve_tracking_uri,
+    start_run,
+    start_summary_run,
+)
+
+__all__ = [
+    "TAG",
+    "ModelSource",
+    "RunLog",
+    "adopt_trial_runs",
+    "champion_uri",
+    "connect",
+    "ensure_experiment",
+    "find_finished_cell",
+    "find_summary_run",
+    "flatten",
+    "list_suites",
+    "load_cell_runs",
+    "load_suite_analysis",
+    "load_text",
+    "log_model",
+    "log_report",
+    "logged_model_id",
+    "mark_dead_runs_failed",
+    "register_model",
+    "resolve_model",
+    "resolve_tracking_uri",
+    "start_run",
+    "start_summary_run",
+    "weights_sha256",
+]

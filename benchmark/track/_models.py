@@ -1,0 +1,251 @@
+"""Models in MLflow: each cell's model as a pyfunc model logged from code (safetensors +
+JSON, no pickle), the Model Registry, and any model reference resolved to a local folder."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import warnings
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import benchmark
+from benchmark.errors import TrackingError
+from benchmark.track._runs import TAG, RunLog
+
+__all__ = [
+    "ModelSource",
+    "champion_uri",
+    "log_model",
+    "logged_model_id",
+    "register_model",
+    "resolve_model",
+    "weights_sha256",
+]
+
+MODEL = "model"  # the logged model's name on its run: runs:/<run id>/model
+WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
+_PACKAGE = Path(benchmark.__file__).parent
+_CODE = _PACKAGE / "serve" / "mlflow_model.py"
+_FALLBACK_REQUIREMENTS = ["torch", "timm", "safetensors", "numpy", "pandas", "pillow", "mlflow"]
+
+
+def log_model(run: RunLog, folder: Path) -> str:
+    """Log ``folder`` (``model.safetensors`` + ``config.json``) as the pyfunc model of ``run``
+    and return its model id.
+
+    The model is the code of ``benchmark/serve/mlflow_model.py`` with the medbench package
+    beside it, so it loads where medbench is not installed; its signature takes one ``image``
+    column and returns ``label``, ``confidence`` and a probability per class.
+    """
+    import mlflow
+    from mlflow.models import Model, ModelSignature
+    from mlflow.types.schema import AnyType, ColSpec, Schema
+
+    classes = json.loads((folder / CONFIG_FILE).read_text())["classes"]
+    signature = ModelSignature(
+        inputs=Schema([ColSpec(AnyType(), "image")]),
+        outputs=Schema(
+            [
+                ColSpec("string", "label"),
+                ColSpec("double", "confidence"),
+                *(ColSpec("double", name) for name in classes),
+            ]
+        ),
+    )
+    client = run.client
+    experiment_id = client.get_run(run.run_id).info.experiment_id
+    logged = client.create_logged_model(experiment_id, name=MODEL, source_run_id=run.run_id)
+    mlflow.set_tracking_uri(client.tracking_uri)  # Model.log writes through the global store
+    with warnings.catch_warnings():  # MLflow's advice on type hints and input examples
+        warnings.filterwarnings("ignore", message=".*(type hints|input example).*")
+        Model.log(
+            None,
+            name=MODEL,
+            flavor=mlflow.pyfunc,
+            run_id=run.run_id,
+            model_id=logged.model_id,
+            python_model=str(_CODE),
+            artifacts={
+                "weights": str(folder / WEIGHTS_FILE),
+                "config": str(folder / CONFIG_FILE),
+            },
+            code_paths=[str(_PACKAGE)],
+            signature=signature,
+            pip_requirements=_requirements(),
+        )
+    return logged.model_id
+
+
+def _requirements() -> list[str]:
+    """medbench's own dependencies pinned to the installed versions."""
+    try:
+        specs = metadata.requires("medbench") or []
+    except metadata.PackageNotFoundError:
+        specs = _FALLBACK_REQUIREMENTS
+    wanted = [re.match(r"[A-Za-z0-9_.-]+", s).group(0) for s in specs if "extra ==" not in s]
+    pinned = []
+    for name in wanted:
+        try:
+            pinned.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            pinned.append(name)
+    return pinned
+
+
+def logged_model_id(client, run_id: str) -> str | None:
+    """The id of the pyfunc model logged by run ``run_id``, if it has one."""
+    run = client.get_run(run_id)
+    outputs = run.outputs.model_outputs if run.outputs else []
+    for output in outputs:
+        if client.get_logged_model(output.model_id).name == MODEL:
+            return output.model_id
+    return None
+
+
+def weights_sha256(folder: Path) -> str:
+    digest = hashlib.sha256()
+    with (folder / WEIGHTS_FILE).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def register_model(
+    client, *, run_id: str, name: str, alias: str, tags: dict[str, str]
+) -> tuple[str, bool]:
+    """Register the model of ``run_id`` as ``name`` (once: a run already registered there
+    keeps its version), set ``alias`` on that version and ``tags``; return
+    ``(version, created)``."""
+    from mlflow.exceptions import MlflowException
+
+    model_id = logged_model_id(client, run_id)
+    if model_id is None:
+        raise TrackingError(
+            f"run {run_id} has no pyfunc model (it was logged by an older medbench): run its "
+            "cell again (`medbench run SUITE --no-resume`) to package it."
+        )
+    try:
+        client.create_registered_model(name, description="Registered by `medbench promote`.")
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise TrackingError(f"cannot create registered model '{name}': {exc}") from None
+    existing = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    created = not existing
+    if existing:
+        version = str(min(int(v.version) for v in existing))
+    else:
+        version = client.create_model_version(
+            name, source=f"models:/{model_id}", run_id=run_id, tags=tags, model_id=model_id
+        ).version
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+    client.set_registered_model_alias(name, alias, version)
+    return str(version), created
+
+
+@dataclass
+class ModelSource:
+    """Where a model came from: its local folder and, when registered or tracked, its name,
+    version and the test metrics of the run that trained it."""
+
+    folder: Path
+    uri: str
+    name: str | None = None
+    version: str | None = None
+    run_id: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def resolve_model(client, reference: str, folder: Path) -> ModelSource:
+    """A model from ``models:/NAME@ALIAS``, ``models:/NAME/VERSION``, ``runs:/<id>/model``,
+    a run id, or a local folder (a medbench model folder or a downloaded MLflow model),
+    downloaded under ``folder`` when it is not local."""
+    import mlflow
+
+    local = Path(reference)
+    if local.is_dir():
+        return ModelSource(folder=_model_folder(local, reference), uri=str(local))
+    name = version = None
+    if reference.startswith("models:/"):
+        name, version, run_id = _registered(client, reference)
+        uri = reference
+    elif reference.startswith("runs:/"):
+        run_id, uri = reference.removeprefix("runs:/").split("/", 1)[0], reference
+    elif re.fullmatch(r"[0-9a-f]{32}", reference):
+        run_id, uri = reference, f"runs:/{reference}/{MODEL}"
+    else:
+        raise TrackingError(
+            f"'{reference}' is not a model: expected models:/NAME@ALIAS, models:/NAME/VERSION, "
+            "runs:/<run id>/model, a run id or a model folder."
+        )
+    try:
+        path = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(folder)))
+    except Exception as exc:
+        raise TrackingError(f"cannot download the model '{reference}': {exc}") from None
+    source = ModelSource(folder=_model_folder(path, reference), uri=uri, name=name)
+    source.version, source.run_id = version, run_id
+    if run_id:
+        try:
+            run = client.get_run(run_id)
+        except Exception:
+            return source
+        source.metrics = {k: v for k, v in run.data.metrics.items() if k.startswith("test/")}
+        source.tags = {k: v for k, v in run.data.tags.items() if k.startswith(TAG)}
+    return source
+
+
+def _registered(client, reference: str) -> tuple[str, str, str | None]:
+    from mlflow.exceptions import MlflowException
+
+    rest = reference.removeprefix("models:/")
+    name, alias = rest.split("@", 1) if "@" in rest else (rest, None)
+    name, _, number = name.partition("/")
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        known = [m.name for m in client.search_registered_models()]
+        raise TrackingError(
+            f"no registered model '{name}' in {client.tracking_uri}; registered: "
+            f"{known or 'none (`medbench promote SUITE` registers the best cell)'}."
+        ) from None
+    try:
+        if alias is not None:
+            found = client.get_model_version_by_alias(name, alias)
+        elif number:
+            found = client.get_model_version(name, number)
+        else:
+            raise TrackingError(f"'{reference}' names no version: add @ALIAS or /VERSION.")
+    except MlflowException:
+        aliases = client.get_registered_model(name).aliases
+        raise TrackingError(
+            f"'{reference}' does not exist; model '{name}' has aliases {aliases or 'none'}."
+        ) from None
+    return name, str(found.version), found.run_id
+
+
+def _model_folder(path: Path, reference: str) -> Path:
+    """The folder holding ``config.json``: the path itself or an MLflow model's artifacts/."""
+    for candidate in (path, path / "artifacts"):
+        if (candidate / CONFIG_FILE).is_file() and (candidate / WEIGHTS_FILE).is_file():
+            return candidate
+    raise TrackingError(
+        f"'{reference}' holds no medbench model: expected {CONFIG_FILE} and {WEIGHTS_FILE} "
+        "(or an MLflow model with them under artifacts/)."
+    )
+
+
+def champion_uri(client, alias: str = "champion") -> str:
+    """``models:/NAME@alias`` of the only registered model with ``alias``."""
+    names = [m.name for m in client.search_registered_models() if alias in (m.aliases or {})]
+    if len(names) == 1:
+        return f"models:/{names[0]}@{alias}"
+    if not names:
+        raise TrackingError(
+            f"no registered model has the alias '{alias}' in {client.tracking_uri}: run "
+            "`medbench promote SUITE` first, or give --model."
+        )
+    raise TrackingError(f"several models have the alias '{alias}' ({names}): choose with --model.")

@@ -1,0 +1,163 @@
+"""The registered model through MLflow alone, in fresh processes: pyfunc, no pickle, REST."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import pickle
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from benchmark import track
+from benchmark.data import PHANTOM_CLASSES, render_phantom
+from benchmark.serve import Predictor
+from tests.conftest import CHAMPION, ROOT
+from tests.serve._server import free_port, wait_for
+
+PER_CLASS = 3
+
+# Run in a fresh interpreter: any unpickling of an object (which must look up a class or a
+# function) is refused by an audit hook, and the usual pickle entry points raise.
+FRESH = """
+import json, sys
+events = []
+def audit(event, args):
+    if event == "pickle.find_class":
+        events.append(f"{args[0]}.{args[1]}")
+        raise RuntimeError(f"pickle tried to load {args[0]}.{args[1]}")
+sys.addaudithook(audit)
+import pickle
+def refuse(*args, **kwargs):
+    raise RuntimeError("pickle.load called")
+pickle.load = pickle.loads = refuse
+import torch
+torch.load = refuse
+
+import mlflow, pandas as pd
+mlflow.set_tracking_uri(sys.argv[1])
+model = mlflow.pyfunc.load_model(sys.argv[2])
+table = model.predict(pd.DataFrame({"image": json.loads(sys.argv[3])}))
+import benchmark
+print(json.dumps({
+    "code": benchmark.__file__,
+    "table": table.to_dict(orient="list"),
+    "inputs": [c.name for c in model.metadata.signature.inputs.inputs],
+    "outputs": [c.name for c in model.metadata.signature.outputs.inputs],
+    "pickles": events,
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def phantoms(tmp_path_factory) -> tuple[list[str], list[str]]:
+    """Fresh phantoms (a seed the suite never used), PER_CLASS of each class, as PNG files."""
+    folder = tmp_path_factory.mktemp("phantoms")
+    files, labels = [], []
+    for k, label in enumerate(PHANTOM_CLASSES):
+        for i in range(PER_CLASS):
+            image = render_phantom(k + 4 * i, seed=2026, size=80, difficulty=0.4, label=label)
+            path = folder / f"{label}_{i}.png"
+            Image.fromarray(image.image).save(path)
+            files.append(str(path))
+            labels.append(label)
+    return files, labels
+
+
+def _fresh_process(uri: str, model: str, images: list[str], cwd: Path) -> dict:
+    env = {**os.environ, "PYTHONPATH": ""}
+    result = subprocess.run(
+        [sys.executable, "-c", FRESH, uri, model, json.dumps(images)],
+        capture_output=True, text=True, cwd=cwd, env=env, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_champion_predicts_each_class_in_a_fresh_process(quickstart_store, phantoms, tmp_path):
+    files, labels = phantoms
+    out = _fresh_process(quickstart_store, CHAMPION, files, tmp_path)
+    assert out["pickles"] == []
+    assert out["inputs"] == ["image"]
+    assert out["outputs"] == ["label", "confidence", *PHANTOM_CLASSES]
+    # The package code came with the model, not from this checkout.
+    assert not Path(out["code"]).is_relative_to(ROOT), out["code"]
+    predicted = out["table"]["label"]
+    for label in PHANTOM_CLASSES:
+        right = sum(p == t == label for p, t in zip(predicted, labels, strict=True))
+        assert right >= PER_CLASS - 1, (label, predicted, labels)
+    # The same numbers as the predictor in this process.
+    client = track.connect(quickstart_store)
+    source = track.resolve_model(client, CHAMPION, tmp_path / "here")
+    here = Predictor.load(source.folder, device="cpu").predict(files)
+    for name in PHANTOM_CLASSES:
+        np.testing.assert_allclose(out["table"][name], here[name], atol=1e-5)
+
+
+class _Payload:
+    """Unpickling this writes a file: proof that a pickle was executed."""
+
+    def __init__(self, sentinel: Path) -> None:
+        self.sentinel = sentinel
+
+    def __reduce__(self):
+        return (open, (str(self.sentinel), "w"))
+
+
+def test_no_pickle_is_ever_loaded(quickstart_store, tmp_path):
+    client = track.connect(quickstart_store)
+    source = track.resolve_model(client, CHAMPION, tmp_path / "download")
+    model_dir = source.folder.parent
+    kinds = {p.suffix for p in model_dir.rglob("*") if p.is_file()}
+    assert not kinds & {".pkl", ".pickle", ".pt", ".pth", ".bin", ".joblib"}, kinds
+
+    # A model folder whose weights were swapped for a pickle is refused, never executed.
+    sentinel = tmp_path / "executed"
+    forged = tmp_path / "forged"
+    forged.mkdir()
+    (forged / "config.json").write_text((source.folder / "config.json").read_text())
+    (forged / "model.safetensors").write_bytes(pickle.dumps(_Payload(sentinel)))
+    with pytest.raises(Exception):  # noqa: B017 - any refusal will do, as long as it refuses
+        Predictor.load(forged, device="cpu")
+    assert not sentinel.exists()
+
+
+@pytest.mark.slow
+def test_mlflow_models_serve_answers_rest_predictions(quickstart_store, phantoms, tmp_path):
+    files, labels = phantoms
+    port = free_port()
+    mlflow = Path(sys.executable).with_name("mlflow")
+    server = subprocess.Popen(
+        [str(mlflow), "models", "serve", "-m", CHAMPION, "--env-manager", "local",
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        env={**os.environ, "MLFLOW_TRACKING_URI": quickstart_store}, cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        wait_for(f"http://127.0.0.1:{port}/ping", server)
+        payload = {
+            "dataframe_split": {
+                "columns": ["image"],
+                "data": [[base64.b64encode(Path(f).read_bytes()).decode()] for f in files],
+            }
+        }
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            data=json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            predictions = json.load(response)["predictions"]
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+    assert len(predictions) == len(files), output[-2000:]
+    right = sum(p["label"] == t for p, t in zip(predictions, labels, strict=True))
+    assert right >= len(files) - len(PHANTOM_CLASSES)
+    assert set(predictions[0]) == {"label", "confidence", *PHANTOM_CLASSES}

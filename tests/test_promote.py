@@ -1,0 +1,135 @@
+"""Promotion: which cell wins (rules on a runs table) and what the registry records."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from benchmark import track
+from benchmark.cli import app
+from benchmark.errors import MedbenchError
+from benchmark.promote import choose_champions, model_name
+
+
+def _runs(*rows: dict) -> pd.DataFrame:
+    base = {"status": "FINISHED", "tags.medbench.dataset": "mri", "tags.medbench.error": None}
+    out = []
+    for i, row in enumerate(rows):
+        cell = row.pop("cell", f"mri/b{i}/finetune")
+        out.append({**base, "run_id": f"run{i}", "tags.medbench.cell": cell, **row})
+    return pd.DataFrame(out)
+
+
+F1 = "metrics.test/f1_weighted"
+CI_LOW, CI_HIGH, LATENCY = f"{F1}_ci_low", f"{F1}_ci_high", "metrics.latency/b1_mean_ms"
+
+
+def _chosen(runs: pd.DataFrame, metric: str = "test/f1_weighted") -> str:
+    (choice,) = choose_champions(runs, metric=metric)
+    return choice.winner["run_id"]
+
+
+def test_the_best_metric_wins_then_the_narrower_interval_then_the_faster_model():
+    runs = _runs(
+        {F1: 0.80, CI_LOW: 0.70, CI_HIGH: 0.90, LATENCY: 1.0},
+        {F1: 0.90, CI_LOW: 0.80, CI_HIGH: 1.00, LATENCY: 9.0},
+    )
+    assert _chosen(runs) == "run1"
+    tie = _runs(
+        {F1: 0.90, CI_LOW: 0.70, CI_HIGH: 1.00, LATENCY: 1.0},
+        {F1: 0.90, CI_LOW: 0.85, CI_HIGH: 0.95, LATENCY: 9.0},
+        {F1: 0.90, CI_LOW: 0.85, CI_HIGH: 0.95, LATENCY: 5.0},
+    )
+    assert _chosen(tie) == "run2"  # narrowest interval; of those, the lower latency
+
+
+def test_lower_is_better_for_calibration_error():
+    runs = _runs({"metrics.test/ece": 0.20}, {"metrics.test/ece": 0.05})
+    assert _chosen(runs, "test/ece") == "run1"
+
+
+def test_failed_and_unfinished_runs_are_refused_with_the_reason():
+    runs = _runs(
+        {F1: 0.99, "status": "FAILED", "tags.medbench.error": "RuntimeError: CUDA out of memory"},
+        {F1: 0.98, "status": "RUNNING"},
+        {F1: 0.50},
+        {F1: math.nan},
+    )
+    (choice,) = choose_champions(runs, metric="test/f1_weighted")
+    assert choice.winner["run_id"] == "run2"
+    notes = list(choice.candidates["note"])
+    assert notes[0] == "refused: run FAILED (RuntimeError: CUDA out of memory)"
+    assert notes[1] == "refused: run RUNNING (unfinished)"
+    assert notes[2] == "chosen" and notes[3] == "refused: no test/f1_weighted"
+
+
+def test_each_dataset_gets_its_own_champion_and_a_registry_name():
+    runs = _runs({F1: 0.7}, {F1: 0.9, "tags.medbench.dataset": "ct", "cell": "ct/b1/finetune"})
+    assert [c.dataset for c in choose_champions(runs, metric="test/f1_weighted")] == ["ct", "mri"]
+    assert model_name("brain six", "mri/t1") == "brain-six-mri-t1"
+
+
+def test_an_unknown_metric_lists_the_logged_ones():
+    with pytest.raises(MedbenchError, match=r"no run has the metric 'test/f1'.*test/f1_weighted"):
+        choose_champions(_runs({F1: 0.9}), metric="test/f1")
+
+
+def _promote(uri: str, *args: str):
+    return CliRunner().invoke(app, ["promote", "quickstart", "--tracking-uri", uri, *args])
+
+
+def test_promote_registers_the_best_quickstart_cell_once(quickstart_uri):
+    client = MlflowClient(quickstart_uri)
+    versions = client.search_model_versions("name = 'quickstart-phantoms'")
+    assert len(versions) == 1  # the session's promotion
+    version = versions[0]
+    assert client.get_registered_model("quickstart-phantoms").aliases == {"champion": 1}
+    runs = track.load_cell_runs(client, "quickstart")
+    best = runs.loc[runs["metrics.test/f1_weighted"].idxmax()]
+    assert version.run_id == best["run_id"]
+    tags = version.tags
+    assert tags["medbench.cell"] == best["tags.medbench.cell"]
+    assert tags["medbench.config_hash"] == best["tags.medbench.config_hash"]
+    assert tags["medbench.suite"] == "quickstart" and tags["medbench.metric"] == "test/f1_weighted"
+    assert float(tags["test/f1_weighted"]) == pytest.approx(best["metrics.test/f1_weighted"])
+    mlflow.set_tracking_uri(quickstart_uri)
+    model = mlflow.artifacts.download_artifacts("models:/quickstart-phantoms/1")
+    with open(f"{model}/artifacts/model.safetensors", "rb") as f:
+        assert tags["medbench.weights_sha256"] == hashlib.sha256(f.read()).hexdigest()
+
+    again = _promote(quickstart_uri)
+    assert again.exit_code == 0, again.output
+    assert "already registered: version 1" in again.output
+    assert len(client.search_model_versions("name = 'quickstart-phantoms'")) == 1
+
+
+def test_promote_dry_run_registers_nothing_and_names_are_checked(quickstart_uri):
+    dry = _promote(quickstart_uri, "--dry-run", "--name", "other", "--alias", "candidate")
+    assert dry.exit_code == 0, dry.output
+    assert "would register run" in dry.output and "other @candidate" in dry.output
+    assert (
+        MlflowClient(quickstart_uri).search_registered_models(filter_string="name = 'other'") == []
+    )
+    bad = _promote(quickstart_uri, "--dataset", "lungs")
+    assert (
+        bad.exit_code == 1 and "--dataset lungs: suite 'quickstart' has ['phantoms']" in bad.output
+    )
+
+
+def test_promote_refuses_a_cell_whose_latest_run_failed(quickstart_uri):
+    client = MlflowClient(quickstart_uri)
+    runs = track.load_cell_runs(client, "quickstart")
+    best = runs.loc[runs["metrics.test/f1_weighted"].idxmax()]
+    client.set_tag(best["run_id"], "medbench.error", "KeyboardInterrupt: ")
+    client.set_terminated(best["run_id"], status="FAILED")
+    result = _promote(quickstart_uri, "--name", "second")
+    assert result.exit_code == 0, result.output
+    assert "refused: run FAILED" in result.output
+    (version,) = client.search_model_versions("name = 'second'")
+    assert version.run_id != best["run_id"]
