@@ -15,6 +15,7 @@ from benchmark.cli import (
     promote,
     report,
     run,
+    serve,
     suite,
     ui,
 )
@@ -70,6 +71,7 @@ app.command("report")(report.report)
 app.command("explain")(explain.explain)
 app.command("promote")(promote.promote)
 app.command("predict")(predict.predict)
+app.command("app")(serve.app)
 app.command("ui")(ui.ui)
 app.command("list")(listing.list_)
 app.add_typer(suite.app, name="suite")

@@ -1,0 +1,141 @@
+"""The web page of ``medbench app``: upload an image, see the predicted class, a bar per
+class, the class-activation map, and which model answered with its test scores.
+
+Uploads are decoded in memory and never written to disk; the page and its script are plain
+files of this package, with no external resource.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import threading
+from importlib.resources import files
+
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from benchmark.data import BadImage
+from benchmark.serve.predictor import Predictor
+
+__all__ = ["MAX_UPLOAD_BYTES", "create_app"]
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+_SHOWN_METRICS = ("accuracy", "f1_weighted", "f1_macro", "balanced_accuracy", "auroc_macro")
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+def create_app(
+    predictor: Predictor,
+    *,
+    model: dict,
+    max_bytes: int = MAX_UPLOAD_BYTES,
+    cam_method: str | None = "gradcam",
+) -> FastAPI:
+    """The app for ``predictor``; ``model`` describes it on the page (``name``, ``version``,
+    ``uri``, ``metrics`` as ``{"test/accuracy": 0.93, ...}``, ``tags``)."""
+    app = FastAPI(title="medbench", docs_url=None, redoc_url=None, openapi_url=None)
+    assets = files("benchmark.serve") / "static"
+    lock = threading.Lock()  # one request at a time on the model (CAM hooks are per model)
+    info = _describe(predictor, model, max_bytes=max_bytes, cam_method=cam_method)
+
+    @app.get("/", response_class=HTMLResponse)
+    def page() -> Response:
+        return HTMLResponse((assets / "index.html").read_text(), headers=_HEADERS)
+
+    @app.get("/static/{name}")
+    def static(name: str) -> Response:
+        types = {"app.js": "text/javascript", "app.css": "text/css"}
+        if name not in types:
+            return _problem(404, f"no such file: {name}")
+        return Response((assets / name).read_text(), media_type=types[name], headers=_HEADERS)
+
+    @app.get("/api/model")
+    def describe() -> dict:
+        return info
+
+    @app.post("/api/predict")
+    async def predict(request: Request) -> Response:
+        limit = f"{max_bytes / 2**20:.3g} MB"
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            return _problem(
+                413, f"the file is {int(declared) / 2**20:.3g} MB; the limit is {limit}."
+            )
+        data = bytearray()
+        async for chunk in request.stream():
+            data += chunk
+            if len(data) > max_bytes:
+                return _problem(413, f"the file is over the {limit} limit.")
+        if not data:
+            return _problem(400, "the upload is empty: choose an image file.")
+        try:
+            result = await run_in_threadpool(_classify, predictor, bytes(data), cam_method, lock)
+        except BadImage as exc:
+            return _problem(415, f"this file cannot be read as an image: {exc}.")
+        return JSONResponse(result, headers=_HEADERS)
+
+    return app
+
+
+def _classify(predictor: Predictor, data: bytes, cam_method: str | None, lock) -> dict:
+    image = predictor.prepare(data)
+    with lock:
+        probs = predictor.probabilities([image])[0]
+        top = int(probs.argmax())
+        overlay = predictor.overlay(image, target=top, method=cam_method) if cam_method else None
+    return {
+        "label": predictor.classes[top],
+        "confidence": float(probs[top]),
+        "probabilities": [
+            {"class": name, "probability": float(p)}
+            for name, p in zip(predictor.classes, probs, strict=True)
+        ],
+        "input": _png(image.permute(1, 2, 0).numpy()),
+        "overlay": _png(overlay) if overlay is not None else None,
+        "cam_method": cam_method,
+    }
+
+
+def _describe(predictor: Predictor, model: dict, *, max_bytes: int, cam_method) -> dict:
+    metrics = model.get("metrics", {})
+    shown = {}
+    for key in _SHOWN_METRICS:
+        if f"test/{key}" in metrics:
+            low, high = metrics.get(f"test/{key}_ci_low"), metrics.get(f"test/{key}_ci_high")
+            shown[key] = {
+                "value": metrics[f"test/{key}"],
+                "ci": None if low is None else [low, high],
+            }
+    tags = model.get("tags", {})
+    return {
+        "name": model.get("name"),
+        "version": model.get("version"),
+        "uri": model.get("uri"),
+        "cell": tags.get("medbench.cell"),
+        "suite": tags.get("medbench.suite"),
+        "backbone": predictor.config["backbone"],
+        "image_size": predictor.config["image_size"],
+        "classes": predictor.classes,
+        "metrics": shown,
+        "max_bytes": max_bytes,
+        "cam_method": cam_method,
+    }
+
+
+def _png(image: np.ndarray) -> str:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image)).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _problem(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"detail": message}, status_code=status, headers=_HEADERS)

@@ -1,0 +1,191 @@
+"""``medbench app``: the API behind the page, its limits, and the page in a real browser."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+import uvicorn
+from PIL import Image
+
+from benchmark import track
+from benchmark.data import PHANTOM_CLASSES, render_phantom
+from benchmark.serve import Predictor
+from benchmark.serve.app import create_app
+from tests.conftest import CHAMPION, ROOT
+from tests.serve._server import free_port, wait_for
+
+LIMIT = 100_000
+ARTIFACTS = ROOT / "test-artifacts"  # kept after the run (CI can publish it); not committed
+
+
+@pytest.fixture(scope="module")
+def server(quickstart_store, tmp_path_factory):
+    """The app of the champion, served by uvicorn in a thread of this process."""
+    client = track.connect(quickstart_store)
+    source = track.resolve_model(client, CHAMPION, tmp_path_factory.mktemp("model"))
+    predictor = Predictor.load(source.folder, device="cpu")
+    model = {"name": source.name, "version": source.version, "uri": source.uri,
+             "metrics": source.metrics, "tags": source.tags}  # fmt: skip
+    port = free_port()
+    web = uvicorn.Server(
+        uvicorn.Config(create_app(predictor, model=model, max_bytes=LIMIT), port=port,
+                       log_level="warning")
+    )  # fmt: skip
+    thread = threading.Thread(target=web.run, daemon=True)
+    thread.start()
+    while not web.started:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", source
+    web.should_exit = True
+    thread.join(timeout=10)
+
+
+def _request(url: str, data: bytes | None = None) -> tuple[int, dict, bytes]:
+    request = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def _phantom_png(label: str) -> bytes:
+    image = render_phantom(1, seed=314, size=80, difficulty=0.4, label=label).image
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_the_page_its_script_and_the_model_card(server):
+    url, source = server
+    status, headers, body = _request(f"{url}/")
+    assert status == 200 and b'<input id="file" type="file"' in body
+    assert "default-src 'self'" in headers["content-security-policy"]
+    assert _request(f"{url}/static/app.js")[0] == 200
+    assert _request(f"{url}/static/app.py")[0] == 404
+    status, _, body = _request(f"{url}/api/model")
+    card = json.loads(body)
+    assert (card["name"], card["version"]) == ("quickstart-phantoms", "1")
+    assert card["classes"] == list(PHANTOM_CLASSES)
+    assert card["metrics"]["accuracy"]["value"] == source.metrics["test/accuracy"]
+    assert card["cell"] == source.tags["medbench.cell"] and card["max_bytes"] == LIMIT
+
+
+def test_an_upload_is_classified_and_explained_without_touching_the_disk(
+    server, tmp_path, monkeypatch
+):
+    url, _ = server
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.chdir(tmp_path)
+    before = sorted(tmp_path.rglob("*"))
+    status, _, body = _request(f"{url}/api/predict", _phantom_png("pituitary"))
+    assert status == 200, body
+    answer = json.loads(body)
+    probabilities = {p["class"]: p["probability"] for p in answer["probabilities"]}
+    assert list(probabilities) == list(PHANTOM_CLASSES)
+    assert abs(sum(probabilities.values()) - 1) < 1e-5
+    assert answer["confidence"] == max(probabilities.values())
+    assert answer["label"] == "pituitary"
+    for key in ("input", "overlay"):
+        png = base64.b64decode(answer[key].removeprefix("data:image/png;base64,"))
+        assert Image.open(io.BytesIO(png)).size == (80, 80)
+    assert sorted(tmp_path.rglob("*")) == before  # nothing written, not even temporarily
+
+
+def test_oversized_empty_and_non_image_uploads_are_refused_with_a_message(server):
+    url, _ = server
+    status, _, body = _request(f"{url}/api/predict", b"\0" * (2 * LIMIT))
+    assert status == 413
+    assert json.loads(body)["detail"] == "the file is 0.191 MB; the limit is 0.0954 MB."
+    status, _, body = _request(f"{url}/api/predict", b"")
+    assert status == 400 and "empty" in json.loads(body)["detail"]
+    status, _, body = _request(f"{url}/api/predict", b"%PDF-1.7 a report, not a scan")
+    assert status == 415
+    assert json.loads(body)["detail"] == (
+        "this file cannot be read as an image: not an image (unknown format)."
+    )
+
+
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    CHROMIUM is None or DRIVER is None,
+    reason="no headless browser here (apt install chromium chromium-driver)",
+)
+def test_a_clinician_uploads_a_scan_in_the_browser(quickstart_store, tmp_path):
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ready
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    scan = tmp_path / "scan.png"
+    scan.write_bytes(_phantom_png("glioma"))
+    not_image = tmp_path / "notes.png"
+    not_image.write_text("meeting notes")
+    port = free_port()
+    app = subprocess.Popen(
+        [sys.executable, "-m", "benchmark", "app", "--port", str(port),
+         "--tracking-uri", quickstart_store],
+        cwd=tmp_path, env={**os.environ}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--window-size=1100,1250"):  # fmt: skip
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    browser = None
+    try:
+        wait_for(f"http://127.0.0.1:{port}/api/model", app)
+        browser = webdriver.Chrome(options=options, service=webdriver.ChromeService(DRIVER))
+        wait = WebDriverWait(browser, 60)
+        browser.get(f"http://127.0.0.1:{port}/")
+        wait.until(ready.text_to_be_present_in_element((By.ID, "model"), "quickstart-phantoms"))
+        assert "version 1" in browser.find_element(By.ID, "model").text
+        assert "accuracy" in browser.find_element(By.ID, "scores").text
+
+        browser.find_element(By.ID, "file").send_keys(str(scan))
+        wait.until(ready.visibility_of_element_located((By.ID, "result")))
+        assert browser.find_element(By.ID, "label").text == "glioma"
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#bars .bar")) == len(PHANTOM_CLASSES)
+        widths = browser.execute_script(
+            "return [...document.querySelectorAll('#bars .bar > div')].map(d => d.style.width)"
+        )
+        assert max(float(w.rstrip("%")) for w in widths) > 50
+        loaded = (
+            "const i = document.getElementById(arguments[0]); return i.complete && i.naturalWidth"
+        )
+        assert browser.execute_script(loaded, "overlay") == 80
+        assert browser.execute_script(loaded, "input") == 80
+        ARTIFACTS.mkdir(exist_ok=True)
+        browser.save_screenshot(str(ARTIFACTS / "app.png"))
+
+        browser.find_element(By.ID, "file").send_keys(str(not_image))
+        wait.until(ready.visibility_of_element_located((By.ID, "error")))
+        assert "cannot be read as an image" in browser.find_element(By.ID, "error").text
+        assert not browser.find_element(By.ID, "result").is_displayed()
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert all("api/predict" in e["message"] and "415" in e["message"] for e in errors), errors
+    finally:
+        if browser is not None:
+            browser.quit()
+        app.terminate()
+        app.communicate(timeout=30)
+    assert Image.open(ARTIFACTS / "app.png").size[0] > 500
