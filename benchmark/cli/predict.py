@@ -49,12 +49,15 @@ def predict(
     with progress_bar("predicting") as advance:
         for start in range(0, len(files), CHUNK):
             chunk, prepared = [], []
-            for position, path in enumerate(files[start : start + CHUNK], start=start):
-                try:
-                    prepared.append(predictor.prepare(path))
+            paths = files[start : start + CHUNK]
+            for position, (path, image) in enumerate(
+                zip(paths, predictor.prepare_many(paths), strict=True), start=start
+            ):
+                if isinstance(image, BadImage):
+                    rows.append({"position": position, "file": str(path), "error": str(image)})
+                else:
+                    prepared.append(image)
                     chunk.append((position, path))
-                except BadImage as exc:
-                    rows.append({"position": position, "file": str(path), "error": str(exc)})
             table = predictor.table(predictor.probabilities(prepared))
             for (position, path), image, (_, row) in zip(
                 chunk, prepared, table.iterrows(), strict=True

@@ -3,7 +3,9 @@ preprocessing of training (the same ops, size and normalisation, read from its c
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,14 +80,27 @@ class Predictor:
 
         Raises :class:`BadImage` naming the first input that cannot be used.
         """
-        prepared = []
-        for i, image in enumerate(images):
-            try:
-                prepared.append(self.prepare(image))
-            except BadImage as exc:
+        prepared = self.prepare_many(images)
+        for i, (image, result) in enumerate(zip(images, prepared, strict=True)):
+            if isinstance(result, BadImage):
                 name = image if isinstance(image, str | Path) else f"input {i}"
-                raise BadImage(f"{name}: {exc}") from None
+                raise BadImage(f"{name}: {result}")
         return self.table(self.probabilities(prepared))
+
+    def prepare_many(self, images: Sequence[ImageInput]) -> list[torch.Tensor | BadImage]:
+        """:meth:`prepare` on each input, decoded by one thread per core (decoders release
+        the GIL); an input that cannot be used gives its :class:`BadImage` in its place."""
+
+        def attempt(image: ImageInput) -> torch.Tensor | BadImage:
+            try:
+                return self.prepare(image)
+            except BadImage as exc:
+                return exc
+
+        if len(images) < 2:
+            return [attempt(image) for image in images]
+        with ThreadPoolExecutor(max_workers=min(len(images), os.cpu_count() or 1)) as pool:
+            return list(pool.map(attempt, images))
 
     def table(self, probs: np.ndarray) -> pd.DataFrame:
         """Probabilities → ``label``, ``confidence``, then one column per class."""

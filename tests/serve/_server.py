@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def free_port() -> int:
@@ -26,3 +29,21 @@ def wait_for(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
         except OSError:
             time.sleep(0.5)
     raise AssertionError(f"no answer from {url} within {timeout} s")
+
+
+@contextmanager
+def serve_in_thread(app) -> Iterator[str]:
+    """``app`` served by uvicorn in a thread of this process; yields its base URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

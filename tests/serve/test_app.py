@@ -10,13 +10,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 import urllib.error
 import urllib.request
 
 import pytest
-import uvicorn
 from PIL import Image
 
 from benchmark import track
@@ -24,7 +21,7 @@ from benchmark.data import PHANTOM_CLASSES, render_phantom
 from benchmark.serve import Predictor
 from benchmark.serve.app import create_app
 from tests.conftest import CHAMPION, ROOT
-from tests.serve._server import free_port, wait_for
+from tests.serve._server import free_port, serve_in_thread, wait_for
 
 LIMIT = 100_000
 ARTIFACTS = ROOT / "test-artifacts"  # kept after the run (CI can publish it); not committed
@@ -38,18 +35,8 @@ def server(quickstart_store, tmp_path_factory):
     predictor = Predictor.load(source.folder, device="cpu")
     model = {"name": source.name, "version": source.version, "uri": source.uri,
              "metrics": source.metrics, "tags": source.tags}  # fmt: skip
-    port = free_port()
-    web = uvicorn.Server(
-        uvicorn.Config(create_app(predictor, model=model, max_bytes=LIMIT), port=port,
-                       log_level="warning")
-    )  # fmt: skip
-    thread = threading.Thread(target=web.run, daemon=True)
-    thread.start()
-    while not web.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", source
-    web.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(create_app(predictor, model=model, max_bytes=LIMIT)) as url:
+        yield url, source
 
 
 def _request(url: str, data: bytes | None = None) -> tuple[int, dict, bytes]:

@@ -133,10 +133,11 @@ def test_mlflow_models_serve_answers_rest_predictions(quickstart_store, phantoms
     files, labels = phantoms
     port = free_port()
     mlflow = Path(sys.executable).with_name("mlflow")
+    path = f"{mlflow.parent}{os.pathsep}{os.environ.get('PATH', '')}"  # it starts `uvicorn`
     server = subprocess.Popen(
         [str(mlflow), "models", "serve", "-m", CHAMPION, "--env-manager", "local",
          "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        env={**os.environ, "MLFLOW_TRACKING_URI": quickstart_store}, cwd=tmp_path,
+        env={**os.environ, "MLFLOW_TRACKING_URI": quickstart_store, "PATH": path}, cwd=tmp_path,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
