@@ -29,8 +29,9 @@ class MedbenchModel(PythonModel):
 
 
 def _decode(value):
-    """A string is a path when such a file exists, else the base64 of an image file."""
-    if isinstance(value, str) and not _is_file(value):
+    """A string is the base64 of an image file when it is long and names no file (the
+    smallest image files take over 64 characters), else a path."""
+    if isinstance(value, str) and len(value) > 64 and not _is_file(value):
         try:
             return base64.b64decode(value, validate=True)
         except binascii.Error:

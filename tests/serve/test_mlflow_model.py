@@ -162,3 +162,16 @@ def test_mlflow_models_serve_answers_rest_predictions(quickstart_store, phantoms
     right = sum(p["label"] == t for p, t in zip(predictions, labels, strict=True))
     assert right >= len(files) - len(PHANTOM_CLASSES)
     assert set(predictions[0]) == {"label", "confidence", *PHANTOM_CLASSES}
+
+
+def test_a_string_is_a_path_unless_it_is_the_base64_of_a_file(tmp_path):
+    from benchmark.serve.mlflow_model import _decode
+
+    data = render_phantom(0, size=32).image.tobytes()
+    encoded = base64.b64encode(data).decode()
+    assert _decode(encoded) == data
+    assert _decode("scan") == "scan"  # short: a (missing) path, reported as such
+    long_name = tmp_path / ("a" * 80)
+    long_name.write_bytes(b"x")
+    assert _decode(str(long_name)) == str(long_name)  # an existing file wins
+    assert _decode("not base64 but long: " * 5) == "not base64 but long: " * 5
