@@ -15,16 +15,6 @@ import benchmark
 from benchmark.errors import TrackingError
 from benchmark.track._runs import TAG, RunLog
 
-__all__ = [
-    "ModelSource",
-    "champion_uri",
-    "log_model",
-    "logged_model_id",
-    "register_model",
-    "resolve_model",
-    "weights_sha256",
-]
-
 MODEL = "model"  # the logged model's name on its run: runs:/<run id>/model
 WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
 _PACKAGE = Path(benchmark.__file__).parent

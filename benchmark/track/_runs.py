@@ -15,23 +15,6 @@ import pandas as pd
 from benchmark._process import owner_is_dead, stamp
 from benchmark.errors import TrackingError
 
-__all__ = [
-    "RunLog",
-    "adopt_trial_runs",
-    "connect",
-    "ensure_experiment",
-    "find_finished_cell",
-    "flatten",
-    "list_suites",
-    "load_cell_runs",
-    "load_suite_analysis",
-    "load_text",
-    "mark_dead_runs_failed",
-    "resolve_tracking_uri",
-    "start_run",
-    "start_summary_run",
-]
-
 TAG = "medbench."
 KIND_CELL, KIND_TRIAL, KIND_SUITE = "cell", "trial", "suite"
 PARENT = "mlflow.parentRunId"
