@@ -42,13 +42,7 @@ def app(
         source = track.resolve_model(client, uri, Path(tmp))
         predictor = Predictor.load(source.folder)
     render_model(source, predictor.config)
-    description = {
-        "name": source.name, "version": source.version, "uri": source.uri,
-        "metrics": source.metrics, "tags": source.tags,
-    }  # fmt: skip
-    web = create_app(
-        predictor, model=description, max_bytes=int(max_mb * 2**20), cam_method=cam_method
-    )
+    web = create_app(predictor, source=source, max_bytes=int(max_mb * 2**20), cam_method=cam_method)
     if host not in LOCAL_HOSTS:
         warning(
             f"listening on {host}: anyone who can reach this machine can upload images. "

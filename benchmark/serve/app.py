@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from benchmark.data import BadImage
 from benchmark.serve.predictor import Predictor
+from benchmark.track import ModelSource
 
 __all__ = ["MAX_UPLOAD_BYTES", "create_app"]
 
@@ -34,16 +35,16 @@ _HEADERS = {
 def create_app(
     predictor: Predictor,
     *,
-    model: dict,
+    source: ModelSource | None = None,
     max_bytes: int = MAX_UPLOAD_BYTES,
     cam_method: str | None = "gradcam",
 ) -> FastAPI:
-    """The app for ``predictor``; ``model`` describes it on the page (``name``, ``version``,
-    ``uri``, ``metrics`` as ``{"test/accuracy": 0.93, ...}``, ``tags``)."""
+    """The app for ``predictor``; ``source`` (its registered name, version and test scores)
+    describes it on the page."""
     app = FastAPI(title="medbench", docs_url=None, redoc_url=None, openapi_url=None)
     assets = files("benchmark.serve") / "static"
     lock = threading.Lock()  # one request at a time on the model (CAM hooks are per model)
-    info = _describe(predictor, model, max_bytes=max_bytes, cam_method=cam_method)
+    info = _describe(predictor, source, max_bytes=max_bytes, cam_method=cam_method)
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> Response:
@@ -103,8 +104,10 @@ def _classify(predictor: Predictor, data: bytes, cam_method: str | None, lock) -
     }
 
 
-def _describe(predictor: Predictor, model: dict, *, max_bytes: int, cam_method) -> dict:
-    metrics = model.get("metrics", {})
+def _describe(
+    predictor: Predictor, source: ModelSource | None, *, max_bytes: int, cam_method
+) -> dict:
+    metrics = source.metrics if source else {}
     shown = {}
     for key in _SHOWN_METRICS:
         if f"test/{key}" in metrics:
@@ -113,11 +116,11 @@ def _describe(predictor: Predictor, model: dict, *, max_bytes: int, cam_method) 
                 "value": metrics[f"test/{key}"],
                 "ci": None if low is None else [low, high],
             }
-    tags = model.get("tags", {})
+    tags = source.tags if source else {}
     return {
-        "name": model.get("name"),
-        "version": model.get("version"),
-        "uri": model.get("uri"),
+        "name": source and source.name,
+        "version": source and source.version,
+        "uri": source and source.uri,
         "cell": tags.get("medbench.cell"),
         "suite": tags.get("medbench.suite"),
         "backbone": predictor.config["backbone"],

@@ -127,7 +127,7 @@ def app_latency(predictor: Predictor, file: str, requests: int = 20) -> None:
 
     data = Path(file).read_bytes()
     for cam in (None, "gradcam"):
-        with serve_in_thread(create_app(predictor, model={}, cam_method=cam)) as url:
+        with serve_in_thread(create_app(predictor, cam_method=cam)) as url:
             times = []
             for _ in range(requests):
                 start = time.perf_counter()

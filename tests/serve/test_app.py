@@ -33,9 +33,7 @@ def server(quickstart_store, tmp_path_factory):
     client = track.connect(quickstart_store)
     source = track.resolve_model(client, CHAMPION, tmp_path_factory.mktemp("model"))
     predictor = Predictor.load(source.folder, device="cpu")
-    model = {"name": source.name, "version": source.version, "uri": source.uri,
-             "metrics": source.metrics, "tags": source.tags}  # fmt: skip
-    with serve_in_thread(create_app(predictor, model=model, max_bytes=LIMIT)) as url:
+    with serve_in_thread(create_app(predictor, source=source, max_bytes=LIMIT)) as url:
         yield url, source
 
 
