@@ -82,7 +82,7 @@ CHAMPION = "models:/quickstart-phantoms@champion"
 
 @pytest.fixture(scope="session")
 def quickstart_store(tmp_path_factory, _migrated_store) -> str:
-    """The README's quickstart suite, trained once per session (CAM scoring off) and its best
+    """The README's quickstart suite, trained once per session (CAMs included) and its best
     cell promoted: a model good enough to check predictions against the phantoms' classes."""
     from typer.testing import CliRunner
 
@@ -94,7 +94,7 @@ def quickstart_store(tmp_path_factory, _migrated_store) -> str:
     db.parent.mkdir()
     shutil.copy(_migrated_store, db)
     uri = f"sqlite:///{db}"
-    suite = load_suite(ROOT / "suites" / "quickstart.yaml", overrides=["explain=null"])
+    suite = load_suite(ROOT / "suites" / "quickstart.yaml")
     assert {o.status for o in run_suite(suite, tracking_uri=uri)} == {"finished"}
     result = CliRunner().invoke(app, ["promote", "quickstart", "--tracking-uri", uri])
     assert result.exit_code == 0, result.output

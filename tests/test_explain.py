@@ -127,29 +127,23 @@ def test_slow_methods_are_budgeted_with_a_warning():
 
 
 @pytest.mark.slow
-def test_a_trained_model_points_at_the_lesions_better_than_chance(tiny_suite_file, tracking_uri):
+def test_a_trained_model_points_at_the_lesions_better_than_chance(quickstart_store):
+    """The quickstart's ResNet (trained once per session): margins measured over 3 seeds × 1
+    and 2 threads were accuracy ≥ 0.935, pointing game ≥ 0.45 against ≤ 0.02 for random
+    maps, energy in the lesion ≥ 2.3× that of random maps."""
     from mlflow import MlflowClient
 
-    from benchmark.runner import run_suite
-    from benchmark.suite import load_suite
+    from benchmark import track
     from tests.test_runner import _artifacts
 
-    suite = load_suite(
-        tiny_suite_file,
-        overrides=[
-            "datasets.phantoms.options={per_class: 120, size: 80, difficulty: 0.3}",
-            "train={epochs: 10, lr: 0.01, optimizer: adamw, image_size: 80, batch_size: 32}",
-            "explain={methods: [gradcam], per_class: 1, stages: true, road_images: 2,"
-            " max_images: 48}",
-        ],
-    )
-    outcome = run_suite(suite, tracking_uri=tracking_uri)[0]
-    m = outcome.metrics
-    assert m["test/accuracy"] > 0.5
-    assert m["cam/gradcam/pointing_game"] > m["cam/random/pointing_game"] + 0.2
-    assert m["cam/gradcam/energy_in_mask"] > 2 * m["cam/random/energy_in_mask"]
+    runs = track.load_cell_runs(track.connect(quickstart_store), "quickstart")
+    run = runs[runs["tags.medbench.backbone"] == "test_resnet"].iloc[0]
+    m = {k.removeprefix("metrics."): v for k, v in run.items() if k.startswith("metrics.")}
+    assert m["test/accuracy"] > 0.85
+    assert m["cam/gradcam/pointing_game"] > m["cam/random/pointing_game"] + 0.3
+    assert m["cam/gradcam/energy_in_mask"] > 1.5 * m["cam/random/energy_in_mask"]
     for name in ("road", "drop", "iou"):
         assert f"cam/gradcam/{name}" in m and f"cam/center/{name}" in m
-    artifacts = _artifacts(MlflowClient(tracking_uri), outcome.run_id)
+    artifacts = _artifacts(MlflowClient(quickstart_store), run["run_id"])
     assert {"cams/gradcam/gallery.png", "cams/stages.png"} <= artifacts
     assert any(a.startswith("cams/gradcam/maps/") and a.endswith(".npy") for a in artifacts)

@@ -21,7 +21,8 @@ from benchmark.serve import Predictor
 from tests.conftest import CHAMPION, ROOT
 from tests.serve._server import free_port, wait_for
 
-PER_CLASS = 3
+# The champion's recall per class on fresh phantoms was ≥ 0.88 (3 seeds × 1 and 2 threads).
+PER_CLASS = 10
 
 # Run in a fresh interpreter: any unpickling of an object (which must look up a class or a
 # function) is refused by an audit hook, and the usual pickle entry points raise.
@@ -91,7 +92,8 @@ def test_the_champion_predicts_each_class_in_a_fresh_process(quickstart_store, p
     predicted = out["table"]["label"]
     for label in PHANTOM_CLASSES:
         right = sum(p == t == label for p, t in zip(predicted, labels, strict=True))
-        assert right >= PER_CLASS - 1, (label, predicted, labels)
+        assert right >= 6, (label, predicted, labels)
+    assert sum(p == t for p, t in zip(predicted, labels, strict=True)) >= 0.85 * len(labels)
     # The same numbers as the predictor in this process.
     client = track.connect(quickstart_store)
     source = track.resolve_model(client, CHAMPION, tmp_path / "here")
@@ -160,7 +162,7 @@ def test_mlflow_models_serve_answers_rest_predictions(quickstart_store, phantoms
         output = server.communicate(timeout=30)[0]
     assert len(predictions) == len(files), output[-2000:]
     right = sum(p["label"] == t for p, t in zip(predictions, labels, strict=True))
-    assert right >= len(files) - len(PHANTOM_CLASSES)
+    assert right >= 0.85 * len(files)
     assert set(predictions[0]) == {"label", "confidence", *PHANTOM_CLASSES}
 
 
