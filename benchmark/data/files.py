@@ -3,8 +3,10 @@
 Walking a dataset never follows symbolic links to folders (no loops) nor links to files
 outside the dataset's root. Decoding goes through Pillow with truncated images refused
 (``LOAD_TRUNCATED_IMAGES`` stays off) and a pixel limit checked on the header, before any
-pixel is decoded. Every decoded image comes back as uint8, H × W (gray) or H × W × 3 (RGB);
-deeper images (16-bit PNG/TIFF/PGM) are scaled by the bit depth they use, not clipped.
+pixel is decoded (``MEDBENCH_MAX_PIXELS``, 64 million by default). Every decoded image comes
+back as uint8, H × W (gray) or H × W × 3 (RGB), turned upright by its EXIF orientation;
+deeper images (16-bit PNG/TIFF/PGM) are scaled by the bit depth they use, not clipped, and
+without a floating-point copy of the whole image. A GIF gives its first frame.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile
+from PIL import Image, ImageFile, ImageOps
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -29,8 +31,9 @@ __all__ = [
     "walk_files",
 ]
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".pgm"}
-MAX_PIXELS = 16384 * 16384  # a larger header is taken for a decompression bomb
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".pgm", ".gif"}
+DEFAULT_MAX_PIXELS = 64_000_000  # a mammogram is ~20 million; larger headers are refused
+MAX_PIXELS: int | None = None  # None: MEDBENCH_MAX_PIXELS, else DEFAULT_MAX_PIXELS
 IGNORED_DIRS = {"__MACOSX", ".git", ".ipynb_checkpoints"}
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -101,13 +104,16 @@ def decode_with_mode(data: bytes) -> tuple[np.ndarray, str]:
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
-            if width * height > MAX_PIXELS:
+            limit = max_pixels()
+            if width * height > limit:
                 raise BadImage(
-                    f"{width}×{height} pixels is over the {MAX_PIXELS:,}-pixel limit "
-                    "(refused as a possible decompression bomb)"
+                    f"{width}×{height} pixels is over the {limit:,}-pixel limit (refused as a "
+                    "possible decompression bomb; MEDBENCH_MAX_PIXELS raises the limit)"
                 )
             image.load()
-            return _to_uint8(image), image.mode
+            mode = image.mode
+            ImageOps.exif_transpose(image, in_place=True)  # as a camera or viewer shows it
+            return _to_uint8(image), mode
     except BadImage:
         raise
     except Image.DecompressionBombError as exc:
@@ -117,6 +123,18 @@ def decode_with_mode(data: bytes) -> tuple[np.ndarray, str]:
         if "cannot identify image file" in reason:
             reason = "not an image (unknown format)"
         raise BadImage(reason) from None
+
+
+def max_pixels() -> int:
+    """The largest image decoded, in pixels: ``MEDBENCH_MAX_PIXELS`` or 64 million."""
+    if MAX_PIXELS is not None:
+        return MAX_PIXELS
+    text = os.environ.get("MEDBENCH_MAX_PIXELS", "")
+    if not text:
+        return DEFAULT_MAX_PIXELS
+    if not text.replace("_", "").isdigit():
+        raise BadImage(f"MEDBENCH_MAX_PIXELS={text!r}: expected a whole number of pixels")
+    return int(text.replace("_", ""))
 
 
 def _to_uint8(image: Image.Image) -> np.ndarray:
@@ -134,12 +152,23 @@ def _scale_deep(array: np.ndarray) -> np.ndarray:
     """Scale a 16-bit, 32-bit integer or float image to uint8 without clipping.
 
     Integers are scaled by the bit depth the image uses (a 12-bit scan stored in 16 bits
-    spans 0–4095, so 4095 → 255); floats and negative values by their range.
+    spans 0–4095, so 4095 → 255); floats and negative values by their range. 16-bit data
+    goes through a 65,536-entry table (no copy of the image but the uint8 result); other
+    depths are scaled a band of rows at a time.
     """
-    array = array.astype(np.float64)
     lo, hi = float(array.min()), float(array.max())
-    if lo < 0 or not np.all(np.mod(array, 1) == 0):
-        top = max(hi - lo, 1e-12)
-        return np.round((array - lo) / top * 255).astype(np.uint8)
-    bits = min(max(math.ceil(math.log2(hi + 1)), 8), 32) if hi > 0 else 8
-    return np.round(array / (2**bits - 1) * 255).astype(np.uint8)
+    integral = array.dtype.kind in "iu" or bool(np.all(np.mod(array, 1) == 0))
+    if lo < 0 or not integral:
+        offset, top = lo, max(hi - lo, 1e-12)
+    else:
+        bits = min(max(math.ceil(math.log2(hi + 1)), 8), 32) if hi > 0 else 8
+        offset, top = 0.0, float(2**bits - 1)
+    if array.dtype == np.uint16:
+        table = np.round((np.arange(65536, dtype=np.float64) - offset) / top * 255)
+        return np.clip(table, 0, 255).astype(np.uint8)[array]
+    out = np.empty(array.shape, np.uint8)
+    rows = max(1, (1 << 22) // max(array[0].size, 1))  # ~4 million values a band
+    for start in range(0, array.shape[0], rows):
+        band = array[start : start + rows].astype(np.float64)
+        out[start : start + rows] = np.round((band - offset) / top * 255)
+    return out

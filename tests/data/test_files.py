@@ -12,7 +12,7 @@ from PIL import Image
 
 from benchmark.data import create_source, write_synthetic
 from benchmark.data import files as files_module
-from benchmark.data.files import BadImage, decode_image, walk_files
+from benchmark.data.files import BadImage, decode_image, is_image_file, read_image, walk_files
 from benchmark.runner import index_dataset
 from benchmark.suite._schema import AuditConfig, DatasetConfig
 
@@ -104,3 +104,78 @@ def test_a_run_skips_bad_files_with_a_count_and_keeps_going(tmp_path):
     ]
     assert data.report.counts()["bad_files"] == 3
     assert any("3 unreadable file(s) left out" in w for w in reporter.warnings)
+
+
+_PEAK = """
+import importlib.util, sys
+import numpy as np
+from PIL import Image
+spec = importlib.util.spec_from_file_location("files", sys.argv[2])  # without torch & co.
+files = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(files)
+BadImage, decode_image = files.BadImage, files.decode_image
+def peak_kb():  # the high-water mark of this process (ru_maxrss would carry the parent's)
+    status = open("/proc/self/status").read()
+    return int(status.split("VmHWM:")[1].split()[0])
+data = open(sys.argv[1], "rb").read()
+before = peak_kb()
+try:
+    image = decode_image(data)
+    result = f"{image.shape} {image.dtype} {int(image.max())}"
+except BadImage as exc:
+    result = f"refused: {exc}"
+after = peak_kb()
+print(result, "|", (after - before) // 1024)
+"""
+
+
+def _decode_in_fresh_process(path) -> tuple[str, int]:
+    """Decode ``path`` in a new interpreter: what came back and the peak memory it took (MB)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _PEAK, str(path), files_module.__file__],
+                         capture_output=True,
+                         text=True, check=True).stdout.strip()  # fmt: skip
+    result, _, megabytes = out.rpartition("|")
+    return result.strip(), int(megabytes)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads /proc (Linux)")
+def test_a_huge_sixteen_bit_png_is_refused_and_a_large_one_decoded_in_bounded_memory(tmp_path):
+    huge = tmp_path / "huge.png"  # 13000² 16-bit: 380 KB on disk, 338 MB of pixels
+    Image.new("I;16", (13000, 13000), 4095).save(huge)
+    assert huge.stat().st_size < 2_000_000
+    result, peak = _decode_in_fresh_process(huge)
+    assert result.startswith("refused: 13000×13000 pixels is over the 64,000,000-pixel limit")
+    assert "MEDBENCH_MAX_PIXELS" in result and peak < 50
+    large = tmp_path / "large.png"  # 6000² 16-bit: 72 MB of pixels, 36 MB as uint8
+    gradient = np.tile(np.arange(6000, dtype=np.uint16) % 4096, (6000, 1))
+    Image.fromarray(gradient).save(large)
+    result, peak = _decode_in_fresh_process(large)
+    assert result == "(6000, 6000) uint8 255"
+    assert peak < 300, peak  # 16-bit pixels and the result; the float64 way took 895 MB
+
+
+def test_a_gif_gives_its_first_frame_and_is_walked_like_other_images(tmp_path):
+    frames = [Image.new("L", (8, 8), 200), Image.new("L", (8, 8), 10)]
+    path = tmp_path / "scan.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    assert is_image_file(path)
+    image = read_image(path)
+    assert image.shape == (8, 8, 3) and abs(int(image.mean()) - 200) <= 2
+
+
+def test_jpeg_exif_orientation_is_applied_in_training_and_in_prediction(tmp_path):
+    from benchmark.data import prepare_image
+
+    wide = np.zeros((20, 40, 3), np.uint8)
+    wide[:, :20] = 255  # left half white
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotated 90° clockwise when shown
+    path = tmp_path / "rotated.jpg"
+    Image.fromarray(wide).save(path, exif=exif, quality=95)
+    upright = read_image(path)
+    assert upright.shape == (40, 20, 3)  # as a viewer shows it
+    assert upright[:20].mean() > 200 and upright[20:].mean() < 50  # white on top
+    assert prepare_image(upright, ops=[], size=16).shape == (16, 16, 3)
