@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -42,6 +44,7 @@ class History:
     stopped_early: bool = False
     train_seconds: float = 0.0
     images_seen: int = 0
+    restored_epochs: int = 0  # epochs taken from a checkpoint instead of trained again
 
     @property
     def images_per_second(self) -> float:
@@ -99,12 +102,18 @@ def fit(
     criterion: nn.Module | None = None,
     on_epoch: EpochCallback | None = None,
     on_batch: BatchCallback | None = None,
+    checkpoint: Path | None = None,
 ) -> History:
     """Train ``model`` in place for ``config.epochs`` with early stopping on ``val``.
 
     The weights of the best validation epoch are restored at the end. Without ``val`` (a
     refit on train+val) every epoch runs and the last weights are kept; the plateau
     schedule then follows the training loss. Nothing here looks at the test split.
+
+    With ``checkpoint``, the state after every epoch (weights, optimiser, schedule, random
+    generators, history) is written there atomically, and a training that finds one
+    continues after its last epoch, with the same result as if it had never stopped; the
+    epochs it restores are passed to ``on_epoch`` again.
     """
     device = train.device
     model.to(device)
@@ -118,7 +127,16 @@ def fit(
     scheduler = create_scheduler(optimizer, config, maximize=maximize)
     history, best_state, stale = History(), None, 0
     best = -np.inf
-    for epoch in range(1, config.epochs + 1):
+    if checkpoint is not None and checkpoint.is_file():
+        history, best_state, best, stale = _restore(checkpoint, model, optimizer, scheduler, train)
+        history.restored_epochs = len(history.epochs)
+        for epoch, row in enumerate(history.epochs, start=1):
+            if on_epoch is not None:
+                on_epoch(epoch, row)
+    start_epoch = len(history.epochs) + 1
+    if stopping is not None and stale >= stopping.patience:
+        start_epoch = config.epochs + 1  # it had stopped early before the interruption
+    for epoch in range(start_epoch, config.epochs + 1):
         start = time.perf_counter()
         _train_mode(model)
         total_loss, seen = 0.0, 0
@@ -161,6 +179,8 @@ def fit(
                 )
         else:
             stale += 1
+        if checkpoint is not None:
+            _save(checkpoint, model, optimizer, scheduler, train, history, best_state, best, stale)
         if on_epoch is not None:
             on_epoch(epoch, row)
         if stopping is not None and stale >= stopping.patience:
@@ -169,6 +189,49 @@ def fit(
     if best_state is not None:
         model.load_state_dict(best_state)
     return history
+
+
+def _save(path: Path, model, optimizer, scheduler, train: Batches, history: History,
+          best_state, best: float, stale: int) -> None:  # fmt: skip
+    """Write the training state after an epoch, atomically: a kill during the write leaves
+    the previous checkpoint whole."""
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "batches_rng": train.generator.get_state(),
+        "history": asdict(history),
+        "best_state": best_state,
+        "best": float(best),
+        "stale": stale,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    torch.save(state, partial)
+    os.replace(partial, path)
+
+
+def _restore(path: Path, model, optimizer, scheduler, train: Batches):
+    """Load a checkpoint written by :func:`_save` (tensors and plain data only: no pickle)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+    except Exception as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise MedbenchError(
+            f"the checkpoint {path} does not fit this training ({reason}); delete it to start over."
+        ) from exc
+    if scheduler is not None and state["scheduler"] is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["rng"])
+    if state["cuda_rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    train.generator.set_state(state["batches_rng"])
+    history = History(**state["history"])
+    return history, state["best_state"], state["best"], state["stale"]
 
 
 def predict_proba(model: nn.Module, batches: Batches) -> tuple[np.ndarray, np.ndarray]:

@@ -112,3 +112,62 @@ def test_fit_without_validation_trains_every_epoch():
         model, _batches(model, range(32), batch_size=16), None, config=TrainConfig(epochs=3)
     )
     assert len(history.epochs) == 3 and "val/loss" not in history.epochs[0]
+
+
+class _Killed(BaseException):
+    """Stands for a kill right after an epoch's checkpoint was written."""
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "plateau"])
+def test_an_interrupted_training_continues_from_its_checkpoint_as_if_never_stopped(
+    tmp_path, schedule
+):
+    config = TrainConfig(
+        epochs=5, lr=0.01, early_stopping=None, schedule=ScheduleConfig(kind=schedule),
+        augment={"rotate": 10, "hflip": True},
+    )  # fmt: skip
+    augment = create_augment(rotate=10, hflip=True)
+
+    def run(checkpoint=None, stop_at=None, batches=None):
+        torch.manual_seed(3)
+        model = create_model("test_resnet", num_classes=4)
+        train = _batches(model, range(64), batch_size=16, shuffle=True, seed=3, augment=augment)
+        val = _batches(model, range(64, 96), batch_size=32)
+
+        def on_epoch(epoch, row):
+            if epoch == stop_at:
+                raise _Killed
+
+        def on_batch(step, total):
+            if batches is not None:
+                batches.append(step)
+
+        history = fit(model, train, val, config=config, checkpoint=checkpoint,
+                      on_epoch=on_epoch, on_batch=on_batch)  # fmt: skip
+        return model, history
+
+    whole_model, whole = run()
+    path = tmp_path / "cell" / "seed-3.pt"
+    with pytest.raises(_Killed):
+        run(checkpoint=path, stop_at=2)
+    assert path.is_file() and not list(path.parent.glob(".*partial"))
+    steps: list[int] = []
+    model, resumed = run(checkpoint=path, batches=steps)
+    assert resumed.restored_epochs == 2 and len(steps) == 3 * 4  # epochs 1–2 not trained again
+    assert [r["val/loss"] for r in resumed.epochs] == [r["val/loss"] for r in whole.epochs]
+    for a, b in zip(model.state_dict().values(), whole_model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_a_checkpoint_that_does_not_fit_says_how_to_start_over(tmp_path):
+    from benchmark.errors import MedbenchError
+
+    path = tmp_path / "c.pt"
+    torch.manual_seed(0)
+    model = create_model("test_resnet", num_classes=4)
+    fit(model, _batches(model, range(16), batch_size=16), None,
+        config=TrainConfig(epochs=1), checkpoint=path)  # fmt: skip
+    other = create_model("test_efficientnet", num_classes=4)
+    with pytest.raises(MedbenchError, match=r"does not fit this training.*delete it"):
+        fit(other, _batches(other, range(16), batch_size=16), None,
+            config=TrainConfig(epochs=2), checkpoint=path)  # fmt: skip
