@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
-__all__ = ["owner_is_dead", "stamp"]
+__all__ = ["owner_is_dead", "set_worker", "stamp"]
+
+_WORKER: dict[str, str] = {}
+
+
+def set_worker(**facts: str) -> None:
+    """Facts about this worker (``worker``, ``device``) added to every stamp from now on."""
+    _WORKER.update({k: str(v) for k, v in facts.items() if v is not None})
 
 
 def stamp() -> dict[str, str]:
-    """``{"host": ..., "pid": ...}`` of this process, to record on what it starts."""
-    return {"host": socket.gethostname(), "pid": str(os.getpid())}
+    """``{"host": ..., "pid": ...}`` of this process (and its worker facts), to record on what
+    it starts."""
+    return {"host": socket.gethostname(), "pid": str(os.getpid()), **_WORKER}
 
 
 def owner_is_dead(host: object, pid: object) -> bool:
@@ -23,4 +32,13 @@ def owner_is_dead(host: object, pid: object) -> bool:
         return True
     except PermissionError:
         return False
-    return False
+    return _is_zombie(int(pid))
+
+
+def _is_zombie(pid: int) -> bool:
+    """A process that ended but was not yet reaped by its parent (Linux; False elsewhere)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]

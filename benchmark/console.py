@@ -273,6 +273,9 @@ class RichReporter(Reporter):
         if not self.quiet:
             self.progress.console.print(f"[yellow]warning:[/] {escape(message)}")
 
+    def waiting(self, message: str) -> None:
+        self.progress.console.print(f"[dim]{escape(message)}[/]")
+
     def cell_started(self, cell: Cell, index: int, total: int) -> None:
         if self._cells is None:
             self._cells = self.progress.add_task("cells", total=total, info="")
@@ -321,3 +324,107 @@ class RichReporter(Reporter):
                 f"[green]✓[/] {cell.name}: test accuracy {m['test/accuracy']:.3f}, "
                 f"F1 {m['test/f1_weighted']:.3f} in {outcome.seconds:.1f}s"
             )
+
+
+def warn(message: str) -> None:
+    err_console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
+
+
+class LineReporter(Reporter):
+    """Progress as plain lines on stderr (a worker whose launcher draws the display)."""
+
+    def __enter__(self) -> LineReporter:
+        return self
+
+    def __exit__(self, *exc) -> None: ...
+
+    def warning(self, message: str) -> None:
+        err_console.print(f"warning: {message}", highlight=False, markup=False)
+
+    def cell_done(self, outcome: CellOutcome) -> None:
+        cell = outcome.cell
+        if outcome.status == "failed":
+            line = f"✗ {cell.name} failed: {outcome.error}"
+        elif outcome.status == "skipped":
+            line = f"↷ {cell.name}: already finished (run {outcome.run_id})"
+        else:
+            m = outcome.metrics
+            line = (
+                f"✓ {cell.name}: test accuracy {m['test/accuracy']:.3f}, "
+                f"F1 {m['test/f1_weighted']:.3f} in {outcome.seconds:.1f}s"
+            )
+        err_console.print(line, highlight=False, markup=False)
+
+
+def _worker_rows(snap: Any) -> Table:
+    out = Table("worker", "host", "device", "cell", "doing", "epoch", "val score", box=None)
+    for w in snap.workers:
+        epoch = "" if w.epoch is None else f"{w.epoch}" + (f"/{w.epochs}" if w.epochs else "")
+        score = "" if w.score is None else f"{w.score:.3f}"
+        out.add_row(w.worker, w.host, w.device, escape(w.cell), escape(w.activity), epoch, score)
+    return out
+
+
+class WorkersDisplay:
+    """The launcher's live view: a bar for the cells and one line per worker."""
+
+    def __init__(self) -> None:
+        from rich.console import Group
+        from rich.live import Live
+
+        self._group = Group
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self._cells = self.progress.add_task("cells", total=None)
+        self.live = Live(self.progress, console=console, refresh_per_second=4)
+
+    def __enter__(self) -> WorkersDisplay:
+        self.live.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.live.stop()
+        console.line()
+
+    def update(self, snap: Any) -> None:
+        self.progress.update(self._cells, total=len(snap.cells), completed=snap.ended)
+        if snap.workers:
+            self.live.update(self._group(self.progress, _worker_rows(snap)))
+        else:
+            self.live.update(self.progress)
+
+    def log(self, line: str) -> None:
+        self.live.console.print(line, highlight=False, markup=False)
+
+
+_STATE_STYLE = {"finished": "green", "skipped": "dim", "failed": "red", "running": "cyan"}
+
+
+def render_status(suite: str, snap: Any) -> None:
+    """``medbench status``: every cell's state, then what each worker is doing."""
+    counts = ", ".join(
+        f"{n} {s}"
+        for s in ("queued", "running", "finished", "skipped", "failed", "not queued")
+        if (n := snap.count(s))
+    )
+    out = Table("cell", "state", "trials", "worker", "run", "note", title=f"{suite}: {counts}",
+                title_justify="left")  # fmt: skip
+    for cell in snap.cells:
+        style = _STATE_STYLE.get(cell.state, "")
+        out.add_row(
+            escape(cell.name),
+            f"[{style}]{cell.state}[/]" if style else cell.state,
+            cell.trials or "",
+            cell.worker or "",
+            cell.run_id or "",
+            escape((cell.error or "")[:80]),
+        )
+    print_table(out)
+    if snap.workers:
+        print_table(_worker_rows(snap))

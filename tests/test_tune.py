@@ -16,17 +16,21 @@ SPACE = {
 }
 
 
-def _study(storage, objective, *, trials=5, pruner="none", name="s"):
-    return tune.run_study(
+def _spec(storage, *, pruner="none", name="s") -> tune.StudySpec:
+    return tune.StudySpec(
         name=name,
         storage=storage,
         space=SPACE,
-        trials=trials,
         maximize=True,
         seed=3,
         pruner=PrunerConfig(kind=pruner, startup_trials=1, warmup_epochs=0),
         epochs=5,
-        objective=objective,
+    )
+
+
+def _study(storage, objective, *, trials=5, pruner="none", name="s"):
+    return tune.run_study(
+        _spec(storage, pruner=pruner, name=name), trials=trials, objective=objective
     )
 
 

@@ -66,6 +66,8 @@ def main(
 
 
 app.command("run")(run.run)
+app.command("worker")(run.worker)
+app.command("status")(run.status)
 app.command("leaderboard")(leaderboard.leaderboard)
 app.command("report")(report.report)
 app.command("explain")(explain.explain)

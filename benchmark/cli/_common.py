@@ -10,6 +10,10 @@ from benchmark.errors import TrackingError
 MODEL_HELP = (
     "models:/NAME@ALIAS, models:/NAME/VERSION, runs:/<run id>/model, a run id, or a model folder."
 )
+STORAGE_HELP = (
+    "Optuna storage: a URL (postgresql://...) or a journal file (default: MEDBENCH_STORAGE, "
+    "else mlruns/optuna.journal)."
+)
 TRACKING_HELP = (
     "MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db)."
 )

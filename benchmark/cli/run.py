@@ -1,72 +1,185 @@
-"""``medbench run``: train and evaluate every cell of a suite."""
+"""``medbench run`` and ``medbench worker``: train and evaluate every cell of a suite, on
+one device or many, in one process or many, on one machine or several."""
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import signal
 import time
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from benchmark.cli._common import TRACKING_HELP
+from benchmark.cli._common import STORAGE_HELP, TRACKING_HELP
+
+Suite = Annotated[Path, typer.Argument(help="Suite YAML file.")]
+Set = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a setting, e.g. --set train.epochs=3 (repeatable)."),
+]
+Devices = Annotated[
+    str,
+    typer.Option(
+        help="auto (the first GPU, else the CPU), all (one worker per GPU), cpu, or a list "
+        "such as cuda:0,cuda:2."
+    ),
+]
+Workers = Annotated[
+    int | None, typer.Option(min=1, help="CPU workers (their threads share the cores).")
+]
+PerDevice = Annotated[int, typer.Option(min=1, help="Workers on each GPU (small models).")]
+Threads = Annotated[
+    int | None, typer.Option(min=1, help="Threads per worker (default: the cores, shared).")
+]
+Tracking = Annotated[str | None, typer.Option(help=TRACKING_HELP)]
+Storage = Annotated[str | None, typer.Option(help=STORAGE_HELP)]
+
+
+class Launcher(str, enum.Enum):
+    local = "local"
+    ray = "ray"
 
 
 def run(
-    suite: Path = typer.Argument(..., help="Suite YAML file."),
-    set_: list[str] = typer.Option(
-        [], "--set", help="Override a setting, e.g. --set train.epochs=3 (repeatable)."
-    ),
-    trials: int | None = typer.Option(
-        None,
-        min=1,
-        help="Optuna trials per cell (sets tune.trials; default space if none).",
-    ),
-    devices: str = typer.Option("auto", help="auto (CUDA if present, else CPU), cpu, or cuda:N."),
-    resume: bool = typer.Option(
-        True, help="Skip cells already FINISHED with the same configuration."
-    ),
-    dry_run: bool = typer.Option(False, "--dry-run", help="List the cells and stop."),
-    tracking_uri: str | None = typer.Option(None, help=TRACKING_HELP),
-    storage: str | None = typer.Option(
-        None,
-        help="Optuna storage URL (default: MEDBENCH_STORAGE, else sqlite:///mlruns/optuna.db).",
-    ),
+    suite: Suite,
+    set_: Set = None,
+    trials: Annotated[
+        int | None,
+        typer.Option(min=1, help="Optuna trials per cell (sets tune.trials; default space)."),
+    ] = None,
+    devices: Devices = "auto",
+    workers: Workers = None,
+    workers_per_device: PerDevice = 1,
+    threads: Threads = None,
+    launcher: Annotated[
+        Launcher, typer.Option(help="local processes, or one worker per GPU of a Ray cluster.")
+    ] = Launcher.local,
+    resume: Annotated[
+        bool, typer.Option(help="Skip cells already FINISHED with the same configuration.")
+    ] = True,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the cells and stop.")] = False,
+    tracking_uri: Tracking = None,
+    storage: Storage = None,
 ) -> None:
     """Train and evaluate every dataset × backbone × strategy cell of SUITE, into MLflow."""
-    from benchmark.console import RichReporter, console, render_cells
-    from benchmark.errors import MedbenchError
-    from benchmark.runner import run_suite
+    from benchmark.console import render_cells
     from benchmark.suite import expand_cells, load_suite
 
-    overrides = [*set_, *([f"tune.trials={trials}"] if trials is not None else [])]
+    overrides = [*(set_ or []), *([f"tune.trials={trials}"] if trials is not None else [])]
     spec = load_suite(suite, overrides=overrides)
     if dry_run:
         render_cells(expand_cells(spec))
         return
-    if "," in devices:
-        raise MedbenchError(
-            f"--devices {devices}: running cells on several devices at once is not supported "
-            "yet; pass one device (auto, cpu or cuda:N)."
-        )
+    _execute(
+        spec, suite, overrides, devices=devices, workers=workers, per_device=workers_per_device,
+        threads=threads, launcher=launcher, resume=resume, tracking_uri=tracking_uri,
+        storage=storage,
+    )  # fmt: skip
+
+
+def worker(
+    suite: Suite,
+    set_: Set = None,
+    devices: Devices = "auto",
+    workers: Workers = None,
+    workers_per_device: PerDevice = 1,
+    threads: Threads = None,
+    tracking_uri: Tracking = None,
+    storage: Storage = None,
+    name: Annotated[str | None, typer.Option(hidden=True)] = None,
+    joined: Annotated[bool, typer.Option(hidden=True)] = False,
+) -> None:
+    """Join a run of SUITE from this machine (with the run's --storage and --tracking-uri):
+    claim its queued cells, help with the trials of running ones, until all have ended."""
+    from benchmark._process import set_worker
+    from benchmark.runner import watch_parent
+    from benchmark.suite import load_suite
+
+    spec = load_suite(suite, overrides=set_ or [])
+    if joined:  # started by a launcher, which queued the cells and shows the progress
+        watch_parent()
+        set_worker(worker=name)
+    _execute(
+        spec, suite, set_ or [], devices=devices, workers=workers, per_device=workers_per_device,
+        threads=threads, launcher=Launcher.local, resume=True, tracking_uri=tracking_uri,
+        storage=storage, post=not joined, quiet=joined,
+    )  # fmt: skip
+
+
+def _execute(
+    spec, suite_file: Path, overrides: list[str], *, devices: str, workers: int | None,
+    per_device: int, threads: int | None, launcher: Launcher, resume: bool,
+    tracking_uri: str | None, storage: str | None, post: bool = True, quiet: bool = False,
+) -> None:  # fmt: skip
+    from benchmark.console import LineReporter, RichReporter, WorkersDisplay, console, warn
+    from benchmark.runner import launch, launch_ray, plan_slots, prepare, summarise, work
+
+    slots = plan_slots(devices, workers=workers, per_device=per_device)
+    if threads is not None:
+        slots = [dataclasses.replace(s, threads=threads) for s in slots]
     start = time.perf_counter()
     signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM ends runs as KILLED, like Ctrl-C
-    with RichReporter() as reporter:
-        outcomes = run_suite(
-            spec,
-            tracking_uri=tracking_uri,
-            storage=storage,
-            device=devices,
-            resume=resume,
-            reporter=reporter,
-        )
+    signal.signal(signal.SIGINT, _interrupt)  # even when started with Ctrl-C ignored (nohup, &)
+    errors: list[str] = []
+    if launcher is Launcher.ray or len(slots) > 1:
+        start_workers = launch_ray if launcher is Launcher.ray else launch
+        with WorkersDisplay() as display:
+            outcomes, errors = start_workers(
+                spec, suite_file=suite_file, overrides=overrides, slots=slots,
+                tracking_uri=tracking_uri, storage=storage, resume=resume, display=display,
+            )  # fmt: skip
+    else:
+        import torch
+
+        slot = slots[0]
+        if threads is not None or workers is not None:
+            torch.set_num_threads(slot.threads)
+        session = prepare(spec, tracking_uri=tracking_uri, storage=storage)
+        reporter = LineReporter() if quiet else RichReporter()
+        with reporter:
+            outcomes = work(session, device=slot.device, reporter=reporter, post=post,
+                            resume=resume)  # fmt: skip
+        if not quiet:
+            summarise(session)
+    for message in errors:
+        warn(f"worker {message}")
     counts = {s: sum(o.status == s for o in outcomes) for s in ("finished", "skipped", "failed")}
-    console.print(
-        f"{spec.name}: {counts['finished']} finished, {counts['skipped']} skipped, "
-        f"{counts['failed']} failed in {time.perf_counter() - start:.1f}s. "
-        f"Results: medbench leaderboard {suite}",
-    )
-    if counts["failed"]:
+    if not quiet:
+        console.print(
+            f"{spec.name}: {counts['finished']} finished, {counts['skipped']} skipped, "
+            f"{counts['failed']} failed in {time.perf_counter() - start:.1f}s. "
+            f"Results: medbench leaderboard {suite_file}",
+        )
+    if counts["failed"] or (errors and not counts["finished"] + counts["skipped"]):
         raise typer.Exit(code=1)
+
+
+def status(
+    suite: Suite,
+    set_: Set = None,
+    tracking_uri: Tracking = None,
+    storage: Storage = None,
+) -> None:
+    """Where a run of SUITE stands, from its stores (wherever it runs): each cell queued,
+    running (which worker, on which host and device, doing what), finished or failed."""
+    from benchmark import track, tune
+    from benchmark.console import render_status
+    from benchmark.runner import snapshot
+    from benchmark.suite import expand_cells, load_suite
+
+    spec = load_suite(suite, overrides=set_ or [])
+    client = track.connect(tracking_uri)
+    experiment = client.get_experiment_by_name(spec.name)
+    snap = snapshot(
+        storage=tune.resolve_storage(storage),
+        suite=spec.name,
+        cells=expand_cells(spec),
+        client=client,
+        experiment_id=experiment.experiment_id if experiment is not None else None,
+    )
+    render_status(spec.name, snap)
 
 
 def _interrupt(signum, frame) -> None:

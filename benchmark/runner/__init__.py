@@ -1,25 +1,52 @@
 """Runs a suite: every cell tuned, trained, evaluated once on its test split, and tracked.
 
-The only package that decides what is logged. Datasets are indexed and split before any
-training (bad data fails fast); images are decoded once per dataset and size and shared by
-the cells that use them. Per cell: an Optuna study on train/val (each trial a nested MLflow
-run), then the final training with the best settings (once per seed), then the test split,
-touched once. A failing cell is recorded as FAILED and the others still run; cells already
-FINISHED with the same config hash are skipped; an interrupted study resumes. Analyses
-across cells go to the suite's summary run.
+The only package that decides what is logged. Both stores are checked before anything else
+(seconds, not minutes, when one is unreachable or read-only); datasets are indexed and split
+before any training (bad data fails fast); images are decoded once per dataset and size and
+shared by the cells that use them. Per cell: an Optuna study on train/val (each trial a
+nested MLflow run), then the final training with the best settings (once per seed), then
+the test split, touched once. A failing cell is recorded as FAILED and the others still
+run; cells already FINISHED with the same config hash are skipped; an interrupted study or
+training resumes. Analyses across cells go to the suite's summary run.
+
+Cells are claimed through the suite's board in the Optuna storage, so any number of
+workers (processes of one launcher, ``medbench run`` started twice, ``medbench worker`` on
+other machines) share one suite and no cell is trained twice.
 """
 
 from __future__ import annotations
 
-from benchmark import track
-from benchmark.data import default_cache
-from benchmark.runner._cell import run_cell
-from benchmark.runner._context import CellOutcome, Context, Dataset, Reporter, index_dataset
+from benchmark.runner._context import CellOutcome, Dataset, Reporter, index_dataset
+from benchmark.runner._devices import Slot, plan_slots
+from benchmark.runner._launch import Display, launch, watch_parent, worker_command
+from benchmark.runner._ray import launch_ray
+from benchmark.runner._status import CellStatus, Snapshot, WorkerStatus, snapshot
 from benchmark.runner._summary import summarise_suite
-from benchmark.suite import Suite, expand_cells
-from benchmark.train import resolve_device
+from benchmark.runner._worker import Session, prepare, work
+from benchmark.suite import Suite
 
-__all__ = ["CellOutcome", "Dataset", "Reporter", "index_dataset", "run_suite"]
+__all__ = [
+    "CellOutcome",
+    "CellStatus",
+    "Dataset",
+    "Display",
+    "Reporter",
+    "Session",
+    "Slot",
+    "Snapshot",
+    "WorkerStatus",
+    "index_dataset",
+    "launch",
+    "launch_ray",
+    "plan_slots",
+    "prepare",
+    "run_suite",
+    "snapshot",
+    "summarise",
+    "watch_parent",
+    "work",
+    "worker_command",
+]
 
 
 def run_suite(
@@ -31,30 +58,15 @@ def run_suite(
     resume: bool = True,
     reporter: Reporter | None = None,
 ) -> list[CellOutcome]:
-    """Run every cell of ``suite``; return one outcome per cell, in grid order."""
+    """Run every cell of ``suite`` in this process (alongside any other workers of the same
+    suite); return one outcome per cell, in grid order."""
     reporter = reporter or Reporter()
-    torch_device = resolve_device(device)
-    cells = expand_cells(suite)
-    cache = default_cache()
-    datasets = {
-        name: index_dataset(name, cfg, suite.seed, suite.audit, reporter, cache)
-        for name, cfg in suite.datasets.items()
-        if any(cell.dataset == name for cell in cells)
-    }
-    client = track.connect(tracking_uri)
-    experiment_id = track.ensure_experiment(client, suite.name)
-    track.mark_dead_runs_failed(client, experiment_id)
-    context = Context(client, experiment_id, storage, torch_device, reporter)
-
-    outcomes = []
-    for index, cell in enumerate(cells, start=1):
-        reporter.cell_started(cell, index, len(cells))
-        done = track.find_finished_cell(client, experiment_id, cell.config_hash) if resume else None
-        if done is not None:
-            outcome = CellOutcome(cell, "skipped", run_id=done)
-        else:
-            outcome = run_cell(cell, datasets[cell.dataset], context)
-        outcomes.append(outcome)
-        reporter.cell_done(outcome)
-    summarise_suite(suite, context)
+    session = prepare(suite, tracking_uri=tracking_uri, storage=storage)
+    outcomes = work(session, device=device, reporter=reporter, resume=resume)
+    summarise(session)
     return outcomes
+
+
+def summarise(session: Session) -> None:
+    """The suite's analyses across cells, on its summary run (replaced)."""
+    summarise_suite(session.suite, session.context(None, Reporter()))

@@ -45,7 +45,10 @@ def _tags(cell: Cell) -> dict[str, str]:
     }
 
 
-def run_cell(cell: Cell, data: Dataset, context: Context) -> CellOutcome:
+def run_cell(
+    cell: Cell, data: Dataset, context: Context, claim: tune.CellClaim | None = None
+) -> CellOutcome:
+    """Tune, train, evaluate and log one cell, under ``claim`` (the worker's hold on it)."""
     start = time.perf_counter()
     run_id = None
     try:
@@ -53,7 +56,11 @@ def run_cell(cell: Cell, data: Dataset, context: Context) -> CellOutcome:
             context.client, context.experiment_id, name=cell.name, kind="cell", tags=_tags(cell)
         ) as run:
             run_id = run.run_id
-            metrics = _tune_train_evaluate(cell, data, run, context)
+            if claim is not None:
+                claim.note(run_id=run_id)
+            metrics = _tune_train_evaluate(cell, data, run, context, claim)
+        context.remove_checkpoints(cell.suite, cell.config_hash)
+        context.remove_checkpoints(study_name(cell))
         return CellOutcome(cell, "finished", run_id, metrics, seconds=time.perf_counter() - start)
     except MedbenchError as exc:
         error = str(exc)
@@ -64,7 +71,13 @@ def run_cell(cell: Cell, data: Dataset, context: Context) -> CellOutcome:
     return CellOutcome(cell, "failed", run_id, error=error, seconds=time.perf_counter() - start)
 
 
-def _tune_train_evaluate(cell: Cell, data: Dataset, run: track.RunLog, context: Context) -> dict:
+def _tune_train_evaluate(
+    cell: Cell,
+    data: Dataset,
+    run: track.RunLog,
+    context: Context,
+    claim: tune.CellClaim | None,
+) -> dict:
     resolved = cell.resolved()
     run.log_params(track.flatten(resolved))
     run.log_dict(resolved, "config/suite.resolved.yaml")
@@ -76,7 +89,7 @@ def _tune_train_evaluate(cell: Cell, data: Dataset, run: track.RunLog, context: 
     metrics: dict[str, float] = {}
     final, refit_epochs = cell, None
     if cell.tune is not None:
-        tuned = _tune(cell, data, images, run, context)
+        tuned = _tune(cell, data, images, run, context, claim)
         run.log_params({f"best.{name}": value for name, value in tuned.best_params.items()})
         metrics |= {
             "tune/trials": tuned.complete + tuned.pruned,
@@ -105,7 +118,14 @@ def _tune_train_evaluate(cell: Cell, data: Dataset, run: track.RunLog, context: 
         reset_peak_memory(context.device)
         fit_start = time.perf_counter()
         trained = fit_cell(
-            final, data, images, context, seed=seed, on_epoch=on_epoch, refit_epochs=refit_epochs
+            final,
+            data,
+            images,
+            context,
+            seed=seed,
+            on_epoch=on_epoch,
+            refit_epochs=refit_epochs,
+            checkpoint=context.checkpoint(cell.suite, cell.config_hash, f"seed-{seed}"),
         )
         fit_seconds = time.perf_counter() - fit_start
         memory = peak_memory_mb(context.device)
@@ -157,7 +177,6 @@ def _tune_train_evaluate(cell: Cell, data: Dataset, run: track.RunLog, context: 
     run.log_metrics(metrics)
     run.set_tags(
         {
-            "medbench.device": str(context.device),
             "medbench.classes": ",".join(images.classes),
             **{f"medbench.{k}": v for k, v in environment(context.device).items()},
         }
@@ -167,19 +186,57 @@ def _tune_train_evaluate(cell: Cell, data: Dataset, run: track.RunLog, context: 
     return metrics
 
 
-def _tune(cell: Cell, data: Dataset, images: ImageSet, run: track.RunLog, context: Context):
+def study_name(cell: Cell) -> str:
+    return f"{cell.suite}.{cell.study_key}"
+
+
+def study_spec(cell: Cell, context: Context) -> tune.StudySpec:
+    """The cell's study, the same in every worker that runs its trials."""
     tune_cfg = cell.tune
     strategy = get_strategy(cell.strategy_kind)
-    space = {k: v for k, v in tune_cfg.space.items() if k != "freeze" or strategy.tunes_freeze}
-    study = f"{cell.suite}.{cell.study_key}"
-    track.adopt_trial_runs(
-        context.client, context.experiment_id, study=study, parent_run_id=run.run_id
+    return tune.StudySpec(
+        name=study_name(cell),
+        storage=context.storage,
+        space={k: v for k, v in tune_cfg.space.items() if k != "freeze" or strategy.tunes_freeze},
+        maximize=tune_cfg.objective != "val/loss",
+        seed=cell.seed,
+        pruner=tune_cfg.pruner,
+        epochs=cell.train.epochs,
     )
+
+
+def _tune(cell, data, images, run: track.RunLog, context: Context, claim) -> tune.StudyResult:
+    spec = study_spec(cell, context)
+    track.adopt_trial_runs(
+        context.client, context.experiment_id, study=spec.name, parent_run_id=run.run_id
+    )
+    if claim is not None:
+        claim.note(study=spec.name)
+    return tune.run_study(
+        spec,
+        trials=cell.tune.trials,
+        objective=trial_objective(cell, data, images, context, parent_run_id=run.run_id),
+        on_dead=lambda dead: end_dead_runs(dead, context),
+        still_owner=claim.held if claim is not None else None,
+    )
+
+
+def end_dead_runs(dead: list[dict], context: Context) -> None:
+    """The MLflow runs of trials whose worker died end as FAILED (on any host)."""
+    track.fail_runs(context.client, [d["run_id"] for d in dead if "run_id" in d])
+
+
+def trial_objective(
+    cell: Cell, data: Dataset, images: ImageSet, context: Context, *, parent_run_id: str
+):
+    """One trial of ``cell``: a nested MLflow run under the cell's run, trained on train,
+    scored on val each epoch (the pruner may stop it), checkpointed per epoch."""
+    study = study_name(cell)
 
     def objective(trial: tune.TrialContext) -> tuple[float, int]:
         trial_cell = cell.with_params(trial.params)
         context.reporter.phase(
-            f"trial {trial.number + 1} of {tune_cfg.trials}", trial_cell.train.epochs
+            f"trial {trial.number + 1} of {cell.tune.trials}", trial_cell.train.epochs
         )
         tags = {**_tags(cell), "medbench.trial": str(trial.number), "medbench.study": study}
         pruned = None
@@ -189,45 +246,48 @@ def _tune(cell: Cell, data: Dataset, images: ImageSet, run: track.RunLog, contex
             name=f"{cell.name}/trial-{trial.number}",
             kind="trial",
             tags=tags,
-            parent_run_id=run.run_id,
+            parent_run_id=parent_run_id,
         ) as trial_run:
+            trial.note(run_id=trial_run.run_id)
             trial_run.log_params(trial.params)
 
             def on_epoch(epoch: int, row: dict[str, float]) -> None:
                 trial_run.log_metrics(row, step=epoch)
                 context.reporter.epoch_done(epoch, row)
-                trial.report(epoch, row[tune_cfg.objective])
+                trial.report(epoch, row[cell.tune.objective])
 
+            checkpoint = context.checkpoint(*trial.key.split("/"))
             try:
                 history = fit_cell(
-                    trial_cell, data, images, context, seed=cell.seed, on_epoch=on_epoch
+                    trial_cell,
+                    data,
+                    images,
+                    context,
+                    seed=cell.seed,
+                    on_epoch=on_epoch,
+                    checkpoint=checkpoint,
                 ).history
             except tune.Pruned as exc:
                 pruned = exc
                 trial_run.set_tags({"medbench.trial_state": "PRUNED"})
+            except (KeyboardInterrupt, SystemExit):
+                trial_run.set_tags({"medbench.trial_state": "FAIL"})
+                raise  # the checkpoint stays: the trial is retried from it
             except BaseException:
                 trial_run.set_tags({"medbench.trial_state": "FAIL"})
+                context.remove_checkpoint(checkpoint)
                 raise
             else:
                 trial_run.set_tags({"medbench.trial_state": "COMPLETE"})
                 trial_run.log_metrics(
                     {"trial/value": history.best_score, "trial/best_epoch": history.best_epoch}
                 )
+            context.remove_checkpoint(checkpoint)
         if pruned is not None:
             raise pruned
         return history.best_score, history.best_epoch
 
-    return tune.run_study(
-        name=study,
-        storage=context.storage,
-        space=space,
-        trials=tune_cfg.trials,
-        maximize=tune_cfg.objective != "val/loss",
-        seed=cell.seed,
-        pruner=tune_cfg.pruner,
-        epochs=cell.train.epochs,
-        objective=objective,
-    )
+    return objective
 
 
 def _explain(cell, trained, images, data, probs, labels, context):

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -48,6 +51,7 @@ class Reporter:
 
     def loading(self, what: str, done: int, total: int) -> None: ...
     def warning(self, message: str) -> None: ...
+    def waiting(self, message: str) -> None: ...
     def cell_started(self, cell: Cell, index: int, total: int) -> None: ...
     def phase(self, description: str, epochs: int) -> None: ...
     def batch_done(self, step: int, total: int) -> None: ...
@@ -87,6 +91,35 @@ class Context:
     storage: str | None
     device: torch.device
     reporter: Reporter
+    checkpoints: Path | None = None  # where trainings save their state each epoch (None: off)
+
+    def checkpoint(self, *parts: str) -> Path | None:
+        """The checkpoint file of one training (``suite/config hash/seed-0``, say)."""
+        if self.checkpoints is None:
+            return None
+        *folders, name = parts
+        return self.checkpoints.joinpath(*folders, f"{name}.pt")
+
+    def remove_checkpoint(self, path: Path | None) -> None:
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+    def remove_checkpoints(self, *parts: str) -> None:
+        """Delete the checkpoints of a finished cell or study."""
+        if self.checkpoints is not None:
+            shutil.rmtree(self.checkpoints.joinpath(*parts), ignore_errors=True)
+
+
+def checkpoint_root(tracking_uri: str) -> Path | None:
+    """``MEDBENCH_CHECKPOINTS`` (``off`` turns checkpoints off), else ``checkpoints/`` beside
+    a SQLite store, else ``mlruns/checkpoints`` in the working folder. Workers on several
+    machines that should continue each other's trainings need it on a shared file system."""
+    setting = os.environ.get("MEDBENCH_CHECKPOINTS")
+    if setting:
+        return None if setting.lower() == "off" else Path(setting).expanduser()
+    if tracking_uri.startswith("sqlite:///"):
+        return Path(tracking_uri.removeprefix("sqlite:///")).parent / "checkpoints"
+    return Path.cwd() / "mlruns" / "checkpoints"
 
 
 def index_dataset(

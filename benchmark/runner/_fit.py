@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -32,11 +33,13 @@ def fit_cell(
     seed: int,
     on_epoch,
     refit_epochs: int | None = None,
+    checkpoint: Path | None = None,
 ) -> Trained:
     """Build the cell's model, apply its strategy and train it; validation only from val.
 
     With ``refit_epochs`` the model trains on train+val for that many epochs, without
-    validation (the tuned epoch count replaces early stopping).
+    validation (the tuned epoch count replaces early stopping). With ``checkpoint`` the
+    training continues from the last epoch saved there (see :func:`benchmark.train.fit`).
     """
     strategy = get_strategy(cell.strategy_kind)
     torch.manual_seed(seed)
@@ -68,7 +71,8 @@ def fit_cell(
     config = cell.train
     if refit_epochs:
         config = config.model_copy(update={"epochs": refit_epochs, "early_stopping": None})
-    if strategy.pretrain is not None:
+    resuming = checkpoint is not None and checkpoint.is_file()
+    if strategy.pretrain is not None and not resuming:  # a checkpoint holds the stage's weights
         epochs = cell.strategy_config.encoder_epochs or cell.train.epochs
         context.reporter.phase(f"{strategy.name} stage 1", epochs)
         views = 2 if augment is not None else 1
@@ -95,6 +99,7 @@ def fit_cell(
         criterion=criterion,
         on_epoch=on_epoch,
         on_batch=context.reporter.batch_done,
+        checkpoint=checkpoint,
     )
     return Trained(model, history, mean, std)
 
@@ -112,4 +117,5 @@ def training_cost(trained: Trained, fit_seconds: float) -> dict[str, float]:
         "time/train_img_per_s": history.images_per_second,
         "train/best_epoch": history.best_epoch,
         "train/epochs_run": len(history.epochs),
+        "train/epochs_restored": history.restored_epochs,
     }

@@ -16,6 +16,9 @@ from benchmark.errors import SuiteError, suggest
 from benchmark.suite._schema import Suite, _model_in
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+MAX_VALUES = 100_000
+"""A suite is a few hundred values; one that expands to more through YAML aliases is refused
+(a "billion laughs" document of ~300 bytes expands to hundreds of millions)."""
 
 
 def load_suite(
@@ -28,10 +31,7 @@ def load_suite(
     path = Path(path)
     if not path.is_file():
         raise SuiteError(f"suite file {path} does not exist.")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise SuiteError(f"{path} is not valid YAML: {exc}") from None
+    raw = _read_yaml(path)
     if not isinstance(raw, dict):
         raise SuiteError(
             f"{path} must hold a mapping of suite settings, but got {type(raw).__name__}."
@@ -45,11 +45,57 @@ def load_suite(
         raise SuiteError(format_validation_error(exc, source=str(path))) from None
 
 
-def _expand(value: Any, env: Mapping[str, str], where: tuple) -> Any:
-    if isinstance(value, dict):
-        return {k: _expand(v, env, (*where, k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_expand(v, env, (*where, i)) for i, v in enumerate(value)]
+def _read_yaml(path: Path) -> Any:
+    """``yaml.safe_load``, after checking on the parsed node graph (where an alias is one
+    shared node) that the document does not expand to more than :data:`MAX_VALUES` values."""
+    loader = yaml.SafeLoader(path.read_text())
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = _expanded_size(node, {})
+        if size > MAX_VALUES:
+            raise SuiteError(
+                f"{path} expands to {size:,} values through YAML anchors and aliases (the limit "
+                f"is {MAX_VALUES:,}): refused as a possible alias bomb. Write the values out, or "
+                "use fewer nested aliases."
+            )
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        raise SuiteError(f"{path} is not valid YAML: {exc}") from None
+    except RecursionError:
+        raise SuiteError(f"{path} nests its values too deeply to be a suite.") from None
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many values ``node`` stands for once every alias is copied out (memoised per
+    shared node, so this takes time linear in the document, not in its expansion)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(child, sizes) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    sizes[id(node)] = size
+    return size
+
+
+def _expand(value: Any, env: Mapping[str, str], where: tuple, done: dict | None = None) -> Any:
+    """``${VAR}`` expanded in every string; a node shared through a YAML alias is expanded
+    once and stays shared (never copied per alias)."""
+    done = {} if done is None else done
+    if isinstance(value, dict | list):
+        key = id(value)
+        if key not in done:
+            if isinstance(value, dict):
+                done[key] = {k: _expand(v, env, (*where, k), done) for k, v in value.items()}
+            else:
+                done[key] = [_expand(v, env, (*where, i), done) for i, v in enumerate(value)]
+        return done[key]
     if not isinstance(value, str):
         return value
 

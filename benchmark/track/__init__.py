@@ -20,10 +20,12 @@ from benchmark.track._models import (
 )
 from benchmark.track._runs import (
     TAG,
+    TRACKING_HELP,
     RunLog,
     adopt_trial_runs,
     connect,
     ensure_experiment,
+    fail_runs,
     find_finished_cell,
     find_summary_run,
     flatten,
@@ -40,12 +42,14 @@ from benchmark.track._runs import (
 
 __all__ = [
     "TAG",
+    "TRACKING_HELP",
     "ModelSource",
     "RunLog",
     "adopt_trial_runs",
     "champion_uri",
     "connect",
     "ensure_experiment",
+    "fail_runs",
     "find_finished_cell",
     "find_summary_run",
     "flatten",

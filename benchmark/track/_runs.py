@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,8 +34,18 @@ def _sqlite_path(uri: str) -> Path | None:
     return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
 
 
-def connect(uri: str | None = None):
-    """Point MLflow at the store and return a client; a local SQLite store is created."""
+TRACKING_HELP = "--tracking-uri or MLFLOW_TRACKING_URI"
+CONNECT_TIMEOUT_S = 5
+
+
+def connect(uri: str | None = None, *, write: bool = False):
+    """Point MLflow at the store and return a client.
+
+    A tracking server must answer within seconds; a local SQLite store is created (and
+    migrated) once, under a file lock, in a temporary file renamed into place, so processes
+    that start together never race on the schema and a kill never leaves half a store. With
+    ``write`` the store must also accept writes (checked before any work starts).
+    """
     for name in ("alembic", "mlflow.store.db.utils", "mlflow.store.sqlalchemy_store"):
         logging.getLogger(name).setLevel(logging.WARNING)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -43,14 +55,116 @@ def connect(uri: str | None = None):
     uri = resolve_tracking_uri(uri)
     db = _sqlite_path(uri)
     if db is not None:
-        db.parent.mkdir(parents=True, exist_ok=True)
+        _create_sqlite_store(db, write=write)
+    elif uri.startswith(("http://", "https://")):
+        _check_server(uri)
     mlflow.set_tracking_uri(uri)
     try:
         client = MlflowClient(uri)
         client.search_experiments(max_results=1)
     except Exception as exc:
         raise TrackingError(f"cannot open the MLflow store at {uri}: {exc}") from exc
-    return client
+    return _Retrying(client)
+
+
+def _create_sqlite_store(db: Path, *, write: bool) -> None:
+    from filelock import FileLock
+
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True)
+        if not (db.is_file() and db.stat().st_size):
+            with FileLock(f"{db}.lock"):
+                if not (db.is_file() and db.stat().st_size):
+                    _migrate_into(db)
+        if write:
+            _check_writable(db)
+    except OSError as exc:
+        raise TrackingError(
+            f"cannot write the MLflow store {db}: {exc.strerror or exc}. Point "
+            f"{TRACKING_HELP} at a writable location."
+        ) from None
+
+
+def _migrate_into(db: Path) -> None:
+    """Create and migrate a SQLite store beside ``db``, then rename it to ``db``."""
+    from mlflow import MlflowClient
+
+    tmp = db.with_name(f".{db.name}.{os.getpid()}.new")
+    tmp.unlink(missing_ok=True)
+    try:
+        MlflowClient(f"sqlite:///{tmp}").search_experiments(max_results=1)
+        os.replace(tmp, db)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _check_writable(db: Path) -> None:
+    """Take SQLite's write lock once (and the artifact folder beside it), then let go."""
+    import sqlite3
+    import tempfile
+
+    try:
+        connection = sqlite3.connect(db, timeout=30)
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.rollback()
+        finally:
+            connection.close()
+        artifacts = db.parent / "artifacts"
+        artifacts.mkdir(exist_ok=True)
+        tempfile.TemporaryFile(dir=artifacts).close()
+    except (sqlite3.Error, OSError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise TrackingError(
+            f"the MLflow store {db} cannot be written ({reason}). Point {TRACKING_HELP} at a "
+            "writable location; reading commands (leaderboard, report) still work on it."
+        ) from None
+
+
+def _check_server(uri: str) -> None:
+    """A tracking server that does not answer within seconds is reported at once (MLflow's
+    own retries would wait minutes)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=CONNECT_TIMEOUT_S):
+            return
+    except urllib.error.HTTPError:
+        return  # it answers (an auth proxy, say): MLflow's own calls say what is wrong
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise TrackingError(
+            f"cannot reach the MLflow tracking server at {uri} ({reason}). Start it, or point "
+            f"{TRACKING_HELP} elsewhere."
+        ) from None
+
+
+class _Retrying:
+    """An MlflowClient whose calls are retried while a SQLite store is locked by another
+    process (several workers write to one store)."""
+
+    _DELAYS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+
+    def __init__(self, client) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            for delay in (*self._DELAYS, None):
+                try:
+                    return attr(*args, **kwargs)
+                except Exception as exc:
+                    if delay is None or "database is locked" not in str(exc):
+                        raise
+                    time.sleep(delay)
+            return None  # not reached
+
+        return call
 
 
 def ensure_experiment(client, name: str) -> str:
@@ -59,7 +173,13 @@ def ensure_experiment(client, name: str) -> str:
     if experiment is None:
         db = _sqlite_path(client.tracking_uri)
         location = (db.parent / "artifacts").resolve().as_uri() if db is not None else None
-        return client.create_experiment(name, artifact_location=location)
+        try:
+            return client.create_experiment(name, artifact_location=location)
+        except Exception:  # created by another process at the same moment
+            experiment = client.get_experiment_by_name(name)
+            if experiment is None:
+                raise
+            return experiment.experiment_id
     if experiment.lifecycle_stage == "deleted":
         raise TrackingError(
             f"MLflow experiment '{name}' was deleted. Restore it (MLflow UI, or "
@@ -91,6 +211,20 @@ def mark_dead_runs_failed(client, experiment_id: str) -> list[str]:
             client.set_terminated(run.info.run_id, status="FAILED")
             dead.append(run.info.run_id)
     return dead
+
+
+def fail_runs(client, run_ids: list[str]) -> list[str]:
+    """End as FAILED those of ``run_ids`` still RUNNING (their worker died, on any host)."""
+    ended = []
+    for run_id in run_ids:
+        try:
+            run = client.get_run(run_id)
+        except Exception:  # deleted meanwhile
+            continue
+        if run.info.status == "RUNNING":
+            client.set_terminated(run_id, status="FAILED")
+            ended.append(run_id)
+    return ended
 
 
 def adopt_trial_runs(client, experiment_id: str, *, study: str, parent_run_id: str) -> int:
@@ -205,15 +339,21 @@ def start_run(
 
 @contextmanager
 def start_summary_run(client, experiment_id: str, *, suite: str) -> Iterator[RunLog]:
-    """The suite's one ``summary`` run (analyses across cells); an older one is deleted."""
-    for old in client.search_runs(
-        [experiment_id], filter_string=f"tags.`{TAG}kind` = '{KIND_SUITE}'"
-    ):
-        client.delete_run(old.info.run_id)
+    """The suite's ``summary`` run (analyses across cells). Once it has finished, the older
+    ones are deleted, but never one still being written (two runs of a suite that end
+    together each write theirs; readers take the newest)."""
     with start_run(
         client, experiment_id, name="summary", kind=KIND_SUITE, tags={f"{TAG}suite": suite}
     ) as run:
         yield run
+    started = client.get_run(run.run_id).info.start_time
+    for old in client.search_runs(
+        [experiment_id], filter_string=f"tags.`{TAG}kind` = '{KIND_SUITE}'"
+    ):
+        info = old.info
+        if info.run_id != run.run_id and info.status != "RUNNING" and info.start_time <= started:
+            with contextlib.suppress(Exception):  # deleted by another process meanwhile
+                client.delete_run(info.run_id)
 
 
 def load_text(client, run_id: str, path: str) -> str:
@@ -232,6 +372,7 @@ def find_summary_run(client, suite: str) -> str | None:
         else client.search_runs(
             [experiment.experiment_id],
             filter_string=f"tags.`{TAG}kind` = '{KIND_SUITE}' and attributes.status = 'FINISHED'",
+            order_by=["attributes.start_time DESC"],
             max_results=1,
         )
     )

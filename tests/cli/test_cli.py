@@ -96,11 +96,13 @@ def test_leaderboard_errors_are_clear(tracking_uri):
     assert result.exit_code == 1 and "unknown --format 'xml'" in result.output
 
 
-def test_several_devices_are_refused_for_now(tiny_suite_file, tracking_uri):
+def test_devices_that_are_not_here_are_named_before_anything_runs(tiny_suite_file, tracking_uri):
     result = invoke(
         "run", str(tiny_suite_file), "--devices", "cuda:0,cuda:1", "--tracking-uri", tracking_uri
     )
-    assert result.exit_code == 1 and "several devices" in result.output
+    assert result.exit_code == 1 and "['cuda:0', 'cuda:1'] not found" in result.output
+    result = invoke("run", str(tiny_suite_file), "--devices", "gpu", "--tracking-uri", tracking_uri)
+    assert result.exit_code == 1 and "expected auto, all, cpu" in result.output
 
 
 def test_data_synth_and_list(tmp_path):
@@ -137,6 +139,12 @@ def test_trials_and_storage_options(tiny_suite_file, tracking_uri, tmp_path):
     result = invoke("list", "strategies")
     for name in ("finetune", "partial", "linear_probe", "cost_sensitive", "supcon", "scratch"):
         assert name in result.output
+    args = [str(tiny_suite_file), "--storage", storage, "--tracking-uri", tracking_uri]
+    status = invoke("status", *args, "--set", "tune.trials=2", "--set", "train.epochs=1")
+    assert status.exit_code == 0, status.output
+    assert "tiny: 1 finished" in status.output and "2/2" in status.output
+    other = invoke("status", *args)  # other settings: another cell, never queued
+    assert other.exit_code == 0 and "1 not queued" in other.output
 
 
 def test_explain_writes_overlays_for_a_tracked_model(tiny_suite_file, tracking_uri, tmp_path):

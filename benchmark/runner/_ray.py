@@ -1,0 +1,98 @@
+"""``--launcher ray``: one ``medbench worker`` per GPU (or CPU slot) of a Ray cluster.
+
+Ray only places the workers (``ray.init(address=...)``, from ``RAY_ADDRESS``; without it a
+local Ray instance). Claims still go through the suite's board in the Optuna storage, so a
+task that Ray retries after a node failure joins the run like any worker and can never run
+a cell twice. Every node must reach both stores: a PostgreSQL storage and a tracking server
+(or a shared file system), and have medbench installed (``pip install "medbench[ray]"``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchmark.errors import MedbenchError
+from benchmark.runner._context import CellOutcome, Reporter
+from benchmark.runner._devices import Slot
+from benchmark.runner._launch import PARENT_ENV, Display, progress, worker_command
+from benchmark.runner._summary import summarise_suite
+from benchmark.runner._worker import outcomes_from_board, prepare
+from benchmark.suite import Suite
+
+__all__ = ["launch_ray"]
+
+
+def _run_worker(args: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Inside a Ray task: the worker as a child process (stopped if the task is killed)."""
+    import subprocess
+    import sys
+
+    import ray
+
+    gpus = ray.get_gpu_ids()
+    device_name = f"cuda:{int(gpus[0])}" if gpus else "cpu"
+    env = {**os.environ, **env, PARENT_ENV: str(os.getpid()), "MEDBENCH_DEVICE_NAME": device_name}
+    result = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True)
+    return result.returncode, result.stderr[-4000:]
+
+
+def launch_ray(
+    suite: Suite,
+    *,
+    suite_file: Path,
+    overrides: Sequence[str],
+    slots: Sequence[Slot],
+    tracking_uri: str | None = None,
+    storage: str | None = None,
+    resume: bool = True,
+    display: Display | None = None,
+    poll_s: float = 1.0,
+) -> tuple[list[CellOutcome], list[str]]:
+    """Start one worker per slot as a Ray task (a GPU each for GPU slots; ``--devices all``
+    means every GPU of the cluster), wait for them; return outcomes and worker errors."""
+    try:
+        import ray
+    except ImportError:
+        raise MedbenchError(
+            '--launcher ray needs Ray: pip install "medbench[ray]" (or use --launcher local).'
+        ) from None
+    session = prepare(suite, tracking_uri=tracking_uri, storage=storage)
+    session.open_experiment()
+    session.post(resume=resume)
+    ray.init(address=os.environ.get("RAY_ADDRESS") or None, ignore_reinit_error=True,
+             log_to_driver=False)  # fmt: skip
+    try:
+        remote = ray.remote(max_retries=2)(_run_worker)
+        tasks = []
+        for slot in _cluster_slots(ray, slots):
+            gpu = slot.device.startswith("cuda")
+            args = worker_command(
+                suite_file, overrides, slot=slot, tracking_uri=session.tracking_uri,
+                storage=session.storage,
+            )[1:]  # fmt: skip
+            options = {"num_gpus": 1, "num_cpus": 1} if gpu else {"num_cpus": slot.threads}
+            tasks.append(remote.options(**options).remote(args, {"OMP_NUM_THREADS": "1"}))
+        display = display or Display()
+        pending = list(tasks)
+        while pending:
+            _, pending = ray.wait(pending, num_returns=len(pending), timeout=poll_s)
+            display.update(progress(session))
+        results = ray.get(tasks)
+    finally:
+        ray.shutdown()
+    errors = [f"ray task {k}: {tail.strip().splitlines()[-1] if tail.strip() else 'no output'}"
+              for k, (code, tail) in enumerate(results) if code != 0]  # fmt: skip
+    summarise_suite(suite, session.context(None, Reporter()))
+    return outcomes_from_board(session), errors
+
+
+def _cluster_slots(ray, slots: Sequence[Slot]) -> list[Slot]:
+    """GPU slots become one per GPU of the whole cluster (not of this machine)."""
+    if not any(s.device.startswith("cuda") for s in slots):
+        return list(slots)
+    gpus = int(ray.cluster_resources().get("GPU", 0))
+    if gpus == 0:
+        raise MedbenchError("--launcher ray --devices ...: the Ray cluster has no GPU.")
+    return [Slot(f"w{k + 1}", "cuda:0", slots[0].threads) for k in range(gpus)]
