@@ -238,20 +238,25 @@ def render_predictions(frame: Any) -> None:
     print_table(out)
 
 
+def _progress(*extra) -> Progress:
+    """Bars as the run shows them: spinner, what, bar, done/total, time, then ``extra``."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        *extra,
+        console=console,
+    )
+
+
 class RichReporter(Reporter):
     """Live progress of a suite: one bar for cells, one for the current cell's epochs."""
 
     def __init__(self, *, quiet: bool = False) -> None:
         self.quiet = quiet  # no warnings (a caller that shows the findings itself)
-        self.progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[info]}"),
-            console=console,
-        )
+        self.progress = _progress(TextColumn("{task.fields[info]}"))
         self._cells = self._epochs = self._load = None
 
     def __enter__(self) -> RichReporter:
@@ -373,14 +378,7 @@ class WorkersDisplay:
         from rich.live import Live
 
         self._group = Group
-        self.progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        )
+        self.progress = _progress()
         self._cells = self.progress.add_task("cells", total=None)
         self.live = Live(self.progress, console=console, refresh_per_second=4)
 

@@ -114,7 +114,7 @@ def _execute(
     tracking_uri: str | None, storage: str | None, post: bool = True, quiet: bool = False,
 ) -> None:  # fmt: skip
     from benchmark.console import LineReporter, RichReporter, WorkersDisplay, console, warn
-    from benchmark.runner import launch, launch_ray, plan_slots, prepare, summarise, work
+    from benchmark.runner import launch, plan_slots, prepare, summarise, work
 
     slots = plan_slots(devices, workers=workers, per_device=per_device)
     if threads is not None:
@@ -124,11 +124,11 @@ def _execute(
     signal.signal(signal.SIGINT, _interrupt)  # even when started with Ctrl-C ignored (nohup, &)
     errors: list[str] = []
     if launcher is Launcher.ray or len(slots) > 1:
-        start_workers = launch_ray if launcher is Launcher.ray else launch
         with WorkersDisplay() as display:
-            outcomes, errors = start_workers(
+            outcomes, errors = launch(
                 spec, suite_file=suite_file, overrides=overrides, slots=slots,
-                tracking_uri=tracking_uri, storage=storage, resume=resume, display=display,
+                tracking_uri=tracking_uri, storage=storage, resume=resume,
+                launcher=launcher.value, display=display,
             )  # fmt: skip
     else:
         import torch

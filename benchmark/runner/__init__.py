@@ -16,10 +16,10 @@ other machines) share one suite and no cell is trained twice.
 
 from __future__ import annotations
 
-from benchmark.runner._context import CellOutcome, Dataset, Reporter, index_dataset
+from benchmark.runner._context import CellOutcome, Reporter
+from benchmark.runner._data import Dataset, index_dataset
 from benchmark.runner._devices import Slot, plan_slots
 from benchmark.runner._launch import Display, launch, watch_parent, worker_command
-from benchmark.runner._ray import launch_ray
 from benchmark.runner._status import CellStatus, Snapshot, WorkerStatus, snapshot
 from benchmark.runner._summary import summarise_suite
 from benchmark.runner._worker import Session, prepare, work
@@ -37,7 +37,6 @@ __all__ = [
     "WorkerStatus",
     "index_dataset",
     "launch",
-    "launch_ray",
     "plan_slots",
     "prepare",
     "run_suite",

@@ -27,7 +27,8 @@ from benchmark.evaluate import (
 )
 from benchmark.explain import explain_cell
 from benchmark.models import save_model
-from benchmark.runner._context import CellOutcome, Context, Dataset, images_for
+from benchmark.runner._context import CellOutcome, Context
+from benchmark.runner._data import Dataset, images_for
 from benchmark.runner._fit import Trained, fit_cell, split_ids, training_cost
 from benchmark.strategies import get_strategy
 from benchmark.suite import Cell

@@ -10,7 +10,8 @@ import torch
 
 from benchmark.data import Batches, ImageSet, create_augment
 from benchmark.models import count_parameters, create_model, input_stats
-from benchmark.runner._context import Context, Dataset
+from benchmark.runner._context import Context
+from benchmark.runner._data import Dataset
 from benchmark.strategies import get_strategy
 from benchmark.suite import Cell
 from benchmark.train import History, fit

@@ -71,25 +71,37 @@ def launch(
     tracking_uri: str | None = None,
     storage: str | None = None,
     resume: bool = True,
+    launcher: str = "local",
     display: Display | None = None,
     poll_s: float = 1.0,
 ) -> tuple[list[CellOutcome], list[str]]:
-    """Run ``suite`` on ``slots`` (one worker process each); return the cells' outcomes and
-    the errors of workers that stopped with one."""
-    display = display or Display()
+    """Run ``suite`` on ``slots``, one worker each, as local processes or as Ray tasks
+    (``launcher``); return the cells' outcomes and the errors of workers that stopped with
+    one. The stores are checked and the cells queued once, before any worker starts."""
     session = prepare(suite, tracking_uri=tracking_uri, storage=storage)
     session.open_experiment()
     session.post(resume=resume)
-    processes = []
-    errors: list[str] = []
+
+    def command(slot: Slot) -> list[str]:
+        uri, storage = session.tracking_uri, session.storage
+        return worker_command(suite_file, overrides, slot=slot, tracking_uri=uri, storage=storage)
+
+    if launcher == "ray":
+        from benchmark.runner._ray import run_on_ray
+
+        errors = run_on_ray(session, slots, command, display or Display(), poll_s)
+    else:
+        errors = _run_local(session, slots, command, display or Display(), poll_s)
+    summarise_suite(suite, session.context(None, Reporter()))
+    return outcomes_from_board(session), errors
+
+
+def _run_local(session, slots, command, display: Display, poll_s: float) -> list[str]:
+    processes, errors = [], []
     try:
         for slot in slots:
-            command = worker_command(
-                suite_file, overrides, slot=slot, tracking_uri=session.tracking_uri,
-                storage=session.storage,
-            )  # fmt: skip
             process = subprocess.Popen(
-                command,
+                command(slot),
                 env=worker_env(slot),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
@@ -102,13 +114,9 @@ def launch(
             display.update(progress(session))
             time.sleep(poll_s)
         display.update(progress(session))
-    except KeyboardInterrupt:
-        _stop(processes)
-        raise
     finally:
         _stop(processes)
-    summarise_suite(suite, session.context(None, Reporter()))
-    return outcomes_from_board(session), errors
+    return errors
 
 
 def progress(session: Session) -> Snapshot:

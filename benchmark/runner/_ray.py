@@ -10,18 +10,14 @@ a cell twice. Every node must reach both stores: a PostgreSQL storage and a trac
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 
 from benchmark.errors import MedbenchError
-from benchmark.runner._context import CellOutcome, Reporter
 from benchmark.runner._devices import Slot
-from benchmark.runner._launch import PARENT_ENV, Display, progress, worker_command
-from benchmark.runner._summary import summarise_suite
-from benchmark.runner._worker import outcomes_from_board, prepare
-from benchmark.suite import Suite
+from benchmark.runner._launch import PARENT_ENV, Display, progress
+from benchmark.runner._worker import Session
 
-__all__ = ["launch_ray"]
+__all__ = ["run_on_ray"]
 
 
 def _run_worker(args: list[str], env: dict[str, str]) -> tuple[int, str]:
@@ -38,29 +34,21 @@ def _run_worker(args: list[str], env: dict[str, str]) -> tuple[int, str]:
     return result.returncode, result.stderr[-4000:]
 
 
-def launch_ray(
-    suite: Suite,
-    *,
-    suite_file: Path,
-    overrides: Sequence[str],
+def run_on_ray(
+    session: Session,
     slots: Sequence[Slot],
-    tracking_uri: str | None = None,
-    storage: str | None = None,
-    resume: bool = True,
-    display: Display | None = None,
-    poll_s: float = 1.0,
-) -> tuple[list[CellOutcome], list[str]]:
-    """Start one worker per slot as a Ray task (a GPU each for GPU slots; ``--devices all``
-    means every GPU of the cluster), wait for them; return outcomes and worker errors."""
+    command: Callable[[Slot], list[str]],
+    display: Display,
+    poll_s: float,
+) -> list[str]:
+    """Start one worker per slot as a Ray task (a GPU each; ``--devices all`` means every GPU
+    of the cluster), show their progress until all end; return their errors."""
     try:
         import ray
     except ImportError:
         raise MedbenchError(
             '--launcher ray needs Ray: pip install "medbench[ray]" (or use --launcher local).'
         ) from None
-    session = prepare(suite, tracking_uri=tracking_uri, storage=storage)
-    session.open_experiment()
-    session.post(resume=resume)
     ray.init(address=os.environ.get("RAY_ADDRESS") or None, ignore_reinit_error=True,
              log_to_driver=False)  # fmt: skip
     try:
@@ -68,13 +56,9 @@ def launch_ray(
         tasks = []
         for slot in _cluster_slots(ray, slots):
             gpu = slot.device.startswith("cuda")
-            args = worker_command(
-                suite_file, overrides, slot=slot, tracking_uri=session.tracking_uri,
-                storage=session.storage,
-            )[1:]  # fmt: skip
+            args = command(slot)[1:]  # the task's own interpreter runs it
             options = {"num_gpus": 1, "num_cpus": 1} if gpu else {"num_cpus": slot.threads}
             tasks.append(remote.options(**options).remote(args, {"OMP_NUM_THREADS": "1"}))
-        display = display or Display()
         pending = list(tasks)
         while pending:
             _, pending = ray.wait(pending, num_returns=len(pending), timeout=poll_s)
@@ -82,10 +66,8 @@ def launch_ray(
         results = ray.get(tasks)
     finally:
         ray.shutdown()
-    errors = [f"ray task {k}: {tail.strip().splitlines()[-1] if tail.strip() else 'no output'}"
-              for k, (code, tail) in enumerate(results) if code != 0]  # fmt: skip
-    summarise_suite(suite, session.context(None, Reporter()))
-    return outcomes_from_board(session), errors
+    return [f"ray task {k}: {tail.strip().splitlines()[-1] if tail.strip() else 'no output'}"
+            for k, (code, tail) in enumerate(results) if code != 0]  # fmt: skip
 
 
 def _cluster_slots(ray, slots: Sequence[Slot]) -> list[Slot]:

@@ -17,15 +17,8 @@ from dataclasses import dataclass
 from benchmark import track, tune
 from benchmark._process import set_worker
 from benchmark.runner._cell import end_dead_runs, run_cell, study_spec, trial_objective
-from benchmark.runner._context import (
-    CellOutcome,
-    Context,
-    Dataset,
-    Reporter,
-    checkpoint_root,
-    images_for,
-    index_dataset,
-)
+from benchmark.runner._context import CellOutcome, Context, Reporter, checkpoint_root
+from benchmark.runner._data import Dataset, images_for, index_dataset
 from benchmark.suite import Cell, Suite, expand_cells
 from benchmark.train import resolve_device
 

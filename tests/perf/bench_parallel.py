@@ -110,15 +110,25 @@ def main() -> None:
         folder = Path(tmp)
         suite = suite_file(folder, per_class=args.per_class, epochs=args.epochs)
         wall(folder / "warm", suite, ["--devices", "cpu", "--workers", "1"])  # fills the cache
-        one = wall(folder / "one", suite, ["--devices", args.devices, "--workers", "1"]
-                   if args.devices == "cpu" else ["--devices", "cuda:0"])  # fmt: skip
-        many_args = (["--devices", "cpu", "--workers", str(args.workers)]
-                     if args.devices == "cpu" else ["--devices", args.devices])  # fmt: skip
+        cores = os.cpu_count() or 1
+        if args.devices == "cpu":
+            per_worker = max(cores // args.workers, 1)
+            one = wall(folder / "one", suite, ["--devices", "cpu"])
+            one_alike = wall(folder / "one-alike", suite,
+                             ["--devices", "cpu", "--threads", str(per_worker)])  # fmt: skip
+            many_args = ["--devices", "cpu", "--workers", str(args.workers)]
+            label = f"{args.workers} workers × {per_worker} thread(s)"
+        else:
+            one = one_alike = wall(folder / "one", suite, ["--devices", "cuda:0"])
+            many_args, label = ["--devices", args.devices], f"--devices {args.devices}"
         many = wall(folder / "many", suite, many_args)
         print(f"4-cell suite, {args.epochs} epochs, {args.per_class * 4} images at 64 px, "
-              f"on {args.devices} ({os.cpu_count()} cores):")  # fmt: skip
-        print(f"  1 worker           {one:7.1f} s")
-        print(f"  {' '.join(many_args[1:]):18s} {many:7.1f} s   speed-up ×{one / many:.2f}")
+              f"on {args.devices} ({cores} cores):")  # fmt: skip
+        print(f"  1 worker, all cores          {one:7.1f} s")
+        if args.devices == "cpu":
+            print(f"  1 worker × {per_worker} thread(s)         {one_alike:7.1f} s")
+        print(f"  {label:28s} {many:7.1f} s   ×{one / many:.2f} against the first, "
+              f"×{one_alike / many:.2f} against one worker alike")  # fmt: skip
         print(f"claiming a cell (queue, claim, duplicate check, release): "
               f"{claim_cost(folder):.1f} ms per cell")  # fmt: skip
         for name, size in (("test_resnet", 64), ("resnet50", 200)):
