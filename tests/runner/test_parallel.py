@@ -15,13 +15,13 @@ from tests.runner._procs import assert_exactly_once, finish, medbench, runs, stu
 
 pytestmark = pytest.mark.slow
 
-TUNED = {  # each trial takes a few seconds: long enough to be caught in the middle
+TUNED = {  # a trial trains for about two seconds: long enough to be caught in the middle
     "datasets": {"phantoms": {"layout": "synthetic",
-                              "options": {"per_class": 30, "size": 48, "difficulty": 0.2}}},
+                              "options": {"per_class": 60, "size": 64, "difficulty": 0.2}}},
     "strategies": {"finetune": {}, "probe": {"kind": "linear_probe"}, "weighted": {
         "kind": "cost_sensitive", "class_weights": "auto"}},
     "tune": {"trials": 3, "pruner": {"kind": "none"}},
-    "train": {"epochs": 4, "batch_size": 8, "lr": 0.01, "image_size": 48,
+    "train": {"epochs": 8, "batch_size": 8, "lr": 0.01, "image_size": 64,
               "early_stopping": None},
 }  # fmt: skip
 
