@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -61,14 +62,58 @@ def resolve_device(spec: str = "auto") -> torch.device:
     return device
 
 
-def create_optimizer(params: Iterable[nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
+def create_optimizer(
+    params: Iterable[nn.Parameter], config: TrainConfig, *, device: torch.device | None = None
+) -> torch.optim.Optimizer:
+    """The optimiser of ``config``; on a GPU its fused implementation (one kernel for all
+    parameters)."""
     params = list(params)
+    fused = {"fused": True} if device is not None and device.type == "cuda" else {}
     if config.optimizer == "sgd":
         return torch.optim.SGD(
-            params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
-        )
+            params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
+            **fused,
+        )  # fmt: skip
     cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
-    return cls(params, lr=config.lr, weight_decay=config.weight_decay)
+    return cls(params, lr=config.lr, weight_decay=config.weight_decay, **fused)
+
+
+def prepare_for(model: nn.Module, device: torch.device) -> bool:
+    """Put ``model`` on ``device`` the fast way: on a GPU, cuDNN's autotuner and TF32 on,
+    and the channels-last layout for convolutional models (returned: inputs must follow)."""
+    model.to(device)
+    if device.type != "cuda":
+        return False
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    if any(isinstance(m, nn.Conv2d) for m in model.modules()):
+        model.to(memory_format=torch.channels_last)
+        return True
+    return False
+
+
+def compiled(model: nn.Module, *, mode: str | None = None) -> nn.Module:
+    """``torch.compile(model)``; see :func:`compile_errors` for its failures."""
+    with compile_errors():
+        return torch.compile(model, mode=mode)
+
+
+@contextlib.contextmanager
+def compile_errors(enabled: bool = True) -> Iterator[None]:
+    """A failure of torch.compile (it compiles at the first call: no C++ compiler, an
+    unsupported Python or operator) as a clear error that says how to do without it."""
+    try:
+        yield
+    except Exception as exc:
+        where = type(exc).__module__
+        if enabled and where.startswith(("torch._dynamo", "torch._inductor", "torch.compile")):
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+            raise MedbenchError(
+                f"torch.compile cannot be used here ({type(exc).__name__}: {reason}); set "
+                "train.compile: false (or evaluate.latency.compile: false)."
+            ) from exc
+        raise
 
 
 def create_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, *, maximize: bool):
@@ -116,9 +161,11 @@ def fit(
     epochs it restores are passed to ``on_epoch`` again.
     """
     device = train.device
-    model.to(device)
+    channels_last = prepare_for(model, device)
+    net = compiled(model) if config.compile else model  # ``model`` keeps the weights' names
     loss_fn = (criterion or nn.CrossEntropyLoss()).to(device)
-    optimizer = create_optimizer((p for p in model.parameters() if p.requires_grad), config)
+    trainable = (p for p in model.parameters() if p.requires_grad)
+    optimizer = create_optimizer(trainable, config, device=device)
     stopping = config.early_stopping if val is not None else None
     monitor = stopping.monitor if stopping else "val/f1_weighted"
     if val is None:
@@ -139,24 +186,27 @@ def fit(
     for epoch in range(start_epoch, config.epochs + 1):
         start = time.perf_counter()
         _train_mode(model)
-        total_loss, seen = 0.0, 0
+        total_loss, seen = torch.zeros((), device=device), 0
         for step, (x, y) in enumerate(train, start=1):
-            with _autocast(device):
-                loss = loss_fn(model(x), y)
+            with _autocast(device), compile_errors(config.compile):
+                loss = loss_fn(net(_layout(x, channels_last)), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.grad_clip is not None:
                 nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
-            total_loss += loss.item() * len(y)
+            total_loss += loss.detach().float() * len(y)  # summed on the device: no sync
             seen += len(y)
             if on_batch is not None:
                 on_batch(step, len(train))
+        epoch_loss = total_loss.item() / max(seen, 1)  # the epoch's one read of the device
         history.train_seconds += time.perf_counter() - start
         history.images_seen += seen
-        row = {"train/loss": total_loss / max(seen, 1), "train/lr": optimizer.param_groups[0]["lr"]}
+        row = {"train/loss": epoch_loss, "train/lr": optimizer.param_groups[0]["lr"]}
         if val is not None:
-            probs, labels, val_loss = _predict(model, val, with_loss=True)
+            probs, labels, val_loss = _predict(
+                net, val, with_loss=True, channels_last=channels_last
+            )
             val_scores = score(labels, probs.argmax(axis=1))
             row |= {
                 "val/loss": val_loss,
@@ -236,23 +286,32 @@ def _restore(path: Path, model, optimizer, scheduler, train: Batches):
 
 def predict_proba(model: nn.Module, batches: Batches) -> tuple[np.ndarray, np.ndarray]:
     """Class probabilities (N × K) and the labels of ``batches``, in order."""
-    probs, labels, _ = _predict(model, batches, with_loss=False)
+    channels_last = prepare_for(model, batches.device)
+    probs, labels, _ = _predict(model, batches, with_loss=False, channels_last=channels_last)
     return probs, labels
 
 
 @torch.inference_mode()
-def _predict(model: nn.Module, batches: Batches, *, with_loss: bool):
+def _predict(model: nn.Module, batches: Batches, *, with_loss: bool, channels_last: bool):
+    """Inference in the training's autocast; results stay on the device until the end."""
     model.eval()
-    probs, labels, loss_sum = [], [], 0.0
+    probs, labels = [], []
+    loss_sum = torch.zeros((), device=batches.device)
     for x, y in batches:
         with _autocast(batches.device):
-            logits = model(x).float()
+            logits = model(_layout(x, channels_last)).float()
         if with_loss:
-            loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").item()
-        probs.append(logits.softmax(dim=1).cpu())
-        labels.append(y.cpu())
+            loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum")
+        probs.append(logits.softmax(dim=1))
+        labels.append(y)
     n = max(batches.num_images, 1)
-    return torch.cat(probs).numpy(), torch.cat(labels).numpy(), loss_sum / n
+    if not probs:
+        return np.zeros((0, 0), np.float32), np.zeros(0, np.int64), 0.0
+    return torch.cat(probs).cpu().numpy(), torch.cat(labels).cpu().numpy(), loss_sum.item() / n
+
+
+def _layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
 def _train_mode(model: nn.Module) -> None:

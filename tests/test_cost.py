@@ -78,3 +78,27 @@ def test_environment_and_memory_are_recorded():
     env = environment(torch.device("cpu"))
     assert env["torch"] == torch.__version__ and int(env["threads"]) >= 1 and env["device_name"]
     assert peak_memory_mb(torch.device("cpu")) > 50  # the process's high-water mark
+
+
+def test_compiled_latency_is_reported_beside_the_eager_one(
+    monkeypatch, tiny_suite_file, tracking_uri
+):
+    import functools
+
+    from benchmark.runner import run_suite
+    from benchmark.suite import load_suite
+
+    calls, original = [], torch.compile
+
+    def eager(model, **kwargs):  # compiling for real takes about a minute on a CPU
+        calls.append(kwargs)
+        return functools.partial(original, backend="eager")(model, **kwargs)
+
+    monkeypatch.setattr(torch, "compile", eager)
+    suite = load_suite(
+        tiny_suite_file, overrides=["evaluate.latency.compile=true", "train.epochs=1"]
+    )
+    metrics = run_suite(suite, tracking_uri=tracking_uri)[0].metrics
+    assert calls == [{"mode": None}]  # CUDA graphs ("reduce-overhead") on a GPU only
+    for key in ("b1_mean_ms", "b1_p95_ms", "b8_img_per_s"):
+        assert metrics[f"latency/{key}"] > 0 and metrics[f"latency/compiled_{key}"] > 0

@@ -171,3 +171,68 @@ def test_a_checkpoint_that_does_not_fit_says_how_to_start_over(tmp_path):
     with pytest.raises(MedbenchError, match=r"does not fit this training.*delete it"):
         fit(other, _batches(other, range(16), batch_size=16), None,
             config=TrainConfig(epochs=2), checkpoint=path)  # fmt: skip
+
+
+def test_nothing_reads_the_device_inside_an_epoch(monkeypatch):
+    """Host reads (``item``, ``cpu``, ``tolist``, ``float``) wait for the device: the loop may
+    do them once per epoch, not once per step."""
+
+    def reads_for(images: int) -> int:
+        count = 0
+        reads = ("item", "cpu", "tolist", "__float__", "numpy")
+        originals = {name: getattr(torch.Tensor, name) for name in reads}
+
+        def counting(name):
+            def read(self, *args, **kwargs):
+                nonlocal count
+                count += 1
+                return originals[name](self, *args, **kwargs)
+
+            return read
+
+        torch.manual_seed(0)
+        model = create_model("test_resnet", num_classes=4)
+        train = _batches(model, range(images), batch_size=8, shuffle=True,
+                         augment=create_augment(rotate=10, hflip=True, contrast=0.1))  # fmt: skip
+        with monkeypatch.context() as patch:
+            for name in originals:
+                patch.setattr(torch.Tensor, name, counting(name))
+            # SGD: on a CPU, Adam reads its step counters (on a GPU its fused kernel does not)
+            fit(model, train, None, config=TrainConfig(epochs=2, grad_clip=1.0, optimizer="sgd"))
+        return count
+
+    assert reads_for(16) == reads_for(64)  # 2 steps an epoch or 8: the same reads
+
+
+def test_compile_wraps_the_model_without_renaming_its_weights(monkeypatch):
+    import functools
+
+    from benchmark.errors import MedbenchError
+
+    eager = functools.partial(torch.compile, backend="eager")  # for real: a minute on a CPU
+    monkeypatch.setattr(torch, "compile", eager)
+    torch.manual_seed(0)
+    model = create_model("test_resnet", num_classes=4)
+    names = list(model.state_dict())
+    history = fit(model, _batches(model, range(32), batch_size=16), None,
+                  config=TrainConfig(epochs=1, compile=True))  # fmt: skip
+    assert len(history.epochs) == 1 and list(model.state_dict()) == names
+
+    class Unsupported(Exception):
+        pass
+
+    Unsupported.__module__ = "torch._dynamo.exc"
+
+    def broken(model, **kwargs):
+        def call(*args):
+            raise Unsupported("no C++ compiler found")
+
+        return call
+
+    monkeypatch.setattr(torch, "compile", broken)
+    with pytest.raises(
+        MedbenchError,
+        match=r"torch.compile cannot be used here.*no C\+\+ compiler.*train.compile: false",
+    ):
+        fit(model, _batches(model, range(16), batch_size=16), None,
+            config=TrainConfig(epochs=1, compile=True))  # fmt: skip

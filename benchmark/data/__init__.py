@@ -3,7 +3,7 @@ on-disk cache, the integrity audit, augmentation and batches."""
 
 from benchmark.data.audit import AuditReport, audit, duplicate_pairs, link_groups, scan
 from benchmark.data.augment import create_augment
-from benchmark.data.batches import Batches, normalize
+from benchmark.data.batches import Batches, normalize, place_images
 from benchmark.data.cache import ImageCache, default_cache
 from benchmark.data.files import IMAGE_SUFFIXES, BadImage, is_image_file, read_image, walk_files
 from benchmark.data.images import ImageSet, load_images, prepare_image
@@ -50,6 +50,7 @@ __all__ = [
     "load_images",
     "normalize",
     "parse_op",
+    "place_images",
     "prepare_image",
     "read_image",
     "render_phantom",

@@ -1,14 +1,22 @@
-"""Mini-batches from in-memory uint8 images: shuffle, augment, normalise, move to device."""
+"""Mini-batches from uint8 images: shuffle, augment, normalise, on the training device.
+
+The images of a cell stay where :func:`place_images` put them: on the GPU itself when they
+fit its budget (each batch is then gathered there, nothing crosses the bus), else in host
+memory, from which the next batch is gathered into pinned memory and copied on a side
+stream while the current one trains. Augmentation and normalisation run on the device, batched.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 
 import torch
 
 from benchmark.data.augment import Augment
+from benchmark.errors import MedbenchError
 
-__all__ = ["Batches", "normalize"]
+__all__ = ["Batches", "device_budget", "normalize", "place_images"]
 
 
 def normalize(
@@ -18,7 +26,8 @@ def normalize(
     std: Sequence[float],
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
-    """uint8 N × C × H × W → float N × 3 × H × W on ``device``, normalised as the backbone was."""
+    """uint8 (or float 0–255) N × C × H × W → float N × 3 × H × W on ``device``, normalised as
+    the backbone was."""
     device = torch.device(device)
     x = x.to(device, non_blocking=True).float()
     if x.shape[1] == 1:
@@ -28,14 +37,44 @@ def normalize(
     return (x - mean_t) / std_t
 
 
+def device_budget(device: torch.device) -> int:
+    """Bytes of a GPU the images of a cell may take: ``MEDBENCH_DATA_ON_DEVICE`` (``auto``: a
+    quarter of its free memory; ``off``: none, batches come from pinned host memory; or a
+    number of GiB). Nothing on a CPU."""
+    if device.type != "cuda":
+        return 0
+    setting = os.environ.get("MEDBENCH_DATA_ON_DEVICE", "auto").strip().lower()
+    if setting == "off":
+        return 0
+    if setting == "auto":
+        free, _ = torch.cuda.mem_get_info(device)
+        return free // 4
+    try:
+        return int(float(setting) * 2**30)
+    except ValueError:
+        raise MedbenchError(
+            f"MEDBENCH_DATA_ON_DEVICE={setting!r}: expected auto, off or a number of GiB."
+        ) from None
+
+
+def place_images(images: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``images`` where a cell's batches are best gathered from: on ``device`` if it is a GPU
+    and they fit its budget, else where they are (host memory)."""
+    device = torch.device(device)
+    if device.type == "cuda" and images.numel() * images.element_size() <= device_budget(device):
+        return images.to(device)
+    return images
+
+
 class Batches:
     """Iterates ``(inputs, labels)`` over ``indices`` of an image tensor.
 
-    Inputs are float, normalised with the model's ``mean``/``std`` and have three channels
-    (grayscale data is repeated). Augmentation, when given, runs on the uint8 images of each
-    batch before normalisation; shuffling is seeded and differs per epoch. With ``views``
-    above 1 every image appears that many times per batch, each independently augmented
-    (contrastive learning), labels repeated to match.
+    Inputs are float, normalised with the model's ``mean``/``std``, with three channels
+    (grayscale data is repeated). Augmentation, when
+    given, runs on each batch on the device before normalisation, with settings drawn from
+    this object's seeded generator (as is the shuffling, which differs per epoch). With
+    ``views`` above 1 every image appears that many times per batch, each independently
+    augmented (contrastive learning), labels repeated to match.
     """
 
     def __init__(
@@ -53,7 +92,7 @@ class Batches:
         views: int = 1,
         seed: int = 0,
     ) -> None:
-        self.images, self.labels = images, labels
+        self.images, self.labels = images, labels.to(images.device)
         self.indices = torch.as_tensor(indices, dtype=torch.long)
         self.batch_size = batch_size
         self.device = torch.device(device)
@@ -72,15 +111,42 @@ class Batches:
         order = self.indices
         if self.shuffle:
             order = order[torch.randperm(len(order), generator=self.generator)]
+        chunks = []
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
             if self.shuffle and len(idx) * self.views == 1:
                 break  # BatchNorm cannot train on one image; a random one sits out this epoch
-            idx = idx.repeat(self.views)
-            x = self.images[idx]
+            chunks.append(idx.repeat(self.views))
+        for x, y in self._gathered(chunks):
             if self.augment is not None:
-                x = self.augment(x)
-            yield self.to_input(x), self.labels[idx].to(self.device, non_blocking=True)
+                x = self.augment(x.float(), self.generator)
+            yield self.to_input(x), y
+
+    def _gathered(self, chunks: list[torch.Tensor]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Each chunk's uint8 images and labels on the device: gathered there when the images
+        live there; else gathered into pinned memory and copied one batch ahead, on a side
+        stream."""
+        if self.images.device == self.device or self.device.type != "cuda":
+            for idx in chunks:
+                idx = idx.to(self.images.device, non_blocking=True)
+                yield self.images[idx].to(self.device), self.labels[idx].to(self.device)
+            return
+        stream = torch.cuda.Stream(self.device)
+
+        def copy(idx: torch.Tensor):
+            x, y = self.images[idx].pin_memory(), self.labels[idx].pin_memory()
+            with torch.cuda.stream(stream):
+                return (x.to(self.device, non_blocking=True),
+                        y.to(self.device, non_blocking=True))  # fmt: skip
+
+        ahead = copy(chunks[0]) if chunks else None
+        for k in range(len(chunks)):
+            torch.cuda.current_stream(self.device).wait_stream(stream)
+            x, y = ahead
+            x.record_stream(torch.cuda.current_stream(self.device))
+            y.record_stream(torch.cuda.current_stream(self.device))
+            ahead = copy(chunks[k + 1]) if k + 1 < len(chunks) else None
+            yield x, y
 
     def to_input(self, x: torch.Tensor) -> torch.Tensor:
         return normalize(x, mean=self.mean, std=self.std, device=self.device)

@@ -79,11 +79,21 @@ def measure_latency(
     warmup: int = 10,
     iterations: int = 50,
 ) -> dict[str, float]:
-    """``latency/b1_*_ms`` and ``latency/b{N}_img_per_s`` under the protocol above."""
+    """``latency/b1_*_ms`` and ``latency/b{N}_img_per_s`` under the protocol above (inputs
+    in the layout of the model's weights: channels-last for a model trained so)."""
     model.eval().to(device)
     out: dict[str, float] = {}
+    kernels = [p for p in model.parameters() if p.dim() == 4]
+    layout = (
+        torch.channels_last
+        if kernels
+        and kernels[0].is_contiguous(memory_format=torch.channels_last)
+        and not kernels[0].is_contiguous()
+        else torch.contiguous_format
+    )
     for batch in batch_sizes:
         x = torch.randn(batch, 3, image_size, image_size, device=device)
+        x = x.contiguous(memory_format=layout)
         times = _time_calls(model, x, device=device, warmup=warmup, iterations=iterations)
         if batch == 1:
             out |= {

@@ -28,11 +28,11 @@ from benchmark.evaluate import (
 from benchmark.explain import explain_cell
 from benchmark.models import save_model
 from benchmark.runner._context import CellOutcome, Context
-from benchmark.runner._data import Dataset, images_for
+from benchmark.runner._data import Dataset, images_for, placed_images
 from benchmark.runner._fit import Trained, fit_cell, split_ids, training_cost
 from benchmark.strategies import get_strategy
 from benchmark.suite import Cell
-from benchmark.train import predict_proba
+from benchmark.train import compile_errors, compiled, predict_proba
 
 
 def _tags(cell: Cell) -> dict[str, str]:
@@ -131,7 +131,7 @@ def _tune_train_evaluate(
         fit_seconds = time.perf_counter() - fit_start
         memory = peak_memory_mb(context.device)
         test = Batches(
-            images.images,
+            placed_images(images, data, context.device),
             images.labels,
             indices=data.indices("test"),
             batch_size=cell.evaluate.batch_size,
@@ -311,20 +311,29 @@ def _explain(cell, trained, images, data, probs, labels, context):
 
 
 def _model_cost(model: torch.nn.Module, cell: Cell, context: Context) -> dict[str, float]:
-    """FLOPs and model-only latency of the final model, on the device it trained on."""
+    """FLOPs and model-only latency of the final model, on the device it trained on; with
+    ``evaluate.latency.compile`` also of the compiled model (``latency/compiled_*``), beside
+    the eager numbers, never instead of them."""
     model.to(context.device)
     out = {"flops/gmacs": count_gmacs(model, image_size=cell.image_size, device=context.device)}
     latency = cell.evaluate.latency
     if latency is not None:
         context.reporter.phase("latency", 0)
-        out |= measure_latency(
-            model,
-            image_size=cell.image_size,
-            device=context.device,
-            batch_sizes=latency.batch_sizes,
-            warmup=latency.warmup,
-            iterations=latency.iterations,
-        )
+        settings = {
+            "image_size": cell.image_size,
+            "device": context.device,
+            "batch_sizes": latency.batch_sizes,
+            "iterations": latency.iterations,
+        }
+        out |= measure_latency(model, warmup=latency.warmup, **settings)
+        if latency.compile:
+            context.reporter.phase("latency, compiled", 0)
+            mode = "reduce-overhead" if context.device.type == "cuda" else None  # CUDA graphs
+            with compile_errors():
+                timed = measure_latency(
+                    compiled(model, mode=mode), warmup=max(latency.warmup, 3), **settings
+                )
+            out |= {k.replace("latency/", "latency/compiled_", 1): v for k, v in timed.items()}
     return out
 
 

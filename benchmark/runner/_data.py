@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import torch
 
 from benchmark.data import (
     AuditReport,
@@ -20,6 +21,7 @@ from benchmark.data import (
     link_groups,
     load_images,
     parse_op,
+    place_images,
     scan,
 )
 from benchmark.errors import DataError
@@ -36,6 +38,7 @@ class Dataset:
     report: AuditReport
     cache: ImageCache | None = None
     images: dict[int, ImageSet] = field(default_factory=dict)  # by image size
+    placed: dict[tuple[int, str], torch.Tensor] = field(default_factory=dict)  # on a device
 
     def split_table(self) -> pd.DataFrame:
         table = self.source.records.drop(columns=["path", "mask"])
@@ -122,6 +125,16 @@ def index_dataset(
             message += "; dropped from the test split"
         reporter.warning(message)
     return Dataset(source, split, list(facts["sha256"]), report, cache)
+
+
+def placed_images(images: ImageSet, data: Dataset, device: torch.device) -> torch.Tensor:
+    """``images`` on the training device if they fit its budget (else in host memory),
+    placed once and kept for the next cell of the same size (the last placement only)."""
+    key = (id(images.images), str(device))
+    if key not in data.placed:
+        data.placed.clear()
+        data.placed[key] = place_images(images.images, device)
+    return data.placed[key]
 
 
 def images_for(cell: Cell, data: Dataset, reporter: Reporter) -> ImageSet:

@@ -241,12 +241,20 @@ class TrainConfig(_Strict):
     grad_clip: float | None = Field(None, gt=0, description="max gradient norm")
     augment: AugmentConfig | None = None
     early_stopping: EarlyStoppingConfig | None = Field(default_factory=EarlyStoppingConfig)
+    compile: bool = Field(
+        False, description="torch.compile the model (worth it on a GPU for long trainings)"
+    )
 
 
 class LatencyConfig(_Strict):
     batch_sizes: list[int] = Field(default_factory=lambda: [1, 32], min_length=1)
     warmup: int = Field(10, ge=0, description="untimed calls first")
     iterations: int = Field(50, ge=1, description="timed calls per batch size")
+    compile: bool = Field(
+        False,
+        description="also time the torch.compile'd model (CUDA graphs on a GPU), beside the "
+        "eager one",
+    )
 
     @field_validator("batch_sizes")
     @classmethod
