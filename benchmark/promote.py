@@ -11,7 +11,14 @@ import pandas as pd
 
 from benchmark.errors import MedbenchError
 
-__all__ = ["Choice", "choose_champions", "lower_is_better", "model_name", "version_tags"]
+__all__ = [
+    "Choice",
+    "choose_champions",
+    "lower_is_better",
+    "model_card",
+    "model_name",
+    "version_tags",
+]
 
 _LOWER = re.compile(r"(ece|log_loss|_ms|_s|loss)$")
 LATENCY = "latency/b1_mean_ms"
@@ -111,3 +118,85 @@ def version_tags(winner: pd.Series, *, metric: str, weights_sha256: str) -> dict
         if name.startswith("test/") and name.count("/") == 1 and not pd.isna(value):
             tags[name] = f"{float(value):.6g}"
     return tags
+
+
+_CARD_SCORES = [("accuracy", "Accuracy"), ("balanced_accuracy", "Balanced accuracy"),
+                ("f1_weighted", "F1 (weighted)"), ("f1_macro", "F1 (macro)"),
+                ("auroc_macro", "AUROC (macro)"), ("mcc", "MCC"), ("ece", "ECE")]  # fmt: skip
+LIMITS = (
+    "For research use only. Not a medical device: it is not cleared for diagnosis, and every "
+    "prediction needs a qualified clinician's review. Its scores hold for images like its test "
+    "split (same source, scanner, preprocessing and class balance); they say nothing of other "
+    "hospitals, devices or populations until it is evaluated there."
+)
+
+
+def model_card(
+    winner: pd.Series,
+    *,
+    metric: str,
+    splits: dict[str, dict] | None = None,
+    verdict: dict | None = None,
+) -> str:
+    """The registered version's description (markdown): what it was trained on, how, how it
+    scored (with 95 % intervals) and its limits. ``splits``: per split (train, validation,
+    test) ``{"num_rows": n, "classes": {label: n}}``; ``verdict``: the cell's paired-test
+    result (``not_worse_than_best``, ``p_vs_best``) from the suite's summary."""
+
+    def tag(key: str) -> str:
+        return str(winner.get(f"tags.medbench.{key}", "") or "?")
+
+    def number(key: str) -> float:
+        return _number(winner.get(f"metrics.{key}"))
+
+    lines = [f"# {tag('suite')}: {tag('cell')}", ""]
+    lines += ["## Data", "", f"Dataset `{tag('dataset')}`."]
+    if splits:
+        classes = sorted({c for split in splits.values() for c in split.get("classes", {})})
+        lines += ["", "| split | images | " + " | ".join(classes) + " |",
+                  "|---|---:|" + "---:|" * len(classes)]  # fmt: skip
+        for name, split in splits.items():
+            counts = [str(split.get("classes", {}).get(c, 0)) for c in classes]
+            lines.append(f"| {name} | {split.get('num_rows', '?')} | " + " | ".join(counts) + " |")
+    else:
+        sizes = [f"{s} {number(f'data/{s}_images'):.0f}" for s in ("train", "val", "test")
+                 if not math.isnan(number(f"data/{s}_images"))]  # fmt: skip
+        lines += ["", "Images: " + ", ".join(sizes) + "." if sizes else ""]
+    leaks = number("data/test_leaks")
+    if not math.isnan(leaks):
+        dropped = number("data/dropped_leaks")
+        lines += ["", f"Audit: {leaks:.0f} test images duplicate a training or validation image"
+                  + (f" ({dropped:.0f} dropped from the test split)" if dropped > 0 else "")
+                  + "."]  # fmt: skip
+    lines += ["", "## Training", "", f"Backbone `{tag('backbone')}`, strategy `{tag('strategy')}`."]
+    epochs = winner.get("params.train.epochs")
+    if epochs is not None and not pd.isna(epochs):
+        lines.append(f"Epochs: {epochs}.")
+    best = {str(k).removeprefix("params.best."): v for k, v in winner.items()
+            if str(k).startswith("params.best.") and not pd.isna(v)}  # fmt: skip
+    if best:
+        lines.append(
+            "Tuned parameters: " + ", ".join(f"{k} = {v}" for k, v in sorted(best.items())) + "."
+        )
+    lines += ["", "## Test scores", "", "| metric | value | 95 % interval |", "|---|---:|---|"]
+    for key, label in _CARD_SCORES:
+        value = number(f"test/{key}")
+        if math.isnan(value):
+            continue
+        low, high = number(f"test/{key}_ci_low"), number(f"test/{key}_ci_high")
+        interval = "" if math.isnan(low) else f"{low:.3f}–{high:.3f}"
+        lines.append(f"| {label} | {value:.3f} | {interval} |")
+    lines += ["", f"Chosen by `{metric}` among the suite's cells of this dataset."]
+    if verdict is not None:
+        if verdict.get("not_worse_than_best"):
+            lines.append("≈best: not significantly worse than the best cell (McNemar, Holm).")
+        else:
+            lines.append(
+                f"Significantly worse than the best cell (p = {verdict.get('p_vs_best'):.3g})."
+            )
+    latency = number(LATENCY)
+    if not math.isnan(latency):
+        device = tag("device")
+        lines += ["", f"Latency: {latency:.1f} ms per image at batch 1 (model only, on {device})."]
+    lines += ["", "## Limits", "", LIMITS, ""]
+    return "\n".join(lines)

@@ -86,6 +86,11 @@ def write_report(
         report.figures.append(path)
         title = name.replace("_", " ")
         sections.append(f"<h2>{title}</h2>\n{_img(path.read_bytes(), title)}")
+    use = _system_use(client, runs)
+    if use:
+        sections.append("<h2>system use</h2>\n<ul>\n" + "\n".join(use) + "\n</ul>")
+    else:
+        report.skipped.append("system use: no system metrics recorded")
     with tempfile.TemporaryDirectory() as downloads:
         sections += _logged_images(client, suite, runs, Path(downloads), report)
 
@@ -101,6 +106,40 @@ def write_report(
     )
     track.log_report(client, suite, out / "figures", "report")
     return report
+
+
+def _system_use(client, runs: pd.DataFrame) -> list[str]:
+    """One line per cell from MLflow's system metrics of its run: mean CPU use, peak memory,
+    and for the GPU it trained on, mean use and peak memory."""
+    lines = []
+    for _, run in runs.iterrows():
+        recorded = [str(c).removeprefix("metrics.") for c in run.index
+                    if str(c).startswith("metrics.system/") and not pd.isna(run[c])]  # fmt: skip
+        if not recorded:
+            continue
+        device = str(run.get("tags.medbench.device", "") or "")
+        gpu = device.split(":", 1)[1] if device.startswith("cuda:") else None
+
+        def history(key: str, run_id: str = run["run_id"]) -> list[float]:
+            return [m.value for m in client.get_metric_history(run_id, key)]
+
+        parts = []
+        if cpu := history("system/cpu_utilization_percentage"):
+            parts.append(f"CPU {sum(cpu) / len(cpu):.0f} % (mean)")
+        if memory := history("system/system_memory_usage_megabytes"):
+            parts.append(f"memory {max(memory) / 1024:.1f} GB (peak)")
+        for key in sorted(k for k in recorded if k.endswith("_utilization_percentage")):
+            index = key.removeprefix("system/gpu_").split("_", 1)[0]
+            if not key.startswith("system/gpu_") or (gpu is not None and index != gpu):
+                continue
+            use = history(key)
+            held = history(f"system/gpu_{index}_memory_usage_megabytes")
+            parts.append(f"GPU {index} {sum(use) / len(use):.0f} % (mean)"
+                         + (f", {max(held) / 1024:.1f} GB (peak)" if held else ""))  # fmt: skip
+        samples = len(cpu)
+        lines.append(f"<li>{html.escape(_label(run))}: {html.escape(', '.join(parts))} "
+                     f"<span class='note'>({samples} samples)</span></li>")  # fmt: skip
+    return lines
 
 
 def _img(data: bytes, alt: str) -> str:

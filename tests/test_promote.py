@@ -109,6 +109,45 @@ def test_promote_registers_the_best_quickstart_cell_once(quickstart_uri):
     assert len(client.search_model_versions("name = 'quickstart-phantoms'")) == 1
 
 
+def test_the_registered_version_carries_its_model_card(quickstart_uri):
+    client = MlflowClient(quickstart_uri)
+    version = client.get_model_version_by_alias("quickstart-phantoms", "champion")
+    card = version.description
+    run = client.get_run(version.run_id)
+    metrics, cell = run.data.metrics, run.data.tags["medbench.cell"]
+    assert card.startswith(f"# quickstart: {cell}")
+    rows = {line.split("|")[1].strip(): line for line in card.splitlines()
+            if line.startswith("| train") or line.startswith("| validation")
+            or line.startswith("| test")}  # fmt: skip
+    for name, split in (("train", "train"), ("validation", "val"), ("test", "test")):
+        counts = [int(c) for c in rows[name].strip("| ").split("|")[1:]]
+        assert counts[0] == metrics[f"data/{split}_images"] == sum(counts[1:])
+    accuracy = metrics["test/accuracy"]
+    low, high = metrics["test/accuracy_ci_low"], metrics["test/accuracy_ci_high"]
+    assert f"| Accuracy | {accuracy:.3f} | {low:.3f}–{high:.3f} |" in card
+    assert "Backbone `" + run.data.tags["medbench.backbone"] + "`" in card
+    assert "not significantly worse" in card or "Significantly worse" in card  # the summary
+    assert "Audit: 0 test images duplicate" in card
+    assert "Not a medical device" in card
+
+
+def test_a_model_card_without_dataset_inputs_uses_the_split_counts():
+    from benchmark.promote import model_card
+
+    winner = pd.Series({
+        "tags.medbench.suite": "s", "tags.medbench.cell": "d/b/f",
+        "metrics.data/train_images": 60.0, "metrics.data/val_images": 20.0,
+        "metrics.data/test_images": 20.0, "metrics.test/accuracy": 0.9,
+        "metrics.data/test_leaks": 2.0, "metrics.data/dropped_leaks": 2.0,
+    })  # fmt: skip
+    card = model_card(winner, metric="test/accuracy", verdict={"not_worse_than_best": False,
+                                                               "p_vs_best": 0.01})  # fmt: skip
+    assert "Images: train 60, val 20, test 20." in card
+    assert "| Accuracy | 0.900 |  |" in card
+    assert "2 test images duplicate a training or validation image (2 dropped" in card
+    assert "Significantly worse than the best cell (p = 0.01)" in card
+
+
 def test_promote_dry_run_registers_nothing_and_names_are_checked(quickstart_uri):
     dry = _promote(quickstart_uri, "--dry-run", "--name", "other", "--alias", "candidate")
     assert dry.exit_code == 0, dry.output

@@ -26,7 +26,7 @@ def promote(
     from benchmark.cli._common import resolve_suite_name
     from benchmark.console import console, render_choice
     from benchmark.errors import MedbenchError
-    from benchmark.promote import choose_champions, model_name, version_tags
+    from benchmark.promote import choose_champions, model_card, model_name, version_tags
 
     metric = metric if "/" in metric else f"test/{metric}"
     client = track.connect(tracking_uri)
@@ -43,6 +43,7 @@ def promote(
             f"--name {name} names one model, but suite '{suite_name}' has "
             f"{len(choices)} datasets: add --dataset."
         )
+    paired = {} if dry_run else track.load_suite_analysis(client, suite_name, "paired_tests.json")
     promoted = 0
     for choice in choices:
         render_choice(choice)
@@ -58,8 +59,12 @@ def promote(
             source = track.resolve_model(client, f"runs:/{run_id}/model", Path(tmp))
             sha = track.weights_sha256(source.folder)
         tags = version_tags(choice.winner, metric=metric, weights_sha256=sha)
+        cell = choice.winner["tags.medbench.cell"]
+        verdict = paired.get(choice.dataset, {}).get("cells", {}).get(cell)
+        card = model_card(choice.winner, metric=metric, verdict=verdict,
+                          splits=track.dataset_profiles(client, run_id))  # fmt: skip
         version, created = track.register_model(
-            client, run_id=run_id, name=target, alias=alias, tags=tags
+            client, run_id=run_id, name=target, alias=alias, tags=tags, description=card
         )
         state = "registered as new version" if created else "already registered: version"
         console.print(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import os
 import signal
 import time
 from pathlib import Path
@@ -60,12 +61,23 @@ def run(
         bool, typer.Option(help="Skip cells already FINISHED with the same configuration.")
     ] = True,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the cells and stop.")] = False,
+    system_metrics: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="Seconds between samples of CPU, memory and GPU use in every cell and trial "
+            "run; 0 for none (default: MEDBENCH_SYSTEM_METRICS, else 10).",
+        ),
+    ] = None,
     tracking_uri: Tracking = None,
     storage: Storage = None,
 ) -> None:
     """Train and evaluate every dataset × backbone × strategy cell of SUITE, into MLflow."""
     from benchmark.console import render_cells
     from benchmark.suite import expand_cells, load_suite
+
+    if system_metrics is not None:  # the workers this starts read it too
+        os.environ["MEDBENCH_SYSTEM_METRICS"] = str(system_metrics)
 
     overrides = [*(set_ or []), *([f"tune.trials={trials}"] if trials is not None else [])]
     spec = load_suite(suite, overrides=overrides)

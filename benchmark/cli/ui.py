@@ -7,17 +7,35 @@ import sys
 
 import typer
 
-from benchmark.cli._common import TRACKING_HELP
+from benchmark.cli._common import TRACKING_HELP, resolve_suite_name
 
 
 def ui(
+    suite: str | None = typer.Argument(
+        None, help="Suite file or name whose runs to open (default: the only suite with results)."
+    ),
     host: str = typer.Option("127.0.0.1", help="Address to bind."),
     port: int = typer.Option(5000, help="Port."),
     tracking_uri: str | None = typer.Option(None, help=TRACKING_HELP),
 ) -> None:
-    """Open the MLflow UI on medbench's store (Ctrl-C stops it)."""
+    """Open the MLflow UI on medbench's store (Ctrl-C stops it); print the suite's runs view."""
     from benchmark import track
+    from benchmark.console import console
+    from benchmark.errors import TrackingError
 
     uri = track.resolve_tracking_uri(tracking_uri)
+    client = track.connect(uri)
+    server = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    try:
+        name = resolve_suite_name(client, suite)
+    except TrackingError:  # no results yet, or several suites: the list of experiments
+        if suite is not None:
+            raise
+        name = None
+    experiment = client.get_experiment_by_name(name) if name else None
+    where = f"{name}'s runs" if experiment else "the experiments"
+    console.print(
+        f"MLflow UI, {where}: {track.runs_url(server, experiment and experiment.experiment_id)}"
+    )
     command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri]
     os.execvp(command[0], [*command, "--host", host, "--port", str(port)])

@@ -54,8 +54,9 @@ def run_cell(
     run_id = None
     try:
         with track.start_run(
-            context.client, context.experiment_id, name=cell.name, kind="cell", tags=_tags(cell)
-        ) as run:
+            context.client, context.experiment_id, name=cell.name, kind="cell", tags=_tags(cell),
+            system_metrics=True,
+        ) as run:  # fmt: skip
             run_id = run.run_id
             if claim is not None:
                 claim.note(run_id=run_id)
@@ -82,7 +83,12 @@ def _tune_train_evaluate(
     resolved = cell.resolved()
     run.log_params(track.flatten(resolved))
     run.log_dict(resolved, "config/suite.resolved.yaml")
-    run.log_text(data.split_table().to_csv(index=False), "data/split.csv")
+    table = data.split_table()
+    run.log_text(table.to_csv(index=False), "data/split.csv")
+    source = {"layout": cell.data.layout, "root": str(cell.data.root or "")}
+    if data.source.fingerprint:  # rendered in memory: the generator's settings say what
+        source["fingerprint"] = data.source.fingerprint
+    track.log_datasets(context.client, run.run_id, name=cell.dataset, source=source, table=table)
     run.log_dict(data.report.to_dict(), "data/audit.json")
     run.log_metrics(data.audit_metrics())
     images = images_for(cell, data, context.reporter)
@@ -191,10 +197,14 @@ def study_name(cell: Cell) -> str:
     return f"{cell.suite}.{cell.study_key}"
 
 
-def study_spec(cell: Cell, context: Context) -> tune.StudySpec:
-    """The cell's study, the same in every worker that runs its trials."""
+def study_spec(cell: Cell, context: Context, run_id: str | None = None) -> tune.StudySpec:
+    """The cell's study, the same in every worker that runs its trials; its owner also
+    records on it the cell and its MLflow run (``run_id``), for Optuna Dashboard."""
     tune_cfg = cell.tune
     strategy = get_strategy(cell.strategy_kind)
+    attrs = {k.removeprefix("medbench."): v for k, v in _tags(cell).items()}
+    if run_id is not None:
+        attrs["mlflow_run_id"] = run_id
     return tune.StudySpec(
         name=study_name(cell),
         storage=context.storage,
@@ -203,11 +213,12 @@ def study_spec(cell: Cell, context: Context) -> tune.StudySpec:
         seed=cell.seed,
         pruner=tune_cfg.pruner,
         epochs=cell.train.epochs,
+        attrs=attrs if run_id is not None else {},
     )
 
 
 def _tune(cell, data, images, run: track.RunLog, context: Context, claim) -> tune.StudyResult:
-    spec = study_spec(cell, context)
+    spec = study_spec(cell, context, run.run_id)
     track.adopt_trial_runs(
         context.client, context.experiment_id, study=spec.name, parent_run_id=run.run_id
     )
@@ -248,6 +259,7 @@ def trial_objective(
             kind="trial",
             tags=tags,
             parent_run_id=parent_run_id,
+            system_metrics=True,
         ) as trial_run:
             trial.note(run_id=trial_run.run_id)
             trial_run.log_params(trial.params)

@@ -69,6 +69,7 @@ def prepare(
     before any data is read."""
     storage = tune.check_storage(storage)
     client = track.connect(tracking_uri, write=True)
+    track.system_metrics_interval()  # a bad setting fails here, not in every run
     return Session(suite, expand_cells(suite), client, client.tracking_uri, storage)
 
 

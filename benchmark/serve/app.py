@@ -127,6 +127,7 @@ def _describe(
         "image_size": predictor.config["image_size"],
         "classes": predictor.classes,
         "metrics": shown,
+        "card": source.description if source else "",
         "max_bytes": max_bytes,
         "cam_method": cam_method,
     }

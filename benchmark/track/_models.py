@@ -104,11 +104,17 @@ def weights_sha256(folder: Path) -> str:
 
 
 def register_model(
-    client, *, run_id: str, name: str, alias: str, tags: dict[str, str]
+    client,
+    *,
+    run_id: str,
+    name: str,
+    alias: str,
+    tags: dict[str, str],
+    description: str | None = None,
 ) -> tuple[str, bool]:
     """Register the model of ``run_id`` as ``name`` (once: a run already registered there
-    keeps its version), set ``alias`` on that version and ``tags``; return
-    ``(version, created)``."""
+    keeps its version), set ``alias`` on that version, ``tags`` and its ``description`` (the
+    model card); return ``(version, created)``."""
     from mlflow.exceptions import MlflowException
 
     model_id = logged_model_id(client, run_id)
@@ -132,6 +138,8 @@ def register_model(
         ).version
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
+    if description is not None:
+        client.update_model_version(name, version, description=description)
     client.set_registered_model_alias(name, alias, version)
     return str(version), created
 
@@ -148,6 +156,7 @@ class ModelSource:
     run_id: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    description: str = ""  # a registered version's model card (markdown)
 
 
 def resolve_model(client, reference: str, folder: Path) -> ModelSource:
@@ -160,8 +169,9 @@ def resolve_model(client, reference: str, folder: Path) -> ModelSource:
     if local.is_dir():
         return ModelSource(folder=_model_folder(local, reference), uri=str(local))
     name = version = None
+    description = ""
     if reference.startswith("models:/"):
-        name, version, run_id = _registered(client, reference)
+        name, version, run_id, description = _registered(client, reference)
         uri = reference
     elif reference.startswith("runs:/"):
         run_id, uri = reference.removeprefix("runs:/").split("/", 1)[0], reference
@@ -177,7 +187,7 @@ def resolve_model(client, reference: str, folder: Path) -> ModelSource:
     except Exception as exc:
         raise TrackingError(f"cannot download the model '{reference}': {exc}") from None
     source = ModelSource(folder=_model_folder(path, reference), uri=uri, name=name)
-    source.version, source.run_id = version, run_id
+    source.version, source.run_id, source.description = version, run_id, description
     if run_id:
         try:
             run = client.get_run(run_id)
@@ -188,7 +198,7 @@ def resolve_model(client, reference: str, folder: Path) -> ModelSource:
     return source
 
 
-def _registered(client, reference: str) -> tuple[str, str, str | None]:
+def _registered(client, reference: str) -> tuple[str, str, str | None, str]:
     from mlflow.exceptions import MlflowException
 
     rest = reference.removeprefix("models:/")
@@ -214,7 +224,7 @@ def _registered(client, reference: str) -> tuple[str, str, str | None]:
         raise TrackingError(
             f"'{reference}' does not exist; model '{name}' has aliases {aliases or 'none'}."
         ) from None
-    return name, str(found.version), found.run_id
+    return name, str(found.version), found.run_id, found.description or ""
 
 
 def _model_folder(path: Path, reference: str) -> Path:

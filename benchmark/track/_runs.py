@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -20,6 +21,9 @@ from benchmark.errors import TrackingError
 TAG = "medbench."
 KIND_CELL, KIND_TRIAL, KIND_SUITE = "cell", "trial", "suite"
 PARENT = "mlflow.parentRunId"
+# MLflow 3's kind of experiment: model training (runs), not GenAI (traces).
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
+SYSTEM_METRICS_ENV = "MEDBENCH_SYSTEM_METRICS"
 
 
 def resolve_tracking_uri(uri: str | None = None) -> str:
@@ -168,25 +172,116 @@ class _Retrying:
 
 
 def ensure_experiment(client, name: str) -> str:
-    """The id of experiment ``name``, created (artifacts beside a SQLite store) if needed."""
+    """The id of experiment ``name``, created (artifacts beside a SQLite store) if needed,
+    as a model-training experiment (MLflow's UI opens it on its runs table)."""
+    kind, value = EXPERIMENT_KIND
     experiment = client.get_experiment_by_name(name)
     if experiment is None:
         db = _sqlite_path(client.tracking_uri)
         location = (db.parent / "artifacts").resolve().as_uri() if db is not None else None
         try:
-            return client.create_experiment(name, artifact_location=location)
+            return client.create_experiment(name, artifact_location=location, tags={kind: value})
         except Exception:  # created by another process at the same moment
             experiment = client.get_experiment_by_name(name)
             if experiment is None:
                 raise
-            return experiment.experiment_id
     if experiment.lifecycle_stage == "deleted":
         raise TrackingError(
             f"MLflow experiment '{name}' was deleted. Restore it (MLflow UI, or "
             f"`mlflow experiments restore --experiment-id {experiment.experiment_id}`), "
             "or give the suite another name."
         )
+    if experiment.tags.get(kind) != value:  # made before medbench set its kind
+        client.set_experiment_tag(experiment.experiment_id, kind, value)
     return experiment.experiment_id
+
+
+def runs_url(server: str, experiment_id: str | None) -> str:
+    """The address of an experiment's runs table in the MLflow UI at ``server``. (MLflow
+    3.17's UI opens on its GenAI view whatever the experiment's kind, unless the address
+    asks for model training.)"""
+    base, view = server.rstrip("/"), "?workflowType=machine_learning"
+    if experiment_id is None:
+        return f"{base}/#/{view}"
+    return f"{base}/#/experiments/{experiment_id}/runs{view}"
+
+
+def log_datasets(
+    client, run_id: str, *, name: str, source: Mapping[str, str], table: pd.DataFrame
+) -> None:
+    """A cell's data as MLflow dataset inputs of its run, one per split (contexts train,
+    validation, test), each with a digest over its images' content hashes and labels: two
+    runs on the same split show the same digests."""
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    columns = [{"type": "string", "name": c} for c in ("id", "label", "group", "sha256")]
+    inputs = []
+    for split, context in (("train", "train"), ("val", "validation"), ("test", "test")):
+        rows = table[table["split"] == split]
+        if rows.empty:
+            continue
+        pairs = zip(rows["sha256"], rows["label"], strict=True)
+        lines = sorted(f"{content} {label}" for content, label in pairs)
+        digest = hashlib.sha256("\n".join([split, *lines]).encode()).hexdigest()[:16]
+        counts = {str(k): int(v) for k, v in rows["label"].value_counts().sort_index().items()}
+        dataset = Dataset(
+            name=name,
+            digest=digest,
+            source_type="medbench",
+            source=json.dumps(dict(source), sort_keys=True),
+            schema=json.dumps({"mlflow_colspec": columns}),
+            profile=json.dumps({"num_rows": len(rows), "classes": counts}),
+        )
+        inputs.append(DatasetInput(dataset, tags=[InputTag("mlflow.data.context", context)]))
+    client.log_inputs(run_id, datasets=inputs)
+
+
+def dataset_profiles(client, run_id: str) -> dict[str, dict]:
+    """Per context (train, validation, test), the profile of the dataset input a cell run
+    logged (``num_rows``, ``classes``); empty for runs logged before datasets were."""
+    profiles = {}
+    for entry in client.get_run(run_id).inputs.dataset_inputs or []:
+        context = next((t.value for t in entry.tags if t.key == "mlflow.data.context"), None)
+        with contextlib.suppress(TypeError, ValueError):
+            if context:
+                profiles[context] = json.loads(entry.dataset.profile or "{}")
+    return profiles
+
+
+def system_metrics_interval() -> float | None:
+    """Seconds between samples of the system metrics of cell and trial runs
+    (``MEDBENCH_SYSTEM_METRICS``: 10 by default, ``off`` or 0 for none)."""
+    setting = os.environ.get(SYSTEM_METRICS_ENV, "10").strip().lower()
+    if setting in ("off", "0", "false", "no"):
+        return None
+    try:
+        seconds = float(setting)
+    except ValueError:
+        raise TrackingError(
+            f"{SYSTEM_METRICS_ENV}={setting!r}: expected seconds between samples, or off."
+        ) from None
+    return seconds if seconds > 0 else None
+
+
+@contextmanager
+def _system_metrics(client, run_id: str, enabled: bool) -> Iterator[None]:
+    """MLflow's own monitor of CPU, memory, disk, network and (with nvidia-ml-py) GPU use,
+    sampled into ``system/*`` metrics of the run while it runs."""
+    interval = system_metrics_interval() if enabled else None
+    if interval is None:
+        yield
+        return
+    from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+    logging.getLogger("mlflow.system_metrics").setLevel(logging.WARNING)
+    monitor = SystemMetricsMonitor(
+        run_id, sampling_interval=interval, tracking_uri=client.tracking_uri
+    )
+    monitor.start()
+    try:
+        yield
+    finally:
+        monitor.finish()
 
 
 def find_finished_cell(client, experiment_id: str, config_hash: str) -> str | None:
@@ -317,15 +412,18 @@ def start_run(
     kind: str,
     tags: Mapping[str, str],
     parent_run_id: str | None = None,
+    system_metrics: bool = False,
 ) -> Iterator[RunLog]:
-    """A run: FINISHED on success, KILLED on Ctrl-C, FAILED (with the error) otherwise."""
+    """A run: FINISHED on success, KILLED on Ctrl-C, FAILED (with the error) otherwise; with
+    ``system_metrics``, MLflow's system metrics sampled while it runs."""
     all_tags = {f"{TAG}kind": kind, **{f"{TAG}{k}": v for k, v in stamp().items()}, **tags}
     if parent_run_id is not None:
         all_tags[PARENT] = parent_run_id
     run = client.create_run(experiment_id, run_name=name, tags=all_tags)
     run_id = run.info.run_id
     try:
-        yield RunLog(client, run_id)
+        with _system_metrics(client, run_id, system_metrics):
+            yield RunLog(client, run_id)
     except KeyboardInterrupt:
         client.set_terminated(run_id, status="KILLED")
         raise

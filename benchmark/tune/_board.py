@@ -110,6 +110,9 @@ def post_cells(
     """Queue each ``(config hash, name)`` that has no queued or running claim; return how
     many were queued. (Cells already finished are skipped by the worker that claims them.)"""
     study = _board(storage, suite)
+    if study.user_attrs.get("suite") != suite:  # readable in Optuna Dashboard
+        study.set_user_attr("suite", suite)
+        study.set_user_attr("kind", "the suite's cells: a trial per claim of a cell")
     live = {_entry(t).key for t in study.get_trials(deepcopy=False, states=_LIVE)}
     queued = 0
     for key, name in cells:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import optuna
@@ -106,6 +106,7 @@ class StudySpec:
     seed: int
     pruner: PrunerConfig
     epochs: int
+    attrs: Mapping[str, str] = field(default_factory=dict)  # readable facts (Optuna Dashboard)
 
 
 def run_study(
@@ -129,6 +130,9 @@ def run_study(
         url = resolve_storage(spec.storage)
         raise MedbenchError(f"cannot open the Optuna storage {url}: {exc}") from exc
     study = _study(spec)
+    for key, value in spec.attrs.items():
+        if study.user_attrs.get(key) != value:
+            study.set_user_attr(key, value)
     started = time.time()
     resumed = None
     while True:

@@ -9,6 +9,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -17,12 +18,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
-    """Until ``url`` answers; fails with the server's output if it stops first."""
+def wait_for(
+    url: str, process: subprocess.Popen, timeout: float = 120, log: Path | None = None
+) -> None:
+    """Until ``url`` answers; fails with the server's output (its pipe, or ``log``) if it
+    stops first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"the server stopped: {process.stdout.read()[-3000:]}")
+            output = log.read_text() if log is not None else process.stdout.read()
+            raise AssertionError(f"the server stopped: {output[-3000:]}")
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return

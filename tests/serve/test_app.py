@@ -66,6 +66,7 @@ def test_the_page_its_script_and_the_model_card(server):
     assert card["classes"] == list(PHANTOM_CLASSES)
     assert card["metrics"]["accuracy"]["value"] == source.metrics["test/accuracy"]
     assert card["cell"] == source.tags["medbench.cell"] and card["max_bytes"] == LIMIT
+    assert card["card"] == source.description and "## Test scores" in card["card"]
 
 
 def test_an_upload_is_classified_and_explained_without_touching_the_disk(
@@ -145,6 +146,9 @@ def test_a_clinician_uploads_a_scan_in_the_browser(quickstart_store, tmp_path):
         wait.until(ready.text_to_be_present_in_element((By.ID, "model"), "quickstart-phantoms"))
         assert "version 1" in browser.find_element(By.ID, "model").text
         assert "accuracy" in browser.find_element(By.ID, "scores").text
+        assert browser.find_element(By.ID, "card-box").is_displayed()  # the model card, folded
+        card = browser.execute_script("return document.getElementById('card').textContent")
+        assert card.startswith("# quickstart:") and "Not a medical device" in card
 
         browser.find_element(By.ID, "file").send_keys(str(scan))
         wait.until(ready.visibility_of_element_located((By.ID, "result")))

@@ -20,6 +20,10 @@ async function loadModel() {
   const scores = Object.entries(model.metrics).map(([key, m]) =>
     `${key} ${m.value.toFixed(3)}` + (m.ci ? ` [${m.ci[0].toFixed(3)}, ${m.ci[1].toFixed(3)}]` : ""));
   $("scores").textContent = scores.length ? `Test set: ${scores.join(" · ")}` : "No test scores recorded for this model.";
+  if (model.card) {
+    $("card").textContent = model.card;  // the registered version's description, as text
+    $("card-box").hidden = false;
+  }
   $("limit").textContent = `Up to ${+(maxBytes / 2 ** 20).toPrecision(3)} MB. The image is not stored.`;
 }
 
