@@ -144,7 +144,8 @@ def model_card(
     result (``not_worse_than_best``, ``p_vs_best``) from the suite's summary."""
 
     def tag(key: str) -> str:
-        return str(winner.get(f"tags.medbench.{key}", "") or "?")
+        value = winner.get(f"tags.medbench.{key}")
+        return "?" if value is None or pd.isna(value) or value == "" else str(value)
 
     def number(key: str) -> float:
         return _number(winner.get(f"metrics.{key}"))
@@ -184,16 +185,16 @@ def model_card(
         if math.isnan(value):
             continue
         low, high = number(f"test/{key}_ci_low"), number(f"test/{key}_ci_high")
-        interval = "" if math.isnan(low) else f"{low:.3f}–{high:.3f}"
+        interval = "" if math.isnan(low) or math.isnan(high) else f"{low:.3f}–{high:.3f}"
         lines.append(f"| {label} | {value:.3f} | {interval} |")
     lines += ["", f"Chosen by `{metric}` among the suite's cells of this dataset."]
     if verdict is not None:
         if verdict.get("not_worse_than_best"):
             lines.append("≈best: not significantly worse than the best cell (McNemar, Holm).")
         else:
-            lines.append(
-                f"Significantly worse than the best cell (p = {verdict.get('p_vs_best'):.3g})."
-            )
+            p = _number(verdict.get("p_vs_best"))
+            shown = "" if math.isnan(p) else f" (p = {p:.3g})"
+            lines.append(f"Significantly worse than the best cell{shown}.")
     latency = number(LATENCY)
     if not math.isnan(latency):
         device = tag("device")

@@ -118,7 +118,9 @@ def _system_use(client, runs: pd.DataFrame) -> list[str]:
         if not recorded:
             continue
         device = str(run.get("tags.medbench.device", "") or "")
-        gpu = device.split(":", 1)[1] if device.startswith("cuda:") else None
+        gpu = run.get("tags.medbench.nvml")  # the GPU the cell trained on, as NVML numbers it
+        if not isinstance(gpu, str):
+            gpu = device.split(":", 1)[1] if device.startswith("cuda:") else None
 
         def history(key: str, run_id: str = run["run_id"]) -> list[float]:
             return [m.value for m in client.get_metric_history(run_id, key)]
@@ -127,7 +129,7 @@ def _system_use(client, runs: pd.DataFrame) -> list[str]:
         if cpu := history("system/cpu_utilization_percentage"):
             parts.append(f"CPU {sum(cpu) / len(cpu):.0f} % (mean)")
         if memory := history("system/system_memory_usage_megabytes"):
-            parts.append(f"memory {max(memory) / 1024:.1f} GB (peak)")
+            parts.append(f"memory {max(memory) / 1000:.1f} GB (peak)")  # MLflow's MB: 10⁶ B
         for key in sorted(k for k in recorded if k.endswith("_utilization_percentage")):
             index = key.removeprefix("system/gpu_").split("_", 1)[0]
             if not key.startswith("system/gpu_") or (gpu is not None and index != gpu):
@@ -135,7 +137,7 @@ def _system_use(client, runs: pd.DataFrame) -> list[str]:
             use = history(key)
             held = history(f"system/gpu_{index}_memory_usage_megabytes")
             parts.append(f"GPU {index} {sum(use) / len(use):.0f} % (mean)"
-                         + (f", {max(held) / 1024:.1f} GB (peak)" if held else ""))  # fmt: skip
+                         + (f", {max(held) / 1000:.1f} GB (peak)" if held else ""))  # fmt: skip
         samples = len(cpu)
         lines.append(f"<li>{html.escape(_label(run))}: {html.escape(', '.join(parts))} "
                      f"<span class='note'>({samples} samples)</span></li>")  # fmt: skip

@@ -94,8 +94,11 @@ def prepare_for(model: nn.Module, device: torch.device) -> bool:
 
 
 def compiled(model: nn.Module, *, mode: str | None = None) -> nn.Module:
-    """``torch.compile(model)``; see :func:`compile_errors` for its failures."""
+    """``torch.compile(model)``; see :func:`compile_errors` for its failures. The compiler's
+    caches are cleared first: a worker compiles model after model, and past its recompile
+    limit torch would silently run the rest eagerly."""
     with compile_errors():
+        torch._dynamo.reset()
         return torch.compile(model, mode=mode)
 
 

@@ -74,3 +74,26 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     bad.write_text("<p>x</p><script>console.error('broken figure')</script>")
     _, caught = _render(bad, tmp_path / "bad.png", size="400,300")
     assert any("broken figure" in line for line in caught)
+
+
+def test_the_report_says_how_busy_each_cell_kept_the_machine(tracking_uri, tmp_path):
+    from mlflow.entities import Metric
+
+    client = build_store(tracking_uri)
+    runs = track.load_cell_runs(client, SUITE)
+    busy, idle = runs.iloc[0], runs.iloc[1]
+    client.set_tag(busy["run_id"], "medbench.device", "cuda:0")  # CUDA's number, in its worker
+    client.set_tag(busy["run_id"], "medbench.nvml", "1")  # NVML's, which the metrics carry
+    samples = {"system/cpu_utilization_percentage": [50, 70, 90],
+               "system/system_memory_usage_megabytes": [2048, 4096, 3072],
+               "system/gpu_0_utilization_percentage": [5, 5, 5],
+               "system/gpu_1_utilization_percentage": [90, 96, 99],
+               "system/gpu_1_memory_usage_megabytes": [1024, 6144, 5120]}  # fmt: skip
+    metrics = [Metric(key, value, 0, step) for key, values in samples.items()
+               for step, value in enumerate(values)]  # fmt: skip
+    client.log_batch(busy["run_id"], metrics=metrics)
+    page = write_report(client, SUITE, tmp_path / "report").page.read_text()
+    line = next(li for li in page.split("<li>") if li.startswith(busy["tags.medbench.cell"]))
+    assert "CPU 70 % (mean), memory 4.1 GB (peak), GPU 1 95 % (mean), 6.1 GB (peak)" in line
+    assert "GPU 0" not in line and "(3 samples)" in line  # only the GPU the cell trained on
+    assert f"<li>{idle['tags.medbench.cell']}:" not in page  # nothing recorded, nothing said

@@ -126,7 +126,7 @@ class Batches:
         """Each chunk's uint8 images and labels on the device: gathered there when the images
         live there; else gathered into pinned memory and copied one batch ahead, on a side
         stream."""
-        if self.images.device == self.device or self.device.type != "cuda":
+        if self.images.device.type == "cuda" or self.device.type != "cuda":  # no copy ahead
             for idx in chunks:
                 idx = idx.to(self.images.device, non_blocking=True)
                 yield self.images[idx].to(self.device), self.labels[idx].to(self.device)

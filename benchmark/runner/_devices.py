@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from benchmark.errors import MedbenchError
 
-__all__ = ["Slot", "plan_slots"]
+__all__ = ["Slot", "nvml_index", "plan_slots"]
 
 
 @dataclass(frozen=True)
@@ -92,3 +92,25 @@ def plan_slots(
         for k, name in enumerate(names)
         for j in range(per_device)
     ]
+
+
+def nvml_index(device) -> str | None:
+    """NVML's number for a CUDA device (MLflow's GPU system metrics are named by it), found by
+    the device's UUID: NVML ignores ``CUDA_VISIBLE_DEVICES`` and CUDA's own device order.
+    None on a CPU, or without NVML."""
+    if getattr(device, "type", None) != "cuda":
+        return None
+    try:
+        import pynvml
+        import torch
+
+        uuid = str(torch.cuda.get_device_properties(device).uuid).removeprefix("GPU-")
+        pynvml.nvmlInit()
+        for index in range(pynvml.nvmlDeviceGetCount()):
+            other = pynvml.nvmlDeviceGetUUID(pynvml.nvmlDeviceGetHandleByIndex(index))
+            other = other.decode() if isinstance(other, bytes) else str(other)
+            if other.removeprefix("GPU-") == uuid:
+                return str(index)
+    except Exception:  # no NVML library or driver: the GPU metrics are missing anyway
+        return None
+    return None

@@ -19,6 +19,7 @@ from benchmark._process import set_worker
 from benchmark.runner._cell import end_dead_runs, run_cell, study_spec, trial_objective
 from benchmark.runner._context import CellOutcome, Context, Reporter, checkpoint_root
 from benchmark.runner._data import Dataset, images_for, index_dataset
+from benchmark.runner._devices import nvml_index
 from benchmark.suite import Cell, Suite, expand_cells
 from benchmark.train import resolve_device
 
@@ -87,7 +88,8 @@ def work(
     order (cells run by other workers too)."""
     reporter = reporter or Reporter()
     torch_device = resolve_device(device)
-    set_worker(device=os.environ.get("MEDBENCH_DEVICE_NAME") or str(torch_device))
+    set_worker(device=os.environ.get("MEDBENCH_DEVICE_NAME") or str(torch_device),
+               nvml=nvml_index(torch_device))  # fmt: skip
     data = _Datasets(session.suite, reporter)
     data.index(sorted({cell.dataset for cell in session.cells}))
     context = session.context(torch_device, reporter)

@@ -233,7 +233,11 @@ def log_datasets(
             profile=json.dumps({"num_rows": len(rows), "classes": counts}),
         )
         inputs.append(DatasetInput(dataset, tags=[InputTag("mlflow.data.context", context)]))
-    client.log_inputs(run_id, datasets=inputs)
+    try:
+        client.log_inputs(run_id, datasets=inputs)
+    except Exception:  # another worker stored the same dataset at the same moment
+        time.sleep(0.5)
+        client.log_inputs(run_id, datasets=inputs)  # now it finds it
 
 
 def dataset_profiles(client, run_id: str) -> dict[str, dict]:
