@@ -94,23 +94,32 @@ def prepare_for(model: nn.Module, device: torch.device) -> bool:
 
 
 def compiled(model: nn.Module, *, mode: str | None = None) -> nn.Module:
-    """``torch.compile(model)``; see :func:`compile_errors` for its failures. The compiler's
-    caches are cleared first: a worker compiles model after model, and past its recompile
-    limit torch would silently run the rest eagerly."""
-    with compile_errors():
+    """``torch.compile(model)``, whose failures (it compiles at its first calls: no C++
+    compiler, an unsupported Python or operator) are clear errors that say how to do
+    without it. The compiler's caches are cleared first: a worker compiles model after
+    model, and past its recompile limit torch would silently run the rest eagerly."""
+    with _compile_errors():
         torch._dynamo.reset()
-        return torch.compile(model, mode=mode)
+        return _Compiled(torch.compile(model, mode=mode))
+
+
+class _Compiled(nn.Module):
+    def __init__(self, net) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, *args, **kwargs):
+        with _compile_errors():
+            return self.net(*args, **kwargs)
 
 
 @contextlib.contextmanager
-def compile_errors(enabled: bool = True) -> Iterator[None]:
-    """A failure of torch.compile (it compiles at the first call: no C++ compiler, an
-    unsupported Python or operator) as a clear error that says how to do without it."""
+def _compile_errors() -> Iterator[None]:
     try:
         yield
     except Exception as exc:
         where = type(exc).__module__
-        if enabled and where.startswith(("torch._dynamo", "torch._inductor", "torch.compile")):
+        if where.startswith(("torch._dynamo", "torch._inductor", "torch.compile")):
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
             raise MedbenchError(
                 f"torch.compile cannot be used here ({type(exc).__name__}: {reason}); set "
@@ -191,7 +200,7 @@ def fit(
         _train_mode(model)
         total_loss, seen = torch.zeros((), device=device), 0
         for step, (x, y) in enumerate(train, start=1):
-            with _autocast(device), compile_errors(config.compile):
+            with _autocast(device):
                 loss = loss_fn(net(_layout(x, channels_last)), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

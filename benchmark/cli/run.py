@@ -77,7 +77,9 @@ def run(
     from benchmark.suite import expand_cells, load_suite
 
     if system_metrics is not None:  # the workers this starts read it too
-        os.environ["MEDBENCH_SYSTEM_METRICS"] = str(system_metrics)
+        from benchmark.track import SYSTEM_METRICS_ENV
+
+        os.environ[SYSTEM_METRICS_ENV] = str(system_metrics)
 
     overrides = [*(set_ or []), *([f"tune.trials={trials}"] if trials is not None else [])]
     spec = load_suite(suite, overrides=overrides)

@@ -32,7 +32,7 @@ from benchmark.runner._data import Dataset, images_for, placed_images
 from benchmark.runner._fit import Trained, fit_cell, split_ids, training_cost
 from benchmark.strategies import get_strategy
 from benchmark.suite import Cell
-from benchmark.train import compile_errors, compiled, predict_proba
+from benchmark.train import compiled, predict_proba
 
 
 def _tags(cell: Cell) -> dict[str, str]:
@@ -202,8 +202,9 @@ def study_spec(cell: Cell, context: Context, run_id: str | None = None) -> tune.
     records on it the cell and its MLflow run (``run_id``), for Optuna Dashboard."""
     tune_cfg = cell.tune
     strategy = get_strategy(cell.strategy_kind)
-    attrs = {k.removeprefix("medbench."): v for k, v in _tags(cell).items()}
+    attrs = {}
     if run_id is not None:
+        attrs = {k.removeprefix("medbench."): v for k, v in _tags(cell).items()}
         attrs["mlflow_run_id"] = run_id
     return tune.StudySpec(
         name=study_name(cell),
@@ -213,7 +214,7 @@ def study_spec(cell: Cell, context: Context, run_id: str | None = None) -> tune.
         seed=cell.seed,
         pruner=tune_cfg.pruner,
         epochs=cell.train.epochs,
-        attrs=attrs if run_id is not None else {},
+        attrs=attrs,
     )
 
 
@@ -341,10 +342,8 @@ def _model_cost(model: torch.nn.Module, cell: Cell, context: Context) -> dict[st
         if latency.compile:
             context.reporter.phase("latency, compiled", 0)
             mode = "reduce-overhead" if context.device.type == "cuda" else None  # CUDA graphs
-            with compile_errors():
-                timed = measure_latency(
-                    compiled(model, mode=mode), warmup=max(latency.warmup, 3), **settings
-                )
+            fast = compiled(model, mode=mode)
+            timed = measure_latency(fast, warmup=max(latency.warmup, 3), **settings)
             out |= {k.replace("latency/", "latency/compiled_", 1): v for k, v in timed.items()}
     return out
 
