@@ -51,7 +51,7 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 
 def error(message: str) -> None:
-    err_console.print(f"[bold red]Error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False)
 
 
 def warning(message: str) -> None:

@@ -10,6 +10,7 @@ import difflib
 from collections.abc import Iterable
 
 __all__ = [
+    "BadImage",
     "DataError",
     "MedbenchError",
     "ModelError",
@@ -29,6 +30,10 @@ class SuiteError(MedbenchError):
 
 class DataError(MedbenchError):
     """A dataset cannot be read, or does not have the expected shape."""
+
+
+class BadImage(DataError, ValueError):
+    """A file that cannot be used as an image; the message says why."""
 
 
 class ModelError(MedbenchError):

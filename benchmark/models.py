@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import socket
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
+from urllib.error import HTTPError
 from urllib.parse import urlparse
+from urllib.request import Request, urlopen
 
 import timm
 import torch
@@ -196,33 +197,50 @@ def load_model(folder: Path) -> tuple[nn.Module, dict]:
 
 
 def _ensure_weights_available(name: str) -> None:
-    """Fail within seconds, with instructions, when pretrained weights cannot be had."""
-    from huggingface_hub import constants, try_to_load_from_cache
+    """Fail within seconds, with instructions, when pretrained weights cannot be had.
+
+    Hugging Face Hub weights: in the local cache (``snapshot_download(local_files_only=True)``
+    raises huggingface_hub's "not in the local cache" error otherwise), else not with
+    ``HF_HUB_OFFLINE``, else the Hub answers one metadata request within
+    :data:`_PROBE_TIMEOUT_S` (its downloads retry for most of a minute before giving up).
+    """
+    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url, snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
     cfg = timm.models.get_pretrained_cfg(name)
     if cfg is None:
         raise ModelError(f"timm has no pretrained weights for '{name}'. Use `pretrained: false`.")
     if cfg.hf_hub_id:
-        filenames = [cfg.hf_hub_filename] if cfg.hf_hub_filename else []
-        filenames += ["model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"]
-        if any(isinstance(try_to_load_from_cache(cfg.hf_hub_id, f), str) for f in filenames):
+        try:
+            snapshot_download(cfg.hf_hub_id, local_files_only=True)
             return
-        host, offline = urlparse(constants.ENDPOINT).hostname, constants.HF_HUB_OFFLINE
+        except LocalEntryNotFoundError:
+            pass
+        filename = cfg.hf_hub_filename or "model.safetensors"
+        url = hf_hub_url(cfg.hf_hub_id, filename)
     elif cfg.url:
         cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(cfg.url).path).name
         if cached.is_file():
             return
-        host, offline = urlparse(cfg.url).hostname, constants.HF_HUB_OFFLINE
+        url = cfg.url
     else:
         return
-    if offline:
+    if constants.HF_HUB_OFFLINE:
         raise ModelError(
             _weights_help(name, reason="HF_HUB_OFFLINE is set and they are not cached")
         )
     try:
-        socket.create_connection((host, 443), timeout=_PROBE_TIMEOUT_S).close()
-    except OSError:
-        raise ModelError(_weights_help(name, reason=f"{host} cannot be reached")) from None
+        if cfg.hf_hub_id:
+            get_hf_file_metadata(url, timeout=_PROBE_TIMEOUT_S)
+        else:
+            urlopen(Request(url, method="HEAD"), timeout=_PROBE_TIMEOUT_S).close()
+    except (HfHubHTTPError, HTTPError):
+        return  # the server answered (a file name it does not have): downloads can go on
+    except Exception as exc:  # DNS, refused, timed out: whatever the HTTP client raises
+        host = urlparse(url).hostname
+        raise ModelError(
+            _weights_help(name, reason=f"{host} cannot be reached ({type(exc).__name__})")
+        ) from None
 
 
 def _weights_help(name: str, *, reason: str) -> str:

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
+from benchmark.errors import BadImage
+
 __all__ = [
     "IMAGE_SUFFIXES",
     "MAX_PIXELS",
@@ -37,10 +39,6 @@ MAX_PIXELS: int | None = None  # None: MEDBENCH_MAX_PIXELS, else DEFAULT_MAX_PIX
 IGNORED_DIRS = {"__MACOSX", ".git", ".ipynb_checkpoints"}
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
-
-
-class BadImage(ValueError):
-    """A file that cannot be used as an image; the message says why."""
 
 
 def is_image_file(path: Path) -> bool:

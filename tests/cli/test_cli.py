@@ -174,3 +174,29 @@ def test_explain_writes_overlays_for_a_tracked_model(tiny_suite_file, tracking_u
     assert bad.exit_code == 1 and "'no-such-run' is not a model" in bad.output
     assert not missing.exists()  # nothing written for a failed command
     assert invoke("list", "cams").output.count("slow") == 2
+
+
+def test_error_messages_print_as_written_even_with_brackets(tmp_path):
+    """A message is text, not rich markup: ``a[/b]`` would crash the handler, ``list[int]``
+    would lose its ``[int]``."""
+    from benchmark.cli import _Group
+    from benchmark.errors import MedbenchError
+
+    @app.command("explode", hidden=True)
+    def explode() -> None:
+        raise MedbenchError("a[/b] expected list[int], got [bold]x[/bold]")
+
+    try:
+        result = runner.invoke(app, ["explode"])
+    finally:
+        app.registered_commands.pop()
+    assert isinstance(app.info.cls, type) and issubclass(app.info.cls, _Group)
+    assert result.exit_code == 1, result.output
+    assert "a[/b] expected list[int], got [bold]x[/bold]" in result.output
+
+
+def test_bad_image_is_a_medbench_error():
+    from benchmark.data import BadImage
+    from benchmark.errors import DataError, MedbenchError
+
+    assert issubclass(BadImage, DataError) and issubclass(BadImage, MedbenchError)
