@@ -10,22 +10,18 @@ from dataclasses import dataclass
 import pandas as pd
 
 from benchmark.errors import MedbenchError
+from benchmark.metrics import higher_is_better
+from benchmark.track import metric_column, tag_column
 
 __all__ = [
     "Choice",
     "choose_champions",
-    "lower_is_better",
     "model_card",
     "model_name",
     "version_tags",
 ]
 
-_LOWER = re.compile(r"(ece|log_loss|_ms|_s|loss)$")
 LATENCY = "latency/b1_mean_ms"
-
-
-def lower_is_better(metric: str) -> bool:
-    return bool(_LOWER.search(metric))
 
 
 @dataclass(frozen=True)
@@ -43,22 +39,22 @@ def choose_champions(runs: pd.DataFrame, *, metric: str) -> list[Choice]:
     one :class:`Choice` per dataset. Failed or unfinished runs are never chosen."""
     if runs.empty:
         raise MedbenchError("the suite has no cell runs yet: run `medbench run SUITE` first.")
-    column = f"metrics.{metric}"
+    column = metric_column(metric)
     if column not in runs or runs[column].isna().all():
         known = sorted(
             c.removeprefix("metrics.")
             for c in runs.columns
-            if c.startswith("metrics.test/") and c.count("/") == 1
+            if c.startswith(metric_column("test/")) and c.count("/") == 1
         )
         raise MedbenchError(f"no run has the metric '{metric}'; test metrics logged: {known}.")
     choices = []
-    for dataset, group in runs.groupby("tags.medbench.dataset", sort=True):
+    for dataset, group in runs.groupby(tag_column("dataset"), sort=True):
         rows = [_candidate(row, column) for _, row in group.iterrows()]
         table = pd.DataFrame(rows, index=group.index)
         eligible = table[table["note"] == ""]
         winner = None
         if not eligible.empty:
-            sign = 1 if lower_is_better(metric) else -1
+            sign = -1 if higher_is_better(metric) else 1
             order = eligible.assign(key=sign * eligible["value"]).sort_values(
                 ["key", "ci_width", "latency_ms"], kind="stable"
             )
@@ -75,7 +71,7 @@ def _candidate(row: pd.Series, column: str) -> dict:
     low, high = _number(row.get(f"{column}_ci_low")), _number(row.get(f"{column}_ci_high"))
     status = row["status"]
     if status != "FINISHED":
-        error = row.get("tags.medbench.error")
+        error = row.get(tag_column("error"))
         why = f"{error}" if isinstance(error, str) and error else "no error recorded"
         note = f"refused: run {status}" + (f" ({why})" if status == "FAILED" else " (unfinished)")
     elif math.isnan(value):
@@ -83,12 +79,12 @@ def _candidate(row: pd.Series, column: str) -> dict:
     else:
         note = ""
     return {
-        "cell": row["tags.medbench.cell"],
+        "cell": row[tag_column("cell")],
         "run_id": row["run_id"],
         "status": status,
         "value": value,
         "ci_width": high - low if not (math.isnan(low) or math.isnan(high)) else math.inf,
-        "latency_ms": _number(row.get(f"metrics.{LATENCY}"), default=math.inf),
+        "latency_ms": _number(row.get(metric_column(LATENCY)), default=math.inf),
         "note": note,
     }
 
@@ -109,7 +105,7 @@ def model_name(suite: str, dataset: str) -> str:
 def version_tags(winner: pd.Series, *, metric: str, weights_sha256: str) -> dict[str, str]:
     """What the registered version records: where it came from and how it scored."""
     tags = {
-        f"medbench.{key}": str(winner.get(f"tags.medbench.{key}", ""))
+        f"medbench.{key}": str(winner.get(tag_column(key), ""))
         for key in ("suite", "cell", "dataset", "backbone", "strategy", "config_hash")
     }
     tags |= {"medbench.metric": metric, "medbench.weights_sha256": weights_sha256}
@@ -144,11 +140,11 @@ def model_card(
     result (``not_worse_than_best``, ``p_vs_best``) from the suite's summary."""
 
     def tag(key: str) -> str:
-        value = winner.get(f"tags.medbench.{key}")
+        value = winner.get(tag_column(key))
         return "?" if value is None or pd.isna(value) or value == "" else str(value)
 
     def number(key: str) -> float:
-        return _number(winner.get(f"metrics.{key}"))
+        return _number(winner.get(metric_column(key)))
 
     lines = [f"# {tag('suite')}: {tag('cell')}", ""]
     lines += ["## Data", "", f"Dataset `{tag('dataset')}`."]

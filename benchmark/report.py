@@ -69,9 +69,11 @@ def write_report(
 
     figures = {
         "confusion_matrices": _confusion_grid(client, runs),
-        "accuracy_vs_params": _scatter(runs, "metrics.params/total", 1e-6, "parameters (M)"),
+        "accuracy_vs_params": _scatter(
+            runs, track.metric_column("params/total"), 1e-6, "parameters (M)"
+        ),
         "accuracy_vs_latency": _scatter(
-            runs, "metrics.latency/b1_mean_ms", 1.0, "batch-1 latency (ms)"
+            runs, track.metric_column("latency/b1_mean_ms"), 1.0, "batch-1 latency (ms)"
         ),
         "training_curves": _curves(client, runs),
         "ablations": _ablations(runs),
@@ -113,12 +115,13 @@ def _system_use(client, runs: pd.DataFrame) -> list[str]:
     and for the GPU it trained on, mean use and peak memory."""
     lines = []
     for _, run in runs.iterrows():
-        recorded = [str(c).removeprefix("metrics.") for c in run.index
-                    if str(c).startswith("metrics.system/") and not pd.isna(run[c])]  # fmt: skip
+        prefix = track.metric_column("system/")
+        recorded = [str(c).removeprefix(track.metric_column("")) for c in run.index
+                    if str(c).startswith(prefix) and not pd.isna(run[c])]  # fmt: skip
         if not recorded:
             continue
-        device = str(run.get("tags.medbench.device", "") or "")
-        gpu = run.get("tags.medbench.nvml")  # the GPU the cell trained on, as NVML numbers it
+        device = str(run.get(track.tag_column("device"), "") or "")
+        gpu = run.get(track.tag_column("nvml"))  # the GPU the cell trained on, as NVML numbers it
         if not isinstance(gpu, str):
             gpu = device.split(":", 1)[1] if device.startswith("cuda:") else None
 
@@ -150,7 +153,7 @@ def _img(data: bytes, alt: str) -> str:
 
 
 def _label(run: pd.Series) -> str:
-    return run["tags.medbench.cell"]
+    return run[track.tag_column("cell")]
 
 
 def _confusion_grid(client, runs: pd.DataFrame):
@@ -187,11 +190,11 @@ def _scatter(runs: pd.DataFrame, column: str, scale: float, xlabel: str):
     if column not in runs or runs[column].isna().all():
         return None
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    for dataset, group in runs.groupby("tags.medbench.dataset"):
-        x, y = group[column] * scale, group["metrics.test/accuracy"]
+    for dataset, group in runs.groupby(track.tag_column("dataset")):
+        x, y = group[column] * scale, group[track.metric_column("test/accuracy")]
         ax.scatter(x, y, label=dataset, s=40)
         for xi, yi, name in zip(
-            x, y, group["tags.medbench.backbone"] + "/" + group["tags.medbench.strategy"],
+            x, y, group[track.tag_column("backbone")] + "/" + group[track.tag_column("strategy")],
             strict=True,
         ):  # fmt: skip
             ax.annotate(name, (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
@@ -243,17 +246,17 @@ def _curves(client, runs: pd.DataFrame):
 def _ablations(runs: pd.DataFrame):
     """Bars for each backbone run in several cells (with vs without preprocessing,
     augmentation, or another strategy)."""
-    variants = runs.groupby("tags.medbench.backbone").filter(lambda g: len(g) > 1)
+    variants = runs.groupby(track.tag_column("backbone")).filter(lambda g: len(g) > 1)
     if variants.empty:
         return None
-    backbones = sorted(variants["tags.medbench.backbone"].unique())
+    backbones = sorted(variants[track.tag_column("backbone")].unique())
     fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(variants)), 4))
     ticks, labels = [], []
     position = 0.0
     for backbone in backbones:
-        group = variants[variants["tags.medbench.backbone"] == backbone]
+        group = variants[variants[track.tag_column("backbone")] == backbone]
         for variant, (_, run) in enumerate(group.iterrows()):
-            value = run["metrics.test/accuracy"]
+            value = run[track.metric_column("test/accuracy")]
             ax.bar(position, value, color=f"C{variant}")
             ax.text(position, value, f"{value:.3f}", ha="center", va="bottom", fontsize=7)
             ticks.append(position)

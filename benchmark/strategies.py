@@ -4,6 +4,9 @@ A strategy reads its settings (``freeze``, ``bn_trainable``, ``class_weights``,
 ``temperature``, ...) from the suite's strategy entry. Freezing counts *layers with
 weights* (convolutions, normalisation and dense layers) of the backbone, in model order;
 the classification head is always trained.
+
+Importing this module imports no torch (``medbench suite validate`` checks strategy names
+through it); the functions that compute import it where they run.
 """
 
 from __future__ import annotations
@@ -12,19 +15,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import torch
-import torch.nn.functional as F
-from torch import nn
-
 from benchmark.errors import MedbenchError
-from benchmark.models import features, head_parameter_names
 from benchmark.registry import Registry
+from benchmark.suite import StrategyConfig
 
 if TYPE_CHECKING:
-    from benchmark.data import Batches
-    from benchmark.suite import StrategyConfig, TrainConfig
+    import torch
+    from torch import nn
 
 __all__ = [
+    "Stage",
     "Strategy",
     "backbone_layers",
     "class_weights",
@@ -34,8 +34,22 @@ __all__ = [
     "supcon_loss",
 ]
 
-Prepare = Callable[[nn.Module, "StrategyConfig"], None]
-Pretrain = Callable[[nn.Module, "Batches", "StrategyConfig", "TrainConfig"], list[dict]]
+Prepare = Callable[["nn.Module", StrategyConfig], None]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A training stage before the classifier's, run by ``train.fit`` like any training:
+    ``net`` (sharing the model's weights) is trained on ``loss(net(x), y)`` for ``epochs``
+    (``None``: the suite's ``train.epochs``), with ``views`` augmented views of each image."""
+
+    net: nn.Module
+    loss: nn.Module
+    epochs: int | None = None
+    views: int = 1
+
+
+Pretrain = Callable[["nn.Module", StrategyConfig, "torch.Tensor"], Stage]
 
 
 @dataclass(frozen=True)
@@ -45,12 +59,14 @@ class Strategy:
     prepare: Prepare  # sets requires_grad on the model
     pretrained: bool = True  # False: the backbone starts from random weights
     weighted_loss: bool = False  # class-weighted cross-entropy
-    pretrain: Pretrain | None = None  # a stage before classifier training
+    pretrain: Pretrain | None = None  # (model, config, example batch) → the stage before
     tunes_freeze: bool = False  # whether `freeze` belongs in the default search space
 
     def criterion(
         self, config: StrategyConfig, *, counts: Sequence[int], classes: Sequence[str]
     ) -> nn.Module:
+        from torch import nn
+
         weights = (
             class_weights(config.class_weights, counts, classes) if self.weighted_loss else None
         )
@@ -96,8 +112,10 @@ def freeze_backbone(model: nn.Module, freeze: Any, *, bn_trainable: bool = False
     """Freeze the leading layers: a fraction, ``stages: N`` or ``trainable_last: N``."""
     layers = backbone_layers(model)
     frozen = _frozen_layers(model, layers, freeze)
+    from torch.nn.modules.batchnorm import _BatchNorm
+
     for name, module in layers:  # every parameter outside the head belongs to one of these
-        keep = bn_trainable and isinstance(module, nn.modules.batchnorm._BatchNorm)
+        keep = bn_trainable and isinstance(module, _BatchNorm)
         for p in module.parameters(recurse=False):
             p.requires_grad_(name not in frozen or keep)
     for p in model.get_classifier().parameters():
@@ -162,6 +180,8 @@ def _scratch(model: nn.Module, config: StrategyConfig) -> None:
 
 def class_weights(spec: Any, counts: Sequence[int], classes: Sequence[str]) -> torch.Tensor:
     """Per-class loss weights: ``"auto"`` (inverse frequency, mean 1) or ``{class: weight}``."""
+    import torch
+
     if spec == "auto":
         inverse = torch.tensor([1.0 / max(n, 1) for n in counts])
         return inverse / inverse.sum() * len(counts)
@@ -179,6 +199,9 @@ def class_weights(spec: Any, counts: Sequence[int], classes: Sequence[str]) -> t
 
 def supcon_loss(z: torch.Tensor, labels: torch.Tensor, temperature: float) -> torch.Tensor:
     """Supervised contrastive loss (Khosla et al. 2020, L_out) of embeddings ``z`` (N × D)."""
+    import torch
+    import torch.nn.functional as F
+
     z = F.normalize(z.float(), dim=1)
     logits = z @ z.T / temperature
     self_mask = torch.eye(len(z), dtype=torch.bool, device=z.device)
@@ -193,40 +216,41 @@ def supcon_loss(z: torch.Tensor, labels: torch.Tensor, temperature: float) -> to
     return -(summed[anchors] / count[anchors]).mean()
 
 
-def _supcon_pretrain(
-    model: nn.Module, batches: Batches, config: StrategyConfig, train: TrainConfig
-) -> list[dict]:
-    """Stage 1: train the encoder and a projection head on the supervised contrastive loss."""
-    from benchmark.train import create_optimizer
+def _supcon_stage(model: nn.Module, config: StrategyConfig, example: torch.Tensor) -> Stage:
+    """Stage 1: the encoder and a projection head trained on the supervised contrastive
+    loss (the classifier waits: it is trained in stage 2)."""
+    import torch
+    from torch import nn
 
-    model.to(batches.device)
-    _unfreeze_all(model)
+    from benchmark.models import features, head_parameter_names
+
     with torch.no_grad():
         was_training = model.training
-        model.eval()
-        width = features(model, next(iter(batches))[0][:2]).shape[1]
+        width = features(model.to(example.device).eval(), example[:2]).shape[1]
         model.train(was_training)
-    projector = nn.Sequential(
-        nn.Linear(width, width), nn.ReLU(), nn.Linear(width, config.projection_dim)
-    ).to(batches.device)
     head = head_parameter_names(model)
-    encoder = [p for n, p in model.named_parameters() if n not in head]
-    optimizer = create_optimizer([*encoder, *projector.parameters()], train)
-    history = []
-    for _ in range(config.encoder_epochs or train.epochs):
-        model.train()
-        total, seen = 0.0, 0
-        for x, y in batches:
-            loss = supcon_loss(projector(features(model, x)), y, config.temperature)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total, seen = total + loss.item() * len(y), seen + len(y)
-        history.append({"supcon/loss": total / max(seen, 1)})
-    return history
+    for name, p in model.named_parameters():
+        p.requires_grad_(name not in head)
+
+    class Projected(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = model
+            self.projector = nn.Sequential(
+                nn.Linear(width, width), nn.ReLU(), nn.Linear(width, config.projection_dim)
+            )
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.projector(features(self.encoder, x))
+
+    class SupConLoss(nn.Module):
+        def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+            return supcon_loss(z, labels, config.temperature)
+
+    return Stage(Projected(), SupConLoss(), epochs=config.encoder_epochs, views=2)
 
 
-@_register("supcon", pretrain=_supcon_pretrain)
+@_register("supcon", pretrain=_supcon_stage)
 def _supcon(model: nn.Module, config: StrategyConfig) -> None:
     """Stage 1 supervised contrastive encoder training, stage 2 a classifier on it, frozen."""
     freeze_backbone(model, 1.0, bn_trainable=False)

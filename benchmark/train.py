@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -18,9 +17,8 @@ from torch import nn
 from benchmark.data import Batches
 from benchmark.errors import MedbenchError
 from benchmark.evaluate import score
-
-if TYPE_CHECKING:
-    from benchmark.suite import TrainConfig
+from benchmark.metrics import higher_is_better
+from benchmark.suite import TrainConfig
 
 __all__ = [
     "History",
@@ -182,7 +180,7 @@ def fit(
     monitor = stopping.monitor if stopping else "val/f1_weighted"
     if val is None:
         monitor = "train/loss"
-    maximize = monitor not in ("val/loss", "train/loss")
+    maximize = bool(higher_is_better(monitor))
     scheduler = create_scheduler(optimizer, config, maximize=maximize)
     history, best_state, stale = History(), None, 0
     best = -np.inf

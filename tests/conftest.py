@@ -86,15 +86,15 @@ def quickstart_store(tmp_path_factory, _migrated_store) -> str:
     cell promoted: a model good enough to check predictions against the phantoms' classes."""
     from typer.testing import CliRunner
 
+    from benchmark.checks import load_checked_suite
     from benchmark.cli import app
     from benchmark.runner import run_suite
-    from benchmark.suite import load_suite
 
     db = tmp_path_factory.mktemp("quickstart") / "mlruns" / "mlflow.db"
     db.parent.mkdir()
     shutil.copy(_migrated_store, db)
     uri = f"sqlite:///{db}"
-    suite = load_suite(ROOT / "suites" / "quickstart.yaml")
+    suite = load_checked_suite(ROOT / "suites" / "quickstart.yaml")
     assert {o.status for o in run_suite(suite, tracking_uri=uri)} == {"finished"}
     result = CliRunner().invoke(app, ["promote", "quickstart", "--tracking-uri", uri])
     assert result.exit_code == 0, result.output

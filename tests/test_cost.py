@@ -85,8 +85,8 @@ def test_compiled_latency_is_reported_beside_the_eager_one(
 ):
     import functools
 
+    from benchmark.checks import load_checked_suite
     from benchmark.runner import run_suite
-    from benchmark.suite import load_suite
 
     calls, original = [], torch.compile
 
@@ -95,7 +95,7 @@ def test_compiled_latency_is_reported_beside_the_eager_one(
         return functools.partial(original, backend="eager")(model, **kwargs)
 
     monkeypatch.setattr(torch, "compile", eager)
-    suite = load_suite(
+    suite = load_checked_suite(
         tiny_suite_file, overrides=["evaluate.latency.compile=true", "train.epochs=1"]
     )
     metrics = run_suite(suite, tracking_uri=tracking_uri)[0].metrics

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from benchmark.suite import expand_cells, load_suite
+from benchmark.checks import load_checked_suite
+from benchmark.suite import expand_cells
 from tests.conftest import write_suite
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -24,10 +25,10 @@ def test_readme_yaml_examples_validate(tmp_path, tiny_suite):
             **settings,
             "train": {**tiny_suite["train"], **settings.get("train", {})},
         }
-        load_suite(write_suite(tmp_path / f"block{k}.yaml", alone))  # each block on its own
+        load_checked_suite(write_suite(tmp_path / f"block{k}.yaml", alone))  # each block on its own
         for key, value in settings.items():
             suite[key] = {**suite.get(key, {}), **value} if key == "train" else value
-    cells = expand_cells(load_suite(write_suite(tmp_path / "readme.yaml", suite)))
+    cells = expand_cells(load_checked_suite(write_suite(tmp_path / "readme.yaml", suite)))
     assert {c.strategy for c in cells} >= {"finetune", "probe", "contrastive", "scratch"}
     assert cells[0].tune is not None and cells[0].seeds == [0, 1, 2]
 

@@ -12,8 +12,9 @@ import optuna
 import pytest
 from mlflow import MlflowClient
 
+from benchmark.checks import load_checked_suite
 from benchmark.runner import run_suite
-from benchmark.suite import expand_cells, load_suite
+from benchmark.suite import expand_cells
 
 TRIALS = 3
 OVERRIDES = [
@@ -86,7 +87,7 @@ def test_interrupted_and_killed_runs_resume_without_redoing_finished_trials(
     second.wait(timeout=60)
     assert "RUNNING" in _statuses(client)["trial"]
 
-    suite = load_suite(tiny_suite_file, overrides=OVERRIDES)
+    suite = load_checked_suite(tiny_suite_file, overrides=OVERRIDES)
     outcomes = run_suite(suite, tracking_uri=tracking_uri, storage=storage)
     assert [o.status for o in outcomes] in (["skipped", "finished"], ["finished", "finished"])
 
@@ -114,7 +115,7 @@ def test_interrupted_and_killed_runs_resume_without_redoing_finished_trials(
 
 def _finished_trials(suite_file, storage) -> dict[str, set[int]]:
     out = {}
-    for cell in expand_cells(load_suite(suite_file, overrides=OVERRIDES)):
+    for cell in expand_cells(load_checked_suite(suite_file, overrides=OVERRIDES)):
         name = f"{cell.suite}.{cell.study_key}"
         try:
             study = optuna.load_study(study_name=name, storage=storage)

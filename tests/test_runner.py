@@ -10,8 +10,8 @@ import pytest
 from mlflow import MlflowClient
 
 from benchmark import track
+from benchmark.checks import load_checked_suite
 from benchmark.runner import run_suite
-from benchmark.suite import load_suite
 
 CONTRACT_TAGS = {
     "medbench.suite", "medbench.cell", "medbench.dataset", "medbench.backbone",
@@ -45,7 +45,7 @@ def _artifacts(client, run_id: str, path: str | None = None) -> set[str]:
 
 @pytest.fixture
 def two_cell_suite(tiny_suite_file):
-    return load_suite(
+    return load_checked_suite(
         tiny_suite_file,
         overrides=[
             "backbones=[{name: test_resnet, pretrained: false},"
@@ -93,12 +93,12 @@ def test_run_records_the_mlflow_contract(two_cell_suite, tracking_uri, tmp_path)
 
 
 def test_resume_skips_finished_cells_and_no_resume_reruns(tiny_suite_file, tracking_uri):
-    suite = load_suite(tiny_suite_file, overrides=["train.epochs=1"])
+    suite = load_checked_suite(tiny_suite_file, overrides=["train.epochs=1"])
     first = run_suite(suite, tracking_uri=tracking_uri)
     second = run_suite(suite, tracking_uri=tracking_uri)
     assert second[0].status == "skipped" and second[0].run_id == first[0].run_id
     changed = run_suite(
-        load_suite(tiny_suite_file, overrides=["train.epochs=1", "train.lr=0.02"]),
+        load_checked_suite(tiny_suite_file, overrides=["train.epochs=1", "train.lr=0.02"]),
         tracking_uri=tracking_uri,
     )
     assert changed[0].status == "finished"
@@ -109,7 +109,7 @@ def test_resume_skips_finished_cells_and_no_resume_reruns(tiny_suite_file, track
 def test_a_failing_cell_is_recorded_and_the_others_still_run(
     tiny_suite_file, tracking_uri, tmp_path
 ):
-    suite = load_suite(
+    suite = load_checked_suite(
         tiny_suite_file,
         overrides=[
             "train.epochs=1",
@@ -138,14 +138,16 @@ def test_runs_left_running_by_a_dead_process_are_marked_failed(tiny_suite_file, 
             "medbench.host": socket.gethostname(),
         },
     )
-    run_suite(load_suite(tiny_suite_file, overrides=["train.epochs=1"]), tracking_uri=tracking_uri)
+    run_suite(
+        load_checked_suite(tiny_suite_file, overrides=["train.epochs=1"]), tracking_uri=tracking_uri
+    )
     assert client.get_run(stale.info.run_id).info.status == "FAILED"
 
 
 def test_bad_data_fails_before_any_run_is_created(tiny_suite_file, tracking_uri, tmp_path):
     from benchmark.errors import DataError
 
-    suite = load_suite(
+    suite = load_checked_suite(
         tiny_suite_file,
         overrides=[f"datasets={{mri: {{layout: brain-tumor-mri, root: {tmp_path}/none}}}}"],
     )
@@ -155,7 +157,7 @@ def test_bad_data_fails_before_any_run_is_created(tiny_suite_file, tracking_uri,
 
 
 def test_suite_summary_has_paired_tests_and_error_overlap(tiny_suite_file, tracking_uri):
-    suite = load_suite(
+    suite = load_checked_suite(
         tiny_suite_file,
         overrides=[
             "train.epochs=1",

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
+from benchmark.checks import load_checked_suite
 from benchmark.data import write_synthetic
 from benchmark.runner import run_suite
-from benchmark.suite import load_suite
 
 TUNE = "tune={trials: 3, pruner: {kind: median, startup_trials: 1, warmup_epochs: 0}}"
 
@@ -25,7 +25,7 @@ def _runs(client, kind: str) -> list:
 def test_each_cell_nests_its_trials_and_records_the_best_settings(
     tiny_suite_file, tracking_uri, tmp_path
 ):
-    suite = load_suite(
+    suite = load_checked_suite(
         tiny_suite_file,
         overrides=[
             TUNE,
@@ -62,7 +62,7 @@ def test_each_cell_nests_its_trials_and_records_the_best_settings(
 
 
 def test_seeds_give_mean_and_standard_deviation(tiny_suite_file, tracking_uri):
-    suite = load_suite(tiny_suite_file, overrides=["seeds=[1, 2]", "train.epochs=1"])
+    suite = load_checked_suite(tiny_suite_file, overrides=["seeds=[1, 2]", "train.epochs=1"])
     metrics = run_suite(suite, tracking_uri=tracking_uri)[0].metrics
     per_seed = [metrics["seed_1/test/accuracy"], metrics["seed_2/test/accuracy"]]
     assert metrics["test/accuracy"] == pytest.approx(np.mean(per_seed))
@@ -71,7 +71,7 @@ def test_seeds_give_mean_and_standard_deviation(tiny_suite_file, tracking_uri):
 
 
 def test_refit_on_train_and_val_uses_the_tuned_epoch_count(tiny_suite_file, tracking_uri, tmp_path):
-    suite = load_suite(
+    suite = load_checked_suite(
         tiny_suite_file,
         overrides=["tune={trials: 2, refit: train+val, pruner: {kind: none}}", "train.epochs=3"],
     )
@@ -116,7 +116,7 @@ def test_a_poisoned_test_split_changes_nothing_before_the_test(
         db = tmp_path / f"store-{name}" / "mlflow.db"
         db.parent.mkdir()
         shutil.copy(_migrated_store, db)
-        suite = load_suite(
+        suite = load_checked_suite(
             _write(tmp_path / f"{name}.yaml", tiny_suite),
             overrides=[
                 f"datasets={{mri: {{layout: brain-tumor-mri, root: {root}}}}}",
@@ -156,7 +156,7 @@ def test_every_strategy_runs_end_to_end_as_the_papers_configure_them(tiny_suite_
         "lastlayers: {kind: partial, freeze: {trainable_last: 4}}, "
         "probe: {kind: linear_probe}, scratch: {}}"
     )
-    suite = load_suite(
+    suite = load_checked_suite(
         tiny_suite_file,
         overrides=[
             strategies,

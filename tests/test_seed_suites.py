@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from benchmark.checks import load_checked_suite
 from benchmark.data import write_synthetic
 from benchmark.runner import run_suite
-from benchmark.suite import expand_cells, load_suite
+from benchmark.suite import expand_cells
 
 SUITES = Path(__file__).parents[1] / "suites"
 SEED_SUITES = {
@@ -33,7 +34,7 @@ TINY = [
 @pytest.mark.parametrize("name", sorted(SEED_SUITES))
 def test_seed_suite_validates_with_its_references(name, monkeypatch, tmp_path):
     monkeypatch.setenv("MEDBENCH_DATA", str(tmp_path))
-    suite = load_suite(SUITES / f"{name}.yaml")
+    suite = load_checked_suite(SUITES / f"{name}.yaml")
     assert suite.name == name
     assert suite.references is not None and suite.references.rows
     assert expand_cells(suite)
@@ -43,12 +44,12 @@ def test_seed_suite_validates_with_its_references(name, monkeypatch, tmp_path):
 
 def test_brain_suite_runs_the_papers_cells_and_ablations(monkeypatch, tmp_path):
     monkeypatch.setenv("MEDBENCH_DATA", str(tmp_path))
-    cells = [c.name for c in expand_cells(load_suite(SUITES / "brain_six_models.yaml"))]
+    cells = [c.name for c in expand_cells(load_checked_suite(SUITES / "brain_six_models.yaml"))]
     assert len(cells) == 8
     assert "brain_mri/resnet50/no_augment" in cells
     assert "brain_mri_raw/mobilenetv2_100/finetune" in cells
     ablation = next(
-        c for c in expand_cells(load_suite(SUITES / "brain_six_models.yaml"))
+        c for c in expand_cells(load_checked_suite(SUITES / "brain_six_models.yaml"))
         if c.strategy == "no_augment"
     )  # fmt: skip
     assert ablation.train.augment is None and ablation.train.lr == 1e-4
@@ -61,7 +62,7 @@ def test_seed_suite_runs_on_a_fake_tree(name, monkeypatch, tmp_path, tracking_ur
     for layout in SEED_SUITES[name]:
         per_class = 30 if layout == "sipakmed" else 10  # 10 folds of 3-cell clusters per class
         write_synthetic(tmp_path / layout, layout=layout, per_class=per_class, size=48, seed=3)
-    suite = load_suite(SUITES / f"{name}.yaml", overrides=TINY)
+    suite = load_checked_suite(SUITES / f"{name}.yaml", overrides=TINY)
     outcomes = run_suite(suite, tracking_uri=tracking_uri, storage=None, device="cpu")
     failed = {o.cell.name: o.error for o in outcomes if o.status != "finished"}
     assert not failed, failed

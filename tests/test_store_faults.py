@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from benchmark.checks import load_checked_suite
 from benchmark.errors import SuiteError
-from benchmark.suite import load_suite
 
 BOMB = "\n".join(
     [
@@ -41,7 +41,7 @@ def test_an_alias_bomb_is_refused_at_once(tmp_path, tiny_suite):
     assert len(bomb.read_bytes()) < 400
     start = time.monotonic()
     with pytest.raises(SuiteError, match=r"expands to [\d,]{11} values .* alias bomb"):
-        load_suite(bomb)
+        load_checked_suite(bomb)
     assert time.monotonic() - start < 2
     result = _medbench("run", str(bomb), cwd=tmp_path)
     assert (
@@ -60,7 +60,7 @@ def test_aliases_stay_shared_and_variables_still_expand(tmp_path):
         "  two: *data\n"
         "backbones: [{name: test_resnet, pretrained: false}]\n"
     )
-    suite = load_suite(path, env={"SUITE_NAME": "renamed"})
+    suite = load_checked_suite(path, env={"SUITE_NAME": "renamed"})
     assert suite.name == "renamed" and list(suite.datasets) == ["one", "two"]
     assert suite.datasets["one"] == suite.datasets["two"]
 
@@ -83,7 +83,7 @@ def test_a_read_only_store_is_found_before_any_work_and_can_still_be_read(
     from benchmark.runner import run_suite
 
     store = Path(tracking_uri.removeprefix("sqlite:///")).parent
-    suite = load_suite(tiny_suite_file, overrides=["train.epochs=1"])
+    suite = load_checked_suite(tiny_suite_file, overrides=["train.epochs=1"])
     run_suite(suite, tracking_uri=tracking_uri, storage=str(store / "optuna.journal"))
     prefix = _read_only(store)
     try:

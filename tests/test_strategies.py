@@ -17,6 +17,7 @@ from benchmark.strategies import (
     supcon_loss,
 )
 from benchmark.suite import FreezeAllButLast, FreezeStages, StrategyConfig, TrainConfig
+from benchmark.train import fit
 
 CLASSES = ["a", "b", "c", "d"]
 
@@ -36,9 +37,15 @@ def test_strategy_contract(name, backbone):
     config = StrategyConfig(freeze=0.5)
     model = create_model(backbone, num_classes=4)
     train = TrainConfig(epochs=1, lr=0.05, optimizer="sgd")
-    if strategy.pretrain is not None:
-        history = strategy.pretrain(model, _batches(model, views=2), config, train)
-        assert len(history) == 1 and history[0]["supcon/loss"] > 0
+    if strategy.pretrain is not None:  # run as the runner runs it: by the one training loop
+        stage = strategy.pretrain(model, config, next(iter(_batches(model)))[0])
+        encoder = {n: p.detach().clone() for n, p in model.named_parameters()}
+        history = fit(stage.net, _batches(model, views=stage.views), None, config=train,
+                      criterion=stage.loss)  # fmt: skip
+        assert len(history.epochs) == 1 and history.epochs[0]["train/loss"] > 0
+        changed = {n for n, p in model.named_parameters() if not torch.equal(p, encoder[n])}
+        head = {n for n, _ in model.get_classifier().named_parameters()}
+        assert changed and not changed & {f"{model.default_cfg['classifier']}.{n}" for n in head}
     strategy.prepare(model, config)
 
     counts = count_parameters(model)

@@ -4,15 +4,16 @@ from pathlib import Path
 
 import pytest
 
+from benchmark.checks import load_checked_suite
 from benchmark.errors import SuiteError
-from benchmark.suite import expand_cells, load_suite, suite_schema
+from benchmark.suite import expand_cells, suite_schema
 from tests.conftest import write_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_tiny_suite_loads_with_defaults(tiny_suite_file):
-    suite = load_suite(tiny_suite_file)
+    suite = load_checked_suite(tiny_suite_file)
     assert suite.name == "tiny"
     assert suite.train.epochs == 2
     assert suite.train.optimizer == "adam"  # default
@@ -24,13 +25,13 @@ def test_tiny_suite_loads_with_defaults(tiny_suite_file):
 
 @pytest.mark.parametrize("path", sorted((ROOT / "suites").glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_suites_validate(path):
-    assert expand_cells(load_suite(path))
+    assert expand_cells(load_checked_suite(path))
 
 
 def test_typo_names_the_field_and_the_fix(tmp_path, tiny_suite):
     tiny_suite["train"]["epocs"] = 3
     with pytest.raises(SuiteError) as info:
-        load_suite(write_suite(tmp_path / "bad.yaml", tiny_suite))
+        load_checked_suite(write_suite(tmp_path / "bad.yaml", tiny_suite))
     message = str(info.value)
     assert "train.epocs: unknown setting" in message
     assert "Did you mean 'epochs'?" in message
@@ -42,7 +43,7 @@ def test_every_problem_is_reported_with_value_and_expectation(tmp_path, tiny_sui
     tiny_suite["backbones"] = ["resnt50"]
     tiny_suite["datasets"]["phantoms"]["layout"] = "synthtic"
     with pytest.raises(SuiteError) as info:
-        load_suite(write_suite(tmp_path / "bad.yaml", tiny_suite))
+        load_checked_suite(write_suite(tmp_path / "bad.yaml", tiny_suite))
     message = str(info.value)
     assert "4 problems" in message
     assert "train.lr: Input should be greater than 0 (found -1)" in message
@@ -56,7 +57,7 @@ def test_unknown_strategy_and_layout_option(tmp_path, tiny_suite):
     tiny_suite["strategies"] = {"finetun": {}}
     tiny_suite["datasets"]["phantoms"]["options"]["per_clas"] = 3
     with pytest.raises(SuiteError) as info:
-        load_suite(write_suite(tmp_path / "bad.yaml", tiny_suite))
+        load_checked_suite(write_suite(tmp_path / "bad.yaml", tiny_suite))
     message = str(info.value)
     assert "unknown strategy 'finetun'" in message and "'finetune'" in message
     assert "datasets.phantoms.options.per_clas: unknown setting" in message
@@ -65,26 +66,26 @@ def test_unknown_strategy_and_layout_option(tmp_path, tiny_suite):
 def test_not_yaml_and_not_a_mapping(tmp_path):
     (tmp_path / "a.yaml").write_text("name: [unclosed")
     with pytest.raises(SuiteError, match="not valid YAML"):
-        load_suite(tmp_path / "a.yaml")
+        load_checked_suite(tmp_path / "a.yaml")
     (tmp_path / "b.yaml").write_text("- a list\n")
     with pytest.raises(SuiteError, match="must hold a mapping"):
-        load_suite(tmp_path / "b.yaml")
+        load_checked_suite(tmp_path / "b.yaml")
     with pytest.raises(SuiteError, match="does not exist"):
-        load_suite(tmp_path / "missing.yaml")
+        load_checked_suite(tmp_path / "missing.yaml")
 
 
 def test_environment_variables_and_relative_paths(tmp_path, tiny_suite):
     tiny_suite["datasets"]["mri"] = {"layout": "brain-tumor-mri", "root": "${DATA:-data}/mri"}
     path = write_suite(tmp_path / "s.yaml", tiny_suite)
-    assert load_suite(path, env={}).datasets["mri"].root == tmp_path / "data" / "mri"
-    assert load_suite(path, env={"DATA": "/srv"}).datasets["mri"].root == Path("/srv/mri")
+    assert load_checked_suite(path, env={}).datasets["mri"].root == tmp_path / "data" / "mri"
+    assert load_checked_suite(path, env={"DATA": "/srv"}).datasets["mri"].root == Path("/srv/mri")
     tiny_suite["datasets"]["mri"]["root"] = "${NOPE}/mri"
     with pytest.raises(SuiteError, match=r"datasets\.mri\.root: environment variable NOPE"):
-        load_suite(write_suite(tmp_path / "s.yaml", tiny_suite), env={})
+        load_checked_suite(write_suite(tmp_path / "s.yaml", tiny_suite), env={})
 
 
 def test_overrides(tiny_suite_file):
-    suite = load_suite(
+    suite = load_checked_suite(
         tiny_suite_file,
         overrides=[
             "train.epochs=5",
@@ -98,15 +99,15 @@ def test_overrides(tiny_suite_file):
     assert suite.backbones[0].name == "test_efficientnet"
     assert list(suite.strategies) == ["finetune", "probe"]
     with pytest.raises(SuiteError, match="KEY=VALUE"):
-        load_suite(tiny_suite_file, overrides=["train.epochs"])
+        load_checked_suite(tiny_suite_file, overrides=["train.epochs"])
     with pytest.raises(SuiteError, match="has no item 3"):
-        load_suite(tiny_suite_file, overrides=["backbones.3.name=x"])
+        load_checked_suite(tiny_suite_file, overrides=["backbones.3.name=x"])
     with pytest.raises(SuiteError, match=r"train\.epochs: Input should be greater"):
-        load_suite(tiny_suite_file, overrides=["train.epochs=0"])
+        load_checked_suite(tiny_suite_file, overrides=["train.epochs=0"])
 
 
 def test_grid_expansion_and_hashes(tiny_suite_file):
-    suite = load_suite(
+    suite = load_checked_suite(
         tiny_suite_file,
         overrides=[
             "backbones=[test_resnet, test_efficientnet]",
@@ -123,19 +124,19 @@ def test_grid_expansion_and_hashes(tiny_suite_file):
     assert cells[1].strategy_kind == "linear_probe"
     hashes = [c.config_hash for c in cells]
     assert len(set(hashes)) == 4
-    again = expand_cells(load_suite(tiny_suite_file, overrides=[
+    again = expand_cells(load_checked_suite(tiny_suite_file, overrides=[
         "backbones=[test_resnet, test_efficientnet]",
         "strategies={finetune: {}, probe: {kind: linear_probe}}",
     ]))  # fmt: skip
     assert [c.config_hash for c in again] == hashes  # stable across loads
-    changed = expand_cells(load_suite(tiny_suite_file, overrides=["train.lr=0.5"]))
+    changed = expand_cells(load_checked_suite(tiny_suite_file, overrides=["train.lr=0.5"]))
     assert changed[0].config_hash != hashes[0]
 
 
 def test_duplicate_backbones_rejected(tmp_path, tiny_suite):
     tiny_suite["backbones"] = ["test_resnet", "test_resnet"]
     with pytest.raises(SuiteError, match="listed more than once"):
-        load_suite(write_suite(tmp_path / "s.yaml", tiny_suite))
+        load_checked_suite(write_suite(tmp_path / "s.yaml", tiny_suite))
 
 
 def test_schema_describes_the_suite():

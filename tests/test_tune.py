@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from benchmark import tune
+from benchmark.checks import load_checked_suite
 from benchmark.errors import SuiteError
-from benchmark.suite import ParamSpec, PrunerConfig, load_suite, param_path
+from benchmark.suite import ParamSpec, PrunerConfig, param_path
 from tests.conftest import write_suite
 
 SPACE = {
@@ -100,25 +101,25 @@ def test_param_paths_and_suite_validation(tmp_path, tiny_suite):
     assert param_path("strategy.projection_dim") == ("strategy_config", "projection_dim")
     tiny_suite["tune"] = {"trials": 2, "space": {"lrr": {"low": 0.1, "high": 1}}}
     with pytest.raises(SuiteError, match=r"cannot tune 'lrr'.*Did you mean 'lr'"):
-        load_suite(write_suite(tmp_path / "s.yaml", tiny_suite))
+        load_checked_suite(write_suite(tmp_path / "s.yaml", tiny_suite))
     tiny_suite["tune"]["space"] = {"lr": {"low": 1, "high": 0.1}}
     with pytest.raises(SuiteError, match="`low <= high` must hold"):
-        load_suite(write_suite(tmp_path / "s.yaml", tiny_suite))
+        load_checked_suite(write_suite(tmp_path / "s.yaml", tiny_suite))
     tiny_suite["tune"]["space"] = {"train.augment.spin": {"choices": [1]}}
     with pytest.raises(SuiteError, match=r"train\.augment has no setting 'spin'"):
-        load_suite(write_suite(tmp_path / "s.yaml", tiny_suite))
+        load_checked_suite(write_suite(tmp_path / "s.yaml", tiny_suite))
 
 
 def test_strategy_settings_belong_to_their_strategy(tmp_path, tiny_suite):
     tiny_suite["strategies"] = {"finetune": {"temperature": 0.1}}
     with pytest.raises(SuiteError, match="temperature is a setting of the supcon strategy"):
-        load_suite(write_suite(tmp_path / "s.yaml", tiny_suite))
+        load_checked_suite(write_suite(tmp_path / "s.yaml", tiny_suite))
 
 
 def test_trials_override_extends_the_same_study(tiny_suite_file):
     from benchmark.suite import expand_cells
 
-    four = expand_cells(load_suite(tiny_suite_file, overrides=["tune.trials=4"]))[0]
-    eight = expand_cells(load_suite(tiny_suite_file, overrides=["tune.trials=8"]))[0]
+    four = expand_cells(load_checked_suite(tiny_suite_file, overrides=["tune.trials=4"]))[0]
+    eight = expand_cells(load_checked_suite(tiny_suite_file, overrides=["tune.trials=8"]))[0]
     assert four.config_hash != eight.config_hash and four.study_key == eight.study_key
     assert four.tune.space.keys() == {"lr", "dropout", "freeze"}  # defaults

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import json
+import typing
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from benchmark.console import console, print_table
+
+if TYPE_CHECKING:
+    from benchmark.data import AuditReport
 
 app = typer.Typer(help="Dataset utilities: inspect, audit, synth.", no_args_is_help=True)
 
@@ -26,7 +36,7 @@ def synth(
     difficulty: float = typer.Option(0.5, min=0.0, max=1.0, help="0 easy … 1 hard."),
 ) -> None:
     """Write synthetic phantoms as a small fake tree in a real dataset's layout."""
-    from benchmark.console import console, progress_bar
+    from benchmark.console import progress_bar
     from benchmark.data import write_synthetic
 
     with progress_bar("writing phantoms") as update:
@@ -49,7 +59,7 @@ def cache(
     clear: bool = typer.Option(False, "--clear", help="Delete every cached image and fact."),
 ) -> None:
     """Where the decoded-image cache lies and how big it is (MEDBENCH_CACHE)."""
-    from benchmark.console import console
+
     from benchmark.data import default_cache
 
     store = default_cache()
@@ -71,7 +81,7 @@ def inspect(
     format: Format = typer.Option(Format.table, help="table, or json (a stable shape)."),
 ) -> None:
     """Count images per split and class, with their sizes and modes; list unreadable files."""
-    from benchmark.console import console, progress_bar, render_inspection
+    from benchmark.console import progress_bar
     from benchmark.data import create_source, default_cache, scan
 
     source = create_source(layout, path)
@@ -123,14 +133,14 @@ def audit(
     seed: int = typer.Option(42, help="Split seed for a dataset folder (a suite has its own)."),
 ) -> None:
     """Find exact and near duplicates, groups across splits and test leaks, as `run` does."""
-    from benchmark.console import RichReporter, console, render_audit
+    from benchmark.checks import load_checked_suite
+    from benchmark.cli._reporters import RichReporter
     from benchmark.data import default_cache
     from benchmark.runner import index_dataset
-    from benchmark.suite import load_suite
     from benchmark.suite._schema import AuditConfig, DatasetConfig
 
     if suite_or_path.suffix in (".yaml", ".yml"):
-        suite = load_suite(suite_or_path)
+        suite = load_checked_suite(suite_or_path)
         datasets, seed, policy = suite.datasets, suite.seed, suite.audit
     else:
         datasets = {suite_or_path.name: DatasetConfig(layout=layout, root=suite_or_path)}
@@ -145,3 +155,74 @@ def audit(
     else:
         for name, report in reports.items():
             render_audit(name, report, policy=policy.on_leak, console=console)
+
+
+def render_inspection(result: dict[str, typing.Any], *, console: Console = console) -> None:
+    """``medbench data inspect``: counts, sizes and modes per split and class."""
+    out = Table(title=f"{result['root']} ({result['layout']})", title_justify="left")
+    for name in ("split", "class", "images", "sizes (most common)", "modes"):
+        out.add_column(name, justify="right" if name == "images" else "left")
+    for split, classes in result["splits"].items():
+        for label, count in classes.items():
+            sizes = result["sizes"][split][label]
+            common = sorted(sizes.items(), key=lambda kv: -kv[1])
+            text = ", ".join(f"{s} ×{n}" for s, n in common[:3])
+            if len(common) > 3:
+                text += f", … ({len(common)} sizes)"
+            modes = ", ".join(f"{m} ×{n}" for m, n in result["modes"][split][label].items())
+            out.add_row(split, label, str(count), text, modes)
+    print_table(out)
+    for bad in result["bad_files"]:
+        console.print(f"[red]unreadable:[/] {escape(bad['path'])}: {escape(bad['reason'])}")
+    for note in result["notes"]:
+        console.print(f"[dim]note:[/] {escape(note)}")
+    console.print(
+        f"{result['images']} readable images, {len(result['bad_files'])} unreadable file(s)."
+    )
+
+
+_ALARMS = {
+    "bad_files",
+    "test_leaks",
+    "label_conflicts",
+    "duplicate_sets_across_splits",
+    "groups_across_splits",
+}
+
+
+def render_audit(
+    name: str, report: AuditReport, *, policy: str, console: Console = console
+) -> None:
+    """``medbench data audit``: the headline numbers, then what leaks and what repeats."""
+    counts = report.counts()
+    out = Table(title=f"audit of {name}", title_justify="left", show_header=False)
+    out.add_column("check")
+    out.add_column("result", justify="right")
+    for key, value in counts.items():
+        flagged = value and key in _ALARMS
+        out.add_row(key.replace("_", " "), f"[bold red]{value}[/]" if flagged else str(value))
+    print_table(out)
+    classes = sorted({label for per in report.splits.values() for label in per})
+    balance = Table("split", *classes, title="images per split and class", title_justify="left")
+    for split, per in report.splits.items():
+        balance.add_row(split, *(str(per.get(label, 0)) for label in classes))
+    print_table(balance)
+    if report.test_leaks:
+        shown = ", ".join(report.test_leaks[:5]) + (" …" if len(report.test_leaks) > 5 else "")
+        console.print(
+            f"[bold red]{len(report.test_leaks)} test image(s) leak[/] (a copy or the same group "
+            f"in train/val): {escape(shown)}. Policy on_leak: {policy}."
+        )
+    for dup in [d for d in report.duplicates if len(d["splits"]) > 1][:5]:
+        ids = ", ".join(f"{i['id']} ({i['split']})" for i in dup["images"][:4])
+        console.print(f"[yellow]{dup['kind']} duplicates across splits:[/] {escape(ids)}")
+    for group in report.group_overlap[:5]:
+        console.print(
+            f"[yellow]group {escape(str(group['group']))}[/] spans {', '.join(group['splits'])}"
+        )
+    for ids in report.label_conflicts[:5]:
+        console.print(f"[red]same image, different labels:[/] {escape(', '.join(ids[:4]))}")
+    for bad in report.bad_files[:10]:
+        console.print(f"[red]unreadable:[/] {escape(bad['path'])}: {escape(bad['reason'])}")
+    for odd in report.odd_images[:5]:
+        console.print(f"[dim]odd:[/] {escape(odd['id'])}: {escape(odd['why'])}")

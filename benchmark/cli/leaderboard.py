@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
+from rich.table import Table
 
 from benchmark.cli._common import TRACKING_HELP, resolve_suite_name
+from benchmark.console import console, print_table
+
+if TYPE_CHECKING:
+    from benchmark.leaderboard import Board
 
 
 def leaderboard(
@@ -31,7 +38,6 @@ def leaderboard(
 ) -> None:
     """Print a suite's results as a paper-style table; best values in bold."""
     from benchmark import track
-    from benchmark.console import console, render_leaderboard
     from benchmark.errors import MedbenchError
     from benchmark.leaderboard import FORMATS, build_table, format_table
 
@@ -43,8 +49,8 @@ def leaderboard(
     if runs.empty:
         raise MedbenchError(f"suite '{name}' has no finished cells yet.")
     if dataset is not None:
-        known = sorted(runs["tags.medbench.dataset"].unique())
-        runs = runs[runs["tags.medbench.dataset"] == dataset].reset_index(drop=True)
+        known = sorted(runs[track.tag_column("dataset")].unique())
+        runs = runs[runs[track.tag_column("dataset")] == dataset].reset_index(drop=True)
         if runs.empty:
             raise MedbenchError(f"suite '{name}' has no cells of dataset '{dataset}': {known}.")
     options = {"all_runs": not latest}
@@ -74,3 +80,26 @@ def _references(suite_or_experiment: str | None):
     from benchmark.suite import load_suite
 
     return load_suite(path).references
+
+
+def render_leaderboard(board: Board, *, title: str) -> None:
+    """A table with the best value of each column (within its group) in bold green."""
+    from benchmark.leaderboard import best_mask, cell_texts
+
+    texts, best = cell_texts(board), best_mask(board)
+    out = Table(title=title, title_justify="left")
+    for name in texts.columns:
+        out.add_column(name, justify="left" if board.columns[name].is_label else "right")
+    for i in texts.index:
+        out.add_row(
+            *(
+                f"[bold green]{escape(texts.at[i, c])}[/]"
+                if best.at[i, c]
+                else escape(texts.at[i, c])
+                for c in texts.columns
+            )
+        )
+    print_table(out)
+    for note in board.notes:
+        style = "bold red" if note.startswith("test_leaks") else "dim"
+        console.print(note, style=style, highlight=False)

@@ -13,21 +13,23 @@ class What(str, Enum):
     layouts = "layouts"
     preprocess = "preprocess"
     cams = "cams"
+    metrics = "metrics"
 
 
 def list_(
     what: What = typer.Argument(..., help="What to list."),
     pattern: str = typer.Option("*", help="Wildcard filter for backbones, e.g. 'resnet*'."),
 ) -> None:
-    """List backbones (timm models), strategies, dataset layouts, preprocessing ops or CAMs."""
+    """List backbones (timm models), strategies, dataset layouts, preprocessing ops, CAMs or
+    the metrics medbench records."""
     from rich.table import Table
 
     from benchmark.console import console, print_table
 
     if what is What.backbones:
-        import timm
+        from benchmark.models import list_backbones
 
-        names = timm.list_models(pattern)
+        names = list_backbones(pattern)
         console.print(f"{len(names)} timm models matching '{pattern}':")
         console.print(", ".join(names), highlight=False)
         return
@@ -49,6 +51,13 @@ def list_(
             (n, "slow: one forward pass per channel" if n in SLOW_METHODS else "")
             for n in list_cams()
         ]
+    elif what is What.metrics:
+        from benchmark.metrics import list_metrics
+
+        table.add_column("unit")
+        table.add_column("better")
+        better = {True: "higher", False: "lower", None: ""}
+        rows = [(m.key, m.title, m.unit, better[m.higher_is_better]) for m in list_metrics()]
     else:
         from benchmark.data.preprocess import describe_ops
 

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import math
+from typing import TYPE_CHECKING
+
 import typer
+from rich.table import Table
 
 from benchmark.cli._common import TRACKING_HELP
+from benchmark.console import console, print_table
+
+if TYPE_CHECKING:
+    from benchmark.promote import Choice
 
 
 def promote(
@@ -24,7 +32,6 @@ def promote(
 
     from benchmark import track
     from benchmark.cli._common import resolve_suite_name
-    from benchmark.console import console, render_choice
     from benchmark.errors import MedbenchError
     from benchmark.promote import choose_champions, model_card, model_name, version_tags
 
@@ -36,7 +43,7 @@ def promote(
     if dataset is not None:
         choices = [c for c in choices if c.dataset == dataset]
         if not choices:
-            known = sorted(runs["tags.medbench.dataset"].dropna().unique())
+            known = sorted(runs[track.tag_column("dataset")].dropna().unique())
             raise MedbenchError(f"--dataset {dataset}: suite '{suite_name}' has {known}.")
     if name is not None and len(choices) > 1:
         raise MedbenchError(
@@ -59,7 +66,7 @@ def promote(
             source = track.resolve_model(client, f"runs:/{run_id}/model", Path(tmp))
             sha = track.weights_sha256(source.folder)
         tags = version_tags(choice.winner, metric=metric, weights_sha256=sha)
-        cell = choice.winner["tags.medbench.cell"]
+        cell = choice.winner[track.tag_column("cell")]
         verdict = paired.get(choice.dataset, {}).get("cells", {}).get(cell)
         card = model_card(choice.winner, metric=metric, verdict=verdict,
                           splits=track.dataset_profiles(client, run_id))  # fmt: skip
@@ -74,3 +81,26 @@ def promote(
         promoted += 1
     if not dry_run and promoted == 0:
         raise MedbenchError("nothing was promoted: no dataset has a finished cell.")
+
+
+def render_choice(choice: Choice) -> None:
+    """A dataset's cells ranked for promotion, the chosen one in green, refusals in red."""
+    out = Table(title=f"{choice.dataset}: cells by {choice.metric}", title_justify="left")
+    for name in ("cell", "run", choice.metric, "CI width", "latency ms", ""):
+        out.add_column(name, justify="right" if name in ("CI width", "latency ms") else "left")
+    for row in choice.candidates.itertuples():
+        style = "green" if row.note == "chosen" else "red" if row.note else None
+        out.add_row(
+            row.cell,
+            row.run_id[:8],
+            _number(row.value, ".4f"),
+            _number(row.ci_width, ".4f"),
+            _number(row.latency_ms, ".2f"),
+            row.note,
+            style=style,
+        )
+    print_table(out)
+
+
+def _number(value: float, spec: str) -> str:
+    return "—" if math.isnan(value) or math.isinf(value) else format(value, spec)

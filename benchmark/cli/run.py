@@ -9,11 +9,17 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
+from rich.table import Table
 
 from benchmark.cli._common import STORAGE_HELP, TRACKING_HELP
+from benchmark.console import console, print_table
+
+if TYPE_CHECKING:
+    from benchmark.runner import Snapshot
 
 Suite = Annotated[Path, typer.Argument(help="Suite YAML file.")]
 Set = Annotated[
@@ -73,8 +79,8 @@ def run(
     storage: Storage = None,
 ) -> None:
     """Train and evaluate every dataset × backbone × strategy cell of SUITE, into MLflow."""
-    from benchmark.console import render_cells
-    from benchmark.suite import expand_cells, load_suite
+    from benchmark.checks import load_checked_suite
+    from benchmark.suite import expand_cells
 
     if system_metrics is not None:  # the workers this starts read it too
         from benchmark.track import SYSTEM_METRICS_ENV
@@ -82,8 +88,10 @@ def run(
         os.environ[SYSTEM_METRICS_ENV] = str(system_metrics)
 
     overrides = [*(set_ or []), *([f"tune.trials={trials}"] if trials is not None else [])]
-    spec = load_suite(suite, overrides=overrides)
+    spec = load_checked_suite(suite, overrides=overrides)
     if dry_run:
+        from benchmark.cli.suite import render_cells
+
         render_cells(expand_cells(spec))
         return
     _execute(
@@ -108,10 +116,10 @@ def worker(
     """Join a run of SUITE from this machine (with the run's --storage and --tracking-uri):
     claim its queued cells, help with the trials of running ones, until all have ended."""
     from benchmark._process import set_worker
+    from benchmark.checks import load_checked_suite
     from benchmark.runner import watch_parent
-    from benchmark.suite import load_suite
 
-    spec = load_suite(suite, overrides=set_ or [])
+    spec = load_checked_suite(suite, overrides=set_ or [])
     if joined:  # started by a launcher, which queued the cells and shows the progress
         watch_parent()
         set_worker(worker=name)
@@ -127,7 +135,8 @@ def _execute(
     per_device: int, threads: int | None, launcher: Launcher, resume: bool,
     tracking_uri: str | None, storage: str | None, post: bool = True, quiet: bool = False,
 ) -> None:  # fmt: skip
-    from benchmark.console import LineReporter, RichReporter, WorkersDisplay, console, warn
+    from benchmark.cli._reporters import LineReporter, RichReporter, WorkersDisplay
+    from benchmark.console import warning
     from benchmark.runner import launch, plan_slots, prepare, summarise, work
 
     slots = plan_slots(devices, workers=workers, per_device=per_device)
@@ -158,7 +167,7 @@ def _execute(
         if not quiet:
             summarise(session)
     for message in errors:
-        warn(f"worker {message}")
+        warning(f"worker {message}")
     counts = {s: sum(o.status == s for o in outcomes) for s in ("finished", "skipped", "failed")}
     if not quiet:
         console.print(
@@ -179,11 +188,11 @@ def status(
     """Where a run of SUITE stands, from its stores (wherever it runs): each cell queued,
     running (which worker, on which host and device, doing what), finished or failed."""
     from benchmark import track, tune
-    from benchmark.console import render_status
+    from benchmark.checks import load_checked_suite
     from benchmark.runner import snapshot
-    from benchmark.suite import expand_cells, load_suite
+    from benchmark.suite import expand_cells
 
-    spec = load_suite(suite, overrides=set_ or [])
+    spec = load_checked_suite(suite, overrides=set_ or [])
     client = track.connect(tracking_uri)
     experiment = client.get_experiment_by_name(spec.name)
     snap = snapshot(
@@ -198,3 +207,32 @@ def status(
 
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
+
+
+_STATE_STYLE = {"finished": "green", "skipped": "dim", "failed": "red", "running": "cyan"}
+
+
+def render_status(suite: str, snap: Snapshot) -> None:
+    """``medbench status``: every cell's state, then what each worker is doing."""
+    counts = ", ".join(
+        f"{n} {s}"
+        for s in ("queued", "running", "finished", "skipped", "failed", "not queued")
+        if (n := snap.count(s))
+    )
+    out = Table("cell", "state", "trials", "worker", "run", "note", title=f"{suite}: {counts}",
+                title_justify="left")  # fmt: skip
+    for cell in snap.cells:
+        style = _STATE_STYLE.get(cell.state, "")
+        out.add_row(
+            escape(cell.name),
+            f"[{style}]{cell.state}[/]" if style else cell.state,
+            cell.trials or "",
+            cell.worker or "",
+            cell.run_id or "",
+            escape((cell.error or "")[:80]),
+        )
+    print_table(out)
+    if snap.workers:
+        from benchmark.cli._reporters import worker_rows
+
+        print_table(worker_rows(snap))

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+from rich.table import Table
+
+from benchmark.console import console, print_table
+
+if TYPE_CHECKING:
+    from benchmark.suite import Cell
 
 app = typer.Typer(help="Check and inspect suite files.", no_args_is_help=True)
 
@@ -17,10 +24,10 @@ def validate(
     suite: Path = typer.Argument(..., help="Suite YAML file."), set_: list[str] = SetOption
 ) -> None:
     """Check SUITE without running anything; exit 1 with every problem found."""
-    from benchmark.console import console
-    from benchmark.suite import expand_cells, load_suite
+    from benchmark.checks import load_checked_suite
+    from benchmark.suite import expand_cells
 
-    spec = load_suite(suite, overrides=set_)
+    spec = load_checked_suite(suite, overrides=set_)
     console.print(
         f"[green]✓[/] {suite} is valid: suite '{spec.name}', {_cells(len(expand_cells(spec)))}."
     )
@@ -37,10 +44,10 @@ def show(
     """Print SUITE with every default filled in, and its cells."""
     import yaml
 
-    from benchmark.console import console, render_cells
-    from benchmark.suite import expand_cells, load_suite
+    from benchmark.checks import load_checked_suite
+    from benchmark.suite import expand_cells
 
-    spec = load_suite(suite, overrides=set_)
+    spec = load_checked_suite(suite, overrides=set_)
     console.out(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False), highlight=False)
     render_cells(expand_cells(spec))
 
@@ -48,7 +55,22 @@ def show(
 @app.command()
 def schema() -> None:
     """Print the JSON schema of suite files."""
-    from benchmark.console import console
+
     from benchmark.suite import suite_schema
 
     console.out(json.dumps(suite_schema(), indent=2), highlight=False)
+
+
+def render_cells(cells: list[Cell]) -> None:
+    out = Table(title=f"{len(cells)} cells", title_justify="left")
+    for name in ("cell", "image size", "epochs", "pretrained", "config hash"):
+        out.add_column(name)
+    for cell in cells:
+        out.add_row(
+            cell.name,
+            str(cell.image_size),
+            str(cell.train.epochs),
+            "yes" if cell.backbone.pretrained else "no",
+            cell.config_hash,
+        )
+    print_table(out)

@@ -1,60 +1,25 @@
 """Datasets: layout adapters, synthetic phantoms, safe decoding, splits, preprocessing, the
-on-disk cache, the integrity audit, augmentation and batches."""
+on-disk cache, the integrity audit, augmentation and batches.
 
-from benchmark.data.audit import AuditReport, audit, duplicate_pairs, link_groups, scan
-from benchmark.data.augment import create_augment
-from benchmark.data.batches import Batches, normalize, place_images
-from benchmark.data.cache import ImageCache, default_cache
-from benchmark.data.files import IMAGE_SUFFIXES, BadImage, is_image_file, read_image, walk_files
-from benchmark.data.images import ImageSet, load_images, prepare_image
-from benchmark.data.layouts import (
-    Layout,
-    Source,
-    create_source,
-    get_layout,
-    is_mask,
-    list_layouts,
+Names load lazily (``from benchmark.data import get_layout`` imports no torch): checking a
+suite's layouts and ops stays fast.
+"""
+
+import lazy_loader as lazy
+
+__getattr__, __dir__, __all__ = lazy.attach(
+    __name__,
+    submod_attrs={
+        "audit": ["AuditReport", "audit", "duplicate_pairs", "link_groups", "scan"],
+        "augment": ["create_augment"],
+        "batches": ["Batches", "normalize", "place_images"],
+        "cache": ["ImageCache", "default_cache"],
+        "files": ["IMAGE_SUFFIXES", "BadImage", "is_image_file", "read_image", "walk_files"],
+        "images": ["ImageSet", "load_images", "prepare_image"],
+        "layouts": ["Layout", "Source", "create_source", "get_layout", "is_mask", "list_layouts"],
+        "phantoms": ["PHANTOM_CLASSES", "Phantom", "render_phantom"],
+        "preprocess": ["Op", "list_ops", "parse_op"],
+        "splits": ["SPLITS", "assign_splits"],
+        "synth": ["SYNTH_LAYOUTS", "write_synthetic"],
+    },
 )
-from benchmark.data.phantoms import CLASSES as PHANTOM_CLASSES
-from benchmark.data.phantoms import Phantom, render_phantom
-from benchmark.data.preprocess import Op, list_ops, parse_op
-from benchmark.data.splits import SPLITS, assign_splits
-from benchmark.data.synth import SYNTH_LAYOUTS, write_synthetic
-
-__all__ = [
-    "IMAGE_SUFFIXES",
-    "PHANTOM_CLASSES",
-    "SPLITS",
-    "SYNTH_LAYOUTS",
-    "AuditReport",
-    "BadImage",
-    "Batches",
-    "ImageCache",
-    "ImageSet",
-    "Layout",
-    "Op",
-    "Phantom",
-    "Source",
-    "assign_splits",
-    "audit",
-    "create_augment",
-    "create_source",
-    "default_cache",
-    "duplicate_pairs",
-    "get_layout",
-    "is_image_file",
-    "is_mask",
-    "link_groups",
-    "list_layouts",
-    "list_ops",
-    "load_images",
-    "normalize",
-    "parse_op",
-    "place_images",
-    "prepare_image",
-    "read_image",
-    "render_phantom",
-    "scan",
-    "walk_files",
-    "write_synthetic",
-]

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark._home import cache_home
 from benchmark.data.preprocess import OPS_VERSION, Op
 
 __all__ = ["FACT_COLUMNS", "ImageCache", "default_cache"]
@@ -31,10 +32,8 @@ FACT_COLUMNS = ("sha256", "width", "height", "mode", "phash", "error")
 
 def default_cache() -> ImageCache | None:
     """The cache named by ``MEDBENCH_CACHE`` (``off`` for none), else ``~/.cache/medbench``."""
-    setting = os.environ.get("MEDBENCH_CACHE", "")
-    if setting.lower() in ("off", "0", "false", "none"):
-        return None
-    return ImageCache(Path(setting).expanduser() if setting else Path.home() / ".cache/medbench")
+    home = cache_home()
+    return ImageCache(home) if home is not None else None
 
 
 class ImageCache:

@@ -25,6 +25,7 @@ import numpy as np
 __all__ = ["CLASSES", "Phantom", "render_phantom"]
 
 CLASSES: tuple[str, ...] = ("glioma", "meningioma", "notumor", "pituitary")
+PHANTOM_CLASSES = CLASSES  # the name `benchmark.data` exports them under
 
 _BRAIN_EDGE = 0.83  # radius of the brain surface in head coordinates (1.0 = outer scalp)
 

@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 
 from benchmark import track, tune
-from benchmark.data import Batches, ImageSet
+from benchmark.data import SPLITS, Batches, ImageSet
 from benchmark.errors import MedbenchError
 from benchmark.evaluate import (
     Evaluation,
@@ -26,6 +26,7 @@ from benchmark.evaluate import (
     reset_peak_memory,
 )
 from benchmark.explain import explain_cell
+from benchmark.metrics import higher_is_better
 from benchmark.models import save_model
 from benchmark.runner._context import CellOutcome, Context
 from benchmark.runner._data import Dataset, images_for, placed_images
@@ -80,6 +81,42 @@ def _tune_train_evaluate(
     context: Context,
     claim: tune.CellClaim | None,
 ) -> dict:
+    """The cell's phases: its inputs recorded, tuning on train/val, the final training of
+    each seed, the test split touched once per seed after all of that, then the results."""
+    _log_inputs(cell, data, run, context)
+    images = images_for(cell, data, context.reporter)
+    final, refit_epochs, metrics = _tuned(cell, data, images, run, context, claim)
+    per_seed, first, explanation = [], None, None
+    for k, seed in enumerate(cell.seeds):
+        trained, result, scores, (probs, labels) = _train_and_test(
+            final, data, images, run, context,
+            seed=seed, prefix="" if k == 0 else f"seed_{seed}/", refit_epochs=refit_epochs,
+        )  # fmt: skip
+        per_seed.append(scores)
+        if first is None:  # the first seed's model and predictions are the artifacts
+            first = (result, trained)
+            if cell.explain is not None:
+                explanation = _explain(cell, trained, images, data, probs, labels, context)
+    metrics |= _aggregate(per_seed, cell.seeds)
+    metrics |= _model_cost(first[1].model, cell, context)
+    metrics |= {f"data/{split}_images": len(data.indices(split)) for split in SPLITS}
+    if explanation is not None:
+        metrics |= explanation.metrics
+        _log_explanation(run, explanation)
+    run.log_metrics(metrics)
+    run.set_tags(
+        {
+            track.TAG + "classes": ",".join(images.classes),
+            **{track.TAG + k: v for k, v in environment(context.device).items()},
+        }
+    )
+    _log_evaluation(run, first[0], cell, images.classes)
+    _log_model(run, first[1], final, images.classes)
+    return metrics
+
+
+def _log_inputs(cell: Cell, data: Dataset, run: track.RunLog, context: Context) -> None:
+    """The resolved settings, the split, the datasets (MLflow's inputs) and their audit."""
     resolved = cell.resolved()
     run.log_params(track.flatten(resolved))
     run.log_dict(resolved, "config/suite.resolved.yaml")
@@ -91,106 +128,72 @@ def _tune_train_evaluate(
     track.log_datasets(context.client, run.run_id, name=cell.dataset, source=source, table=table)
     run.log_dict(data.report.to_dict(), "data/audit.json")
     run.log_metrics(data.audit_metrics())
-    images = images_for(cell, data, context.reporter)
 
-    metrics: dict[str, float] = {}
-    final, refit_epochs = cell, None
-    if cell.tune is not None:
-        tuned = _tune(cell, data, images, run, context, claim)
-        run.log_params({f"best.{name}": value for name, value in tuned.best_params.items()})
-        metrics |= {
-            "tune/trials": tuned.complete + tuned.pruned,
-            "tune/best_value": tuned.best_value,
-            "tune/best_trial": tuned.best_trial,
-            "tune/trials_complete": tuned.complete,
-            "tune/trials_pruned": tuned.pruned,
-            "tune/trials_failed": tuned.failed,
-            "tune/trials_resumed": tuned.resumed,
-        }
-        final = cell.with_params(tuned.best_params)
-        if cell.tune.refit == "train+val":
-            refit_epochs = tuned.best_epoch
 
-    # The test split is touched once per seed, after tuning and training are over. The first
-    # seed's model and predictions are the artifacts; every seed's scores are aggregated.
-    per_seed, first, explanation = [], None, None
-    for k, seed in enumerate(cell.seeds):
-        prefix = "" if k == 0 else f"seed_{seed}/"
-        context.reporter.phase(f"final training, seed {seed}", refit_epochs or final.train.epochs)
-
-        def on_epoch(epoch: int, row: dict[str, float], prefix: str = prefix) -> None:
-            run.log_metrics({prefix + key: value for key, value in row.items()}, step=epoch)
-            context.reporter.epoch_done(epoch, row)
-
-        reset_peak_memory(context.device)
-        fit_start = time.perf_counter()
-        trained = fit_cell(
-            final,
-            data,
-            images,
-            context,
-            seed=seed,
-            on_epoch=on_epoch,
-            refit_epochs=refit_epochs,
-            checkpoint=context.checkpoint(cell.suite, cell.config_hash, f"seed-{seed}"),
-        )
-        fit_seconds = time.perf_counter() - fit_start
-        memory = peak_memory_mb(context.device)
-        test = Batches(
-            placed_images(images, data, context.device),
-            images.labels,
-            indices=data.indices("test"),
-            batch_size=cell.evaluate.batch_size,
-            mean=trained.mean,
-            std=trained.std,
-            device=context.device,
-        )
-        probs, labels = predict_proba(trained.model, test)
-        result = evaluate(
-            labels, probs, classes=images.classes, ids=split_ids(images, data, "test")
-        )
-        scores = {**result.metrics, **training_cost(trained, fit_seconds), "memory/peak_mb": memory}
-        if cell.evaluate.bootstrap:
-            start = time.perf_counter()
-            scores |= bootstrap_intervals(
-                labels,
-                probs,
-                resamples=cell.evaluate.bootstrap,
-                seed=seed,
-                level=cell.evaluate.level,
-            )
-            scores["time/bootstrap_s"] = time.perf_counter() - start
-        per_seed.append(scores)
-        if first is None:
-            first = (result, trained)
-            if cell.explain is not None:
-                explanation = _explain(cell, trained, images, data, probs, labels, context)
-
-    metrics |= _aggregate(per_seed, cell.seeds)
-    metrics |= _model_cost(first[1].model, cell, context)
-    if explanation is not None:
-        metrics |= explanation.metrics
-        for path, figure in explanation.figures.items():
-            run.log_figure(figure, path)
-        for path, array in explanation.arrays.items():
-            run.log_array(array, path)
-        if explanation.warnings:
-            run.set_tags({"medbench.explain_warnings": " | ".join(explanation.warnings)})
-    metrics |= {
-        "data/train_images": len(data.indices("train")),
-        "data/val_images": len(data.indices("val")),
-        "data/test_images": len(data.indices("test")),
+def _tuned(cell, data, images, run: track.RunLog, context: Context, claim):
+    """The cell with its best settings (itself without ``tune:``), the epochs of a refit on
+    train+val (``None``: none) and the study's metrics."""
+    if cell.tune is None:
+        return cell, None, {}
+    tuned = _tune(cell, data, images, run, context, claim)
+    run.log_params({f"best.{name}": value for name, value in tuned.best_params.items()})
+    metrics = {
+        "tune/trials": tuned.complete + tuned.pruned,
+        "tune/best_value": tuned.best_value,
+        "tune/best_trial": tuned.best_trial,
+        "tune/trials_complete": tuned.complete,
+        "tune/trials_pruned": tuned.pruned,
+        "tune/trials_failed": tuned.failed,
+        "tune/trials_resumed": tuned.resumed,
     }
-    run.log_metrics(metrics)
-    run.set_tags(
-        {
-            "medbench.classes": ",".join(images.classes),
-            **{f"medbench.{k}": v for k, v in environment(context.device).items()},
-        }
-    )
-    _log_evaluation(run, first[0], cell, images.classes)
-    _log_model(run, first[1], final, images.classes)
-    return metrics
+    refit_epochs = tuned.best_epoch if cell.tune.refit == "train+val" else None
+    return cell.with_params(tuned.best_params), refit_epochs, metrics
+
+
+def _train_and_test(final: Cell, data, images, run: track.RunLog, context: Context, *,
+                    seed: int, prefix: str, refit_epochs: int | None):  # fmt: skip
+    """One seed's final training (its epochs logged under ``prefix``), then its one pass
+    over the test split: the trained model, the evaluation, the seed's scores and its test
+    probabilities and labels."""
+    context.reporter.phase(f"final training, seed {seed}", refit_epochs or final.train.epochs)
+
+    def on_epoch(epoch: int, row: dict[str, float]) -> None:
+        run.log_metrics({prefix + key: value for key, value in row.items()}, step=epoch)
+        context.reporter.epoch_done(epoch, row)
+
+    reset_peak_memory(context.device)
+    fit_start = time.perf_counter()
+    trained = fit_cell(
+        final, data, images, context, seed=seed, on_epoch=on_epoch, refit_epochs=refit_epochs,
+        checkpoint=context.checkpoint(final.suite, final.config_hash, f"seed-{seed}"),
+    )  # fmt: skip
+    fit_seconds = time.perf_counter() - fit_start
+    memory = peak_memory_mb(context.device)
+    test = Batches(
+        placed_images(images, data, context.device), images.labels,
+        indices=data.indices("test"), batch_size=final.evaluate.batch_size,
+        mean=trained.mean, std=trained.std, device=context.device,
+    )  # fmt: skip
+    probs, labels = predict_proba(trained.model, test)
+    result = evaluate(labels, probs, classes=images.classes, ids=split_ids(images, data, "test"))
+    scores = {**result.metrics, **training_cost(trained, fit_seconds), "memory/peak_mb": memory}
+    if final.evaluate.bootstrap:
+        start = time.perf_counter()
+        scores |= bootstrap_intervals(
+            labels, probs, resamples=final.evaluate.bootstrap, seed=seed,
+            level=final.evaluate.level,
+        )  # fmt: skip
+        scores["time/bootstrap_s"] = time.perf_counter() - start
+    return trained, result, scores, (probs, labels)
+
+
+def _log_explanation(run: track.RunLog, explanation) -> None:
+    for path, figure in explanation.figures.items():
+        run.log_figure(figure, path)
+    for path, array in explanation.arrays.items():
+        run.log_array(array, path)
+    if explanation.warnings:
+        run.set_tags({track.TAG + "explain_warnings": " | ".join(explanation.warnings)})
 
 
 def study_name(cell: Cell) -> str:
@@ -210,7 +213,7 @@ def study_spec(cell: Cell, context: Context, run_id: str | None = None) -> tune.
         name=study_name(cell),
         storage=context.storage,
         space={k: v for k, v in tune_cfg.space.items() if k != "freeze" or strategy.tunes_freeze},
-        maximize=tune_cfg.objective != "val/loss",
+        maximize=bool(higher_is_better(tune_cfg.objective)),
         seed=cell.seed,
         pruner=tune_cfg.pruner,
         epochs=cell.train.epochs,

@@ -76,18 +76,25 @@ def fit_cell(
         config = config.model_copy(update={"epochs": refit_epochs, "early_stopping": None})
     resuming = checkpoint is not None and checkpoint.is_file()
     if strategy.pretrain is not None and not resuming:  # a checkpoint holds the stage's weights
-        epochs = cell.strategy_config.encoder_epochs or cell.train.epochs
+        example = next(iter(batches(train_idx[:2], batch_size=2)))[0]
+        stage = strategy.pretrain(model, cell.strategy_config, example)
+        epochs = stage.epochs or cell.train.epochs
         context.reporter.phase(f"{strategy.name} stage 1", epochs)
-        views = 2 if augment is not None else 1
-        stage = batches(
-            train_idx,
-            batch_size=cell.train.batch_size,
-            shuffle=True,
-            augment=augment,
-            views=views,
-            seed=seed,
+        fit(
+            stage.net,
+            batches(
+                train_idx,
+                batch_size=cell.train.batch_size,
+                shuffle=True,
+                augment=augment,
+                views=stage.views if augment is not None else 1,
+                seed=seed,
+            ),
+            None,
+            config=cell.train.model_copy(update={"epochs": epochs, "early_stopping": None}),
+            criterion=stage.loss,
+            on_batch=context.reporter.batch_done,
         )
-        strategy.pretrain(model, stage, cell.strategy_config, cell.train)
         context.reporter.phase(f"{strategy.name} stage 2", config.epochs)
     strategy.prepare(model, cell.strategy_config)
     counts = np.bincount(images.labels[train_idx].numpy(), minlength=len(images.classes))

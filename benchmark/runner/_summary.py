@@ -16,7 +16,7 @@ def summarise_suite(suite: Suite, context: Context) -> None:
     """Suite-level analyses over the latest finished cells: paired McNemar tests (Holm) and
     error overlap, per dataset, on the suite's ``summary`` run."""
     runs = track.load_cell_runs(context.client, suite.name)
-    by_dataset = runs.groupby("tags.medbench.dataset") if not runs.empty else []
+    by_dataset = runs.groupby(track.tag_column("dataset")) if not runs.empty else []
     groups = [(dataset, group) for dataset, group in by_dataset if len(group) >= 2]
     if not groups:  # nothing to compare
         return
@@ -27,13 +27,17 @@ def summarise_suite(suite: Suite, context: Context) -> None:
             for _, row in group.iterrows():
                 text = track.load_text(context.client, row["run_id"], "eval/predictions.csv")
                 predictions = pd.read_csv(io.StringIO(text))
-                correct[row["tags.medbench.cell"]] = pd.Series(
+                correct[row[track.tag_column("cell")]] = pd.Series(
                     (predictions["true"] == predictions["pred"]).to_numpy(), index=predictions["id"]
                 )
             table = pd.DataFrame(correct).dropna()  # images every cell was tested on
             matrix = paired_tests(table)
             accuracy = dict(
-                zip(group["tags.medbench.cell"], group["metrics.test/accuracy"], strict=True)
+                zip(
+                    group[track.tag_column("cell")],
+                    group[track.metric_column("test/accuracy")],
+                    strict=True,
+                )
             )
             best = max(accuracy, key=accuracy.get)
             verdicts = {

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from benchmark import track, tune
 from benchmark._process import set_worker
+from benchmark.checks import check_suite
 from benchmark.runner._cell import end_dead_runs, run_cell, study_spec, trial_objective
 from benchmark.runner._context import CellOutcome, Context, Reporter, checkpoint_root
 from benchmark.runner._data import Dataset, images_for, index_dataset
@@ -66,8 +67,9 @@ class Session:
 def prepare(
     suite: Suite, *, tracking_uri: str | None = None, storage: str | None = None
 ) -> Session:
-    """Check and open both stores, within seconds when one cannot be reached or written,
-    before any data is read."""
+    """Check the suite's names and open both stores, within seconds when one cannot be
+    reached or written, before any data is read."""
+    suite = check_suite(suite, source=f"suite '{suite.name}'")
     storage = tune.check_storage(storage)
     client = track.connect(tracking_uri, write=True)
     track.system_metrics_interval()  # a bad setting fails here, not in every run

@@ -13,7 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from benchmark.errors import SuiteError, suggest
-from benchmark.suite._schema import Suite, _model_in
+from benchmark.suite._schema import Names, Suite, _model_in
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 MAX_VALUES = 100_000
@@ -26,8 +26,10 @@ def load_suite(
     *,
     overrides: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
+    names: Names | None = None,
 ) -> Suite:
-    """Read, override (``train.epochs=3``), expand ``${VAR}`` and validate a suite file."""
+    """Read, override (``train.epochs=3``), expand ``${VAR}`` and validate a suite file;
+    with ``names`` (``benchmark.checks``), its registry names too, in the same pass."""
     path = Path(path)
     if not path.is_file():
         raise SuiteError(f"suite file {path} does not exist.")
@@ -40,7 +42,8 @@ def load_suite(
         _apply_override(raw, item)
     raw = _expand(raw, os.environ if env is None else env, ())
     try:
-        return Suite.model_validate(raw, context={"base_dir": path.parent.resolve()})
+        context = {"base_dir": path.parent.resolve(), "names": names}
+        return Suite.model_validate(raw, context=context)
     except ValidationError as exc:
         raise SuiteError(format_validation_error(exc, source=str(path))) from None
 

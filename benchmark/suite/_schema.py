@@ -1,11 +1,17 @@
-"""Pydantic models of the suite file (``medbench suite schema`` prints them)."""
+"""Pydantic models of the suite file (``medbench suite schema`` prints them).
+
+This layer knows pydantic and nothing of the implementations: names that registries own
+(layouts, preprocessing ops, backbones, strategies, CAM methods) are checked when the
+validation context holds a :class:`Names` (``benchmark.checks`` gives one), with the field
+path in the error like any other problem.
+"""
 
 from __future__ import annotations
 
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import (
     BaseModel,
@@ -16,11 +22,27 @@ from pydantic import (
     model_validator,
 )
 
-from benchmark.data import get_layout, parse_op
-from benchmark.errors import ModelError, suggest
-from benchmark.explain import check_method
-from benchmark.models import check_backbone
-from benchmark.strategies import get_strategy
+from benchmark.errors import suggest
+
+
+class LayoutInfo(Protocol):
+    options: type[BaseModel]  # the layout's own settings (``options:``)
+    needs_root: bool
+
+
+class Names(Protocol):
+    """The registries' answers about names; each method raises ``ValueError`` (with the
+    expected names and close matches) for a name it does not know."""
+
+    def layout(self, name: str) -> LayoutInfo: ...
+    def op(self, spec: str | dict[str, Any]) -> None: ...
+    def backbone(self, name: str) -> None: ...
+    def strategy(self, kind: str) -> None: ...
+    def cam(self, name: str) -> None: ...
+
+
+def _names(info: ValidationInfo) -> Names | None:
+    return (info.context or {}).get("names")
 
 
 class _Strict(BaseModel):
@@ -83,31 +105,34 @@ class DatasetConfig(_Strict):
 
     @field_validator("layout")
     @classmethod
-    def _known_layout(cls, value: str) -> str:
-        get_layout(value)
+    def _known_layout(cls, value: str, info: ValidationInfo) -> str:
+        if names := _names(info):
+            names.layout(value)
         return value
 
     @field_validator("options")
     @classmethod
     def _layout_options(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        layout = info.data.get("layout")
-        if layout is None:
+        layout, names = info.data.get("layout"), _names(info)
+        if layout is None or names is None:
             return value
-        return get_layout(layout).options.model_validate(value).model_dump()
+        return names.layout(layout).options.model_validate(value).model_dump()
 
     @field_validator("preprocess")
     @classmethod
-    def _known_ops(cls, value: list) -> list:
-        for i, spec in enumerate(value):
+    def _known_ops(cls, value: list, info: ValidationInfo) -> list:
+        names = _names(info)
+        for i, spec in enumerate(value if names else ()):
             try:
-                parse_op(spec)
+                names.op(spec)
             except ValueError as exc:
                 raise ValueError(f"item {i}: {exc}") from None
         return value
 
     @model_validator(mode="after")
-    def _root_when_needed(self) -> DatasetConfig:
-        if get_layout(self.layout).needs_root and self.root is None:
+    def _root_when_needed(self, info: ValidationInfo) -> DatasetConfig:
+        names = _names(info)
+        if names and names.layout(self.layout).needs_root and self.root is None:
             raise ValueError(f"layout '{self.layout}' needs `root:`, the unpacked dataset folder")
         return self
 
@@ -147,11 +172,9 @@ class BackboneConfig(_Strict):
 
     @field_validator("name")
     @classmethod
-    def _known_backbone(cls, value: str) -> str:
-        try:
-            check_backbone(value)
-        except ModelError as exc:
-            raise ValueError(str(exc)) from None
+    def _known_backbone(cls, value: str, info: ValidationInfo) -> str:
+        if names := _names(info):
+            names.backbone(value)
         return value
 
 
@@ -291,9 +314,10 @@ class ExplainConfig(_Strict):
 
     @field_validator("methods")
     @classmethod
-    def _known_methods(cls, value: list[str]) -> list[str]:
-        for name in value:
-            check_method(name)
+    def _known_methods(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        if names := _names(info):
+            for name in value:
+                names.cam(name)
         return value
 
 
@@ -447,11 +471,15 @@ class Suite(_Strict):
 
     @field_validator("strategies")
     @classmethod
-    def _known_strategies(cls, value: dict[str, StrategyConfig]) -> dict[str, StrategyConfig]:
+    def _known_strategies(
+        cls, value: dict[str, StrategyConfig], info: ValidationInfo
+    ) -> dict[str, StrategyConfig]:
+        names = _names(info)
         for key, config in value.items():
             kind = config.kind or key
             try:
-                get_strategy(kind)
+                if names:
+                    names.strategy(kind)
             except ValueError as exc:
                 hint = "" if config.kind else f" (or set `kind:` under strategies.{key})"
                 raise ValueError(f"{exc}{hint}") from None

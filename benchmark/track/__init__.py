@@ -39,11 +39,13 @@ from benchmark.track._runs import (
     log_datasets,
     log_report,
     mark_dead_runs_failed,
+    metric_column,
     resolve_tracking_uri,
     runs_url,
     start_run,
     start_summary_run,
     system_metrics_interval,
+    tag_column,
 )
 
 __all__ = [
@@ -71,6 +73,7 @@ __all__ = [
     "log_report",
     "logged_model_id",
     "mark_dead_runs_failed",
+    "metric_column",
     "register_model",
     "resolve_model",
     "resolve_tracking_uri",
@@ -78,5 +81,6 @@ __all__ = [
     "start_run",
     "start_summary_run",
     "system_metrics_interval",
+    "tag_column",
     "weights_sha256",
 ]

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from benchmark._home import store_location
 from benchmark._process import owner_is_dead, stamp
 from benchmark.errors import TrackingError
 
@@ -26,12 +27,19 @@ EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 SYSTEM_METRICS_ENV = "MEDBENCH_SYSTEM_METRICS"
 
 
+def tag_column(name: str) -> str:
+    """The column of tag ``medbench.<name>`` in the runs tables :func:`load_cell_runs` gives."""
+    return f"tags.{TAG}{name}"
+
+
+def metric_column(key: str) -> str:
+    """The column of metric ``key`` (``test/accuracy``) in those tables."""
+    return f"metrics.{key}"
+
+
 def resolve_tracking_uri(uri: str | None = None) -> str:
     """``uri``, else ``MLFLOW_TRACKING_URI``, else ``sqlite:///<cwd>/mlruns/mlflow.db``."""
-    uri = uri or os.environ.get("MLFLOW_TRACKING_URI")
-    if uri:
-        return uri
-    return f"sqlite:///{Path.cwd() / 'mlruns' / 'mlflow.db'}"
+    return store_location(uri, env="MLFLOW_TRACKING_URI", file="mlflow.db", scheme="sqlite:///")
 
 
 def _sqlite_path(uri: str) -> Path | None:

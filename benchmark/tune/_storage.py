@@ -30,6 +30,7 @@ from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
+from benchmark._home import store_location
 from benchmark._process import owner_is_dead, stamp
 from benchmark.errors import MedbenchError
 
@@ -55,10 +56,7 @@ _LOCK = threading.Lock()
 
 def resolve_storage(url: str | None = None) -> str:
     """``url``, else ``MEDBENCH_STORAGE``, else the journal file ``<cwd>/mlruns/optuna.journal``."""
-    url = url or os.environ.get("MEDBENCH_STORAGE")
-    if url:
-        return url
-    return str(Path.cwd() / "mlruns" / "optuna.journal")
+    return store_location(url, env="MEDBENCH_STORAGE", file="optuna.journal")
 
 
 def is_journal(url: str) -> bool:

@@ -19,12 +19,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from benchmark.errors import MedbenchError
+from benchmark.suite import ParamSpec, PrunerConfig
 from benchmark.tune._storage import (
     claim_waiting,
     fail_dead_trials,
@@ -32,9 +33,6 @@ from benchmark.tune._storage import (
     open_storage,
     resolve_storage,
 )
-
-if TYPE_CHECKING:
-    from benchmark.suite import ParamSpec, PrunerConfig
 
 __all__ = [
     "Pruned",

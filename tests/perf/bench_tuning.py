@@ -20,8 +20,8 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 import yaml
 from mlflow import MlflowClient
 
+from benchmark.checks import load_checked_suite
 from benchmark.runner import run_suite
-from benchmark.suite import load_suite
 
 
 def measure(folder: Path, *, trials: int, epochs: int, pruner: str) -> dict[str, float]:
@@ -47,7 +47,7 @@ def measure(folder: Path, *, trials: int, epochs: int, pruner: str) -> dict[str,
     path = folder / "suite.yaml"
     path.write_text(yaml.safe_dump(suite))
     uri = f"sqlite:///{folder}/mlflow.db"
-    run_suite(load_suite(path), tracking_uri=uri, storage=f"sqlite:///{folder}/optuna.db")
+    run_suite(load_checked_suite(path), tracking_uri=uri, storage=f"sqlite:///{folder}/optuna.db")
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name("bench")
     runs = client.search_runs([experiment.experiment_id], "tags.`medbench.kind` = 'trial'")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from functools import cache
 from pathlib import Path
 from urllib.error import HTTPError
 from urllib.parse import urlparse
@@ -17,11 +16,11 @@ from safetensors.torch import save_model as _save_weights
 from timm.data import resolve_model_data_config
 from torch import nn
 
-from benchmark.errors import ModelError, suggest
+from benchmark.errors import ModelError
+from benchmark.models._names import check_backbone
 
 __all__ = [
     "ParamCounts",
-    "check_backbone",
     "count_parameters",
     "create_model",
     "features",
@@ -45,21 +44,6 @@ class ParamCounts:
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
-
-
-@cache
-def _model_names() -> frozenset[str]:
-    return frozenset(timm.list_models())
-
-
-def check_backbone(name: str) -> None:
-    """Fail with close matches when ``name`` is not a timm model."""
-    base = name.split(".", 1)[0]  # allow timm's "name.pretrained_tag"
-    if base not in _model_names():
-        raise ModelError(
-            f"unknown backbone '{name}': not a timm model (see `medbench list backbones`)."
-            + suggest(base, _model_names())
-        )
 
 
 def create_model(

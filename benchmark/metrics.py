@@ -1,0 +1,120 @@
+"""The catalogue of what medbench measures: each metric's key, display name, unit and which
+direction is better, in one place.
+
+Training (its early-stopping monitor), tuning (the objective's direction), promotion,
+the leaderboard, the report, the summary and the console read directions and names from
+here. Families are templates (``test/{class}/f1``, ``latency/b{batch}_mean_ms``,
+``cam/{method}/pointing_game``); a key matches the first entry whose template it fits.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from benchmark.errors import MedbenchError, suggest
+
+__all__ = ["CATALOGUE", "Metric", "get_metric", "higher_is_better", "list_metrics"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str  # the MLflow metric key, or a template of a family of keys
+    title: str  # what a table or a figure calls it
+    higher_is_better: bool | None  # None: not ranked (counts, settings, ROAD's signed score)
+    unit: str = ""  # "", "s", "ms", "min", "img/s", "parameters", "GMACs", "images"
+
+    def matches(self, key: str) -> bool:
+        return _pattern(self.key).fullmatch(key) is not None
+
+
+_SCORES = (  # (name, title): test scores in [0, 1], higher is better
+    ("accuracy", "accuracy"),
+    ("balanced_accuracy", "balanced accuracy"),
+    ("precision_weighted", "precision (weighted)"),
+    ("recall_weighted", "recall (weighted)"),
+    ("f1_weighted", "F1 (weighted)"),
+    ("precision_macro", "precision (macro)"),
+    ("recall_macro", "recall (macro)"),
+    ("f1_macro", "F1 (macro)"),
+    ("auroc_macro", "AUROC (macro)"),
+    ("mcc", "Matthews correlation"),
+)
+
+CATALOGUE: tuple[Metric, ...] = (
+    *(Metric(f"test/{name}", title, True) for name, title in _SCORES),
+    Metric("test/ece", "expected calibration error", False),
+    Metric("test/log_loss", "log loss", False),
+    Metric("test/{score}_std", "standard deviation across seeds", False),
+    Metric("test/{score}_ci_low", "interval, lower bound", None),
+    Metric("test/{score}_ci_high", "interval, upper bound", None),
+    Metric("test/{class}/precision", "precision of a class", True),
+    Metric("test/{class}/recall", "recall of a class", True),
+    Metric("test/{class}/f1", "F1 of a class", True),
+    Metric("test/{class}/support", "test images of a class", None, "images"),
+    Metric("seed_{seed}/test/{score}", "one seed's test score", None),
+    Metric("train/loss", "training loss", False),
+    Metric("train/lr", "learning rate", None),
+    Metric("train/best_epoch", "best epoch", None),
+    Metric("train/epochs_run", "epochs run", None),
+    Metric("train/epochs_restored", "epochs restored from a checkpoint", None),
+    Metric("val/loss", "validation loss", False),
+    Metric("val/accuracy", "validation accuracy", True),
+    Metric("val/f1_weighted", "validation F1 (weighted)", True),
+    Metric("params/total", "parameters", False, "parameters"),
+    Metric("params/trainable", "trainable parameters", False, "parameters"),
+    Metric("params/backbone", "backbone parameters", False, "parameters"),
+    Metric("params/head", "head parameters", False, "parameters"),
+    Metric("flops/gmacs", "multiply-accumulates", False, "GMACs"),
+    Metric("time/train_s", "training time", False, "s"),
+    Metric("time/epoch_s", "time per epoch", False, "s"),
+    Metric("time/train_img_per_s", "training throughput", True, "img/s"),
+    Metric("latency/b{batch}_img_per_s", "prediction throughput", True, "img/s"),
+    Metric("latency/compiled_b{batch}_img_per_s", "compiled prediction throughput", True, "img/s"),
+    Metric("latency/b{batch}_{stat}_ms", "prediction time", False, "ms"),
+    Metric("latency/compiled_b{batch}_{stat}_ms", "compiled prediction time", False, "ms"),
+    Metric("tune/trials", "trials", None),
+    Metric("tune/trials_{state}", "trials by state", None),
+    Metric("tune/best_trial", "best trial", None),
+    Metric("tune/best_value", "best objective value", None),
+    Metric("data/test_leaks", "test images leaking from train/val", None, "images"),
+    Metric("data/{count}", "dataset count", None, "images"),
+    Metric("cam/{method}/pointing_game", "pointing game", True),
+    Metric("cam/{method}/energy_in_mask", "energy inside the lesion", True),
+    Metric("cam/{method}/iou", "top-region IoU with the lesion", True),
+    Metric("cam/{method}/drop", "confidence drop, top region blurred", True),
+    Metric("cam/{method}/road", "ROAD (signed by its variant)", None),
+    Metric("cam/{method}/seconds_per_image", "seconds per image", False, "s"),
+    Metric("cam/{method}/images", "images scored", None, "images"),
+    Metric("system/{name}", "system use", None),
+)
+_EXACT = {m.key: m for m in CATALOGUE if "{" not in m.key}
+
+
+@cache
+def _pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"\{[a-z]+\}", template)
+    return re.compile("[^/]+".join(re.escape(part) for part in parts))
+
+
+def get_metric(key: str) -> Metric:
+    """The catalogue's entry for ``key`` (an exact key first, then the first family)."""
+    if key in _EXACT:
+        return _EXACT[key]
+    for metric in CATALOGUE:
+        if metric.matches(key):
+            return metric
+    raise MedbenchError(
+        f"unknown metric '{key}': expected one of the catalogue's keys, such as "
+        f"{sorted(_EXACT)[:8]} (`medbench list metrics` shows all)." + suggest(key, _EXACT)
+    )
+
+
+def higher_is_better(key: str) -> bool | None:
+    """Whether larger values of ``key`` are better (``None``: not ranked)."""
+    return get_metric(key).higher_is_better
+
+
+def list_metrics() -> list[Metric]:
+    return list(CATALOGUE)

@@ -1,0 +1,53 @@
+"""timm's model names, without importing timm where they were listed before.
+
+``medbench suite validate`` checks backbone names; importing timm (and torch) for that costs
+seconds, so the names of the installed timm version are kept in the medbench cache folder
+(``timm-<version>.txt``) the first time timm lists them, and read from there afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from fnmatch import fnmatchcase
+from functools import cache
+from importlib.metadata import version
+
+from benchmark._home import cache_home
+from benchmark.errors import ModelError, suggest
+
+__all__ = ["check_backbone", "list_backbones"]
+
+
+@cache
+def _model_names() -> tuple[str, ...]:
+    home = cache_home()
+    path = home / f"timm-{version('timm')}.txt" if home is not None else None
+    if path is not None and path.is_file():
+        return tuple(path.read_text().split())
+    import timm
+
+    names = tuple(timm.list_models())
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f".{path.name}.{os.getpid()}")
+            partial.write_text("\n".join(names))
+            os.replace(partial, path)
+        except OSError:
+            pass  # a read-only cache folder: the names are listed again next time
+    return names
+
+
+def list_backbones(pattern: str = "*") -> list[str]:
+    """timm's model names matching a wildcard pattern, sorted as timm sorts them."""
+    return [name for name in _model_names() if fnmatchcase(name, pattern)]
+
+
+def check_backbone(name: str) -> None:
+    """Fail with close matches when ``name`` is not a timm model."""
+    base = name.split(".", 1)[0]  # allow timm's "name.pretrained_tag"
+    if base not in frozenset(_model_names()):
+        raise ModelError(
+            f"unknown backbone '{name}': not a timm model (see `medbench list backbones`)."
+            + suggest(base, _model_names())
+        )

@@ -1,0 +1,86 @@
+"""Dependencies point one way: the suite's schema is a leaf, and the read-only commands import
+neither torch nor optuna (each runs in a fresh interpreter, where nothing is loaded yet)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+HEAVY = ("torch", "timm", "optuna", "pytorch_grad_cam", "sklearn", "mlflow.pytorch")
+
+_PROBE = """
+import json, sys
+from benchmark.cli import app
+try:
+    app(sys.argv[1:], standalone_mode=False)
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = 0
+print(json.dumps({"code": code, "loaded": [m for m in %r if m in sys.modules]}))
+""" % (HEAVY,)
+
+
+def _probe(*args: str, env_cache: str) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "MEDBENCH_CACHE": env_cache, "HF_HUB_OFFLINE": "1",
+             "MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_suite_schema_imports_no_implementation():
+    code = (
+        "import sys, benchmark.suite\n"
+        "print([m for m in sys.modules if m.startswith(('benchmark.data', 'benchmark.models', "
+        "'benchmark.explain', 'benchmark.strategies', 'benchmark.train', 'torch', 'optuna'))])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+@pytest.fixture(scope="module")
+def names_cache(tmp_path_factory) -> str:
+    """A cache folder that knows timm's names (listed once, by the first command that needs
+    them), as a user's does after their first run."""
+    folder = tmp_path_factory.mktemp("names-cache")
+    from benchmark.models import _names
+
+    (folder / f"timm-{_names.version('timm')}.txt").write_text("\n".join(_names._model_names()))
+    return str(folder)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("suite", "validate", "suites/quickstart.yaml"),
+        ("suite", "validate", "suites/cervical_sipakmed.yaml"),
+        ("list", "strategies"),
+        ("list", "layouts"),
+        ("list", "preprocess"),
+        ("list", "cams"),
+        ("list", "metrics"),
+        ("list", "backbones", "--pattern", "resnet1*"),
+    ],
+)
+def test_read_only_commands_import_neither_torch_nor_optuna(args, names_cache):
+    out = _probe(*args, env_cache=names_cache)
+    assert out == {"code": 0, "loaded": []}
+
+
+def test_leaderboard_and_promote_dry_run_stay_light(quickstart_uri, names_cache):
+    for args in (
+        ("leaderboard", "quickstart", "--tracking-uri", quickstart_uri),
+        ("leaderboard", "suites/quickstart.yaml", "--table", "cost", "--tracking-uri",
+         quickstart_uri),
+        ("promote", "quickstart", "--dry-run", "--tracking-uri", quickstart_uri),
+    ):  # fmt: skip
+        assert _probe(*args, env_cache=names_cache) == {"code": 0, "loaded": []}, args
