@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import HealthCheck, event, given, reject, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from benchmark.data import BadImage, audit, create_source, load_images
+from benchmark.data import BadImage, create_source, load_images
+from benchmark.data.audit import scan
 from benchmark.data.files import decode_image
 from benchmark.serve import Predictor
 
@@ -62,6 +63,7 @@ def image_files(draw) -> tuple[bytes, str]:
     except (OSError, ValueError, KeyError, TypeError):
         reject()  # this encoder cannot write that combination
     data = buffer.getvalue()
+    event(f"{fmt} {mode}{' animated' if frames > 1 else ''}{' exif' if 'exif' in options else ''}")
     damage = draw(st.sampled_from(["none", "none", "truncate", "flip", "random", "prefix"]))
     if damage == "truncate" and data:
         data = data[: draw(st.integers(0, len(data) - 1))]
@@ -82,7 +84,7 @@ def _random_image(rng: np.random.Generator, mode: str, width: int, height: int) 
         top = {"I;16": 65535, "I": 2**31 - 1, "F": 1}[mode]
         dtype = {"I;16": np.uint16, "I": np.int32, "F": np.float32}[mode]
         pixels = (rng.random((height, width)) * top).astype(dtype)
-        return Image.fromarray(pixels, mode="I;16" if mode == "I;16" else None)
+        return Image.fromarray(pixels)  # uint16 → I;16, int32 → I, float32 → F
     pixels = rng.integers(0, 256, (height, width, 4), dtype=np.uint8)
     if mode in ("1", "L", "P"):
         return Image.fromarray(pixels[..., 0]).convert(mode)
@@ -114,11 +116,12 @@ def test_training_and_prediction_decode_a_file_alike_or_both_say_why_not(file, p
         path.write_bytes(data)
         source = create_source("imagefolder", root)
         at = list(source.records["path"]).index(str(path))
-        facts = audit.scan(source).iloc[at]
+        facts = scan(source).iloc[at]
         try:
             decoded = decode_image(data)
         except BadImage as exc:
             reason = str(exc)
+            event("unreadable")
             assert reason, "an unreadable file needs a reason"
             assert facts["error"] == reason  # listed by the audit, with the same reason
             for given_as in (path, data):
@@ -126,6 +129,7 @@ def test_training_and_prediction_decode_a_file_alike_or_both_say_why_not(file, p
                     predictor.prepare(given_as)
                 assert str(caught.value) == reason
             return
+        event("readable")
         assert facts["error"] is None
         assert decoded.dtype == np.uint8 and (decoded.ndim == 2 or decoded.shape[2] == 3)
         assert (facts["width"], facts["height"]) == (decoded.shape[1], decoded.shape[0])
