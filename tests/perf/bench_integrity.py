@@ -29,7 +29,7 @@ def seconds(call, repeat: int = 5) -> float:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        for backbone in ("resnet50", "resnet10t", "test_resnet", "test_vit"):
+        for backbone in ("resnet50", "resnet10t", "test_resnet", "test_efficientnet"):
             folder = _model(Path(tmp) / backbone, backbone, 64 if "test" in backbone else 224)
             mb = (folder / "model.safetensors").stat().st_size / 1e6
             track.weights_sha256(folder)  # in the page cache, as after a download
