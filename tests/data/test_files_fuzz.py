@@ -24,6 +24,7 @@ FUZZ = settings(
     max_examples=120,
     deadline=None,
     derandomize=True,  # the same examples on every run: CI is reproducible
+    database=None,  # nothing saved between runs either
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 SIZE = 24
