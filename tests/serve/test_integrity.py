@@ -51,7 +51,7 @@ def store(tracking_uri, tmp_path) -> tuple[str, Path, str]:
     track.register_model(
         client, run_id=run.run_id, name=NAME, alias="champion", tags={track.SHA_TAG: sha}
     )
-    (stored,) = (tmp_path / "mlruns" / "artifacts").rglob(track._models.WEIGHTS_FILE)
+    (stored,) = (tmp_path / "mlruns" / "artifacts").rglob("model.safetensors")
     return tracking_uri, stored.parent, sha
 
 
