@@ -163,6 +163,7 @@ def test_mlflow_models_serve_answers_rest_predictions(quickstart_store, phantoms
         )
         with urllib.request.urlopen(request, timeout=60) as response:
             predictions = json.load(response)["predictions"]
+        named = _invoke(f"http://127.0.0.1:{port}", [files[0]])  # a file name, not its bytes
     finally:
         server.terminate()
         output = server.communicate(timeout=30)[0]
@@ -170,6 +171,7 @@ def test_mlflow_models_serve_answers_rest_predictions(quickstart_store, phantoms
     right = sum(p["label"] == t for p, t in zip(predictions, labels, strict=True))
     assert right >= 0.8 * len(files)
     assert set(predictions[0]) == {"label", "confidence", *PHANTOM_CLASSES}
+    assert named[0] == 400 and "expected the base64 of an image file's bytes" in named[1]
 
 
 def test_a_string_is_the_base64_of_a_file_never_a_path(tmp_path):
