@@ -14,6 +14,7 @@ __all__ = [
     "DataError",
     "MedbenchError",
     "ModelError",
+    "ModelIntegrityError",
     "SuiteError",
     "TrackingError",
     "suggest",
@@ -38,6 +39,10 @@ class BadImage(DataError, ValueError):
 
 class ModelError(MedbenchError):
     """A backbone cannot be created, or its weights cannot be had."""
+
+
+class ModelIntegrityError(ModelError):
+    """A model's weights differ from the sha256 recorded when it was logged or promoted."""
 
 
 class TrackingError(MedbenchError):

@@ -52,10 +52,3 @@ def image_files(paths: list[Path]) -> list[Path]:
     if not files:
         raise MedbenchError(f"no images found in {[str(p) for p in paths]}.")
     return files
-
-
-def save_png(image, path: Path) -> None:
-    """An RGB uint8 array as a PNG file."""
-    from PIL import Image
-
-    Image.fromarray(image).save(path)

@@ -18,23 +18,18 @@ def explain(
     tracking_uri: str | None = typer.Option(None, help=TRACKING_HELP),
 ) -> None:
     """Write a CAM overlay (jet, alpha 0.5) for the predicted class of each image."""
-    import tempfile
-
     from rich.table import Table
 
-    from benchmark import track
-    from benchmark.cli._common import image_files, save_png
+    from benchmark.cli._common import image_files
     from benchmark.console import console, error, print_table
     from benchmark.data import BadImage
     from benchmark.errors import MedbenchError
     from benchmark.explain import cam_maps, check_method, stage_layers, stages_figure
-    from benchmark.serve import Predictor
+    from benchmark.serve import load_predictor, save_png
 
     check_method(method)
     files = image_files(images)
-    client = track.connect(tracking_uri)
-    with tempfile.TemporaryDirectory() as tmp:
-        predictor = Predictor.load(track.resolve_model(client, model, Path(tmp)).folder)
+    predictor, _ = load_predictor(model, tracking_uri=tracking_uri)
     output.mkdir(parents=True, exist_ok=True)
     table = Table("image", "predicted", "confidence", "overlay")
     failures = 0

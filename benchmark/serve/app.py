@@ -2,28 +2,43 @@
 class, the class-activation map, and which model answered with its test scores.
 
 Uploads are decoded in memory and never written to disk; the page and its script are plain
-files of this package, with no external resource.
+files of this package, with no external resource. Served beyond this machine, every request
+must carry the app's token (HTTP Basic with the token as password, which a browser asks for
+by itself, or ``Authorization: Bearer TOKEN``); it is compared in constant time and never
+logged.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import io
 import threading
 from importlib.resources import files
 
 import numpy as np
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.security import (
+    HTTPAuthorizationCredentials,
+    HTTPBasic,
+    HTTPBasicCredentials,
+    HTTPBearer,
+)
 from starlette.concurrency import run_in_threadpool
 
 from benchmark.data import BadImage
+from benchmark.errors import MedbenchError
 from benchmark.serve.predictor import Predictor
 from benchmark.track import ModelSource
 
-__all__ = ["MAX_UPLOAD_BYTES", "create_app"]
+__all__ = ["LOCAL_HOSTS", "MAX_UPLOAD_BYTES", "TOKEN_ENV", "check_exposure", "create_app"]
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+TOKEN_ENV = "MEDBENCH_APP_TOKEN"
+_REALM = "medbench"
 _SHOWN_METRICS = ("accuracy", "f1_weighted", "f1_macro", "balanced_accuracy", "auroc_macro")
 _HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'",
@@ -32,16 +47,31 @@ _HEADERS = {
 }
 
 
+def check_exposure(host: str, token: str | None) -> None:
+    """Refuse to listen on ``host`` without a token unless it is this machine's loopback."""
+    if host not in LOCAL_HOSTS and not token:
+        raise MedbenchError(
+            f"--host {host}: serving beyond this machine needs a token, but none was given. "
+            f"Give --token (or set {TOKEN_ENV}) to a long random secret, e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`, or keep "
+            f"--host on {', '.join(LOCAL_HOSTS)}."
+        )
+
+
 def create_app(
     predictor: Predictor,
     *,
     source: ModelSource | None = None,
     max_bytes: int = MAX_UPLOAD_BYTES,
     cam_method: str | None = "gradcam",
+    token: str | None = None,
 ) -> FastAPI:
     """The app for ``predictor``; ``source`` (its registered name, version and test scores)
-    describes it on the page."""
-    app = FastAPI(title="medbench", docs_url=None, redoc_url=None, openapi_url=None)
+    describes it on the page. With a ``token``, every request without it gets 401."""
+    guards = [Depends(_require(token))] if token else []
+    app = FastAPI(
+        title="medbench", docs_url=None, redoc_url=None, openapi_url=None, dependencies=guards
+    )
     assets = files("benchmark.serve") / "static"
     lock = threading.Lock()  # one request at a time on the model (CAM hooks are per model)
     info = _describe(predictor, source, max_bytes=max_bytes, cam_method=cam_method)
@@ -83,6 +113,29 @@ def create_app(
         return JSONResponse(result, headers=_HEADERS)
 
     return app
+
+
+def _require(token: str):
+    """A dependency accepting HTTP Basic (any user name, the token as password) or a bearer
+    token; both are compared by their sha256 in constant time."""
+    expected = hashlib.sha256(token.encode()).digest()
+    basic, bearer = HTTPBasic(auto_error=False, realm=_REALM), HTTPBearer(auto_error=False)
+
+    def check(
+        user: HTTPBasicCredentials | None = Depends(basic),
+        key: HTTPAuthorizationCredentials | None = Depends(bearer),
+    ) -> None:
+        given = user.password if user is not None else key.credentials if key else None
+        found = hashlib.sha256((given or "").encode()).digest()
+        if given is None or not hmac.compare_digest(found, expected):
+            raise HTTPException(
+                401,
+                "this app needs its token: sign in with it as the password, or send "
+                "`Authorization: Bearer TOKEN`.",
+                headers={"WWW-Authenticate": f'Basic realm="{_REALM}"', **_HEADERS},
+            )
+
+    return check
 
 
 def _classify(predictor: Predictor, data: bytes, cam_method: str | None, lock) -> dict:

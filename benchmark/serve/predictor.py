@@ -4,6 +4,7 @@ preprocessing of training (the same ops, size and normalisation, read from its c
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -14,11 +15,12 @@ import pandas as pd
 import torch
 from torch import nn
 
+from benchmark import track
 from benchmark.data import normalize, parse_op, prepare_image
 from benchmark.data.files import BadImage, decode_image, read_image
 from benchmark.models import load_model
 
-__all__ = ["ImageInput", "Predictor"]
+__all__ = ["ImageInput", "Predictor", "load_predictor"]
 
 ImageInput = str | Path | bytes | np.ndarray
 """A path to an image file, the file's bytes, or a decoded uint8 H × W (× 1 or 3) array."""
@@ -126,6 +128,23 @@ class Predictor:
         return normalize(
             batch, mean=self.config["mean"], std=self.config["std"], device=self.device
         )
+
+
+def load_predictor(
+    reference: str | None, *, tracking_uri: str | None = None, device: str = "auto"
+) -> tuple[Predictor, track.ModelSource]:
+    """The predictor of ``reference`` (any model reference, see :func:`track.resolve_model`;
+    ``None``: the registered model with the alias ``champion``) and where it came from.
+
+    Its weights are checked against the sha256 recorded for it before the model is built:
+    weights changed since they were logged or promoted raise ``ModelIntegrityError``.
+    """
+    client = track.connect(tracking_uri)
+    uri = reference or track.champion_uri(client)
+    with tempfile.TemporaryDirectory() as tmp:
+        source = track.resolve_model(client, uri, Path(tmp))
+        predictor = Predictor.load(source.folder, device=device)
+    return predictor, source
 
 
 def _check_array(image: np.ndarray) -> np.ndarray:

@@ -15,6 +15,9 @@ from pydantic import ValidationError
 from benchmark.errors import SuiteError, suggest
 from benchmark.suite._schema import Names, Suite, _model_in
 
+MAX_FLOW_DEPTH = 64
+"""``[`` and ``{`` nested deeper than this are refused while scanning: PyYAML's scanner
+takes time quadratic in that depth (30,000 brackets, 60 kB, would take most of an hour)."""
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 MAX_VALUES = 100_000
 """A suite is a few hundred values; one that expands to more through YAML aliases is refused
@@ -49,27 +52,55 @@ def load_suite(
 
 
 def _read_yaml(path: Path) -> Any:
-    """``yaml.safe_load``, after checking on the parsed node graph (where an alias is one
-    shared node) that the document does not expand to more than :data:`MAX_VALUES` values."""
-    loader = yaml.SafeLoader(path.read_text())
+    """The document of the suite file ``path`` (see :func:`_parse_yaml`)."""
     try:
+        data = path.read_bytes()  # YAML finds the encoding (UTF-8, or UTF-16 with a BOM)
+    except OSError as exc:
+        raise SuiteError(f"cannot read the suite file {path}: {exc.strerror or exc}.") from None
+    return _parse_yaml(data, source=str(path))
+
+
+def _parse_yaml(data: bytes | str, *, source: str) -> Any:
+    """``yaml.safe_load``, after checking on the parsed node graph (where an alias is one
+    shared node) that the document does not expand to more than :data:`MAX_VALUES` values;
+    every failure is a :class:`SuiteError` naming ``source``."""
+    loader = None
+    try:
+        loader = _Loader(data)
         node = loader.get_single_node()
         if node is None:
             return None
         size = _expanded_size(node, {})
         if size > MAX_VALUES:
             raise SuiteError(
-                f"{path} expands to {size:,} values through YAML anchors and aliases (the limit "
+                f"{source} expands to {size:,} values through YAML anchors and aliases (the limit "
                 f"is {MAX_VALUES:,}): refused as a possible alias bomb. Write the values out, or "
                 "use fewer nested aliases."
             )
         return loader.construct_document(node)
     except yaml.YAMLError as exc:
-        raise SuiteError(f"{path} is not valid YAML: {exc}") from None
-    except RecursionError:
-        raise SuiteError(f"{path} nests its values too deeply to be a suite.") from None
+        raise SuiteError(f"{source} is not valid YAML: {exc}") from None
+    except RecursionError:  # deep nesting, or an alias inside itself
+        raise SuiteError(f"{source} nests its values too deeply to be a suite.") from None
+    except ValueError as exc:  # a number of more than 4,300 digits, say
+        raise SuiteError(
+            f"{source} holds a value that cannot be read: {exc}. A suite's numbers are short: "
+            "write them out in a few digits (1.0e-4, 100000)."
+        ) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
+
+
+class _Loader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that stops at :data:`MAX_FLOW_DEPTH` nested flow collections."""
+
+    def fetch_flow_collection_start(self, TokenClass) -> None:  # PyYAML names it so
+        if self.flow_level >= MAX_FLOW_DEPTH:
+            raise yaml.scanner.ScannerError(
+                None, None, f"more than {MAX_FLOW_DEPTH} nested [ ] or {{ }}", self.get_mark()
+            )
+        super().fetch_flow_collection_start(TokenClass)
 
 
 def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
@@ -120,10 +151,7 @@ def _apply_override(raw: dict[str, Any], item: str) -> None:
     key, sep, text = item.partition("=")
     if not sep or not key.strip():
         raise SuiteError(f"--set expects KEY=VALUE (e.g. train.epochs=3), but got {item!r}.")
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SuiteError(f"--set {item!r}: the value is not valid YAML: {exc}") from None
+    value = _parse_yaml(text, source=f"--set {item!r}: the value")
     parts = key.strip().split(".")
     node: Any = raw
     for depth, part in enumerate(parts):
@@ -147,7 +175,14 @@ def _apply_override(raw: dict[str, Any], item: str) -> None:
 
 
 def _dotted(loc: Sequence[Any]) -> str:
-    return ".".join(str(p) for p in loc) or "(top level)"
+    """``train.epochs``; a key that is not a plain word is quoted (``datasets.' '``), so an
+    empty, blank or dotted key can still be seen in the message."""
+    return ".".join(_part(p) for p in loc) or "(top level)"
+
+
+def _part(part: Any) -> str:
+    text = str(part)
+    return text if re.fullmatch(r"[\w-]+", text) else repr(text)
 
 
 def format_validation_error(exc: ValidationError, *, source: str) -> str:
@@ -199,5 +234,7 @@ def _fields_at(loc: Sequence[Any]) -> list[str]:
 
 
 def _short(value: Any, limit: int = 60) -> str:
+    if isinstance(value, int) and value.bit_length() > 64:  # repr() refuses 4,300+ digits
+        return f"an integer of {value.bit_length():,} bits"
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."

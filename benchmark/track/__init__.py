@@ -10,12 +10,14 @@ model named ``model`` of that run.
 from __future__ import annotations
 
 from benchmark.track._models import (
+    SHA_TAG,
     ModelSource,
     champion_uri,
     log_model,
     logged_model_id,
     register_model,
     resolve_model,
+    verify_weights,
     weights_sha256,
 )
 from benchmark.track._runs import (
@@ -50,6 +52,7 @@ from benchmark.track._runs import (
 
 __all__ = [
     "EXPERIMENT_KIND",
+    "SHA_TAG",
     "SYSTEM_METRICS_ENV",
     "TAG",
     "TRACKING_HELP",
@@ -82,5 +85,6 @@ __all__ = [
     "start_summary_run",
     "system_metrics_interval",
     "tag_column",
+    "verify_weights",
     "weights_sha256",
 ]

@@ -12,11 +12,13 @@ from importlib import metadata
 from pathlib import Path
 
 import benchmark
-from benchmark.errors import TrackingError
+from benchmark.errors import ModelIntegrityError, TrackingError
 from benchmark.track._runs import TAG, RunLog
 
 MODEL = "model"  # the logged model's name on its run: runs:/<run id>/model
 WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
+SHA_TAG = f"{TAG}weights_sha256"  # a registered version's record of its weights
+SHA_KEY = "weights_sha256"  # the same record in the logged model's own config.json
 _PACKAGE = Path(benchmark.__file__).parent
 _CODE = _PACKAGE / "serve" / "mlflow_model.py"
 _FALLBACK_REQUIREMENTS = ["torch", "timm", "safetensors", "numpy", "pandas", "pillow", "mlflow"]
@@ -28,13 +30,18 @@ def log_model(run: RunLog, folder: Path) -> str:
 
     The model is the code of ``benchmark/serve/mlflow_model.py`` with the medbench package
     beside it, so it loads where medbench is not installed; its signature takes one ``image``
-    column and returns ``label``, ``confidence`` and a probability per class.
+    column and returns ``label``, ``confidence`` and a probability per class. The logged
+    ``config.json`` records the sha256 of the weights, checked by every load.
     """
+    import tempfile
+
     import mlflow
     from mlflow.models import Model, ModelSignature
     from mlflow.types.schema import AnyType, ColSpec, Schema
 
-    classes = json.loads((folder / CONFIG_FILE).read_text())["classes"]
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    classes = config["classes"]
+    config[SHA_KEY] = weights_sha256(folder)
     signature = ModelSignature(
         inputs=Schema([ColSpec(AnyType(), "image")]),
         outputs=Schema(
@@ -49,7 +56,10 @@ def log_model(run: RunLog, folder: Path) -> str:
     experiment_id = client.get_run(run.run_id).info.experiment_id
     logged = client.create_logged_model(experiment_id, name=MODEL, source_run_id=run.run_id)
     mlflow.set_tracking_uri(client.tracking_uri)  # Model.log writes through the global store
-    with warnings.catch_warnings():  # MLflow's advice on type hints and input examples
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        recorded = Path(tmp) / CONFIG_FILE
+        recorded.write_text(json.dumps(config, indent=2, sort_keys=True))
+        # MLflow's advice on type hints and input examples
         warnings.filterwarnings("ignore", message=".*(type hints|input example).*")
         Model.log(
             None,
@@ -60,7 +70,7 @@ def log_model(run: RunLog, folder: Path) -> str:
             python_model=str(_CODE),
             artifacts={
                 "weights": str(folder / WEIGHTS_FILE),
-                "config": str(folder / CONFIG_FILE),
+                "config": str(recorded),
             },
             code_paths=[str(_PACKAGE)],
             signature=signature,
@@ -96,11 +106,38 @@ def logged_model_id(client, run_id: str) -> str | None:
 
 
 def weights_sha256(folder: Path) -> str:
+    """The sha256 (hex) of ``folder``'s weights file."""
     digest = hashlib.sha256()
     with (folder / WEIGHTS_FILE).open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def verify_weights(folder: Path, *, model: str, recorded: str | None = None) -> str | None:
+    """Check ``folder``'s weights against ``recorded`` (a registered version's
+    ``medbench.weights_sha256``) and the hash in its own ``config.json``; return the hash,
+    or ``None`` when neither record exists (a model folder written by hand or by a medbench
+    older than these records). Weights that differ raise :class:`ModelIntegrityError`
+    naming ``model`` and both hashes: they were changed after the model was logged or
+    promoted, and are never loaded."""
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    records = {
+        f"its tag {SHA_TAG}": recorded,
+        f"{CONFIG_FILE}'s {SHA_KEY}": config.get(SHA_KEY) if isinstance(config, dict) else None,
+    }
+    if all(value is None for value in records.values()):
+        return None
+    actual = weights_sha256(folder)
+    for where, expected in records.items():
+        if expected is not None and expected != actual:
+            raise ModelIntegrityError(
+                f"{model}: the weights do not match {where}: recorded sha256 {expected}, "
+                f"found {actual}. They were changed after the model was logged or promoted, "
+                "so it is not loaded. Restore the original weights, or train and promote "
+                "the model again."
+            )
+    return actual
 
 
 def register_model(
@@ -147,7 +184,8 @@ def register_model(
 @dataclass
 class ModelSource:
     """Where a model came from: its local folder and, when registered or tracked, its name,
-    version and the test metrics of the run that trained it."""
+    version and the test metrics of the run that trained it. ``sha256`` is the hash its
+    weights were checked against (``None``: nothing recorded one)."""
 
     folder: Path
     uri: str
@@ -157,21 +195,30 @@ class ModelSource:
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     description: str = ""  # a registered version's model card (markdown)
+    sha256: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How messages name it: ``model NAME version N``, else its URI."""
+        return f"model {self.name} version {self.version}" if self.name else f"model {self.uri}"
 
 
 def resolve_model(client, reference: str, folder: Path) -> ModelSource:
     """A model from ``models:/NAME@ALIAS``, ``models:/NAME/VERSION``, ``runs:/<id>/model``,
     a run id, or a local folder (a medbench model folder or a downloaded MLflow model),
-    downloaded under ``folder`` when it is not local."""
+    downloaded under ``folder`` when it is not local, its weights checked by
+    :func:`verify_weights` against the version's tag and its own config."""
     import mlflow
 
     local = Path(reference)
     if local.is_dir():
-        return ModelSource(folder=_model_folder(local, reference), uri=str(local))
+        source = ModelSource(folder=_model_folder(local, reference), uri=str(local))
+        source.sha256 = verify_weights(source.folder, model=source.label)
+        return source
     name = version = None
-    description = ""
+    description, recorded = "", None
     if reference.startswith("models:/"):
-        name, version, run_id, description = _registered(client, reference)
+        name, version, run_id, description, recorded = _registered(client, reference)
         uri = reference
     elif reference.startswith("runs:/"):
         run_id, uri = reference.removeprefix("runs:/").split("/", 1)[0], reference
@@ -188,6 +235,7 @@ def resolve_model(client, reference: str, folder: Path) -> ModelSource:
         raise TrackingError(f"cannot download the model '{reference}': {exc}") from None
     source = ModelSource(folder=_model_folder(path, reference), uri=uri, name=name)
     source.version, source.run_id, source.description = version, run_id, description
+    source.sha256 = verify_weights(source.folder, model=source.label, recorded=recorded)
     if run_id:
         try:
             run = client.get_run(run_id)
@@ -198,7 +246,8 @@ def resolve_model(client, reference: str, folder: Path) -> ModelSource:
     return source
 
 
-def _registered(client, reference: str) -> tuple[str, str, str | None, str]:
+def _registered(client, reference: str) -> tuple[str, str, str | None, str, str | None]:
+    """Name, version, run id, model card and recorded weights hash of a registry reference."""
     from mlflow.exceptions import MlflowException
 
     rest = reference.removeprefix("models:/")
@@ -224,7 +273,8 @@ def _registered(client, reference: str) -> tuple[str, str, str | None, str]:
         raise TrackingError(
             f"'{reference}' does not exist; model '{name}' has aliases {aliases or 'none'}."
         ) from None
-    return name, str(found.version), found.run_id, found.description or ""
+    recorded = (found.tags or {}).get(SHA_TAG)
+    return name, str(found.version), found.run_id, found.description or "", recorded
 
 
 def _model_folder(path: Path, reference: str) -> Path:

@@ -111,7 +111,7 @@ def pyfunc_vs_predictor(tmp: Path, files: list[str], predictor: Predictor, folde
     start = time.perf_counter()
     model = mlflow.pyfunc.load_model(f"runs:/{run.run_id}/model")
     load_s = time.perf_counter() - start
-    frame = pd.DataFrame({"image": files})
+    frame = pd.DataFrame({"image": [Path(f) for f in files]})  # a Path asks for a read
     wrapped = seconds(lambda: model.predict(frame))
     direct = seconds(lambda: predictor.predict(files))
     print(

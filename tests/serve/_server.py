@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
@@ -37,18 +37,18 @@ def wait_for(
 
 
 @contextmanager
-def serve_in_thread(app) -> Iterator[str]:
-    """``app`` served by uvicorn in a thread of this process; yields its base URL."""
+def serve_in_thread(app, host: str = "127.0.0.1") -> Iterator[str]:
+    """``app`` served by uvicorn on ``host`` in a thread of this process; yields its URL."""
     import uvicorn
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
+    port = free_port(host)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://{host}:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

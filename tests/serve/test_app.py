@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -12,11 +13,14 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from PIL import Image
+from typer.testing import CliRunner
 
 from benchmark import track
+from benchmark.cli import app as cli
 from benchmark.data import PHANTOM_CLASSES, render_phantom
 from benchmark.serve import Predictor
 from benchmark.serve.app import create_app
@@ -37,8 +41,11 @@ def server(quickstart_store, tmp_path_factory):
         yield url, source
 
 
-def _request(url: str, data: bytes | None = None) -> tuple[int, dict, bytes]:
-    request = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
+def _request(
+    url: str, data: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict, bytes]:
+    method = "POST" if data is not None else "GET"
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, dict(response.headers), response.read()
@@ -104,6 +111,61 @@ def test_oversized_empty_and_non_image_uploads_are_refused_with_a_message(server
     assert json.loads(body)["detail"] == (
         "this file cannot be read as an image: not an image (unknown format)."
     )
+
+
+def test_concurrent_uploads_each_get_their_own_answer(server):
+    url, _ = server
+    scans = [_phantom_png(PHANTOM_CLASSES[k % len(PHANTOM_CLASSES)]) for k in range(12)]
+    alone = [_request(f"{url}/api/predict", scans[k])[2] for k in range(len(PHANTOM_CLASSES))]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda scan: _request(f"{url}/api/predict", scan), scans))
+    assert [status for status, _, _ in answers] == [200] * len(scans)
+    for k, (_, _, body) in enumerate(answers):
+        answer, expected = json.loads(body), json.loads(alone[k % len(PHANTOM_CLASSES)])
+        assert answer["label"] == expected["label"]  # no answer mixed up with another
+        got = [p["probability"] for p in answer["probabilities"]]
+        assert got == pytest.approx([p["probability"] for p in expected["probabilities"]])
+
+
+TOKEN = "tk-3f1c9a7e5b2d4c6e8a0b"
+
+
+def test_beyond_localhost_the_app_needs_its_token(quickstart_store, monkeypatch, caplog):
+    monkeypatch.delenv("MEDBENCH_APP_TOKEN", raising=False)
+    refused = CliRunner().invoke(
+        cli, ["app", "--host", "0.0.0.0", "--tracking-uri", quickstart_store]
+    )
+    assert refused.exit_code == 1
+    assert "--host 0.0.0.0: serving beyond this machine needs a token" in refused.output
+    served = {}
+    monkeypatch.setattr("uvicorn.run", lambda web, **options: served.update(web=web, **options))
+    monkeypatch.setenv("MEDBENCH_APP_TOKEN", TOKEN)
+    caplog.set_level(logging.DEBUG)
+    started = CliRunner().invoke(
+        cli, ["app", "--host", "127.0.0.2", "--cam", "none", "--tracking-uri", quickstart_store]
+    )
+    assert started.exit_code == 0, started.output
+    assert served["host"] == "127.0.0.2" and "http://127.0.0.2:8000" in started.output
+    scan = _phantom_png("glioma")
+    basic = base64.b64encode(f"anyone:{TOKEN}".encode()).decode()
+    with serve_in_thread(served["web"], host="127.0.0.2") as url:
+        for path in ("/", "/static/app.js", "/api/model"):
+            status, headers, body = _request(f"{url}{path}")
+            assert status == 401 and headers["www-authenticate"] == 'Basic realm="medbench"'
+            assert "needs its token" in json.loads(body)["detail"]
+        wrong_tokens = [
+            {"Authorization": "Bearer tk-3f1c9a7e5b2d4c6e8a0c"},
+            {"Authorization": "Basic " + base64.b64encode(b"a:tk").decode()},
+            {"Authorization": "Basic not-base64!"},
+            {"Authorization": TOKEN},
+        ]
+        for wrong in wrong_tokens:
+            assert _request(f"{url}/api/predict", scan, wrong)[0] == 401, wrong
+        bearer = {"Authorization": f"Bearer {TOKEN}"}
+        assert _request(f"{url}/api/model", headers=bearer)[0] == 200
+        status, _, body = _request(f"{url}/api/predict", scan, {"Authorization": f"Basic {basic}"})
+        assert status == 200 and json.loads(body)["label"] == "glioma"
+    assert TOKEN not in started.output + caplog.text
 
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")

@@ -8,18 +8,21 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
 from benchmark import track
-from benchmark.data import PHANTOM_CLASSES, render_phantom
+from benchmark.data import PHANTOM_CLASSES, BadImage, render_phantom
 from benchmark.serve import Predictor
 from tests.conftest import CHAMPION, ROOT
-from tests.serve._server import free_port, wait_for
+from tests.serve._server import free_port, serve_in_thread, wait_for
 
 # On fresh phantoms the champion's recall was ≥ 0.92 overall and ≥ 0.76 for its worst class
 # (4 seeds × 1 and 2 threads): at those rates the checks below fail about once in a hundred.
@@ -44,8 +47,10 @@ torch.load = refuse
 
 import mlflow, pandas as pd
 mlflow.set_tracking_uri(sys.argv[1])
+from pathlib import Path
 model = mlflow.pyfunc.load_model(sys.argv[2])
-table = model.predict(pd.DataFrame({"image": json.loads(sys.argv[3])}))
+files = [Path(name) for name in json.loads(sys.argv[3])]  # a Path asks for the file to be read
+table = model.predict(pd.DataFrame({"image": files}))
 import benchmark
 print(json.dumps({
     "code": benchmark.__file__,
@@ -158,6 +163,7 @@ def test_mlflow_models_serve_answers_rest_predictions(quickstart_store, phantoms
         )
         with urllib.request.urlopen(request, timeout=60) as response:
             predictions = json.load(response)["predictions"]
+        named = _invoke(f"http://127.0.0.1:{port}", [files[0]])  # a file name, not its bytes
     finally:
         server.terminate()
         output = server.communicate(timeout=30)[0]
@@ -165,16 +171,84 @@ def test_mlflow_models_serve_answers_rest_predictions(quickstart_store, phantoms
     right = sum(p["label"] == t for p, t in zip(predictions, labels, strict=True))
     assert right >= 0.8 * len(files)
     assert set(predictions[0]) == {"label", "confidence", *PHANTOM_CLASSES}
+    assert named[0] == 400 and "expected the base64 of an image file's bytes" in named[1]
 
 
-def test_a_string_is_a_path_unless_it_is_the_base64_of_a_file(tmp_path):
+def test_a_string_is_the_base64_of_a_file_never_a_path(tmp_path):
     from benchmark.serve.mlflow_model import _decode
 
     data = render_phantom(0, size=32).image.tobytes()
     encoded = base64.b64encode(data).decode()
     assert _decode(encoded) == data
-    assert _decode("scan") == "scan"  # short: a (missing) path, reported as such
-    long_name = tmp_path / ("a" * 80)
-    long_name.write_bytes(b"x")
-    assert _decode(str(long_name)) == str(long_name)  # an existing file wins
-    assert _decode("not base64 but long: " * 5) == "not base64 but long: " * 5
+    assert _decode(f"data:image/png;base64,{encoded}") == data
+    path = tmp_path / "scan.png"
+    path.write_bytes(data)
+    assert _decode(path) is path  # a Path (which JSON cannot carry) is read by the predictor
+    with pytest.raises(BadImage) as caught:
+        _decode(str(path), 3)
+    assert str(caught.value).startswith("image 3: expected the base64 of an image file's bytes")
+    assert "Send base64.b64encode(open(file, 'rb').read()).decode()" in str(caught.value)
+
+
+def test_the_rest_server_never_opens_a_file_a_client_names(
+    quickstart_store, phantoms, tmp_path, monkeypatch
+):
+    """MLflow's own scoring server (what `mlflow models serve` runs) in this process, with an
+    audit hook that records every event naming the file a client asks for."""
+    import mlflow
+    from mlflow.pyfunc import scoring_server
+
+    files, labels = phantoms
+    secret = Path(files[0])  # a real image: were it read, the answer would be a class
+    mlflow.set_tracking_uri(quickstart_store)
+    model = mlflow.pyfunc.load_model(CHAMPION)
+    monkeypatch.setenv("_MLFLOW_IS_IN_SERVING_ENVIRONMENT", "true")  # init sets it; restored
+    seen: list[tuple[str, str]] = []
+    watching = threading.Event()
+
+    def audit(event: str, args: tuple) -> None:
+        if (
+            watching.is_set()
+            and (event == "open" or event.startswith(_FILE_EVENTS))
+            and any(secret.name in str(a) for a in args if _is_name(a))
+        ):
+            seen.append((event, str(args)[:200]))
+
+    sys.addaudithook(audit)  # hooks stay for the session: this one only looks while watching
+    encoded = base64.b64encode(secret.read_bytes()).decode()
+    with serve_in_thread(scoring_server.init(model)) as url:
+        watching.set()
+        try:
+            for value in (str(secret), secret.name, f"file://{secret}", "../" + secret.name):
+                status, body = _invoke(url, [value])
+                assert status == 400, body
+                assert "expected the base64 of an image file's bytes" in body
+            status, body = _invoke(url, [encoded])
+            assert status == 200 and json.loads(body)["predictions"][0]["label"] == labels[0]
+            assert seen == []
+            model.predict(pd.DataFrame({"image": [secret]}))  # a local caller asks explicitly
+            assert any(event == "open" for event, _ in seen)  # the hook sees a read asked for
+        finally:
+            watching.clear()
+
+
+_FILE_EVENTS = ("os.", "shutil.", "glob.", "pathlib.")  # open is "open"; the client's own
+# request (a urllib event naming the path in its body) is not a file access
+
+
+def _is_name(value) -> bool:
+    return isinstance(value, str | bytes | os.PathLike)
+
+
+def _invoke(url: str, images: list[str]) -> tuple[int, str]:
+    payload = {"dataframe_split": {"columns": ["image"], "data": [[i] for i in images]}}
+    request = urllib.request.Request(
+        f"{url}/invocations",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()

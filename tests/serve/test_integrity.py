@@ -1,0 +1,141 @@
+"""Weights changed after a model was logged or promoted are refused by every way of loading
+it: ``medbench predict``, ``medbench explain``, ``medbench app`` and the MLflow pyfunc model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import mlflow
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from benchmark import track
+from benchmark.cli import app
+from benchmark.data import PHANTOM_CLASSES, render_phantom
+from benchmark.errors import ModelIntegrityError
+from benchmark.models import create_model, input_stats, save_model
+from tests.conftest import CHAMPION
+
+NAME = "tiny-phantoms"
+URI = f"models:/{NAME}@champion"
+
+
+def _tiny_model(folder: Path, *, seed: int) -> Path:
+    torch.manual_seed(seed)
+    model = create_model("test_resnet", num_classes=len(PHANTOM_CLASSES)).eval()
+    mean, std = input_stats(model)
+    config = {
+        "backbone": "test_resnet", "num_classes": len(PHANTOM_CLASSES),
+        "classes": list(PHANTOM_CLASSES), "head": {"kind": "linear"}, "image_size": 32,
+        "in_chans": 3, "mean": list(mean), "std": list(std), "preprocess": [], "dropout": 0.0,
+    }  # fmt: skip
+    save_model(model, folder, config=config)
+    return folder
+
+
+@pytest.fixture
+def store(tracking_uri, tmp_path) -> tuple[str, Path, str]:
+    """A tiny model logged by a run and promoted with the hash of its weights; returns the
+    store, the logged model's folder in the artifact store and the hash."""
+    client = track.connect(tracking_uri)
+    experiment = track.ensure_experiment(client, "tiny")
+    folder = _tiny_model(tmp_path / "trained", seed=0)
+    with track.start_run(client, experiment, name="phantoms/test_resnet/finetune", kind="cell",
+                         tags={}) as run:  # fmt: skip
+        track.log_model(run, folder)
+    sha = track.weights_sha256(folder)
+    track.register_model(
+        client, run_id=run.run_id, name=NAME, alias="champion", tags={track.SHA_TAG: sha}
+    )
+    (stored,) = (tmp_path / "mlruns" / "artifacts").rglob("model.safetensors")
+    return tracking_uri, stored.parent, sha
+
+
+def _swap_weights(stored: Path, tmp_path: Path, *, rewrite_config: bool = False) -> str:
+    """Other weights of the same architecture put in place of the logged ones."""
+    other = _tiny_model(tmp_path / "other", seed=1)
+    shutil.copy(other / "model.safetensors", stored / "model.safetensors")
+    forged = track.weights_sha256(other)
+    if rewrite_config:  # the forger also updates the hash beside the weights
+        config = json.loads((stored / "config.json").read_text())
+        (stored / "config.json").write_text(json.dumps({**config, "weights_sha256": forged}))
+    return forged
+
+
+def test_the_logged_config_and_the_version_record_the_weights(store, tmp_path):
+    uri, stored, sha = store
+    assert json.loads((stored / "config.json").read_text())["weights_sha256"] == sha
+    source = track.resolve_model(track.connect(uri), URI, tmp_path / "download")
+    assert (source.name, source.version, source.sha256) == (NAME, "1", sha)
+
+
+def test_the_champion_of_the_quickstart_is_verified(quickstart_store, tmp_path):
+    client = track.connect(quickstart_store)
+    source = track.resolve_model(client, CHAMPION, tmp_path)
+    version = client.get_model_version(source.name, source.version)
+    assert source.sha256 == version.tags[track.SHA_TAG] == track.weights_sha256(source.folder)
+
+
+def _scan(tmp_path: Path) -> Path:
+    path = tmp_path / "scan.png"
+    Image.fromarray(render_phantom(0, seed=1, size=32).image).save(path)
+    return path
+
+
+def test_swapped_weights_are_refused_by_predict_explain_app_and_pyfunc(
+    store, tmp_path, monkeypatch
+):
+    uri, stored, sha = store
+    forged = _swap_weights(stored, tmp_path)
+    scan = _scan(tmp_path)
+    served = []
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: served.append(a))
+    for command in (
+        ["predict", URI, str(scan), "--output", str(tmp_path / "out")],
+        ["explain", URI, str(scan), "--output", str(tmp_path / "cams")],
+        ["app", "--model", URI],
+        ["app"],  # the champion by default
+        ["predict", f"runs:/{_run_id(uri)}/model", str(scan), "--output", str(tmp_path / "o")],
+    ):
+        result = CliRunner().invoke(app, [*command, "--tracking-uri", uri])
+        assert result.exit_code == 1, (command, result.output)
+        text = " ".join(result.output.split())
+        assert sha in text and forged in text, text
+        assert "is not loaded" in text
+        if command[0] != "predict" or "runs:/" not in command[1]:
+            assert f"model {NAME} version 1" in text
+    assert served == []  # the app never started
+    assert not (tmp_path / "out" / "predictions.csv").exists()
+    mlflow.set_tracking_uri(uri)
+    with pytest.raises(Exception, match=f"recorded sha256 {sha}, found {forged}"):
+        mlflow.pyfunc.load_model(URI)
+
+
+def _run_id(uri: str) -> str:
+    return track.connect(uri).get_model_version_by_alias(NAME, "champion").run_id
+
+
+def test_the_registry_record_catches_weights_and_config_forged_together(store, tmp_path):
+    uri, stored, sha = store
+    forged = _swap_weights(stored, tmp_path, rewrite_config=True)
+    client = track.connect(uri)
+    with pytest.raises(ModelIntegrityError) as caught:
+        track.resolve_model(client, URI, tmp_path / "a")
+    message = str(caught.value)
+    assert f"model {NAME} version 1" in message and "medbench.weights_sha256" in message
+    assert f"recorded sha256 {sha}, found {forged}" in message
+
+
+def test_a_local_model_folder_with_changed_weights_is_refused(store, tmp_path):
+    uri, _, _ = store
+    source = track.resolve_model(track.connect(uri), URI, tmp_path / "download")
+    local = shutil.copytree(source.folder, tmp_path / "local")
+    data = bytearray((local / "model.safetensors").read_bytes())
+    data[-1] ^= 0x01  # one bit of one weight
+    (local / "model.safetensors").write_bytes(bytes(data))
+    with pytest.raises(ModelIntegrityError, match=r"config\.json's weights_sha256"):
+        track.resolve_model(None, str(local), tmp_path / "unused")
