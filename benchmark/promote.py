@@ -11,7 +11,7 @@ import pandas as pd
 
 from benchmark.errors import MedbenchError
 from benchmark.metrics import higher_is_better
-from benchmark.track import metric_column, tag_column
+from benchmark.track import SHA_TAG, TAG, metric_column, tag_column
 
 __all__ = [
     "Choice",
@@ -105,10 +105,10 @@ def model_name(suite: str, dataset: str) -> str:
 def version_tags(winner: pd.Series, *, metric: str, weights_sha256: str) -> dict[str, str]:
     """What the registered version records: where it came from and how it scored."""
     tags = {
-        f"medbench.{key}": str(winner.get(tag_column(key), ""))
+        TAG + key: str(winner.get(tag_column(key), ""))
         for key in ("suite", "cell", "dataset", "backbone", "strategy", "config_hash")
     }
-    tags |= {"medbench.metric": metric, "medbench.weights_sha256": weights_sha256}
+    tags |= {TAG + "metric": metric, SHA_TAG: weights_sha256}
     for column, value in winner.items():
         name = str(column).removeprefix("metrics.")
         if name.startswith("test/") and name.count("/") == 1 and not pd.isna(value):

@@ -13,7 +13,9 @@ from tests.conftest import ROOT
 
 HEAVY = ("torch", "timm", "optuna", "pytorch_grad_cam", "sklearn", "mlflow.pytorch")
 
-_PROBE = """
+_PROBE = (
+    f"HEAVY = {HEAVY!r}\n"
+    + """
 import json, sys
 from benchmark.cli import app
 try:
@@ -22,8 +24,9 @@ except SystemExit as exc:
     code = exc.code
 else:
     code = 0
-print(json.dumps({"code": code, "loaded": [m for m in %r if m in sys.modules]}))
-""" % (HEAVY,)
+print(json.dumps({"code": code, "loaded": [m for m in HEAVY if m in sys.modules]}))
+"""
+)
 
 
 def _probe(*args: str, env_cache: str) -> dict:

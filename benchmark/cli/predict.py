@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
+from rich.table import Table
 
 from benchmark.cli._common import MODEL_HELP, TRACKING_HELP
+from benchmark.console import console, print_table
+
+if TYPE_CHECKING:
+    from benchmark.track import ModelSource
 
 
 def predict(
@@ -23,7 +30,7 @@ def predict(
 ) -> None:
     """Predict the class of each image; a table, OUTPUT/predictions.csv, CAM overlays."""
     from benchmark.cli._common import image_files
-    from benchmark.console import console, progress_bar, render_model, render_predictions
+    from benchmark.console import progress_bar
     from benchmark.errors import MedbenchError
     from benchmark.explain import check_method
     from benchmark.serve import load_predictor, predict_files
@@ -46,3 +53,28 @@ def predict(
     )
     if failed == len(files):
         raise MedbenchError("no image could be read: see the errors above.")
+
+
+def render_model(source: ModelSource, config: dict) -> None:
+    """Which model answers: its registered name and version (or run), backbone, test scores."""
+    name = f"{source.name} version {source.version}" if source.name else source.uri
+    scores = ", ".join(
+        f"{key.removeprefix('test/')} {source.metrics[key]:.3f}"
+        for key in ("test/accuracy", "test/f1_weighted", "test/auroc_macro")
+        if key in source.metrics
+    )
+    console.print(
+        f"[bold]{escape(name)}[/]: {config['backbone']} at {config['image_size']} px, "
+        f"classes {', '.join(config['classes'])}" + (f"; test {scores}" if scores else "")
+    )
+
+
+def render_predictions(frame: Any) -> None:
+    """One row per image: predicted class, confidence, the top classes, or why it failed."""
+    out = Table("file", "predicted", "confidence", "top classes")
+    for row in frame.itertuples():
+        if row.error:
+            out.add_row(escape(row.file), "[red]error[/]", "", f"[red]{escape(row.error)}[/]")
+        else:
+            out.add_row(escape(row.file), row.label, f"{row.confidence:.3f}", row.top_k)
+    print_table(out)

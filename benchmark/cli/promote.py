@@ -63,9 +63,8 @@ def promote(
             console.print(f"dry run: would register run {run_id} as {target} @{alias}")
             continue
         with tempfile.TemporaryDirectory() as tmp:
-            source = track.resolve_model(client, f"runs:/{run_id}/model", Path(tmp))
-            sha = track.weights_sha256(source.folder)
-        tags = version_tags(choice.winner, metric=metric, weights_sha256=sha)
+            source = track.resolve_model(client, f"runs:/{run_id}/model", Path(tmp))  # verified
+        tags = version_tags(choice.winner, metric=metric, weights_sha256=source.sha256)
         cell = choice.winner[track.tag_column("cell")]
         verdict = paired.get(choice.dataset, {}).get("cells", {}).get(cell)
         card = model_card(choice.winner, metric=metric, verdict=verdict,

@@ -33,7 +33,8 @@ def app(
     """Serve a page to upload an image and see its class, probabilities and CAM."""
     import uvicorn
 
-    from benchmark.console import console, render_model, warning
+    from benchmark.cli.predict import render_model
+    from benchmark.console import console, warning
     from benchmark.explain import check_method
     from benchmark.serve import load_predictor
     from benchmark.serve.app import LOCAL_HOSTS, check_exposure, create_app

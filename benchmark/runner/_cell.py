@@ -38,12 +38,12 @@ from benchmark.train import compiled, predict_proba
 
 def _tags(cell: Cell) -> dict[str, str]:
     return {
-        "medbench.suite": cell.suite,
-        "medbench.cell": cell.name,
-        "medbench.dataset": cell.dataset,
-        "medbench.backbone": cell.backbone.name,
-        "medbench.strategy": cell.strategy,
-        "medbench.config_hash": cell.config_hash,
+        track.TAG + "suite": cell.suite,
+        track.TAG + "cell": cell.name,
+        track.TAG + "dataset": cell.dataset,
+        track.TAG + "backbone": cell.backbone.name,
+        track.TAG + "strategy": cell.strategy,
+        track.TAG + "config_hash": cell.config_hash,
     }
 
 
@@ -254,7 +254,7 @@ def trial_objective(
         context.reporter.phase(
             f"trial {trial.number + 1} of {cell.tune.trials}", trial_cell.train.epochs
         )
-        tags = {**_tags(cell), "medbench.trial": str(trial.number), "medbench.study": study}
+        tags = {**_tags(cell), track.TAG + "trial": str(trial.number), track.TAG + "study": study}
         pruned = None
         with track.start_run(
             context.client,
@@ -286,16 +286,16 @@ def trial_objective(
                 ).history
             except tune.Pruned as exc:
                 pruned = exc
-                trial_run.set_tags({"medbench.trial_state": "PRUNED"})
+                trial_run.set_tags({track.TAG + "trial_state": "PRUNED"})
             except (KeyboardInterrupt, SystemExit):
-                trial_run.set_tags({"medbench.trial_state": "FAIL"})
+                trial_run.set_tags({track.TAG + "trial_state": "FAIL"})
                 raise  # the checkpoint stays: the trial is retried from it
             except BaseException:
-                trial_run.set_tags({"medbench.trial_state": "FAIL"})
+                trial_run.set_tags({track.TAG + "trial_state": "FAIL"})
                 context.remove_checkpoint(checkpoint)
                 raise
             else:
-                trial_run.set_tags({"medbench.trial_state": "COMPLETE"})
+                trial_run.set_tags({track.TAG + "trial_state": "COMPLETE"})
                 trial_run.log_metrics(
                     {"trial/value": history.best_score, "trial/best_epoch": history.best_epoch}
                 )
