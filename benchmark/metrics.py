@@ -4,7 +4,8 @@ direction is better, in one place.
 Training (its early-stopping monitor), tuning (the objective's direction), promotion,
 the leaderboard, the report, the summary and the console read directions and names from
 here. Families are templates (``test/{class}/f1``, ``latency/b{batch}_mean_ms``,
-``cam/{method}/pointing_game``); a key matches the first entry whose template it fits.
+``cam/{method}/pointing_game``); a key matches the first entry whose template it fits, and
+``seed_<n>/<key>`` (the same metric for a further seed) is ``<key>``'s.
 """
 
 from __future__ import annotations
@@ -53,7 +54,6 @@ CATALOGUE: tuple[Metric, ...] = (
     Metric("test/{class}/recall", "recall of a class", True),
     Metric("test/{class}/f1", "F1 of a class", True),
     Metric("test/{class}/support", "test images of a class", None, "images"),
-    Metric("seed_{seed}/test/{score}", "one seed's test score", None),
     Metric("train/loss", "training loss", False),
     Metric("train/lr", "learning rate", None),
     Metric("train/best_epoch", "best epoch", None),
@@ -70,6 +70,8 @@ CATALOGUE: tuple[Metric, ...] = (
     Metric("time/train_s", "training time", False, "s"),
     Metric("time/epoch_s", "time per epoch", False, "s"),
     Metric("time/train_img_per_s", "training throughput", True, "img/s"),
+    Metric("time/bootstrap_s", "time of the bootstrap intervals", False, "s"),
+    Metric("memory/peak_mb", "peak GPU memory of the final training", False, "MB"),
     Metric("latency/b{batch}_img_per_s", "prediction throughput", True, "img/s"),
     Metric("latency/compiled_b{batch}_img_per_s", "compiled prediction throughput", True, "img/s"),
     Metric("latency/b{batch}_{stat}_ms", "prediction time", False, "ms"),
@@ -98,10 +100,16 @@ def _pattern(template: str) -> re.Pattern[str]:
     return re.compile("[^/]+".join(re.escape(part) for part in parts))
 
 
+_SEED = re.compile(r"seed_\d+/")
+
+
 def get_metric(key: str) -> Metric:
-    """The catalogue's entry for ``key`` (an exact key first, then the first family)."""
+    """The catalogue's entry for ``key`` (an exact key first, then the first family); a
+    ``seed_<n>/`` prefix (a further seed's value of the same metric) is looked through."""
     if key in _EXACT:
         return _EXACT[key]
+    if seeded := _SEED.match(key):
+        return get_metric(key[seeded.end() :])
     for metric in CATALOGUE:
         if metric.matches(key):
             return metric

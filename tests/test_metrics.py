@@ -28,6 +28,9 @@ from benchmark.metrics import get_metric, higher_is_better, list_metrics
         ("cam/gradcam++/pointing_game", True),
         ("cam/random/seconds_per_image", False),
         ("cam/scorecam/road", None),
+        ("seed_2/train/loss", False),
+        ("seed_13/test/accuracy", True),
+        ("memory/peak_mb", False),
     ],
 )
 def test_directions(key, better):
