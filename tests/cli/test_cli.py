@@ -173,4 +173,5 @@ def test_explain_writes_overlays_for_a_tracked_model(tiny_suite_file, tracking_u
     )  # fmt: skip
     assert bad.exit_code == 1 and "'no-such-run' is not a model" in bad.output
     assert not missing.exists()  # nothing written for a failed command
-    assert invoke("list", "cams").output.count("slow") == 2
+    listing = invoke("list", "cams").output
+    assert listing.count("slow") == 4 and listing.count("perturbation") == 3
