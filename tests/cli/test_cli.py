@@ -166,6 +166,12 @@ def test_explain_writes_overlays_for_a_tracked_model(tiny_suite_file, tracking_u
     assert result.exit_code == 0, result.output
     assert "broken.jpg: not an image" in result.output and "4 overlays" in result.output
     assert len(list(out.glob("*_gradcam++.png"))) == 4 and len(list(out.glob("*_stages.png"))) == 4
+    lime = invoke(
+        "explain", run_id, str(tmp_path / "imgs" / "Testing" / "glioma"), "--output", str(out),
+        "--method", "lime", "--tracking-uri", tracking_uri,
+    )  # fmt: skip
+    assert lime.exit_code == 0, lime.output
+    assert len(list(out.glob("*_lime.png"))) == 2
     missing = tmp_path / "never"
     bad = invoke(
         "explain", "no-such-run", str(tmp_path / "imgs"), "--output", str(missing),

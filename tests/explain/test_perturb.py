@@ -168,3 +168,11 @@ def test_a_cell_scores_and_shows_every_perturbation_method_within_the_budget():
     assert "1 of 2 gallery examples shown" in out.warnings[0]
     title = out.figures["cams/lime/gallery.png"]._suptitle.get_text()
     assert "1 of 2 examples: explain.budget_s" in title
+
+
+def test_the_cervical_suite_explains_with_the_papers_five_methods():
+    from benchmark.suite import load_suite
+    from tests.conftest import ROOT
+
+    explain = load_suite(ROOT / "suites" / "cervical_sipakmed.yaml").explain
+    assert explain.methods == ["gradcam", "gradcam++", "scorecam", "layercam", "lime"]

@@ -25,6 +25,9 @@ async function loadModel() {
     $("card-box").hidden = false;
   }
   $("limit").textContent = `Up to ${+(maxBytes / 2 ** 20).toPrecision(3)} MB. The image is not stored.`;
+  const methods = $("method");
+  for (const name of model.cam_methods) methods.append(new Option(name, name));
+  methods.parentElement.hidden = !model.cam_methods.length;
 }
 
 function render(result) {
@@ -63,7 +66,8 @@ async function classify(file) {
   }
   $("status").textContent = `Classifying ${file.name}…`;
   try {
-    const response = await fetch("api/predict", {
+    const method = $("method").value;
+    const response = await fetch(method ? `api/predict?method=${encodeURIComponent(method)}` : "api/predict", {
       method: "POST",
       body: file,
       headers: { "Content-Type": "application/octet-stream" },
