@@ -56,20 +56,23 @@ def lime_panels(
 ) -> list[np.ndarray]:
     """The original; the ``top`` superpixels with the highest positive weights alone on
     black; the ``top`` superpixels of highest absolute weight tinted green (for the class)
-    or red (against it), the rest as it is. Superpixel edges marked in both."""
+    or red (against it), the rest as it is. The edges of those shown are marked."""
     rgb = _rgb01(image)
     positive = [int(f) for f in np.argsort(-weights)[:top] if weights[f] > 0]
     alone = np.where(np.isin(segments, positive)[..., None], rgb, 0.0)
+    strongest = [int(f) for f in np.argsort(-np.abs(weights))[:top]]
     signed = rgb.copy()
-    for f in np.argsort(-np.abs(weights))[:top]:
+    for f in strongest:
         color = (0.0, 1.0, 0.0) if weights[f] > 0 else (1.0, 0.0, 0.0)
         inside = segments == f
         signed[inside] = 0.5 * signed[inside] + 0.5 * np.array(color, np.float32)
-    return [
-        rgb,
-        mark_boundaries(alone, np.where(np.isin(segments, positive), segments + 1, 0)),
-        mark_boundaries(signed, segments),
-    ]
+    alone = mark_boundaries(alone, _only(segments, positive))
+    return [rgb, alone, mark_boundaries(signed, _only(segments, strongest))]
+
+
+def _only(segments: np.ndarray, kept: list[int]) -> np.ndarray:
+    """The labels of the ``kept`` superpixels, everything else one background label."""
+    return np.where(np.isin(segments, kept), segments + 1, 0)
 
 
 def gallery_figure(examples: list[list[dict]], *, title: str, headers: tuple[str, ...] = ()) -> Any:

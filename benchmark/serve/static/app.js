@@ -1,7 +1,8 @@
 "use strict";
-// The page of `medbench app`: model card, upload, probability bars, CAM overlay.
+// The page of `medbench app`: model card, upload, probability bars, CAM overlay (method chosen).
 const $ = (id) => document.getElementById(id);
 let maxBytes = Infinity;
+let lastFile = null;  // explained again when another map is chosen
 
 function showError(message) {
   $("error").textContent = message;
@@ -58,6 +59,7 @@ function render(result) {
 }
 
 async function classify(file) {
+  lastFile = file;
   $("error").hidden = true;
   $("result").hidden = true;
   if (file.size > maxBytes) {
@@ -89,6 +91,7 @@ window.addEventListener("DOMContentLoaded", () => {
   $("file").addEventListener("change", (event) => {
     if (event.target.files.length) classify(event.target.files[0]);
   });
+  $("method").addEventListener("change", () => { if (lastFile) classify(lastFile); });
   const drop = $("drop");
   drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
