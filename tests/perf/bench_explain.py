@@ -36,7 +36,7 @@ def main() -> None:
     targets = [i % 4 for i in range(args.images)]
     settings = ExplainConfig()
     print(f"device {device}, {torch.get_num_threads()} threads, {args.images} images")
-    print(f"{'backbone':<14}{'method':<22}{'kind':<14}{'s/image':>10}")
+    print(f"{'backbone':<14}{'method':<22}{'kind':<21}{'s/image':>8}")
     for backbone in args.backbones.split(","):
         torch.manual_seed(0)
         model = create_model(backbone, num_classes=4, image_size=args.size).to(device).eval()
@@ -48,7 +48,7 @@ def main() -> None:
                 torch.cuda.synchronize()
             per_image = (time.perf_counter() - start) / args.images
             kind = info.kind + (" (slow)" if info.slow else "")
-            print(f"{backbone:<14}{method:<22}{kind:<14}{per_image:>10.3f}", flush=True)
+            print(f"{backbone:<14}{method:<22}{kind:<21}{per_image:>8.3f}", flush=True)
 
 
 if __name__ == "__main__":
