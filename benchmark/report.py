@@ -31,7 +31,7 @@ from benchmark.leaderboard import TABLES, build_table, format_table
 
 __all__ = ["Report", "write_report"]
 
-CAMS_PER_CELL = 3
+CAMS_PER_CELL = 6  # figures under cams/: a gallery per method (the CAMs and LIME alike), stages
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Class-activation maps: every seed family, frozen backbones, hooks, memory, quality scores."""
+"""Class-activation maps: every seed family, frozen backbones, hooks, memory, quality scores
+(the perturbation methods: tests/explain/test_perturb.py)."""
 
 from __future__ import annotations
 
@@ -46,10 +47,18 @@ def test_every_family_resolves_a_layer_and_maps_frozen_backbones(backbone, size)
     assert maps.reshape(4, -1).max(axis=1).max() > 0
 
 
+# perturbation methods at small settings (their defaults are sized for real images)
+SMALL = ExplainConfig(
+    lime={"samples": 16, "superpixels": 16},
+    occlusion={"patch": 0.25, "stride": 0.25},
+    integrated_gradients={"steps": 4},
+)
+
+
 @pytest.mark.parametrize("method", list_cams())
 def test_every_method_runs_and_releases_its_hooks(method):
     model = create_model("test_resnet", num_classes=4)
-    maps = cam_maps(model, torch.randn(3, 3, 48, 48), [0, 1, 2], method=method)
+    maps = cam_maps(model, torch.randn(3, 3, 48, 48), [0, 1, 2], method=method, settings=SMALL)
     assert maps.shape == (3, 48, 48) and np.isfinite(maps).all()
     assert not any(m._forward_hooks or m._backward_hooks for m in model.modules())
 

@@ -20,8 +20,8 @@ def list_(
     what: What = typer.Argument(..., help="What to list."),
     pattern: str = typer.Option("*", help="Wildcard filter for backbones, e.g. 'resnet*'."),
 ) -> None:
-    """List backbones (timm models), strategies, dataset layouts, preprocessing ops, CAMs or
-    the metrics medbench records."""
+    """List backbones (timm models), strategies, dataset layouts, preprocessing ops, CAMs
+    (and the perturbation methods beside them) or the metrics medbench records."""
     from rich.table import Table
 
     from benchmark.console import console, print_table
@@ -45,12 +45,9 @@ def list_(
 
         rows = [(layout.name, _with_options(layout)) for layout in list_layouts()]
     elif what is What.cams:
-        from benchmark.explain import SLOW_METHODS, list_cams
+        from benchmark.explain import METHODS
 
-        rows = [
-            (n, "slow: one forward pass per channel" if n in SLOW_METHODS else "")
-            for n in list_cams()
-        ]
+        rows = [(n, f"{m.kind}{', slow' if m.slow else ''}: {m.about}") for n, m in METHODS.items()]
     elif what is What.metrics:
         from benchmark.metrics import list_metrics
 

@@ -1,4 +1,4 @@
-"""Class-activation maps through pytorch_grad_cam: methods by name, target layers, stages."""
+"""Class-activation maps through pytorch_grad_cam: the ``cam`` methods, target layers, stages."""
 
 from __future__ import annotations
 
@@ -24,12 +24,11 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
 from benchmark.errors import MedbenchError, suggest
-from benchmark.registry import Registry
 
-__all__ = ["SLOW_METHODS", "cam_maps", "list_cams", "stage_layers", "target_layer"]
+__all__ = ["grad_cam_maps", "stage_layers", "target_layer"]
 
-_METHODS: Registry[type] = Registry("CAM method")
-for _name, _cls in {
+# pytorch_grad_cam's class for each ``cam`` method of the table in ``_methods``
+_CLASSES: dict[str, type] = {
     "gradcam": GradCAM,
     "gradcam++": GradCAMPlusPlus,
     "xgradcam": XGradCAM,
@@ -38,18 +37,7 @@ for _name, _cls in {
     "eigencam": EigenCAM,
     "scorecam": ScoreCAM,
     "ablationcam": AblationCAM,
-}.items():
-    _METHODS.register(_name)(_cls)
-
-SLOW_METHODS = frozenset({"scorecam", "ablationcam"})  # one forward pass per channel
-
-
-def list_cams() -> list[str]:
-    return _METHODS.names()
-
-
-def check_method(name: str) -> None:
-    _METHODS.get(name)
+}
 
 
 def _feature_modules(model: nn.Module) -> list[str]:
@@ -125,7 +113,7 @@ def _reshape_transform(model: nn.Module) -> Callable | None:
 def _cam(model: nn.Module, method: str, layers: list[nn.Module]) -> Iterator:
     """A pytorch_grad_cam object whose hooks are released however the block ends (its own
     ``__exit__`` prints and swallows IndexError, so it is not used)."""
-    cam = _METHODS.get(method)(
+    cam = _CLASSES[method](
         model=model, target_layers=layers, reshape_transform=_reshape_transform(model)
     )
     try:
@@ -135,7 +123,7 @@ def _cam(model: nn.Module, method: str, layers: list[nn.Module]) -> Iterator:
         cam.activations_and_grads.release()
 
 
-def cam_maps(
+def grad_cam_maps(
     model: nn.Module,
     inputs: torch.Tensor,
     targets: list[int],

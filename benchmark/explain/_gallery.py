@@ -1,12 +1,17 @@
-"""Pictures: original, heatmap and overlay (jet, alpha 0.5) per image, in grids."""
+"""Pictures: original, heatmap and overlay (jet, alpha 0.5) per image, in grids; for LIME,
+as its paper shows them, the superpixels for the class alone and the map of those for
+(green) and against (red) it."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import cv2
 import numpy as np
 from pytorch_grad_cam.utils.image import show_cam_on_image
+from skimage.segmentation import mark_boundaries
 
-__all__ = ["gallery_figure", "heatmap", "overlay", "stages_figure"]
+__all__ = ["cam_panels", "gallery_figure", "heatmap", "lime_panels", "overlay", "stages_figure"]
 
 
 def _rgb01(image: np.ndarray) -> np.ndarray:
@@ -41,24 +46,52 @@ def _figure(rows: int, cols: int):
     return fig, axes
 
 
-def gallery_figure(examples: list[list[dict]], *, title: str):
-    """One row per class; each example is ``{image, cam, caption}`` shown as three panels."""
-    cols = 3 * max((len(row) for row in examples), default=1)
-    fig, axes = _figure(max(len(examples), 1), max(cols, 3))
+def cam_panels(image: np.ndarray, cam: np.ndarray) -> list[np.ndarray]:
+    """The original, the heatmap and the overlay."""
+    return [_rgb01(image), heatmap(cam), overlay(image, cam)]
+
+
+def lime_panels(
+    image: np.ndarray, segments: np.ndarray, weights: np.ndarray, *, top: int
+) -> list[np.ndarray]:
+    """The original; the ``top`` superpixels with the highest positive weights alone on
+    black; the ``top`` superpixels of highest absolute weight tinted green (for the class)
+    or red (against it), the rest as it is. The edges of those shown are marked."""
+    rgb = _rgb01(image)
+    positive = [int(f) for f in np.argsort(-weights)[:top] if weights[f] > 0]
+    alone = np.where(np.isin(segments, positive)[..., None], rgb, 0.0)
+    strongest = [int(f) for f in np.argsort(-np.abs(weights))[:top]]
+    signed = rgb.copy()
+    for f in strongest:
+        color = (0.0, 1.0, 0.0) if weights[f] > 0 else (1.0, 0.0, 0.0)
+        inside = segments == f
+        signed[inside] = 0.5 * signed[inside] + 0.5 * np.array(color, np.float32)
+    alone = mark_boundaries(alone, _only(segments, positive))
+    return [rgb, alone, mark_boundaries(signed, _only(segments, strongest))]
+
+
+def _only(segments: np.ndarray, kept: list[int]) -> np.ndarray:
+    """The labels of the ``kept`` superpixels, everything else one background label."""
+    return np.where(np.isin(segments, kept), segments + 1, 0)
+
+
+def gallery_figure(examples: list[list[dict]], *, title: str, headers: tuple[str, ...] = ()) -> Any:
+    """One row per class; each example is ``{panels, caption, color}``, its panels side by
+    side (see :func:`cam_panels`, :func:`lime_panels`); ``headers`` name the panels."""
+    per_example = max((len(e["panels"]) for row in examples for e in row), default=3)
+    cols = per_example * max((len(row) for row in examples), default=1)
+    fig, axes = _figure(max(len(examples), 1), max(cols, per_example))
     for r, row in enumerate(examples):
         for e, example in enumerate(row):
-            panels = (
-                _rgb01(example["image"]),
-                heatmap(example["cam"]),
-                overlay(example["image"], example["cam"]),
-            )
-            for p, panel in enumerate(panels):
-                ax = axes[r, 3 * e + p]
+            for p, panel in enumerate(example["panels"]):
+                ax = axes[r, per_example * e + p]
                 ax.imshow(panel)
                 if p == 0:
                     ax.set_title(
                         example["caption"], fontsize=6, loc="left", color=example.get("color", "k")
                     )
+                elif r == 0 and p < len(headers):
+                    ax.set_title(headers[p], fontsize=6)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig

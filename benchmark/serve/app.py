@@ -1,5 +1,6 @@
 """The web page of ``medbench app``: upload an image, see the predicted class, a bar per
-class, the class-activation map, and which model answered with its test scores.
+class, the class-activation map (of the methods that answer within seconds, the user's
+choice), and which model answered with its test scores.
 
 Uploads are decoded in memory and never written to disk; the page and its script are plain
 files of this package, with no external resource. Served beyond this machine, every request
@@ -30,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 
 from benchmark.data import BadImage
 from benchmark.errors import MedbenchError
+from benchmark.explain import METHODS
 from benchmark.serve.predictor import Predictor
 from benchmark.track import ModelSource
 
@@ -75,6 +77,7 @@ def create_app(
     assets = files("benchmark.serve") / "static"
     lock = threading.Lock()  # one request at a time on the model (CAM hooks are per model)
     info = _describe(predictor, source, max_bytes=max_bytes, cam_method=cam_method)
+    offered = info["cam_methods"]
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> Response:
@@ -93,6 +96,9 @@ def create_app(
 
     @app.post("/api/predict")
     async def predict(request: Request) -> Response:
+        method = request.query_params.get("method", cam_method)
+        if method is not None and method not in offered:
+            return _problem(400, f"`method={method}` is not offered: expected one of {offered}.")
         limit = f"{max_bytes / 2**20:.3g} MB"
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > max_bytes:
@@ -107,7 +113,7 @@ def create_app(
         if not data:
             return _problem(400, "the upload is empty: choose an image file.")
         try:
-            result = await run_in_threadpool(_classify, predictor, bytes(data), cam_method, lock)
+            result = await run_in_threadpool(_classify, predictor, bytes(data), method, lock)
         except BadImage as exc:
             return _problem(415, f"this file cannot be read as an image: {exc}.")
         return JSONResponse(result, headers=_HEADERS)
@@ -136,6 +142,13 @@ def _require(token: str):
             )
 
     return check
+
+
+def _offered(cam_method: str | None) -> list[str]:
+    """The chosen method first, then every other one that is not slow (none without one)."""
+    if cam_method is None:
+        return []
+    return [cam_method, *(n for n, m in METHODS.items() if not m.slow and n != cam_method)]
 
 
 def _classify(predictor: Predictor, data: bytes, cam_method: str | None, lock) -> dict:
@@ -183,6 +196,7 @@ def _describe(
         "card": source.description if source else "",
         "max_bytes": max_bytes,
         "cam_method": cam_method,
+        "cam_methods": _offered(cam_method),
     }
 
 

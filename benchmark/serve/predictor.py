@@ -120,7 +120,9 @@ class Predictor:
         """The ``method`` map of class ``target`` over a prepared image (uint8 H × W × 3)."""
         from benchmark.explain import cam_maps, overlay
 
-        cam = cam_maps(self.model, self.normalized(image[None]), [target], method=method)[0]
+        mean, std = self.config["mean"], self.config["std"]
+        x = self.normalized(image[None])
+        cam = cam_maps(self.model, x, [target], method=method, mean=mean, std=std)[0]
         return overlay(image.numpy(), cam)
 
     def normalized(self, batch: torch.Tensor) -> torch.Tensor:

@@ -295,6 +295,39 @@ class EvaluateConfig(_Strict):
     latency: LatencyConfig | None = Field(default_factory=LatencyConfig)
 
 
+_Fill = Literal["mean", "black", "blur"]
+_FILL = "what hides a region: the mean colour, black, or the image blurred"
+
+
+class LimeConfig(_Strict):
+    """``explain.lime``: captum's LIME on SLIC superpixels."""
+
+    samples: int = Field(256, ge=8, description="perturbed copies per image (a forward pass each)")
+    superpixels: int = Field(50, ge=2, description="SLIC superpixels per image (about)")
+    positive_only: bool = Field(
+        True, description="scored map: superpixels for the class; false: |weight|, against too"
+    )
+    top_features: int = Field(5, ge=1, description="superpixels shown in the gallery")
+    baseline: _Fill = Field("mean", description=_FILL)
+
+
+class OcclusionConfig(_Strict):
+    """``explain.occlusion``: a patch slid over the image."""
+
+    patch: float = Field(0.125, gt=0, le=1, description="patch side, a fraction of the image's")
+    stride: float = Field(0.0625, gt=0, le=1, description="its step, a fraction of the side")
+    baseline: _Fill = Field("mean", description=_FILL)
+
+
+class IntegratedGradientsConfig(_Strict):
+    """``explain.integrated_gradients``: gradients along a straight path."""
+
+    steps: int = Field(32, ge=2, description="points on the path from the baseline to the image")
+    baseline: _Fill = Field(
+        "black", description="the path's start: the mean colour, black, or the image blurred"
+    )
+
+
 class ExplainConfig(_Strict):
     methods: list[str] = Field(
         default_factory=lambda: ["gradcam"], description="see `medbench list cams`"
@@ -309,8 +342,15 @@ class ExplainConfig(_Strict):
     top_percent: float = Field(
         10.0, gt=0, lt=100, description="the map's top region: IoU with the mask, blurred for drop"
     )
-    budget_s: float = Field(120.0, gt=0, description="slow methods: seconds per cell at most")
+    budget_s: float = Field(
+        120.0, gt=0, description="slow methods: seconds per method and cell (scores and gallery)"
+    )
     save_maps: int = Field(4, ge=0, description="raw maps saved as .npy per method")
+    lime: LimeConfig = Field(default_factory=LimeConfig)
+    occlusion: OcclusionConfig = Field(default_factory=OcclusionConfig)
+    integrated_gradients: IntegratedGradientsConfig = Field(
+        default_factory=IntegratedGradientsConfig
+    )
 
     @field_validator("methods")
     @classmethod

@@ -166,6 +166,12 @@ def test_explain_writes_overlays_for_a_tracked_model(tiny_suite_file, tracking_u
     assert result.exit_code == 0, result.output
     assert "broken.jpg: not an image" in result.output and "4 overlays" in result.output
     assert len(list(out.glob("*_gradcam++.png"))) == 4 and len(list(out.glob("*_stages.png"))) == 4
+    lime = invoke(
+        "explain", run_id, str(tmp_path / "imgs" / "Testing" / "glioma"), "--output", str(out),
+        "--method", "lime", "--tracking-uri", tracking_uri,
+    )  # fmt: skip
+    assert lime.exit_code == 0, lime.output
+    assert len(list(out.glob("*_lime.png"))) == 1  # the one glioma of the test split
     missing = tmp_path / "never"
     bad = invoke(
         "explain", "no-such-run", str(tmp_path / "imgs"), "--output", str(missing),
@@ -173,7 +179,8 @@ def test_explain_writes_overlays_for_a_tracked_model(tiny_suite_file, tracking_u
     )  # fmt: skip
     assert bad.exit_code == 1 and "'no-such-run' is not a model" in bad.output
     assert not missing.exists()  # nothing written for a failed command
-    assert invoke("list", "cams").output.count("slow") == 2
+    listing = invoke("list", "cams").output
+    assert listing.count("slow") == 4 and listing.count("perturbation") == 3
 
 
 def test_error_messages_print_as_written_even_with_brackets(tmp_path):

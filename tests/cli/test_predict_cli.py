@@ -33,7 +33,7 @@ def test_predict_writes_a_table_a_csv_and_overlays(quickstart_store, tmp_path):
     out = tmp_path / "out"
     missing = tmp_path / "missing.png"
     result = _predict(
-        quickstart_store, CHAMPION, str(images), str(missing), "--cam", "gradcam",
+        quickstart_store, CHAMPION, str(images), str(missing), "--cam", "lime",
         "--output", str(out), "--top-k", "2",
     )  # fmt: skip
     assert result.exit_code == 0, result.output

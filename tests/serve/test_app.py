@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from benchmark import track
 from benchmark.cli import app as cli
 from benchmark.data import PHANTOM_CLASSES, render_phantom
+from benchmark.explain import SLOW_METHODS
 from benchmark.serve import Predictor
 from benchmark.serve.app import create_app
 from tests.conftest import CHAMPION, ROOT
@@ -74,6 +75,8 @@ def test_the_page_its_script_and_the_model_card(server):
     assert card["metrics"]["accuracy"]["value"] == source.metrics["test/accuracy"]
     assert card["cell"] == source.tags["medbench.cell"] and card["max_bytes"] == LIMIT
     assert card["card"] == source.description and "## Test scores" in card["card"]
+    assert card["cam_methods"][0] == "gradcam" and "integrated_gradients" in card["cam_methods"]
+    assert not set(card["cam_methods"]) & SLOW_METHODS  # the app offers what answers in seconds
 
 
 def test_an_upload_is_classified_and_explained_without_touching_the_disk(
@@ -97,6 +100,16 @@ def test_an_upload_is_classified_and_explained_without_touching_the_disk(
         png = base64.b64decode(answer[key].removeprefix("data:image/png;base64,"))
         assert Image.open(io.BytesIO(png)).size == (80, 80)
     assert sorted(tmp_path.rglob("*")) == before  # nothing written, not even temporarily
+
+
+def test_an_upload_is_explained_by_the_method_asked_for_among_those_offered(server):
+    url, _ = server
+    status, _, body = _request(
+        f"{url}/api/predict?method=integrated_gradients", _phantom_png("glioma")
+    )
+    assert status == 200 and json.loads(body)["cam_method"] == "integrated_gradients"
+    status, _, body = _request(f"{url}/api/predict?method=lime", _phantom_png("glioma"))
+    assert status == 400 and "`method=lime` is not offered" in json.loads(body)["detail"]
 
 
 def test_oversized_empty_and_non_image_uploads_are_refused_with_a_message(server):

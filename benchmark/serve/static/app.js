@@ -1,7 +1,8 @@
 "use strict";
-// The page of `medbench app`: model card, upload, probability bars, CAM overlay.
+// The page of `medbench app`: model card, upload, probability bars, CAM overlay (method chosen).
 const $ = (id) => document.getElementById(id);
 let maxBytes = Infinity;
+let lastFile = null;  // explained again when another map is chosen
 
 function showError(message) {
   $("error").textContent = message;
@@ -25,6 +26,9 @@ async function loadModel() {
     $("card-box").hidden = false;
   }
   $("limit").textContent = `Up to ${+(maxBytes / 2 ** 20).toPrecision(3)} MB. The image is not stored.`;
+  const methods = $("method");
+  for (const name of model.cam_methods) methods.append(new Option(name, name));
+  methods.parentElement.hidden = !model.cam_methods.length;
 }
 
 function render(result) {
@@ -55,6 +59,7 @@ function render(result) {
 }
 
 async function classify(file) {
+  lastFile = file;
   $("error").hidden = true;
   $("result").hidden = true;
   if (file.size > maxBytes) {
@@ -63,7 +68,8 @@ async function classify(file) {
   }
   $("status").textContent = `Classifying ${file.name}…`;
   try {
-    const response = await fetch("api/predict", {
+    const method = $("method").value;
+    const response = await fetch(method ? `api/predict?method=${encodeURIComponent(method)}` : "api/predict", {
       method: "POST",
       body: file,
       headers: { "Content-Type": "application/octet-stream" },
@@ -85,6 +91,7 @@ window.addEventListener("DOMContentLoaded", () => {
   $("file").addEventListener("change", (event) => {
     if (event.target.files.length) classify(event.target.files[0]);
   });
+  $("method").addEventListener("change", () => { if (lastFile) classify(lastFile); });
   const drop = $("drop");
   drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));

@@ -1,0 +1,181 @@
+"""A trained cell's explanations: every method's quality scores, per-class galleries and
+raw maps, with the slow methods held to ``explain.budget_s``."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from benchmark.data import normalize
+from benchmark.explain._cam import stage_layers
+from benchmark.explain._gallery import cam_panels, gallery_figure, lime_panels, stages_figure
+from benchmark.explain._maps import cam_maps, explain_maps
+from benchmark.explain._methods import SLOW_METHODS
+from benchmark.explain._quality import baseline_maps, faithfulness, localisation
+
+__all__ = ["CellExplanation", "explain_cell"]
+
+LIME_HEADERS = ("", "for the class, alone", "for (green) / against (red)")
+
+
+@dataclass
+class CellExplanation:
+    """What the runner logs: ``cam/*`` metrics, figures and raw maps by artifact path."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def explain_cell(
+    model: nn.Module,
+    *,
+    images: torch.Tensor,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    labels: np.ndarray,
+    probs: np.ndarray,
+    masks: torch.Tensor | None,
+    classes: list[str],
+    config: Any,
+    title: str,
+    seed: int = 0,
+) -> CellExplanation:
+    """Galleries and quality scores of every method for a trained model on (part of) its
+    test split.
+
+    ``images`` are the uint8 test images (normalised with ``mean``/``std`` only where a map
+    is computed), ``probs`` the model's test probabilities. Maps for quality are computed for
+    the true class; the gallery shows the map of the predicted class. A slow method is timed
+    on its first image and held to ``config.budget_s`` for scores and gallery together:
+    fewer images are scored and shown, and the warnings and the gallery's title say so.
+    """
+    device = next(model.parameters()).device
+
+    def inputs(indices) -> torch.Tensor:
+        return normalize(images[indices], mean=mean, std=std, device=device)
+
+    def maps_of(method: str, x: torch.Tensor, targets: list[int]):
+        options = {"layer": config.layer, "settings": config, "mean": mean, "std": std}
+        return explain_maps(model, x, targets, method=method, seed=seed, **options)
+
+    out = CellExplanation()
+    preds = probs.argmax(axis=1)
+    n = min(len(images), config.max_images)
+    chosen = np.random.default_rng(seed).permutation(len(images))[:n]
+    sample = inputs(chosen)
+    targets = [int(t) for t in labels[chosen]]
+    sample_masks = masks[chosen].numpy() if masks is not None else None
+
+    def score(name: str, maps: np.ndarray) -> None:
+        k = len(maps)
+        quality = faithfulness(
+            model, sample[:k], maps, targets[:k], top_percent=config.top_percent,
+            road_images=config.road_images,
+        )  # fmt: skip
+        if sample_masks is not None:
+            quality |= localisation(maps, sample_masks[:k], top_percent=config.top_percent)
+            quality.pop("images")
+        out.metrics |= {f"cam/{name}/{key}": value for key, value in quality.items()}
+
+    size = sample.shape[-1]
+    for kind in ("random", "center"):  # the chance level, on every sampled image
+        score(kind, baseline_maps(kind, count=n, size=size, seed=seed))
+    for method in config.methods:
+        picks = _gallery_picks(labels, preds, len(classes), config.per_class)
+        wanted = sum(map(len, picks))
+        count, shown = n, wanted
+        start = time.perf_counter()
+        first = maps_of(method, sample[:1], targets[:1]).maps
+        per_image = time.perf_counter() - start
+        if method in SLOW_METHODS and per_image * (n + wanted) > config.budget_s:
+            affordable = max(2, int(config.budget_s / max(per_image, 1e-9)))
+            shown = min(wanted, max(1, round(affordable * wanted / (n + wanted))))
+            count = max(1, min(n, affordable - shown))
+            out.warnings.append(
+                f"{method}: {per_image:.1f} s per image; {count} of {n} images scored and "
+                f"{shown} of {wanted} gallery examples shown to stay within "
+                f"explain.budget_s={config.budget_s:g}"
+            )
+        rest = maps_of(method, sample[1:count], targets[1:count]).maps
+        maps = np.concatenate([first, rest])
+        out.metrics[f"cam/{method}/images"] = count
+        out.metrics[f"cam/{method}/seconds_per_image"] = (time.perf_counter() - start) / count
+        score(method, maps)
+        cut = "" if shown == wanted else f" ({shown} of {wanted} examples: explain.budget_s)"
+        out.figures[f"cams/{method}/gallery.png"] = _gallery(
+            _trim(picks, shown), maps_of, method, inputs, images, labels, preds, probs, classes,
+            config, title=f"{title}: {method} (true → predicted, confidence){cut}",
+        )  # fmt: skip
+        for i in range(min(config.save_maps, count)):
+            out.arrays[f"cams/{method}/maps/{i:02d}_{classes[targets[i]]}.npy"] = maps[i]
+    if config.stages:
+        out.figures["cams/stages.png"] = _stages(model, inputs, images, preds, classes, title)
+    return out
+
+
+def _gallery_picks(labels, preds, classes: int, per_class: int) -> list[list[int]]:
+    """Per class, up to ``per_class`` correctly then as many wrongly classified images."""
+    rows = []
+    for k in range(classes):
+        right = np.flatnonzero((labels == k) & (preds == k))[:per_class]
+        wrong = np.flatnonzero((labels == k) & (preds != k))[:per_class]
+        rows.append([int(i) for i in (*right, *wrong)])
+    return rows
+
+
+def _trim(picks: list[list[int]], limit: int) -> list[list[int]]:
+    """At most ``limit`` examples, taken in turn from each class so every class keeps some."""
+    kept: list[list[int]] = [[] for _ in picks]
+    for position in range(max(map(len, picks), default=0)):
+        for row, chosen in zip(picks, kept, strict=True):
+            if position < len(row) and sum(map(len, kept)) < limit:
+                chosen.append(row[position])
+    return [[i for i in row if i in chosen] for row, chosen in zip(picks, kept, strict=True)]
+
+
+def _gallery(picks, maps_of, method, inputs, images, labels, preds, probs, classes, config, title):
+    rows = []
+    lime = method == "lime"
+    for k, picked in enumerate(picks):
+        if not picked:
+            continue
+        found = maps_of(method, inputs(picked), [int(preds[i]) for i in picked])
+        row = []
+        for j, i in enumerate(picked):
+            image = images[i].numpy()
+            if lime:
+                top = config.lime.top_features
+                panels = lime_panels(image, found.segments[j], found.weights[j], top=top)
+            else:
+                panels = cam_panels(image, found.maps[j])
+            row.append(
+                {
+                    "panels": panels,
+                    "caption": f"{classes[k]} → {classes[preds[i]]} {probs[i, preds[i]]:.2f}",
+                    "color": "green" if preds[i] == labels[i] else "red",
+                }
+            )
+        rows.append(row)
+    return gallery_figure(rows, title=title, headers=LIME_HEADERS if lime else ())
+
+
+def _stages(model, inputs, images, preds, classes, title):
+    stages = stage_layers(model)
+    picked = [int(np.flatnonzero(preds == k)[0]) for k in range(len(classes)) if (preds == k).any()]
+    per_stage = [
+        cam_maps(model, inputs(picked), [int(preds[i]) for i in picked], layer=name)
+        for name, _ in stages
+    ]
+    return stages_figure(
+        [images[i].numpy() for i in picked],
+        [[per_stage[s][r] for s in range(len(stages))] for r in range(len(picked))],
+        [name for name, _ in stages],
+        title=f"{title}: Grad-CAM per stage",
+    )
