@@ -5,6 +5,7 @@ from benchmark.data.audit import AuditReport, audit, duplicate_pairs, link_group
 from benchmark.data.augment import create_augment
 from benchmark.data.batches import Batches, normalize, place_images
 from benchmark.data.cache import ImageCache, default_cache
+from benchmark.data.dicom import DicomOptions, Window
 from benchmark.data.files import IMAGE_SUFFIXES, BadImage, is_image_file, read_image, walk_files
 from benchmark.data.images import ImageSet, load_images, prepare_image
 from benchmark.data.layouts import (
@@ -29,12 +30,14 @@ __all__ = [
     "AuditReport",
     "BadImage",
     "Batches",
+    "DicomOptions",
     "ImageCache",
     "ImageSet",
     "Layout",
     "Op",
     "Phantom",
     "Source",
+    "Window",
     "assign_splits",
     "audit",
     "create_augment",

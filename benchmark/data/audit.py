@@ -91,7 +91,7 @@ def _facts(source: Source, i: int, sha: str) -> tuple:
             mode = "L" if image.ndim == 2 else "RGB"
         else:
             with open(source.records["path"].iat[i], "rb") as f:
-                image, mode = decode_with_mode(f.read())
+                image, mode = decode_with_mode(f.read(), dicom=source.dicom)
     except (BadImage, OSError) as exc:
         return (sha, None, None, None, None, str(exc) or type(exc).__name__)
     height, width = image.shape[:2]

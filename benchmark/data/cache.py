@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.data.dicom import DicomOptions
 from benchmark.data.preprocess import OPS_VERSION, Op
 
 __all__ = ["FACT_COLUMNS", "ImageCache", "default_cache"]
@@ -53,9 +54,13 @@ class ImageCache:
     # --- preprocessed arrays -------------------------------------------------------------
 
     @staticmethod
-    def key(ops: Sequence[Op], size: int) -> str:
-        """Names one preprocessing: the op list, the final size and the ops' version."""
-        recipe = json.dumps([OPS_VERSION, [list(op) for op in ops], size], sort_keys=True)
+    def key(ops: Sequence[Op], size: int, *, dicom: DicomOptions | None = None) -> str:
+        """Names one preprocessing: the op list, the final size and the ops' version (and
+        how DICOM files are read, when that is not the default)."""
+        parts: list = [OPS_VERSION, [list(op) for op in ops], size]
+        if dicom is not None and dicom != DicomOptions():
+            parts.append(dicom.model_dump(mode="json"))
+        recipe = json.dumps(parts, sort_keys=True)
         return hashlib.sha256(recipe.encode()).hexdigest()[:16]
 
     def _path(self, key: str, sha: str) -> Path:
