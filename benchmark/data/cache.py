@@ -89,7 +89,7 @@ class ImageCache:
         self.root.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.root / "facts.sqlite", timeout=30)
         db.execute(
-            "CREATE TABLE IF NOT EXISTS facts_v2 (sha256 TEXT PRIMARY KEY, width INTEGER, "
+            "CREATE TABLE IF NOT EXISTS facts_v3 (sha256 TEXT PRIMARY KEY, width INTEGER, "
             "height INTEGER, mode TEXT, phash TEXT, error TEXT)"
         )
         return db
@@ -101,13 +101,13 @@ class ImageCache:
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                rows = db.execute(f"SELECT * FROM facts_v2 WHERE sha256 IN ({marks})", chunk)
+                rows = db.execute(f"SELECT * FROM facts_v3 WHERE sha256 IN ({marks})", chunk)
                 found.update({row[0]: row for row in rows})
         return found
 
     def put_facts(self, rows: Iterable[tuple]) -> None:
         with self._connect() as db:
-            db.executemany("INSERT OR REPLACE INTO facts_v2 VALUES (?, ?, ?, ?, ?, ?)", list(rows))
+            db.executemany("INSERT OR REPLACE INTO facts_v3 VALUES (?, ?, ?, ?, ?, ?)", list(rows))
 
 
 def _save_atomic(path: Path, array: np.ndarray) -> None:
