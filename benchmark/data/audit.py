@@ -62,9 +62,7 @@ def perceptual_hash(image: np.ndarray) -> str:
 
 def _content(small: np.ndarray) -> tuple[tuple[float, float], float]:
     """Centroid and equal-area radius of the foreground (the whole frame if none)."""
-    _, mask = cv2.threshold(
-        cv2.blur(small, (3, 3)), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU
-    )
+    _, mask = cv2.threshold(cv2.blur(small, (3, 3)), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     moments = cv2.moments(mask, binaryImage=True)
     if moments["m00"] < 4:
         return (_SIDE / 2, _SIDE / 2), _SIDE / 2

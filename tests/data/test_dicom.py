@@ -73,7 +73,8 @@ def test_a_set_window_on_ct_matches_pydicom_with_that_window_in_the_header():
     assert "RescaleIntercept" in ds  # Hounsfield units through the modality rescale
     ds.WindowCenter, ds.WindowWidth = 40, 400  # a soft-tissue window in Hounsfield units
     reference = _pydicom_8bit(ds)
-    ours = decode_image(_file("CT_small.dcm"), dicom=DicomOptions(window=Window(center=40, width=400)))
+    soft = DicomOptions(window=Window(center=40, width=400))
+    ours = decode_image(_file("CT_small.dcm"), dicom=soft)
     assert np.abs(ours - reference).max() <= 1.0
     # the file has no window of its own: the header setting falls back to percentiles
     auto = decode_image(_file("CT_small.dcm"))
@@ -149,7 +150,8 @@ def test_layouts_scan_and_loading_read_dicom(dicom_tree, layout):
     images = load_images(readable, ops=[], size=32)
     k = list(readable.records["id"]).index("ct/MR_small.dcm")
     assert images.images.shape == (4, 3, 32, 32)  # the colour file makes the set colour
-    assert abs(float(images.images[k].float().mean()) - decode_image(_file("MR_small.dcm")).mean()) < 2
+    decoded = decode_image(_file("MR_small.dcm"))
+    assert abs(float(images.images[k].float().mean()) - decoded.mean()) < 2
 
 
 def test_dicom_settings_reach_the_decoder_and_the_cache_key(dicom_tree):
@@ -178,9 +180,8 @@ def test_patient_ids_from_headers_keep_patients_in_one_split(tmp_path):
     )  # fmt: skip
     assert (pd.crosstab(groups, split) > 0).sum(axis=1).max() == 1
     with pytest.raises(DataError, match="no files to read it from"):
-        create_source(
-            "synthetic", None, get_layout("synthetic").options.model_validate({"group": "patient_id"})
-        )
+        by_patient = get_layout("synthetic").options.model_validate({"group": "patient_id"})
+        create_source("synthetic", None, by_patient)
 
 
 def test_synth_writes_dicom_that_decodes_to_the_phantoms(tmp_path):

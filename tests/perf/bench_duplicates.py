@@ -3,12 +3,12 @@
     python -m tests.perf.bench_duplicates [--distinct 2000] [--copies 1000] [--size 256]
 
 Distinct images are phantoms of one class (``notumor`` by default: heads without a lesion,
-all alike as real scans are, so the hard case); copies are re-encoded versions of some of them, each through a random chain of
-what happens to images passed around: resized by 1-10 %, Gaussian blur (sigma 0.3-1.5),
-cropped (up to 3 % a side), shifted (up to 2 % of the side), brightness and contrast
-(±15 %, ±15 levels), then saved as PNG, as JPEG (quality 50-95) or as 16-bit PNG. Every
-file goes through the real path: ``decode_image`` then ``audit.scan``'s hash and
-``duplicate_pairs`` (the vectorised search).
+all alike as real scans are, so the hard case); copies are re-encoded versions of some of
+them, each through a random chain of what happens to images passed around: resized by
+1-10 %, Gaussian blur (sigma 0.3-1.5), cropped (up to 3 % a side), shifted (up to 2 % of
+the side), brightness and contrast (±15 %, ±15 levels), then saved as PNG, as JPEG
+(quality 50-95) or as 16-bit PNG. Every file goes through the real path: ``decode_image``,
+then the audit's ``perceptual_hash`` and ``duplicate_pairs`` (the vectorised search).
 
 Printed: per threshold, the recall (copies whose duplicate set holds their original, which
 is what keeps a split clean) and the false pairs (pairs of distinct phantoms flagged); the
@@ -59,7 +59,9 @@ def changed(image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, li
             left, right = (int(rng.integers(0, round(0.03 * w) + 1)) for _ in range(2))
             out = out[t : h - b, left : w - right]
         elif kind == "shift":
-            dx, dy = (int(rng.integers(-1, 2) * rng.integers(1, round(0.02 * s) + 1)) for s in (w, h))
+            dx, dy = (
+                int(rng.choice([-1, 1]) * rng.integers(1, round(0.02 * s) + 1)) for s in (w, h)
+            )
             move = np.float32([[1, 0, dx], [0, 1, dy]])
             out = cv2.warpAffine(out, move, (w, h), borderMode=cv2.BORDER_REPLICATE)
         else:
@@ -83,7 +85,7 @@ def make_benchmark(
         image, kinds = changed(originals[i], rng)
         form = str(rng.choice(["png", "jpeg", "png16"]))
         files.append(encode(image, form, rng))
-        rows.append({"origin": i, "changes": "+".join(kinds + [form])})
+        rows.append({"origin": i, "changes": "+".join([*kinds, form])})
     return files, pd.DataFrame(rows)
 
 
