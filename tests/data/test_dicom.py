@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
 import shutil
+import urllib.request
 
 import numpy as np
 import pandas as pd
@@ -194,3 +196,48 @@ def test_synth_writes_dicom_that_decodes_to_the_phantoms(tmp_path):
     assert np.array_equal(first, render_phantom(0, size=48, label="glioma").image)
     with pytest.raises(DataError, match="format 'dcm' for layout 'brain-tumor-mri'"):
         write_synthetic(tmp_path / "other", layout="brain-tumor-mri", format="dcm")
+
+
+def test_a_suite_on_a_dicom_imagefolder_runs_and_its_model_reads_dicom_as_trained(
+    tmp_path, tiny_suite, tracking_uri
+):
+    from typer.testing import CliRunner
+
+    from benchmark import track
+    from benchmark.cli import app
+    from benchmark.runner import run_suite
+    from benchmark.serve import Predictor
+    from benchmark.serve.app import create_app
+    from benchmark.suite import load_suite
+    from tests.conftest import write_suite
+    from tests.serve._server import serve_in_thread
+
+    root = tmp_path / "tree"
+    write_synthetic(root, layout="imagefolder", per_class=8, size=32, format="dcm")
+    options = {"group": "patient_id", "dicom": {"window": "auto", "frame": 0}}
+    tiny_suite["datasets"] = {
+        "scans": {"layout": "imagefolder", "root": str(root), "options": options}
+    }
+    tiny_suite["train"]["epochs"] = 1
+    tiny_suite["evaluate"] = {"batch_size": 32, "bootstrap": 0, "latency": None}
+    suite = load_suite(write_suite(tmp_path / "dicom.yaml", tiny_suite))
+    [outcome] = run_suite(suite, tracking_uri=tracking_uri)
+    assert outcome.status == "finished", outcome.error
+    model = f"runs:/{outcome.run_id}/model"
+    source = track.resolve_model(track.connect(tracking_uri), model, tmp_path / "model")
+    predictor = Predictor.load(source.folder, device="cpu")
+    assert predictor.config["dicom"] == {"window": "auto", "percentiles": [0.5, 99.5], "frame": 0}
+
+    result = CliRunner().invoke(
+        app, ["predict", model, str(root / "test"), "--tracking-uri", tracking_uri]
+    )
+    assert result.exit_code == 0, result.output
+    assert "glioma_0000.dcm" in result.output and "pituitary_0000.dcm" in result.output
+
+    with serve_in_thread(create_app(predictor, source=source, max_bytes=1 << 20)) as url:
+        request = urllib.request.Request(
+            f"{url}/api/predict", data=_file("MR_small.dcm"), method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.loads(response.read())
+    assert answer["label"] in predictor.classes and 0 < answer["confidence"] <= 1
