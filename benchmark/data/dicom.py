@@ -147,7 +147,8 @@ def _windowed(array: np.ndarray, ds, options: DicomOptions, *, inverted: bool) -
         from pydicom.pixels import apply_voi_lut
 
         bits = int(ds.VOILUTSequence[0].LUTDescriptor[2])
-        scaled = np.asarray(apply_voi_lut(values, ds), np.float32) / (2**bits - 1)
+        stored = np.rint(values).astype(np.int64)  # a LUT is indexed by whole values
+        scaled = np.asarray(apply_voi_lut(stored, ds), np.float32) / (2**bits - 1)
     else:  # auto, or a header without a window
         low, high = np.percentile(values, options.percentiles)
         scaled = (values - low) / max(float(high - low), 1e-6)

@@ -234,6 +234,20 @@ def test_a_suite_on_a_dicom_imagefolder_runs_and_its_model_reads_dicom_as_traine
     assert result.exit_code == 0, result.output
     assert "glioma_0000.dcm" in result.output and "pituitary_0000.dcm" in result.output
 
+    scan = str(root / "test" / "notumor" / "notumor_0000.dcm")
+    cams = tmp_path / "cams"
+    result = CliRunner().invoke(
+        app, ["explain", model, scan, "--output", str(cams), "--tracking-uri", tracking_uri]
+    )
+    assert result.exit_code == 0, result.output
+    assert any(cams.rglob("*.png"))
+
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    table = mlflow.pyfunc.load_model(model).predict(pd.DataFrame({"image": [scan]}))
+    assert table["label"][0] == predictor.predict([scan])["label"][0]
+
     with serve_in_thread(create_app(predictor, source=source, max_bytes=1 << 20)) as url:
         request = urllib.request.Request(
             f"{url}/api/predict", data=_file("MR_small.dcm"), method="POST"
