@@ -32,31 +32,30 @@ from benchmark.data.layouts import Source
 __all__ = ["AuditReport", "audit", "duplicate_pairs", "link_groups", "perceptual_hash", "scan"]
 
 Progress = Callable[[int, int], None]
-# Bits of 768 apart for a near duplicate, chosen with tests/perf/bench_duplicates.py: copies
-# of a phantom (resized, blurred, cropped, shifted, re-exposed, saved as JPEG or 16-bit PNG)
-# against distinct phantoms of one class, which all look alike as real scans do.
-NEAR_DISTANCE = 56
+# Bits of 1280 apart for a near duplicate, chosen with tests/perf/bench_duplicates.py:
+# copies of a phantom (resized, blurred, cropped, shifted, re-exposed, saved as JPEG or
+# 16-bit PNG) against distinct phantoms of one class, which all look alike as real scans do.
+NEAR_DISTANCE = 96
 _SIDE = 64  # the framed thumbnail the hashes are taken from
 
 
 def perceptual_hash(image: np.ndarray) -> str:
-    """768 bits as 192 hex digits: imagehash's pHash (16 × 16 DCT signs) and horizontal and
+    """1280 bits as 320 hex digits: imagehash's pHash (16 × 16 DCT signs) and horizontal and
     vertical difference hashes (16 × 16 each) of the image framed on its content.
 
     Framing makes the hashes blind to shifts, crops of the background and resizing: the
-    content (Otsu's threshold of a blurred thumbnail) is centred on its centroid and scaled
-    so that the disc of its area fills a set part of the frame, twice (the pHash sees the
-    whole object, the difference hashes its inside).
+    content (Otsu's threshold of the thumbnail) is centred on its centroid and scaled so
+    that the disc of its area fills a set part of the frame, twice (the whole object for
+    the pHash and a pair of difference hashes, its inside for another pair). Hashes of
+    several kinds and framings, summed, tell look-alikes apart better than any one alone.
     """
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
     small = cv2.resize(gray, (_SIDE, _SIDE), interpolation=cv2.INTER_AREA)
     centre, radius = _content(small)
     whole, inside = _framed(small, centre, radius, 0.8), _framed(small, centre, radius, 0.9)
-    hashes = (
-        imagehash.phash(whole, hash_size=16),
-        imagehash.dhash(inside, hash_size=16),
-        imagehash.dhash_vertical(inside, hash_size=16),
-    )
+    hashes = [imagehash.phash(whole, hash_size=16)]
+    for framed in (inside, whole):
+        hashes += [imagehash.dhash(framed, 16), imagehash.dhash_vertical(framed, 16)]
     return np.packbits(np.concatenate([h.hash.ravel() for h in hashes])).tobytes().hex()
 
 

@@ -106,6 +106,6 @@ def test_near_duplicate_benchmark_recall_and_precision():
     from tests.perf.bench_duplicates import evaluate, facts_of, make_benchmark
 
     files, table = make_benchmark(distinct=100, copies=100, size=192, seed=0)
-    facts, _ = facts_of(files)
+    facts = facts_of(files)
     result = evaluate(facts, table, near_distance=NEAR_DISTANCE)
     assert result["false_pairs"] == 0 and result["recall"] >= 0.99, result
