@@ -229,10 +229,13 @@ def test_a_suite_on_a_dicom_imagefolder_runs_and_its_model_reads_dicom_as_traine
     assert predictor.config["dicom"] == {"window": "auto", "percentiles": [0.5, 99.5], "frame": 0}
 
     result = CliRunner().invoke(
-        app, ["predict", model, str(root / "test"), "--tracking-uri", tracking_uri]
-    )
+        app,
+        ["predict", model, str(root / "test"), "--output", str(tmp_path / "predicted"),
+         "--tracking-uri", tracking_uri],
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "glioma_0000.dcm" in result.output and "pituitary_0000.dcm" in result.output
+    assert len(pd.read_csv(tmp_path / "predicted" / "predictions.csv")) == 4 * 2
 
     scan = str(root / "test" / "notumor" / "notumor_0000.dcm")
     cams = tmp_path / "cams"
