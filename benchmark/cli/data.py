@@ -26,6 +26,11 @@ class Format(str, Enum):
     json = "json"
 
 
+class FileFormat(str, Enum):
+    png = "png"
+    dcm = "dcm"
+
+
 @app.command()
 def synth(
     out: Path = typer.Argument(..., help="Folder to create."),
@@ -34,6 +39,9 @@ def synth(
     size: int = typer.Option(128, min=16, help="Image size in pixels."),
     seed: int = typer.Option(0, help="Phantom stream."),
     difficulty: float = typer.Option(0.5, min=0.0, max=1.0, help="0 easy … 1 hard."),
+    format: FileFormat | None = typer.Option(
+        None, help="File format for imagefolder and csv: png (default) or dcm (DICOM)."
+    ),
 ) -> None:
     """Write synthetic phantoms as a small fake tree in a real dataset's layout."""
     from benchmark.console import progress_bar
@@ -47,6 +55,7 @@ def synth(
             size=size,
             seed=seed,
             difficulty=difficulty,
+            format=format.value if format is not None else None,
             progress=update,
         )
     for split, per in counts.items():

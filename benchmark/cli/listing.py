@@ -65,10 +65,13 @@ def list_(
 
 
 def _with_options(layout) -> str:
-    """A layout's description and its own options (every layout also takes ``labels``)."""
+    """A layout's description and its own options (every layout also takes ``labels``,
+    ``group`` and ``dicom``)."""
+    from benchmark.data.layouts import LayoutOptions
+
     options = []
     for name, field in layout.options.model_fields.items():
-        if name == "labels":
+        if name in LayoutOptions.model_fields:
             continue
         default = field.default if field.default_factory is None else field.default_factory()
         options.append(f"{name}={default!r}")

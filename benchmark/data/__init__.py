@@ -14,6 +14,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
         "augment": ["create_augment"],
         "batches": ["Batches", "normalize", "place_images"],
         "cache": ["ImageCache", "default_cache"],
+        "dicom": ["DicomOptions", "Window"],
         "files": ["IMAGE_SUFFIXES", "BadImage", "is_image_file", "read_image", "walk_files"],
         "images": ["ImageSet", "load_images", "prepare_image"],
         "layouts": ["Layout", "Source", "create_source", "get_layout", "is_mask", "list_layouts"],

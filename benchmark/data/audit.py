@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
+import imagehash
 import numpy as np
 import pandas as pd
+from PIL import Image
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -30,19 +32,52 @@ from benchmark.data.layouts import Source
 __all__ = ["AuditReport", "audit", "duplicate_pairs", "link_groups", "perceptual_hash", "scan"]
 
 Progress = Callable[[int, int], None]
-# Bits of 256 apart for a near duplicate. Re-encoded, resized or re-exposed copies of the
-# phantoms lie within 12 bits; distinct phantoms — all heads alike, as in real scans — are
-# 14 or more apart (118 typically). The classic 64-bit pHash cannot tell them apart.
-NEAR_DISTANCE = 10
+# Bits of 1280 apart for a near duplicate, chosen with tests/perf/bench_duplicates.py:
+# copies of a phantom (resized, blurred, cropped, shifted, re-exposed, saved as JPEG or
+# 16-bit PNG) against distinct phantoms of one class, which all look alike as real scans do.
+NEAR_DISTANCE = 96
+_SIDE = 64  # the framed thumbnail the hashes are taken from
 
 
 def perceptual_hash(image: np.ndarray) -> str:
-    """256-bit DCT hash (pHash at 16 × 16): the sign of the lowest frequencies of a 64 × 64
-    grayscale copy against their median, as 64 hex digits."""
+    """1280 bits as 320 hex digits: imagehash's pHash (16 × 16 DCT signs) and horizontal and
+    vertical difference hashes (16 × 16 each) of the image framed on its content.
+
+    Framing makes the hashes blind to shifts, crops of the background and resizing: the
+    content (Otsu's threshold of the thumbnail) is centred on its centroid and scaled so
+    that the disc of its area fills a set part of the frame, twice (the whole object for
+    the pHash and a pair of difference hashes, its inside for another pair). Hashes of
+    several kinds and framings, summed, tell look-alikes apart better than any one alone.
+    """
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
-    small = cv2.resize(gray, (64, 64), interpolation=cv2.INTER_AREA).astype(np.float32)
-    low = cv2.dct(small)[:16, :16]
-    return np.packbits((low > np.median(low)).ravel()).tobytes().hex()
+    small = cv2.resize(gray, (_SIDE, _SIDE), interpolation=cv2.INTER_AREA)
+    centre, radius = _content(small)
+    whole, inside = _framed(small, centre, radius, 0.8), _framed(small, centre, radius, 0.9)
+    hashes = [imagehash.phash(whole, hash_size=16)]
+    for framed in (inside, whole):
+        hashes += [imagehash.dhash(framed, 16), imagehash.dhash_vertical(framed, 16)]
+    return np.packbits(np.concatenate([h.hash.ravel() for h in hashes])).tobytes().hex()
+
+
+def _content(small: np.ndarray) -> tuple[tuple[float, float], float]:
+    """Centroid and equal-area radius of the foreground (the whole frame if none)."""
+    _, mask = cv2.threshold(cv2.blur(small, (3, 3)), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    moments = cv2.moments(mask, binaryImage=True)
+    if moments["m00"] < 4:
+        return (_SIDE / 2, _SIDE / 2), _SIDE / 2
+    centre = (moments["m10"] / moments["m00"], moments["m01"] / moments["m00"])
+    return centre, float(np.sqrt(moments["m00"] / np.pi))
+
+
+def _framed(small: np.ndarray, centre: tuple[float, float], radius: float, fill: float):
+    scale = fill * _SIDE / 2 / radius
+    move = np.float32(
+        [[scale, 0, _SIDE / 2 - scale * centre[0]], [0, scale, _SIDE / 2 - scale * centre[1]]]
+    )
+    framed = cv2.warpAffine(
+        small, move, (_SIDE, _SIDE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    return Image.fromarray(framed)
 
 
 def scan(
@@ -91,7 +126,7 @@ def _facts(source: Source, i: int, sha: str) -> tuple:
             mode = "L" if image.ndim == 2 else "RGB"
         else:
             with open(source.records["path"].iat[i], "rb") as f:
-                image, mode = decode_with_mode(f.read())
+                image, mode = decode_with_mode(f.read(), dicom=source.dicom)
     except (BadImage, OSError) as exc:
         return (sha, None, None, None, None, str(exc) or type(exc).__name__)
     height, width = image.shape[:2]
@@ -100,7 +135,8 @@ def _facts(source: Source, i: int, sha: str) -> tuple:
 
 def duplicate_pairs(facts: pd.DataFrame, *, near_distance: int = NEAR_DISTANCE) -> pd.DataFrame:
     """Pairs of positions ``a < b`` whose images are exact (same bytes, ``distance`` -1) or
-    near duplicates (perceptual hashes at most ``near_distance`` bits of 256 apart)."""
+    near duplicates (perceptual hashes at most ``near_distance`` bits apart), found by
+    matrix products over blocks of rows (no loop over pairs in Python)."""
     ok = facts.index[facts["error"].isna()].to_numpy()
     pairs = []
     for _, members in facts.loc[ok].groupby("sha256").groups.items():
@@ -109,10 +145,10 @@ def duplicate_pairs(facts: pd.DataFrame, *, near_distance: int = NEAR_DISTANCE) 
     if near_distance >= 0 and len(ok) > 1:
         hashes = np.frombuffer(bytes.fromhex("".join(facts.loc[ok, "phash"])), np.uint8)
         bits = np.unpackbits(hashes.reshape(len(ok), -1), axis=1)
-        signs = bits.astype(np.float32) * 2 - 1  # ±1: Hamming = (256 - a·b) / 2
+        signs = bits.astype(np.float32) * 2 - 1  # ±1: Hamming = (bits - a·b) / 2
         sha = facts.loc[ok, "sha256"].to_numpy()
         for start in range(0, len(ok), 1024):
-            block = (bits.shape[1] - signs[start : start + 1024] @ signs.T) / 2
+            block = (bits.shape[1] - signs[start : start + 1024] @ signs.T) / 2  # Hamming
             rows, cols = np.nonzero(block <= near_distance)
             rows += start
             keep = (cols > rows) & (sha[rows] != sha[cols])

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark._home import cache_home
+from benchmark.data.dicom import DicomOptions
 from benchmark.data.preprocess import OPS_VERSION, Op
 
 __all__ = ["FACT_COLUMNS", "ImageCache", "default_cache"]
@@ -52,9 +53,13 @@ class ImageCache:
     # --- preprocessed arrays -------------------------------------------------------------
 
     @staticmethod
-    def key(ops: Sequence[Op], size: int) -> str:
-        """Names one preprocessing: the op list, the final size and the ops' version."""
-        recipe = json.dumps([OPS_VERSION, [list(op) for op in ops], size], sort_keys=True)
+    def key(ops: Sequence[Op], size: int, *, dicom: DicomOptions | None = None) -> str:
+        """Names one preprocessing: the op list, the final size and the ops' version (and
+        how DICOM files are read, when that is not the default)."""
+        parts: list = [OPS_VERSION, [list(op) for op in ops], size]
+        if dicom is not None and dicom != DicomOptions():
+            parts.append(dicom.model_dump(mode="json"))
+        recipe = json.dumps(parts, sort_keys=True)
         return hashlib.sha256(recipe.encode()).hexdigest()[:16]
 
     def _path(self, key: str, sha: str) -> Path:
@@ -83,7 +88,7 @@ class ImageCache:
         self.root.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.root / "facts.sqlite", timeout=30)
         db.execute(
-            "CREATE TABLE IF NOT EXISTS facts_v2 (sha256 TEXT PRIMARY KEY, width INTEGER, "
+            "CREATE TABLE IF NOT EXISTS facts_v3 (sha256 TEXT PRIMARY KEY, width INTEGER, "
             "height INTEGER, mode TEXT, phash TEXT, error TEXT)"
         )
         return db
@@ -95,13 +100,13 @@ class ImageCache:
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                rows = db.execute(f"SELECT * FROM facts_v2 WHERE sha256 IN ({marks})", chunk)
+                rows = db.execute(f"SELECT * FROM facts_v3 WHERE sha256 IN ({marks})", chunk)
                 found.update({row[0]: row for row in rows})
         return found
 
     def put_facts(self, rows: Iterable[tuple]) -> None:
         with self._connect() as db:
-            db.executemany("INSERT OR REPLACE INTO facts_v2 VALUES (?, ?, ?, ?, ?, ?)", list(rows))
+            db.executemany("INSERT OR REPLACE INTO facts_v3 VALUES (?, ?, ?, ?, ?, ?)", list(rows))
 
 
 def _save_atomic(path: Path, array: np.ndarray) -> None:

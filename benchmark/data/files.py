@@ -6,7 +6,9 @@ outside the dataset's root. Decoding goes through Pillow with truncated images r
 pixel is decoded (``MEDBENCH_MAX_PIXELS``, 64 million by default). Every decoded image comes
 back as uint8, H × W (gray) or H × W × 3 (RGB), turned upright by its EXIF orientation;
 deeper images (16-bit PNG/TIFF/PGM) are scaled by the bit depth they use, not clipped, and
-without a floating-point copy of the whole image. A GIF gives its first frame.
+without a floating-point copy of the whole image. A GIF gives its first frame. DICOM files
+(``DICM`` after the preamble, whatever their name) go to :mod:`benchmark.data.dicom`, with
+the window and frame of the given :class:`~benchmark.data.dicom.DicomOptions`.
 """
 
 from __future__ import annotations
@@ -16,11 +18,15 @@ import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
 from benchmark.errors import BadImage
+
+if TYPE_CHECKING:
+    from benchmark.data.dicom import DicomOptions
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -30,10 +36,13 @@ __all__ = [
     "decode_with_mode",
     "is_image_file",
     "read_image",
+    "scale_deep",
     "walk_files",
 ]
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".pgm", ".gif"}
+IMAGE_SUFFIXES = {
+    ".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".pgm", ".gif", ".dcm", ".dicom",
+}  # fmt: skip
 DEFAULT_MAX_PIXELS = 64_000_000  # a mammogram is ~20 million; larger headers are refused
 MAX_PIXELS: int | None = None  # None: MEDBENCH_MAX_PIXELS, else DEFAULT_MAX_PIXELS
 IGNORED_DIRS = {"__MACOSX", ".git", ".ipynb_checkpoints"}
@@ -81,24 +90,30 @@ def _note(skipped: list[str] | None, message: str) -> None:
         skipped.append(message)
 
 
-def read_image(path: Path | str) -> np.ndarray:
+def read_image(path: Path | str, *, dicom: DicomOptions | None = None) -> np.ndarray:
     """Read and decode one file (see :func:`decode_image`)."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise BadImage(f"cannot read the file: {exc.strerror or exc}") from None
-    return decode_image(data)
+    return decode_image(data, dicom=dicom)
 
 
-def decode_image(data: bytes) -> np.ndarray:
-    """File bytes → uint8 H × W or H × W × 3 (RGB), or :class:`BadImage` saying why not."""
-    return decode_with_mode(data)[0]
+def decode_image(data: bytes, *, dicom: DicomOptions | None = None) -> np.ndarray:
+    """File bytes → uint8 H × W or H × W × 3 (RGB), or :class:`BadImage` saying why not;
+    ``dicom`` says how a DICOM file's pixels become uint8 (its defaults when None)."""
+    return decode_with_mode(data, dicom=dicom)[0]
 
 
-def decode_with_mode(data: bytes) -> tuple[np.ndarray, str]:
-    """Like :func:`decode_image`, also returning the file's own mode (``L``, ``RGB``, ``I;16``)."""
+def decode_with_mode(data: bytes, *, dicom: DicomOptions | None = None) -> tuple[np.ndarray, str]:
+    """Like :func:`decode_image`, also returning the file's own mode (``L``, ``RGB``, ``I;16``,
+    ``DICOM MONOCHROME2``)."""
     if not data:
         raise BadImage("empty file (0 bytes)")
+    if data[128:132] == b"DICM":
+        from benchmark.data.dicom import decode_dicom
+
+        return decode_dicom(data, options=dicom)
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
@@ -142,11 +157,11 @@ def _to_uint8(image: Image.Image) -> np.ndarray:
     if mode in ("1", "LA"):
         return np.asarray(image.convert("L"))
     if mode.startswith("I") or mode == "F":
-        return _scale_deep(np.asarray(image))
+        return scale_deep(np.asarray(image))
     return np.asarray(image.convert("RGB"))  # P, PA, RGBA, CMYK, YCbCr, LAB, HSV
 
 
-def _scale_deep(array: np.ndarray) -> np.ndarray:
+def scale_deep(array: np.ndarray) -> np.ndarray:
     """Scale a 16-bit, 32-bit integer or float image to uint8 without clipping.
 
     Integers are scaled by the bit depth the image uses (a 12-bit scan stored in 16 bits

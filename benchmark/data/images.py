@@ -62,7 +62,7 @@ def load_images(
     A file that cannot be decoded is an error here: the runner audits and drops them first.
     """
     n = len(source)
-    recipe = ImageCache.key(ops, size)
+    recipe = ImageCache.key(ops, size, dicom=source.dicom)
 
     def prepare(i: int) -> tuple[np.ndarray, np.ndarray | None]:
         sha, data = (keys[i], None) if keys is not None else source.content(i)

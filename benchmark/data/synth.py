@@ -15,11 +15,12 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from benchmark.data.dicom import write_dicom
 from benchmark.data.layouts import MASK_SUFFIX
 from benchmark.data.phantoms import render_phantom
 from benchmark.errors import DataError
 
-__all__ = ["SYNTH_LAYOUTS", "write_synthetic"]
+__all__ = ["SYNTH_FORMATS", "SYNTH_LAYOUTS", "write_synthetic"]
 
 Progress = Callable[[int, int], None]
 Counts = dict[str, dict[str, int]]
@@ -28,9 +29,12 @@ Counts = dict[str, dict[str, int]]
 class _Writer:
     """Renders the ``k``-th phantom of a class and writes it, counting what was written."""
 
-    def __init__(self, out: Path, size: int, seed: int, difficulty: float, total: int, progress):
+    def __init__(
+        self, out: Path, size: int, seed: int, difficulty: float, total: int, progress, suffix=""
+    ):
         self.out, self.size, self.seed, self.difficulty = out, size, seed, difficulty
         self.total, self.progress, self.done = total, progress, 0
+        self.suffix = suffix  # the file format of layouts that have none of their own
         self.counts: Counts = {}
 
     def image(
@@ -47,10 +51,14 @@ class _Writer:
             image = np.clip(image[..., None] * colour, 0, 255).astype(np.uint8)
         return image, mask
 
-    def write(self, path: Path, image: np.ndarray, *, split: str, label: str) -> None:
+    def write(
+        self, path: Path, image: np.ndarray, *, split: str, label: str, patient: str = ""
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
-        if not cv2.imwrite(str(path), bgr):
+        if path.suffix == ".dcm":
+            write_dicom(path, image, patient=patient or path.stem, instance=self.done + 1)
+        elif not cv2.imwrite(str(path), bgr):
             raise DataError(f"cannot write {path}.")
         per = self.counts.setdefault(split, {})
         per[label] = per.get(label, 0) + 1
@@ -220,7 +228,9 @@ def _imagefolder(w: _Writer, per_class: int, test_fraction: float) -> None:
         for k in range(per_class):
             split = "test" if _is_test(k, per_class, test_fraction) else "train"
             image, _ = w.image(k * 4 + c, label)
-            w.write(w.out / split / label / f"{label}_{k:04d}.png", image, split=split, label=label)
+            path = w.out / split / label / f"{label}_{k:04d}{w.suffix or '.png'}"
+            patient = f"{split}-{label[:2]}{k // 2:03d}"  # two slices a patient, in one split
+            w.write(path, image, split=split, label=label, patient=patient)
 
 
 def _csv(w: _Writer, per_class: int, test_fraction: float) -> None:
@@ -229,10 +239,11 @@ def _csv(w: _Writer, per_class: int, test_fraction: float) -> None:
         for k in range(per_class):
             split = "test" if _is_test(k, per_class, test_fraction) else "train"
             image, _ = w.image(k * 4 + c, label)
-            path = Path("images") / f"{label}_{k:04d}.png"
-            w.write(w.out / path, image, split=split, label=label)
+            path = Path("images") / f"{label}_{k:04d}{w.suffix or '.png'}"
+            group = f"subject{(k // 2):03d}_{label}"
+            w.write(w.out / path, image, split=split, label=label, patient=group)
             rows.append({"path": path.as_posix(), "label": label, "split": split,
-                         "group": f"subject{(k // 2):03d}_{label}"})  # fmt: skip
+                         "group": group})  # fmt: skip
     pd.DataFrame(rows).to_csv(w.out / "manifest.csv", index=False)
 
 
@@ -248,6 +259,8 @@ _WRITERS = {
     "csv": (_csv, 4),
 }
 SYNTH_LAYOUTS = tuple(_WRITERS)
+SYNTH_FORMATS = {"png": ".png", "dcm": ".dcm"}  # for the layouts without a format of their own
+_ANY_FORMAT = ("imagefolder", "csv")
 
 
 def write_synthetic(
@@ -259,6 +272,7 @@ def write_synthetic(
     seed: int = 0,
     difficulty: float = 0.5,
     test_fraction: float = 0.2,
+    format: str | None = None,
     progress: Progress | None = None,
 ) -> Counts:
     """Write ``per_class`` phantoms per class under ``out`` in ``layout``; return the counts
@@ -267,15 +281,22 @@ def write_synthetic(
     ``brain-tumor-mri`` also writes each lesion mask beside its image as
     ``<stem>_mask.png``. Splits follow the dataset: official folders where it has them
     (``test_fraction`` of each class in the test folder), none where it has none.
+    ``format`` (``png`` or ``dcm``, for ``imagefolder`` and ``csv``) is the file format:
+    ``dcm`` writes 12-bit DICOM slices, two per synthetic patient (its Patient ID).
     """
     if layout not in _WRITERS:
         raise DataError(
             f"cannot synthesise layout '{layout}': expected one of {list(SYNTH_LAYOUTS)}."
         )
+    if format is not None and (format not in SYNTH_FORMATS or layout not in _ANY_FORMAT):
+        raise DataError(
+            f"format '{format}' for layout '{layout}': expected one of {list(SYNTH_FORMATS)} "
+            f"with a layout of {list(_ANY_FORMAT)} (the others write their dataset's own)."
+        )
     if out.exists() and any(out.iterdir()):
         raise DataError(f"{out} exists and is not empty: choose a new folder.")
     writer, classes = _WRITERS[layout]
     total = per_class * classes * (2 if layout == "cdd-cesm" else 1)
-    w = _Writer(out, size, seed, difficulty, total, progress)
+    w = _Writer(out, size, seed, difficulty, total, progress, SYNTH_FORMATS.get(format or "", ""))
     writer(w, per_class, test_fraction)
     return w.counts

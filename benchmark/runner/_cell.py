@@ -387,6 +387,7 @@ def _log_model(run: track.RunLog, trained: Trained, cell: Cell, classes: list[st
         "mean": list(trained.mean),
         "std": list(trained.std),
         "preprocess": cell.data.preprocess,
+        "dicom": cell.data.options.get("dicom"),  # how DICOM files were read
         "dropout": cell.train.dropout,
     }
     with tempfile.TemporaryDirectory() as tmp:

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from benchmark import track
-from benchmark.data import normalize, parse_op, prepare_image
+from benchmark.data import DicomOptions, normalize, parse_op, prepare_image
 from benchmark.data.files import BadImage, decode_image, read_image
 from benchmark.models import load_model
 
@@ -50,12 +50,13 @@ class Predictor:
     def prepare(self, image: ImageInput) -> torch.Tensor:
         """One input → uint8 C × H × W after the training preprocessing; :class:`BadImage`
         says why an input cannot be used."""
+        dicom = DicomOptions.model_validate(self.config.get("dicom") or {})  # as in training
         if isinstance(image, np.ndarray):
             decoded = _check_array(image)
         elif isinstance(image, bytes | bytearray | memoryview):
-            decoded = decode_image(bytes(image))
+            decoded = decode_image(bytes(image), dicom=dicom)
         elif isinstance(image, str | Path):
-            decoded = read_image(image)
+            decoded = read_image(image, dicom=dicom)
         else:
             raise BadImage(
                 "expected a path, the file's bytes or a uint8 array, "

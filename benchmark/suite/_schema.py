@@ -88,8 +88,11 @@ class AuditConfig(_Strict):
         "warn", description="test images duplicating, or sharing a group with, train/val images"
     )
     near_distance: int = Field(
-        10, ge=-1, le=64, description="perceptual-hash bits of 256 for a near duplicate (-1: off)"
-    )
+        96,
+        ge=-1,
+        le=1280,
+        description="perceptual-hash bits of 1280 for a near duplicate (-1: off)",
+    )  # benchmark.data.audit.NEAR_DISTANCE, chosen by tests/perf/bench_duplicates.py
 
 
 class DatasetConfig(_Strict):

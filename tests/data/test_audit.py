@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from benchmark.data import write_synthetic
+from benchmark.data.audit import NEAR_DISTANCE
 from benchmark.errors import DataError
 from benchmark.runner import index_dataset
 from benchmark.suite._schema import AuditConfig, DatasetConfig, SplitConfig
@@ -96,3 +97,15 @@ def test_odd_sizes_and_modes_are_listed(planted):
     odd = {o["id"]: o["why"] for o in report.odd_images}
     assert "elongated" in odd["Training/pituitary/wide.png"]
     assert report.sizes["64x64"] >= 30
+
+
+def test_near_duplicate_benchmark_recall_and_precision():
+    """The benchmark of tests/perf/bench_duplicates.py at a small size: re-encoded, resized,
+    blurred, cropped, shifted and re-exposed copies are found, distinct phantoms of one
+    class (which all look alike) are not paired."""
+    from tests.perf.bench_duplicates import evaluate, facts_of, make_benchmark
+
+    files, table = make_benchmark(distinct=100, copies=100, size=192, seed=0)
+    facts = facts_of(files)
+    result = evaluate(facts, table, near_distance=NEAR_DISTANCE)
+    assert result["false_pairs"] == 0 and result["recall"] >= 0.99, result

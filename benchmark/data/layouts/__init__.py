@@ -3,16 +3,20 @@
 Each layout is registered with the pydantic model of its ``options`` (every layout accepts
 ``labels``, a renaming of its classes). Official splits found on disk are kept in the
 ``split`` column (``train``/``val``/``test``, or empty where the dataset has none); groups
-(patients, slide regions) in ``group``.
+(patients, slide regions) in ``group``, or with ``group: patient_id`` the Patient ID of each
+DICOM header (kept only as a hash). DICOM files are decoded as ``options.dicom`` says.
 """
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 from pydantic import BaseModel
 
+from benchmark.data.dicom import patient_id
 from benchmark.data.layouts import brain, breast, cervical, generic, lung  # noqa: F401 (register)
 from benchmark.data.layouts._base import (
     LAYOUTS,
@@ -62,6 +66,9 @@ def create_source(layout: str, root: Path | None, options: BaseModel | None = No
             )
     options = options if options is not None else spec.options()
     source = spec.create(root, options)
+    source = replace(source, dicom=getattr(options, "dicom", None))
+    if getattr(options, "group", "layout") == "patient_id":
+        source = _patient_groups(source, layout)
     source = _rename(source, getattr(options, "labels", {}))
     _check_classes_per_split(source, layout)
     return source
@@ -77,8 +84,32 @@ def _rename(source: Source, labels: dict[str, str]) -> Source:
             f"are {source.classes}."
         )
     records = source.records.assign(label=source.records["label"].replace(labels))
-    classes = sorted(records["label"].unique())
-    return Source(records, classes, source.render, source.fingerprint, source.notes)
+    return replace(source, records=records, classes=sorted(records["label"].unique()))
+
+
+def _patient_groups(source: Source, layout: str) -> Source:
+    """Each image's group from its DICOM Patient ID, kept as a hash (so no identifier leaves
+    the machine in split files or logs); files without one keep their own group."""
+    if source.render is not None:
+        raise DataError(
+            f"options.group is patient_id, but the {layout} layout has no files to read it "
+            "from; expected DICOM files. Remove `group: patient_id`."
+        )
+    ids = [patient_id(path) for path in source.records["path"]]
+    if not any(ids):
+        raise DataError(
+            "options.group is patient_id, but none of the dataset's files has a DICOM "
+            "Patient ID (0010,0020). Remove `group: patient_id`, or give the groups in a "
+            "csv layout's `group` column."
+        )
+    groups = [
+        "patient-" + hashlib.sha256(pid.encode()).hexdigest()[:16] if pid else own
+        for pid, own in zip(ids, source.records["group"], strict=True)
+    ]
+    notes = source.notes
+    if missing := sum(pid is None for pid in ids):
+        notes += (f"{missing} file(s) without a DICOM Patient ID keep a group of their own",)
+    return replace(source, records=source.records.assign(group=groups), notes=notes)
 
 
 def _check_classes_per_split(source: Source, layout: str) -> None:

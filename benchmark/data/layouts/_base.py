@@ -6,13 +6,15 @@ from __future__ import annotations
 import hashlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from benchmark.data.dicom import DicomOptions
 from benchmark.data.files import (
     IGNORED_DIRS,
     IMAGE_SUFFIXES,
@@ -40,8 +42,9 @@ class Source:
     path under the root —, ``label``, ``split`` — the official split or empty —, ``group``
     — the patient or other unit that must not straddle splits —, ``path`` and ``mask``).
 
-    Files are decoded when needed; in-memory datasets give ``render`` instead of paths.
-    ``notes`` say what was found but left out (copies, unlabelled folders, links).
+    Files are decoded when needed, DICOM ones as ``dicom`` says; in-memory datasets give
+    ``render`` instead of paths. ``notes`` say what was found but left out (copies,
+    unlabelled folders, links).
     """
 
     records: pd.DataFrame
@@ -49,6 +52,7 @@ class Source:
     render: Render | None = None
     fingerprint: str = ""  # identifies rendered content (the generator's settings)
     notes: tuple[str, ...] = ()
+    dicom: DicomOptions | None = None  # None: DicomOptions' defaults
 
     def __len__(self) -> int:
         return len(self.records)
@@ -72,7 +76,7 @@ class Source:
         mask = decode_image(Path(mask_path).read_bytes()) > 127 if mask_path else None
         if mask is not None and mask.ndim == 3:
             mask = mask.any(axis=2)
-        return decode_image(data), mask
+        return decode_image(data, dicom=self.dicom), mask
 
     def subset(self, keep: np.ndarray) -> Source:
         """The same source restricted to the rows where ``keep`` is true."""
@@ -85,7 +89,7 @@ class Source:
             def render(i: int) -> tuple[np.ndarray, np.ndarray | None]:
                 return parent(int(positions[i]))
 
-        return Source(records, self.classes, render, self.fingerprint, self.notes)
+        return replace(self, records=records, render=render)
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,13 @@ class LayoutOptions(BaseModel):
     labels: dict[str, str] = Field(
         default_factory=dict,
         description="rename classes (source name → new name; two sources may share a name)",
+    )
+    group: Literal["layout", "patient_id"] = Field(
+        "layout",
+        description="split groups: the layout's own, or the Patient ID of DICOM headers",
+    )
+    dicom: DicomOptions = Field(
+        default_factory=DicomOptions, description="how DICOM pixels become 8-bit images"
     )
 
 
