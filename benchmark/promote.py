@@ -47,6 +47,13 @@ def choose_champions(runs: pd.DataFrame, *, metric: str) -> list[Choice]:
             if c.startswith(metric_column("test/")) and c.count("/") == 1
         )
         raise MedbenchError(f"no run has the metric '{metric}'; test metrics logged: {known}.")
+    better = higher_is_better(metric)
+    if better is None:
+        raise MedbenchError(
+            f"--metric {metric}: the metric catalogue ranks it neither way (a count, a bound "
+            "or a signed score); choose a ranked test metric such as test/f1_weighted "
+            "(`medbench list metrics` says which are)."
+        )
     choices = []
     for dataset, group in runs.groupby(tag_column("dataset"), sort=True):
         rows = [_candidate(row, column) for _, row in group.iterrows()]
@@ -54,7 +61,7 @@ def choose_champions(runs: pd.DataFrame, *, metric: str) -> list[Choice]:
         eligible = table[table["note"] == ""]
         winner = None
         if not eligible.empty:
-            sign = -1 if higher_is_better(metric) else 1
+            sign = -1 if better else 1
             order = eligible.assign(key=sign * eligible["value"]).sort_values(
                 ["key", "ci_width", "latency_ms"], kind="stable"
             )

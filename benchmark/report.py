@@ -260,7 +260,9 @@ def _ablations(runs: pd.DataFrame):
             ax.bar(position, value, color=f"C{variant}")
             ax.text(position, value, f"{value:.3f}", ha="center", va="bottom", fontsize=7)
             ticks.append(position)
-            labels.append(f"{run['tags.medbench.dataset']}\n{run['tags.medbench.strategy']}")
+            labels.append(
+                f"{run[track.tag_column('dataset')]}\n{run[track.tag_column('strategy')]}"
+            )
             position += 1
         ax.text(position - (len(group) + 1) / 2, -0.22, backbone, ha="center",
                 transform=ax.get_xaxis_transform(), fontsize=9, weight="bold")  # fmt: skip

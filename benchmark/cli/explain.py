@@ -18,6 +18,9 @@ def explain(
     tracking_uri: str | None = typer.Option(None, help=TRACKING_HELP),
 ) -> None:
     """Write a CAM overlay (jet, alpha 0.5) for the predicted class of each image."""
+    from collections import Counter
+
+    from rich.markup import escape
     from rich.table import Table
 
     from benchmark.cli._common import image_files
@@ -33,7 +36,8 @@ def explain(
     output.mkdir(parents=True, exist_ok=True)
     table = Table("image", "predicted", "confidence", "overlay")
     failures = 0
-    for path in files:
+    stems = Counter(path.stem for path in files)
+    for position, path in enumerate(files):
         try:
             image = predictor.prepare(path)
         except BadImage as exc:
@@ -42,15 +46,20 @@ def explain(
             continue
         probs = predictor.probabilities([image])[0]
         pred = int(probs.argmax())
-        target = output / f"{path.stem}_{method}.png"
+        name = path.stem if stems[path.stem] == 1 else f"{position:04d}_{path.stem}"  # no clash
+        target = output / f"{name}_{method}.png"
         save_png(predictor.overlay(image, target=pred, method=method), target)
         if stages:
             x = predictor.normalized(image[None])
             names = [name for name, _ in stage_layers(predictor.model)]
             maps = [cam_maps(predictor.model, x, [pred], layer=name)[0] for name in names]
             figure = stages_figure([image.numpy()], [maps], names, title=path.name)
-            figure.savefig(output / f"{path.stem}_stages.png", dpi=120)
-        table.add_row(str(path), predictor.classes[pred], f"{probs[pred]:.3f}", str(target))
+            figure.savefig(output / f"{name}_stages.png", dpi=120)
+            import matplotlib.pyplot as plt  # the figure's own module chose the backend
+
+            plt.close(figure)
+        table.add_row(escape(str(path)), predictor.classes[pred], f"{probs[pred]:.3f}",
+                      escape(str(target)))  # fmt: skip
     print_table(table)
     console.print(f"{len(files) - failures} overlays in {output}")
     if failures == len(files):

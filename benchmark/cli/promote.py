@@ -64,7 +64,8 @@ def promote(
             continue
         with tempfile.TemporaryDirectory() as tmp:
             source = track.resolve_model(client, f"runs:/{run_id}/model", Path(tmp))  # verified
-        tags = version_tags(choice.winner, metric=metric, weights_sha256=source.sha256)
+        sha = source.sha256 or track.weights_sha256(source.folder)  # a run logged before hashes
+        tags = version_tags(choice.winner, metric=metric, weights_sha256=sha)
         cell = choice.winner[track.tag_column("cell")]
         verdict = paired.get(choice.dataset, {}).get("cells", {}).get(cell)
         card = model_card(choice.winner, metric=metric, verdict=verdict,
@@ -74,7 +75,7 @@ def promote(
         )
         state = "registered as new version" if created else "already registered: version"
         console.print(
-            f"[green]{choice.winner['tags.medbench.cell']}[/] {state} {version} of "
+            f"[green]{choice.winner[track.tag_column('cell')]}[/] {state} {version} of "
             f"[bold]{target}[/], alias @{alias} → models:/{target}@{alias}"
         )
         promoted += 1

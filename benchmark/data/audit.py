@@ -28,14 +28,15 @@ from scipy.sparse.csgraph import connected_components
 from benchmark.data.cache import FACT_COLUMNS, ImageCache
 from benchmark.data.files import BadImage, decode_with_mode
 from benchmark.data.layouts import Source
+from benchmark.suite._schema import NEAR_DISTANCE
 
 __all__ = ["AuditReport", "audit", "duplicate_pairs", "link_groups", "perceptual_hash", "scan"]
 
 Progress = Callable[[int, int], None]
-# Bits of 1280 apart for a near duplicate, chosen with tests/perf/bench_duplicates.py:
-# copies of a phantom (resized, blurred, cropped, shifted, re-exposed, saved as JPEG or
-# 16-bit PNG) against distinct phantoms of one class, which all look alike as real scans do.
-NEAR_DISTANCE = 96
+# NEAR_DISTANCE (bits apart, of 1280, for a near duplicate) was chosen with
+# tests/perf/bench_duplicates.py: copies of a phantom (resized, blurred, cropped, shifted,
+# re-exposed, saved as JPEG or 16-bit PNG) against distinct phantoms of one class, which all
+# look alike as real scans do.
 _SIDE = 64  # the framed thumbnail the hashes are taken from
 
 

@@ -68,11 +68,20 @@ def patient_id(path: Path | str) -> str | None:
 
 
 def decode_dicom(data: bytes, *, options: DicomOptions | None = None) -> tuple[np.ndarray, str]:
-    """DICOM file bytes → (uint8 H × W or H × W × 3, mode such as ``DICOM MONOCHROME2``)."""
+    """DICOM file bytes → (uint8 H × W or H × W × 3, mode such as ``DICOM MONOCHROME2``), or
+    :class:`BadImage`: a header pydicom chokes on is one unreadable file, never a crash."""
+    try:
+        return _decode(data, options or DicomOptions())
+    except BadImage:
+        raise
+    except Exception as exc:  # struct.error, KeyError, TypeError, IndexError, ... from odd headers
+        raise BadImage(f"unreadable DICOM ({type(exc).__name__}: {exc})") from None
+
+
+def _decode(data: bytes, options: DicomOptions) -> tuple[np.ndarray, str]:
     import pydicom
     from pydicom.errors import InvalidDicomError
 
-    options = options or DicomOptions()
     try:
         ds = pydicom.dcmread(io.BytesIO(data))
     except (InvalidDicomError, EOFError, ValueError, OSError) as exc:
@@ -135,8 +144,9 @@ def _windowed(array: np.ndarray, ds, options: DicomOptions, *, inverted: bool) -
 
     values = np.asarray(apply_modality_lut(array, ds), dtype=np.float32)
     window = options.window
-    if window == "header" and "WindowCenter" in ds and "WindowWidth" in ds:
-        window = Window(center=_first(ds.WindowCenter), width=max(_first(ds.WindowWidth), 1.0))
+    center, width = _first(ds.get("WindowCenter")), _first(ds.get("WindowWidth"))
+    if window == "header" and center is not None and width is not None:
+        window = Window(center=center, width=max(width, 1.0))
     if isinstance(window, Window):
         if str(ds.get("VOILUTFunction", "LINEAR")).upper() == "SIGMOID":
             scaled = 1 / (1 + np.exp(-4 * (values - window.center) / window.width))
@@ -149,16 +159,24 @@ def _windowed(array: np.ndarray, ds, options: DicomOptions, *, inverted: bool) -
         bits = int(ds.VOILUTSequence[0].LUTDescriptor[2])
         stored = np.rint(values).astype(np.int64)  # a LUT is indexed by whole values
         scaled = np.asarray(apply_voi_lut(stored, ds), np.float32) / (2**bits - 1)
-    else:  # auto, or a header without a window
+    else:  # auto, or a header without a (usable) window
         low, high = np.percentile(values, options.percentiles)
         scaled = (values - low) / max(float(high - low), 1e-6)
     out = np.round(np.clip(scaled, 0, 1) * 255).astype(np.uint8)
     return 255 - out if inverted else out
 
 
-def _first(value) -> float:
-    """The first of a multi-valued element (several windows: the first is the default)."""
-    return float(value[0] if isinstance(value, Sequence) and not isinstance(value, str) else value)
+def _first(element) -> float | None:
+    """The first value of a multi-valued element (several windows: the first is the
+    default); ``None`` for an absent, empty or non-numeric one (anonymisers blank them)."""
+    value = getattr(element, "value", element)
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        value = value[0] if len(value) else None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if np.isfinite(number) else None
 
 
 def write_dicom(path: Path, image: np.ndarray, *, patient: str, instance: int) -> None:

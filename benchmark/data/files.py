@@ -43,6 +43,10 @@ __all__ = [
 IMAGE_SUFFIXES = {
     ".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".pgm", ".gif", ".dcm", ".dicom",
 }  # fmt: skip
+# The formats Pillow may open: those of IMAGE_SUFFIXES (PPM reads .pgm). No other of its
+# plugins sees a file: EPS would run Ghostscript, and every plugin is code an attacker
+# could aim a crafted upload at.
+PIL_FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "PPM", "GIF")
 DEFAULT_MAX_PIXELS = 64_000_000  # a mammogram is ~20 million; larger headers are refused
 MAX_PIXELS: int | None = None  # None: MEDBENCH_MAX_PIXELS, else DEFAULT_MAX_PIXELS
 IGNORED_DIRS = {"__MACOSX", ".git", ".ipynb_checkpoints"}
@@ -115,7 +119,7 @@ def decode_with_mode(data: bytes, *, dicom: DicomOptions | None = None) -> tuple
 
         return decode_dicom(data, options=dicom)
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(io.BytesIO(data), formats=PIL_FORMATS) as image:
             width, height = image.size
             limit = max_pixels()
             if width * height > limit:

@@ -118,10 +118,9 @@ def _lime(probabilities, inputs, targets, config, mean, std, batch_size, seed) -
     base = _baseline(inputs, config.baseline, mean, std)
     segments, weights, signed = [], [], []
     with torch.random.fork_rng(devices=[]):  # captum draws the samples on the CPU
-        torch.manual_seed(seed)
+        torch.random.default_generator.manual_seed(seed)  # the CUDA generators stay as they are
         for i, target in enumerate(targets):
-            labels = slic(pixels[i], n_segments=config.superpixels, start_label=0, channel_axis=-1)
-            labels = np.unique(labels, return_inverse=True)[1].reshape(labels.shape)
+            labels = _superpixels(pixels[i], config.superpixels)
             mask = torch.from_numpy(labels).to(inputs.device)[None, None]
             coefs = lime.attribute(
                 inputs[i : i + 1],

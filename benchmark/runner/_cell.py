@@ -207,7 +207,7 @@ def study_spec(cell: Cell, context: Context, run_id: str | None = None) -> tune.
     strategy = get_strategy(cell.strategy_kind)
     attrs = {}
     if run_id is not None:
-        attrs = {k.removeprefix("medbench."): v for k, v in _tags(cell).items()}
+        attrs = {k.removeprefix(track.TAG): v for k, v in _tags(cell).items()}
         attrs["mlflow_run_id"] = run_id
     return tune.StudySpec(
         name=study_name(cell),

@@ -29,6 +29,7 @@ from fastapi.security import (
 )
 from starlette.concurrency import run_in_threadpool
 
+from benchmark import track
 from benchmark.data import BadImage
 from benchmark.errors import MedbenchError
 from benchmark.explain import METHODS
@@ -187,8 +188,8 @@ def _describe(
         "name": source and source.name,
         "version": source and source.version,
         "uri": source and source.uri,
-        "cell": tags.get("medbench.cell"),
-        "suite": tags.get("medbench.suite"),
+        "cell": tags.get(track.TAG + "cell"),
+        "suite": tags.get(track.TAG + "suite"),
         "backbone": predictor.config["backbone"],
         "image_size": predictor.config["image_size"],
         "classes": predictor.classes,

@@ -83,16 +83,21 @@ class SplitConfig(_Strict):
         return self
 
 
+# The audit's perceptual hash has HASH_BITS bits; copies lie within NEAR_DISTANCE of their
+# original (chosen with tests/perf/bench_duplicates.py; benchmark.data.audit uses both).
+HASH_BITS, NEAR_DISTANCE = 1280, 96
+
+
 class AuditConfig(_Strict):
     on_leak: Literal["warn", "drop", "fail"] = Field(
         "warn", description="test images duplicating, or sharing a group with, train/val images"
     )
     near_distance: int = Field(
-        96,
+        NEAR_DISTANCE,
         ge=-1,
-        le=1280,
-        description="perceptual-hash bits of 1280 for a near duplicate (-1: off)",
-    )  # benchmark.data.audit.NEAR_DISTANCE, chosen by tests/perf/bench_duplicates.py
+        le=HASH_BITS,
+        description=f"perceptual-hash bits of {HASH_BITS} for a near duplicate (-1: off)",
+    )
 
 
 class DatasetConfig(_Strict):
@@ -320,6 +325,15 @@ class OcclusionConfig(_Strict):
     patch: float = Field(0.125, gt=0, le=1, description="patch side, a fraction of the image's")
     stride: float = Field(0.0625, gt=0, le=1, description="its step, a fraction of the side")
     baseline: _Fill = Field("mean", description=_FILL)
+
+    @model_validator(mode="after")
+    def _no_holes(self) -> OcclusionConfig:
+        if self.stride > self.patch:
+            raise ValueError(
+                "`stride <= patch` must hold (a larger step leaves pixels no patch covers), "
+                f"but got (stride={self.stride}, patch={self.patch})"
+            )
+        return self
 
 
 class IntegratedGradientsConfig(_Strict):

@@ -21,7 +21,12 @@ SHA_TAG = f"{TAG}weights_sha256"  # a registered version's record of its weights
 SHA_KEY = "weights_sha256"  # the same record in the logged model's own config.json
 _PACKAGE = Path(benchmark.__file__).parent
 _CODE = _PACKAGE / "serve" / "mlflow_model.py"
-_FALLBACK_REQUIREMENTS = ["torch", "timm", "safetensors", "numpy", "pandas", "pillow", "mlflow"]
+# What the served model's code imports, where medbench is not installed as a distribution
+# (its metadata lists the rest otherwise)
+_FALLBACK_REQUIREMENTS = [
+    "torch", "timm", "safetensors", "numpy", "pandas", "pillow", "mlflow", "pydantic",
+    "lazy-loader", "opencv-python-headless", "pydicom", "captum", "scikit-image", "grad-cam",
+]  # fmt: skip
 
 
 def log_model(run: RunLog, folder: Path) -> str:
@@ -31,7 +36,8 @@ def log_model(run: RunLog, folder: Path) -> str:
     The model is the code of ``benchmark/serve/mlflow_model.py`` with the medbench package
     beside it, so it loads where medbench is not installed; its signature takes one ``image``
     column and returns ``label``, ``confidence`` and a probability per class. The logged
-    ``config.json`` records the sha256 of the weights, checked by every load.
+    ``config.json`` and the run's ``medbench.weights_sha256`` tag record the sha256 of the
+    weights, checked by every load (editing the artifacts does not change the tag).
     """
     import tempfile
 
@@ -76,6 +82,7 @@ def log_model(run: RunLog, folder: Path) -> str:
             signature=signature,
             pip_requirements=_requirements(),
         )
+    client.set_tag(run.run_id, SHA_TAG, config[SHA_KEY])  # a record outside the artifacts
     return logged.model_id
 
 
@@ -235,12 +242,16 @@ def resolve_model(client, reference: str, folder: Path) -> ModelSource:
         raise TrackingError(f"cannot download the model '{reference}': {exc}") from None
     source = ModelSource(folder=_model_folder(path, reference), uri=uri, name=name)
     source.version, source.run_id, source.description = version, run_id, description
-    source.sha256 = verify_weights(source.folder, model=source.label, recorded=recorded)
+    run = None
     if run_id:
         try:
             run = client.get_run(run_id)
         except Exception:
-            return source
+            run = None
+    if recorded is None and run is not None:  # a run's model: the hash its run recorded
+        recorded = run.data.tags.get(SHA_TAG)
+    source.sha256 = verify_weights(source.folder, model=source.label, recorded=recorded)
+    if run is not None:
         source.metrics = {k: v for k, v in run.data.metrics.items() if k.startswith("test/")}
         source.tags = {k: v for k, v in run.data.tags.items() if k.startswith(TAG)}
     return source

@@ -31,6 +31,24 @@ def test_empty_truncated_and_non_image_files_are_refused_with_the_reason():
         decode_image(b"%PDF-1.4 not a picture")
 
 
+def test_only_the_image_formats_medbench_reads_reach_a_decoder():
+    """A valid picture in a format outside the list (WebP, ICO, EPS, which would run
+    Ghostscript) is refused before any of Pillow's other plugins look at it."""
+    image = Image.new("RGB", (16, 16), "red")
+    for fmt in ("WEBP", "ICO", "TGA"):
+        buffer = io.BytesIO()
+        image.save(buffer, format=fmt)
+        Image.open(io.BytesIO(buffer.getvalue())).load()  # Pillow itself would read it
+        with pytest.raises(BadImage, match="not an image"):
+            decode_image(buffer.getvalue())
+    with pytest.raises(BadImage, match="not an image"):
+        decode_image(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 16 16\n")
+    for fmt in ("PNG", "JPEG", "BMP", "TIFF", "PPM", "GIF"):
+        buffer = io.BytesIO()
+        image.convert("L" if fmt == "PPM" else "RGB").save(buffer, format=fmt)
+        assert decode_image(buffer.getvalue()).shape[:2] == (16, 16), fmt
+
+
 def test_a_decompression_bomb_is_refused_from_its_header(monkeypatch):
     monkeypatch.setattr(files_module, "MAX_PIXELS", 32 * 32)
     with pytest.raises(BadImage, match="decompression bomb"):

@@ -130,6 +130,18 @@ def test_the_registry_record_catches_weights_and_config_forged_together(store, t
     assert f"recorded sha256 {sha}, found {forged}" in message
 
 
+def test_the_run_record_catches_a_run_model_forged_with_its_config(store, tmp_path):
+    """``runs:/`` has no registry version: the run's own tag, outside the artifacts, is the
+    record that editing the artifacts cannot change."""
+    uri, stored, sha = store
+    client = track.connect(uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("tiny").experiment_id])
+    assert run.data.tags[track.SHA_TAG] == sha
+    forged = _swap_weights(stored, tmp_path, rewrite_config=True)
+    with pytest.raises(ModelIntegrityError, match=f"recorded sha256 {sha}, found {forged}"):
+        track.resolve_model(client, f"runs:/{run.info.run_id}/model", tmp_path / "a")
+
+
 def test_a_local_model_folder_with_changed_weights_is_refused(store, tmp_path):
     uri, _, _ = store
     source = track.resolve_model(track.connect(uri), URI, tmp_path / "download")

@@ -4,12 +4,12 @@ Each layout is registered with the pydantic model of its ``options`` (every layo
 ``labels``, a renaming of its classes). Official splits found on disk are kept in the
 ``split`` column (``train``/``val``/``test``, or empty where the dataset has none); groups
 (patients, slide regions) in ``group``, or with ``group: patient_id`` the Patient ID of each
-DICOM header (kept only as a hash). DICOM files are decoded as ``options.dicom`` says.
+DICOM header (kept only as a number within the dataset). DICOM files are decoded as
+``options.dicom`` says.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -88,8 +88,9 @@ def _rename(source: Source, labels: dict[str, str]) -> Source:
 
 
 def _patient_groups(source: Source, layout: str) -> Source:
-    """Each image's group from its DICOM Patient ID, kept as a hash (so no identifier leaves
-    the machine in split files or logs); files without one keep their own group."""
+    """Each image's group from its DICOM Patient ID, kept only as a number within the
+    dataset (so no identifier leaves the machine in split files or logs); files without
+    one keep their own group."""
     if source.render is not None:
         raise DataError(
             f"options.group is patient_id, but the {layout} layout has no files to read it "
@@ -102,8 +103,11 @@ def _patient_groups(source: Source, layout: str) -> Source:
             "Patient ID (0010,0020). Remove `group: patient_id`, or give the groups in a "
             "csv layout's `group` column."
         )
+    # Numbered in order of the patients' sorted IDs: a group name says nothing of the ID
+    # (a hash of a short number is reversed by trying them all) and links no two datasets.
+    number = {pid: i for i, pid in enumerate(sorted({pid for pid in ids if pid}), start=1)}
     groups = [
-        "patient-" + hashlib.sha256(pid.encode()).hexdigest()[:16] if pid else own
+        f"patient-{number[pid]:05d}" if pid else own
         for pid, own in zip(ids, source.records["group"], strict=True)
     ]
     notes = source.notes
