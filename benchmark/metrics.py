@@ -41,6 +41,7 @@ _SCORES = (  # (name, title): test scores in [0, 1], higher is better
     ("f1_macro", "F1 (macro)"),
     ("auroc_macro", "AUROC (macro)"),
     ("mcc", "Matthews correlation"),
+    ("kappa", "Cohen's kappa"),
 )
 
 CATALOGUE: tuple[Metric, ...] = (
@@ -53,6 +54,9 @@ CATALOGUE: tuple[Metric, ...] = (
     Metric("test/{class}/precision", "precision of a class", True),
     Metric("test/{class}/recall", "recall of a class", True),
     Metric("test/{class}/f1", "F1 of a class", True),
+    Metric("test/{class}/sensitivity", "sensitivity of a class", True),
+    Metric("test/{class}/specificity", "specificity of a class", True),
+    Metric("test/{class}/auroc", "AUROC of a class against the rest", True),
     Metric("test/{class}/support", "test images of a class", None, "images"),
     Metric("train/loss", "training loss", False),
     Metric("train/lr", "learning rate", None),
@@ -90,6 +94,8 @@ CATALOGUE: tuple[Metric, ...] = (
     Metric("cam/{method}/seconds_per_image", "seconds per image", False, "s"),
     Metric("cam/{method}/images", "images scored", None, "images"),
     Metric("system/{name}", "system use", None),
+    # the suite's summary run: per dataset, test images by how many cells got them wrong
+    Metric("{dataset}/wrong_in_{count}", "test images that many cells got wrong", None, "images"),
 )
 _EXACT = {m.key: m for m in CATALOGUE if "{" not in m.key}
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import shutil
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -248,7 +250,8 @@ def test_a_suite_on_a_dicom_imagefolder_runs_and_its_model_reads_dicom_as_traine
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri)
-    table = mlflow.pyfunc.load_model(model).predict(pd.DataFrame({"image": [scan]}))
+    sent = base64.b64encode(Path(scan).read_bytes()).decode()  # what a REST client sends
+    table = mlflow.pyfunc.load_model(model).predict(pd.DataFrame({"image": [sent]}))
     assert table["label"][0] == predictor.predict([scan])["label"][0]
 
     with serve_in_thread(create_app(predictor, source=source, max_bytes=1 << 20)) as url:
