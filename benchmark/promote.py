@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from benchmark.errors import MedbenchError
-from benchmark.metrics import higher_is_better
+from benchmark.metrics import get_metric, higher_is_better
 from benchmark.track import SHA_TAG, TAG, metric_column, tag_column
 
 __all__ = [
@@ -123,9 +123,8 @@ def version_tags(winner: pd.Series, *, metric: str, weights_sha256: str) -> dict
     return tags
 
 
-_CARD_SCORES = [("accuracy", "Accuracy"), ("balanced_accuracy", "Balanced accuracy"),
-                ("f1_weighted", "F1 (weighted)"), ("f1_macro", "F1 (macro)"),
-                ("auroc_macro", "AUROC (macro)"), ("mcc", "MCC"), ("ece", "ECE")]  # fmt: skip
+_CARD_SCORES = ("accuracy", "balanced_accuracy", "f1_weighted", "f1_macro", "auroc_macro",
+                "mcc", "ece")  # fmt: skip
 LIMITS = (
     "For research use only. Not a medical device: it is not cleared for diagnosis, and every "
     "prediction needs a qualified clinician's review. Its scores hold for images like its test "
@@ -183,7 +182,9 @@ def model_card(
             "Tuned parameters: " + ", ".join(f"{k} = {v}" for k, v in sorted(best.items())) + "."
         )
     lines += ["", "## Test scores", "", "| metric | value | 95 % interval |", "|---|---:|---|"]
-    for key, label in _CARD_SCORES:
+    for key in _CARD_SCORES:
+        title = get_metric(f"test/{key}").title
+        label = title[0].upper() + title[1:]  # the catalogue's name, as a table row starts
         value = number(f"test/{key}")
         if math.isnan(value):
             continue

@@ -57,14 +57,13 @@ def predict(
 
 def render_model(source: ModelSource, config: dict) -> None:
     """Which model answers: its registered name and version (or run), backbone, test scores."""
-    name = f"{source.name} version {source.version}" if source.name else source.uri
     scores = ", ".join(
         f"{key.removeprefix('test/')} {source.metrics[key]:.3f}"
         for key in ("test/accuracy", "test/f1_weighted", "test/auroc_macro")
         if key in source.metrics
     )
     console.print(
-        f"[bold]{escape(name)}[/]: {config['backbone']} at {config['image_size']} px, "
+        f"[bold]{escape(source.label)}[/]: {config['backbone']} at {config['image_size']} px, "
         f"classes {', '.join(config['classes'])}" + (f"; test {scores}" if scores else "")
     )
 

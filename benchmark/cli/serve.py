@@ -26,7 +26,8 @@ def app(
         envvar="MEDBENCH_APP_TOKEN",
         show_default=False,
         help="Secret every request must carry (the browser asks for it as a password); "
-        "required when --host is not 127.0.0.1, ::1 or localhost.",
+        "required when --host is not 127.0.0.1, ::1 or localhost. Prefer the environment "
+        "variable: a command line shows in `ps` and in the shell's history.",
     ),
     tracking_uri: str | None = typer.Option(None, help=TRACKING_HELP),
 ) -> None:

@@ -22,7 +22,14 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "stages_figure",
         ],
         "_maps": ["Attribution", "cam_maps", "explain_maps"],
-        "_methods": ["METHODS", "SLOW_METHODS", "Method", "check_method", "list_cams"],
+        "_methods": [
+            "METHODS",
+            "SLOW_METHODS",
+            "Method",
+            "check_method",
+            "list_cams",
+            "method_info",
+        ],
         "_quality": ["baseline_maps", "faithfulness", "localisation"],
     },
 )

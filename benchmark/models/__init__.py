@@ -10,10 +10,8 @@ import lazy_loader as lazy
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
     submod_attrs={
-        "_names": ["check_backbone", "list_backbones"],
+        "_names": ["CONFIG_FILE", "WEIGHTS_FILE", "check_backbone", "list_backbones"],
         "_build": [
-            "CONFIG_FILE",
-            "WEIGHTS_FILE",
             "ParamCounts",
             "count_parameters",
             "create_model",

@@ -17,7 +17,7 @@ from timm.data import resolve_model_data_config
 from torch import nn
 
 from benchmark.errors import ModelError
-from benchmark.models._names import check_backbone
+from benchmark.models._names import CONFIG_FILE, WEIGHTS_FILE, check_backbone
 
 __all__ = [
     "ParamCounts",
@@ -30,7 +30,6 @@ __all__ = [
     "save_model",
 ]
 
-WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
 
 _PROBE_TIMEOUT_S = 3.0
 

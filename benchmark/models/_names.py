@@ -1,4 +1,5 @@
-"""timm's model names, without importing timm where they were listed before.
+"""What names a model without importing timm: timm's model names (read from the cache
+folder where they were listed before) and the files of a model folder.
 
 ``medbench suite validate`` checks backbone names; importing timm (and torch) for that costs
 seconds, so the names of the installed timm version are kept in the medbench cache folder
@@ -15,7 +16,9 @@ from importlib.metadata import version
 from benchmark._home import cache_home
 from benchmark.errors import ModelError, suggest
 
-__all__ = ["check_backbone", "list_backbones"]
+__all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "check_backbone", "list_backbones"]
+
+WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"  # a model folder's two files
 
 
 @cache

@@ -130,7 +130,14 @@ def _log_inputs(cell: Cell, data: Dataset, run: track.RunLog, context: Context) 
     run.log_metrics(data.audit_metrics())
 
 
-def _tuned(cell, data, images, run: track.RunLog, context: Context, claim):
+def _tuned(
+    cell: Cell,
+    data: Dataset,
+    images: ImageSet,
+    run: track.RunLog,
+    context: Context,
+    claim: tune.CellClaim | None,
+) -> tuple[Cell, int | None, dict[str, float]]:
     """The cell with its best settings (itself without ``tune:``), the epochs of a refit on
     train+val (``None``: none) and the study's metrics."""
     if cell.tune is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from benchmark.data import BadImage
@@ -61,7 +62,7 @@ def predict_files(
     return frame.reindex(columns=[c for c in order if c in frame]).reset_index(drop=True)
 
 
-def save_png(image, path: Path) -> None:
+def save_png(image: np.ndarray, path: Path) -> None:
     """An RGB uint8 array as a PNG file."""
     from PIL import Image
 

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import io
 import threading
+from collections.abc import Callable
 from importlib.resources import files
 
 import numpy as np
@@ -122,7 +123,7 @@ def create_app(
     return app
 
 
-def _require(token: str):
+def _require(token: str) -> Callable[..., None]:
     """A dependency accepting HTTP Basic (any user name, the token as password) or a bearer
     token; both are compared by their sha256 in constant time."""
     expected = hashlib.sha256(token.encode()).digest()

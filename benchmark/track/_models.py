@@ -13,10 +13,10 @@ from pathlib import Path
 
 import benchmark
 from benchmark.errors import ModelIntegrityError, TrackingError
+from benchmark.models._names import CONFIG_FILE, WEIGHTS_FILE
 from benchmark.track._runs import TAG, RunLog
 
 MODEL = "model"  # the logged model's name on its run: runs:/<run id>/model
-WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
 SHA_TAG = f"{TAG}weights_sha256"  # a registered version's record of its weights
 SHA_KEY = "weights_sha256"  # the same record in the logged model's own config.json
 _PACKAGE = Path(benchmark.__file__).parent
