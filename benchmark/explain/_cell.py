@@ -17,6 +17,7 @@ from benchmark.explain._gallery import cam_panels, gallery_figure, lime_panels, 
 from benchmark.explain._maps import cam_maps, explain_maps
 from benchmark.explain._methods import SLOW_METHODS
 from benchmark.explain._quality import baseline_maps, faithfulness, localisation
+from benchmark.suite import ExplainConfig
 
 __all__ = ["CellExplanation", "explain_cell"]
 
@@ -43,7 +44,7 @@ def explain_cell(
     probs: np.ndarray,
     masks: torch.Tensor | None,
     classes: list[str],
-    config: Any,
+    config: ExplainConfig,
     title: str,
     seed: int = 0,
 ) -> CellExplanation:
