@@ -3,8 +3,6 @@ method through captum, chosen by the method's kind in the table of ``_methods``.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 from torch import nn
@@ -12,6 +10,7 @@ from torch import nn
 from benchmark.explain._cam import grad_cam_maps
 from benchmark.explain._methods import method_info
 from benchmark.explain._perturb import Attribution, perturbation_maps
+from benchmark.suite import ExplainConfig
 
 __all__ = ["Attribution", "cam_maps", "explain_maps"]
 
@@ -23,7 +22,7 @@ def explain_maps(
     *,
     method: str = "gradcam",
     layer: str | None = None,
-    settings: Any = None,
+    settings: ExplainConfig | None = None,
     mean: tuple[float, ...] | None = None,
     std: tuple[float, ...] | None = None,
     batch_size: int = 32,
@@ -41,16 +40,12 @@ def explain_maps(
             model, inputs, targets, method=method, layer=layer, batch_size=batch_size
         )
         return Attribution(maps=maps)
-    if settings is None:
-        from benchmark.suite import ExplainConfig  # the schema imports this package
-
-        settings = ExplainConfig()
     return perturbation_maps(
         model,
         inputs,
         targets,
         method=method,
-        settings=settings,
+        settings=settings or ExplainConfig(),
         mean=mean,
         std=std,
         batch_size=batch_size,
@@ -58,30 +53,7 @@ def explain_maps(
     )
 
 
-def cam_maps(
-    model: nn.Module,
-    inputs: torch.Tensor,
-    targets: list[int],
-    *,
-    method: str = "gradcam",
-    layer: str | None = None,
-    settings: Any = None,
-    mean: tuple[float, ...] | None = None,
-    std: tuple[float, ...] | None = None,
-    batch_size: int = 32,
-    seed: int = 0,
-) -> np.ndarray:
+def cam_maps(model: nn.Module, inputs: torch.Tensor, targets: list[int], **options) -> np.ndarray:
     """Maps (N × H × W, each in [0, 1], at the input's size) for the given target classes,
-    of any method (the settings as for :func:`explain_maps`). Works for frozen backbones."""
-    return explain_maps(
-        model,
-        inputs,
-        targets,
-        method=method,
-        layer=layer,
-        settings=settings,
-        mean=mean,
-        std=std,
-        batch_size=batch_size,
-        seed=seed,
-    ).maps
+    of any method (``options`` as for :func:`explain_maps`). Works for frozen backbones."""
+    return explain_maps(model, inputs, targets, **options).maps

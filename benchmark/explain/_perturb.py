@@ -12,7 +12,6 @@ normalisation), ``black``, or ``blur`` (a Gaussian blur with σ = 1/16 of the si
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import cv2
 import numpy as np
@@ -22,6 +21,8 @@ from captum.attr import IntegratedGradients, Lime, Occlusion
 from captum.attr._core.lime import get_exp_kernel_similarity_function
 from skimage.segmentation import slic
 from torch import nn
+
+from benchmark.suite import ExplainConfig
 
 __all__ = ["Attribution", "perturbation_maps"]
 
@@ -48,7 +49,7 @@ def perturbation_maps(
     targets: list[int],
     *,
     method: str,
-    settings: Any,
+    settings: ExplainConfig,
     mean: tuple[float, ...] | None = None,
     std: tuple[float, ...] | None = None,
     batch_size: int = 32,

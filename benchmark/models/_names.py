@@ -41,6 +41,11 @@ def _model_names() -> tuple[str, ...]:
     return names
 
 
+@cache
+def _name_set() -> frozenset[str]:
+    return frozenset(_model_names())
+
+
 def list_backbones(pattern: str = "*") -> list[str]:
     """timm's model names matching a wildcard pattern, sorted as timm sorts them."""
     return [name for name in _model_names() if fnmatchcase(name, pattern)]
@@ -49,7 +54,7 @@ def list_backbones(pattern: str = "*") -> list[str]:
 def check_backbone(name: str) -> None:
     """Fail with close matches when ``name`` is not a timm model."""
     base = name.split(".", 1)[0]  # allow timm's "name.pretrained_tag"
-    if base not in frozenset(_model_names()):
+    if base not in _name_set():
         raise ModelError(
             f"unknown backbone '{name}': not a timm model (see `medbench list backbones`)."
             + suggest(base, _model_names())
