@@ -7,6 +7,7 @@ from typer.core import TyperGroup
 
 from benchmark import __version__
 from benchmark.cli import (
+    config,
     data,
     explain,
     leaderboard,
@@ -63,6 +64,9 @@ def main(
     ),
 ) -> None:
     """Benchmark transfer learning for medical image classification."""
+    from benchmark.settings import check_settings
+
+    check_settings()  # every MEDBENCH_* variable, before any work
 
 
 app.command("run")(run.run)
@@ -76,5 +80,6 @@ app.command("predict")(predict.predict)
 app.command("app")(serve.app)
 app.command("ui")(ui.ui)
 app.command("list")(listing.list_)
+app.command("config")(config.config)
 app.add_typer(suite.app, name="suite")
 app.add_typer(data.app, name="data")

@@ -46,7 +46,9 @@ def synth(
     """Write synthetic phantoms as a small fake tree in a real dataset's layout."""
     from benchmark.console import progress_bar
     from benchmark.data import write_synthetic
+    from benchmark.settings import writable_folder
 
+    writable_folder(out, what="the output folder")
     with progress_bar("writing phantoms") as update:
         counts = write_synthetic(
             out,
@@ -73,7 +75,7 @@ def cache(
 
     store = default_cache()
     if store is None:
-        console.print("The cache is off (MEDBENCH_CACHE=off).")
+        console.print("No cache: MEDBENCH_CACHE is off, or its folder cannot be written.")
         return
     files, size = store.usage()
     if clear:

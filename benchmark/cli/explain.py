@@ -29,11 +29,12 @@ def explain(
     from benchmark.errors import MedbenchError
     from benchmark.explain import cam_maps, check_method, stage_layers, stages_figure
     from benchmark.serve import load_predictor, save_png
+    from benchmark.settings import writable_folder
 
     check_method(method)
+    writable_folder(output, what="the overlays folder (--output)")
     files = image_files(images)
     predictor, _ = load_predictor(model, tracking_uri=tracking_uri)
-    output.mkdir(parents=True, exist_ok=True)
     table = Table("image", "predicted", "confidence", "overlay")
     failures = 0
     stems = Counter(path.stem for path in files)

@@ -43,6 +43,10 @@ def leaderboard(
 
     if format_ not in FORMATS:
         raise MedbenchError(f"unknown --format '{format_}': expected one of {list(FORMATS)}.")
+    if output is not None:
+        from benchmark.settings import writable_folder
+
+        writable_folder(output.parent, what="the folder of --output")
     client = track.connect(tracking_uri)
     name = resolve_suite_name(client, suite_or_experiment)
     runs = track.load_cell_runs(client, name, latest=latest)
@@ -68,7 +72,6 @@ def leaderboard(
     if output is None:
         console.out(text, end="", highlight=False)
     else:
-        output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text)
         console.print(f"wrote {output}")
 

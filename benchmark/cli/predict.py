@@ -34,13 +34,14 @@ def predict(
     from benchmark.errors import MedbenchError
     from benchmark.explain import check_method
     from benchmark.serve import load_predictor, predict_files
+    from benchmark.settings import writable_folder
 
     if cam is not None:
         check_method(cam)
+    writable_folder(output, what="the predictions folder (--output)")
     files = image_files(images)
     predictor, source = load_predictor(model, tracking_uri=tracking_uri)
     render_model(source, predictor.config)
-    output.mkdir(parents=True, exist_ok=True)
     with progress_bar("predicting") as advance:
         frame = predict_files(
             predictor, files, top_k=top_k, cam=cam, overlays=output, progress=advance

@@ -21,7 +21,9 @@ def report(
     from benchmark.console import console
     from benchmark.errors import MedbenchError
     from benchmark.report import write_report
+    from benchmark.settings import writable_folder
 
+    writable_folder(output, what="the report folder (--output)")
     client = track.connect(tracking_uri)
     name = resolve_suite_name(client, suite_or_experiment)
     if track.load_cell_runs(client, name).empty:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import os
 import signal
 import time
 from pathlib import Path
@@ -82,10 +81,10 @@ def run(
     from benchmark.checks import load_checked_suite
     from benchmark.suite import expand_cells
 
-    if system_metrics is not None:  # the workers this starts read it too
-        from benchmark.track import SYSTEM_METRICS_ENV
+    if system_metrics is not None:  # the workers this starts inherit it
+        from benchmark.settings import OFF, set_flags
 
-        os.environ[SYSTEM_METRICS_ENV] = str(system_metrics)
+        set_flags(system_metrics=system_metrics or OFF)
 
     overrides = [*(set_ or []), *([f"tune.trials={trials}"] if trials is not None else [])]
     spec = load_checked_suite(suite, overrides=overrides)

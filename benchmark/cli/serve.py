@@ -23,7 +23,6 @@ def app(
     ),
     token: str | None = typer.Option(
         None,
-        envvar="MEDBENCH_APP_TOKEN",
         show_default=False,
         help="Secret every request must carry (the browser asks for it as a password); "
         "required when --host is not 127.0.0.1, ::1 or localhost. Prefer the environment "
@@ -39,7 +38,10 @@ def app(
     from benchmark.explain import check_method
     from benchmark.serve import load_predictor
     from benchmark.serve.app import LOCAL_HOSTS, check_exposure, create_app
+    from benchmark.settings import settings
 
+    secret = settings().app_token
+    token = token or (secret.get_secret_value() if secret is not None else None)
     check_exposure(host, token)
     cam_method = None if cam == "none" else cam
     if cam_method is not None:

@@ -8,13 +8,11 @@ stream while the current one trains. Augmentation and normalisation run on the d
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 
 import torch
 
 from benchmark.data.augment import Augment
-from benchmark.errors import MedbenchError
 
 __all__ = ["Batches", "device_budget", "normalize", "place_images"]
 
@@ -41,20 +39,15 @@ def device_budget(device: torch.device) -> int:
     """Bytes of a GPU the images of a cell may take: ``MEDBENCH_DATA_ON_DEVICE`` (``auto``: a
     quarter of its free memory; ``off``: none, batches come from pinned host memory; or a
     number of GiB). Nothing on a CPU."""
-    if device.type != "cuda":
-        return 0
-    setting = os.environ.get("MEDBENCH_DATA_ON_DEVICE", "auto").strip().lower()
-    if setting == "off":
+    from benchmark.settings import settings
+
+    setting = settings().data_on_device  # checked on every device, so a typo is caught here
+    if device.type != "cuda" or setting == "off":
         return 0
     if setting == "auto":
         free, _ = torch.cuda.mem_get_info(device)
         return free // 4
-    try:
-        return int(float(setting) * 2**30)
-    except ValueError:
-        raise MedbenchError(
-            f"MEDBENCH_DATA_ON_DEVICE={setting!r}: expected auto, off or a number of GiB."
-        ) from None
+    return int(setting * 2**30)
 
 
 def place_images(images: torch.Tensor, device: torch.device) -> torch.Tensor:

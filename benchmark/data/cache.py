@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark._home import cache_home
 from benchmark.data.dicom import DicomOptions
 from benchmark.data.preprocess import OPS_VERSION, Op
+from benchmark.settings import cache_home
 
 __all__ = ["FACT_COLUMNS", "ImageCache", "default_cache"]
 
@@ -32,7 +32,8 @@ FACT_COLUMNS = ("sha256", "width", "height", "mode", "phash", "error")
 
 
 def default_cache() -> ImageCache | None:
-    """The cache named by ``MEDBENCH_CACHE`` (``off`` for none), else ``~/.cache/medbench``."""
+    """The cache named by ``MEDBENCH_CACHE`` (``off``, or a folder that cannot be written:
+    none), else ``~/.cache/medbench``."""
     home = cache_home()
     return ImageCache(home) if home is not None else None
 

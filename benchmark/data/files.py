@@ -47,8 +47,7 @@ IMAGE_SUFFIXES = {
 # plugins sees a file: EPS would run Ghostscript, and every plugin is code an attacker
 # could aim a crafted upload at.
 PIL_FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "PPM", "GIF")
-DEFAULT_MAX_PIXELS = 64_000_000  # a mammogram is ~20 million; larger headers are refused
-MAX_PIXELS: int | None = None  # None: MEDBENCH_MAX_PIXELS, else DEFAULT_MAX_PIXELS
+MAX_PIXELS: int | None = None  # a limit of this process; None: MEDBENCH_MAX_PIXELS's
 IGNORED_DIRS = {"__MACOSX", ".git", ".ipynb_checkpoints"}
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -143,15 +142,13 @@ def decode_with_mode(data: bytes, *, dicom: DicomOptions | None = None) -> tuple
 
 
 def max_pixels() -> int:
-    """The largest image decoded, in pixels: ``MEDBENCH_MAX_PIXELS`` or 64 million."""
+    """The largest image decoded, in pixels: ``MEDBENCH_MAX_PIXELS`` (64 million by default;
+    a mammogram is about 20 million)."""
     if MAX_PIXELS is not None:
         return MAX_PIXELS
-    text = os.environ.get("MEDBENCH_MAX_PIXELS", "")
-    if not text:
-        return DEFAULT_MAX_PIXELS
-    if not text.replace("_", "").isdigit():
-        raise BadImage(f"MEDBENCH_MAX_PIXELS={text!r}: expected a whole number of pixels")
-    return int(text.replace("_", ""))
+    from benchmark.settings import settings
+
+    return settings().max_pixels
 
 
 def _to_uint8(image: Image.Image) -> np.ndarray:

@@ -13,8 +13,8 @@ from fnmatch import fnmatchcase
 from functools import cache
 from importlib.metadata import version
 
-from benchmark._home import cache_home
 from benchmark.errors import ModelError, suggest
+from benchmark.settings import cache_home
 
 __all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "check_backbone", "list_backbones"]
 

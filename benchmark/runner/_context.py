@@ -4,7 +4,6 @@ launcher can start its workers at once."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,15 +65,3 @@ class Context:
         """Delete the checkpoints of a finished cell or study."""
         if self.checkpoints is not None:
             shutil.rmtree(self.checkpoints.joinpath(*parts), ignore_errors=True)
-
-
-def checkpoint_root(tracking_uri: str) -> Path | None:
-    """``MEDBENCH_CHECKPOINTS`` (``off`` turns checkpoints off), else ``checkpoints/`` beside
-    a SQLite store, else ``mlruns/checkpoints`` in the working folder. Workers on several
-    machines that should continue each other's trainings need it on a shared file system."""
-    setting = os.environ.get("MEDBENCH_CHECKPOINTS")
-    if setting:
-        return None if setting.lower() == "off" else Path(setting).expanduser()
-    if tracking_uri.startswith("sqlite:///"):
-        return Path(tracking_uri.removeprefix("sqlite:///")).parent / "checkpoints"
-    return Path.cwd() / "mlruns" / "checkpoints"

@@ -18,9 +18,10 @@ from benchmark import track, tune
 from benchmark._process import set_worker
 from benchmark.checks import check_suite
 from benchmark.runner._cell import end_dead_runs, run_cell, study_spec, trial_objective
-from benchmark.runner._context import CellOutcome, Context, Reporter, checkpoint_root
+from benchmark.runner._context import CellOutcome, Context, Reporter
 from benchmark.runner._data import Dataset, images_for, index_dataset
 from benchmark.runner._devices import nvml_index
+from benchmark.settings import check_settings, checkpoint_root, writable_folder
 from benchmark.suite import Cell, Suite, expand_cells
 from benchmark.train import resolve_device
 
@@ -67,12 +68,15 @@ class Session:
 def prepare(
     suite: Suite, *, tracking_uri: str | None = None, storage: str | None = None
 ) -> Session:
-    """Check the suite's names and open both stores, within seconds when one cannot be
-    reached or written, before any data is read."""
+    """Check the suite's names, open both stores and check the checkpoint folder, within
+    seconds when one cannot be reached or written, before any data is read."""
+    check_settings()
     suite = check_suite(suite, source=f"suite '{suite.name}'")
     storage = tune.check_storage(storage)
     client = track.connect(tracking_uri, write=True)
-    track.system_metrics_interval()  # a bad setting fails here, not in every run
+    checkpoints = checkpoint_root(client.tracking_uri)
+    if checkpoints is not None:
+        writable_folder(checkpoints, what="the checkpoint folder (MEDBENCH_CHECKPOINTS)")
     return Session(suite, expand_cells(suite), client, client.tracking_uri, storage)
 
 

@@ -35,13 +35,13 @@ from benchmark.data import BadImage
 from benchmark.errors import MedbenchError
 from benchmark.explain import METHODS
 from benchmark.serve.predictor import Predictor
+from benchmark.settings import variable
 from benchmark.track import ModelSource
 
-__all__ = ["LOCAL_HOSTS", "MAX_UPLOAD_BYTES", "TOKEN_ENV", "check_exposure", "create_app"]
+__all__ = ["LOCAL_HOSTS", "MAX_UPLOAD_BYTES", "check_exposure", "create_app"]
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
-TOKEN_ENV = "MEDBENCH_APP_TOKEN"
 _REALM = "medbench"
 _SHOWN_METRICS = ("accuracy", "f1_weighted", "f1_macro", "balanced_accuracy", "auroc_macro")
 _HEADERS = {
@@ -56,7 +56,7 @@ def check_exposure(host: str, token: str | None) -> None:
     if host not in LOCAL_HOSTS and not token:
         raise MedbenchError(
             f"--host {host}: serving beyond this machine needs a token, but none was given. "
-            f"Give --token (or set {TOKEN_ENV}) to a long random secret, e.g. "
+            f"Give --token (or set {variable('app_token')}) to a long random secret, e.g. "
             "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`, or keep "
             f"--host on {', '.join(LOCAL_HOSTS)}."
         )

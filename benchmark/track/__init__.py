@@ -22,7 +22,6 @@ from benchmark.track._models import (
 )
 from benchmark.track._runs import (
     EXPERIMENT_KIND,
-    SYSTEM_METRICS_ENV,
     TAG,
     TRACKING_HELP,
     RunLog,
@@ -46,14 +45,12 @@ from benchmark.track._runs import (
     runs_url,
     start_run,
     start_summary_run,
-    system_metrics_interval,
     tag_column,
 )
 
 __all__ = [
     "EXPERIMENT_KIND",
     "SHA_TAG",
-    "SYSTEM_METRICS_ENV",
     "TAG",
     "TRACKING_HELP",
     "ModelSource",
@@ -83,7 +80,6 @@ __all__ = [
     "runs_url",
     "start_run",
     "start_summary_run",
-    "system_metrics_interval",
     "tag_column",
     "verify_weights",
     "weights_sha256",

@@ -15,16 +15,15 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark._home import store_location
 from benchmark._process import owner_is_dead, stamp
 from benchmark.errors import TrackingError
+from benchmark.settings import settings, tracking_uri
 
 TAG = "medbench."
 KIND_CELL, KIND_TRIAL, KIND_SUITE = "cell", "trial", "suite"
 PARENT = "mlflow.parentRunId"
 # MLflow 3's kind of experiment: model training (runs), not GenAI (traces).
 EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
-SYSTEM_METRICS_ENV = "MEDBENCH_SYSTEM_METRICS"
 
 
 def tag_column(name: str) -> str:
@@ -39,7 +38,7 @@ def metric_column(key: str) -> str:
 
 def resolve_tracking_uri(uri: str | None = None) -> str:
     """``uri``, else ``MLFLOW_TRACKING_URI``, else ``sqlite:///<cwd>/mlruns/mlflow.db``."""
-    return store_location(uri, env="MLFLOW_TRACKING_URI", file="mlflow.db", scheme="sqlite:///")
+    return tracking_uri(uri)
 
 
 def _sqlite_path(uri: str) -> Path | None:
@@ -262,17 +261,9 @@ def dataset_profiles(client, run_id: str) -> dict[str, dict]:
 
 def system_metrics_interval() -> float | None:
     """Seconds between samples of the system metrics of cell and trial runs
-    (``MEDBENCH_SYSTEM_METRICS``: 10 by default, ``off`` or 0 for none)."""
-    setting = os.environ.get(SYSTEM_METRICS_ENV, "10").strip().lower()
-    if setting in ("off", "0", "false", "no"):
-        return None
-    try:
-        seconds = float(setting)
-    except ValueError:
-        raise TrackingError(
-            f"{SYSTEM_METRICS_ENV}={setting!r}: expected seconds between samples, or off."
-        ) from None
-    return seconds if seconds > 0 else None
+    (``MEDBENCH_SYSTEM_METRICS``: 10 by default, ``off`` for none)."""
+    setting = settings().system_metrics
+    return None if isinstance(setting, str) else setting
 
 
 @contextmanager

@@ -16,7 +16,6 @@ a heartbeat older than the grace period).
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import threading
 import warnings
@@ -30,9 +29,9 @@ from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
-from benchmark._home import store_location
 from benchmark._process import owner_is_dead, stamp
 from benchmark.errors import MedbenchError
+from benchmark.settings import settings, storage_url
 
 __all__ = [
     "STORAGE_HELP",
@@ -56,7 +55,7 @@ _LOCK = threading.Lock()
 
 def resolve_storage(url: str | None = None) -> str:
     """``url``, else ``MEDBENCH_STORAGE``, else the journal file ``<cwd>/mlruns/optuna.journal``."""
-    return store_location(url, env="MEDBENCH_STORAGE", file="optuna.journal")
+    return storage_url(url)
 
 
 def is_journal(url: str) -> bool:
@@ -66,12 +65,7 @@ def is_journal(url: str) -> bool:
 def heartbeat_seconds() -> int:
     """Seconds between heartbeats of RDB trials (``MEDBENCH_HEARTBEAT_S``, default 30); a
     trial is stale, and failed, after three missed beats."""
-    text = os.environ.get("MEDBENCH_HEARTBEAT_S", "30")
-    if not text.isdigit() or int(text) < 1:
-        raise MedbenchError(
-            f"MEDBENCH_HEARTBEAT_S={text!r}: expected a whole number of seconds (1 or more)."
-        )
-    return int(text)
+    return settings().heartbeat_s
 
 
 def open_storage(url: str | None = None) -> BaseStorage:
@@ -131,29 +125,12 @@ def _open_journal(path: Path) -> BaseStorage:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         storage = JournalStorage(JournalFileBackend(str(path)))
-        _adopt_sqlite_studies(path, storage)
     except OSError as exc:
         raise MedbenchError(
             f"cannot open the Optuna journal {path}: {exc.strerror or exc}. Point "
             f"{STORAGE_HELP} at a writable file."
         ) from None
     return storage
-
-
-def _adopt_sqlite_studies(path: Path, storage: BaseStorage) -> None:
-    """Copy the studies of ``optuna.db`` (the default storage of medbench before 0.2) into a
-    new journal beside it, once, so that interrupted studies resume where they were."""
-    legacy = path.with_name("optuna.db")
-    if path.name != "optuna.journal" or not legacy.is_file() or path.stat().st_size > 0:
-        return
-    from filelock import FileLock
-
-    with FileLock(f"{path}.adopt.lock"):
-        if path.stat().st_size > 0:  # another process did it while this one waited
-            return
-        source = f"sqlite:///{legacy}"
-        for name in optuna.get_all_study_names(storage=source):
-            optuna.copy_study(from_study_name=name, from_storage=source, to_storage=storage)
 
 
 def _open_rdb(url: str) -> BaseStorage:

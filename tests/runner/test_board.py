@@ -104,15 +104,3 @@ def test_unreachable_or_unwritable_storages_fail_within_seconds(tmp_path):
     (tmp_path / "ro" / "optuna.journal").mkdir()  # a folder where the file should be
     with pytest.raises(MedbenchError, match="cannot write the Optuna journal"):
         tune.check_storage(str(tmp_path / "ro" / "optuna.journal"))
-
-
-def test_the_old_sqlite_studies_move_into_the_new_journal(tmp_path):
-    import optuna
-
-    old = f"sqlite:///{tmp_path}/mlruns/optuna.db"
-    (tmp_path / "mlruns").mkdir()
-    study = optuna.create_study(study_name="s.abc", storage=old, direction="maximize")
-    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
-    journal = str(tmp_path / "mlruns" / "optuna.journal")
-    moved = optuna.load_study(study_name="s.abc", storage=tune.open_storage(journal))
-    assert [t.params for t in moved.trials] == [t.params for t in study.trials]
