@@ -60,7 +60,10 @@ def synth(
         )
     for split, per in counts.items():
         console.print(f"{split}: " + ", ".join(f"{k} {v}" for k, v in per.items()))
-    console.print(f"Wrote {out} in the {layout} layout.")
+    console.print(
+        f"Wrote {out} in the {layout} layout (the images that `medbench data inspect` finds "
+        "with the layout's default options, per split and class)."
+    )
 
 
 @app.command()
