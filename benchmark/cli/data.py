@@ -61,8 +61,8 @@ def synth(
     for split, per in counts.items():
         console.print(f"{split}: " + ", ".join(f"{k} {v}" for k, v in per.items()))
     console.print(
-        f"Wrote {out} in the {layout} layout (the images that `medbench data inspect` finds "
-        "with the layout's default options, per split and class)."
+        f"Wrote {out} in the {layout} layout; `medbench data inspect` finds the images "
+        "counted above (with the layout's default options)."
     )
 
 

@@ -22,26 +22,20 @@ from benchmark.data.layouts import brain, breast, cervical, generic, lung  # noq
 from benchmark.data.layouts._base import (
     LAYOUTS,
     MASK_SUFFIX,
-    NO_SPLIT,
     SPLIT_NAMES,
-    Counts,
     Layout,
     LayoutOptions,
     Source,
     is_mask,
-    split_counts,
 )
-from benchmark.data.layouts._synth import SYNTH_FORMATS, write_synthetic
+from benchmark.data.layouts._synth import write_synthetic
 from benchmark.data.layouts.generic import SyntheticOptions
 from benchmark.errors import DataError
 
 __all__ = [
     "MASK_SUFFIX",
-    "NO_SPLIT",
     "SPLIT_NAMES",
-    "SYNTH_FORMATS",
     "SYNTH_LAYOUTS",
-    "Counts",
     "Layout",
     "LayoutOptions",
     "Source",
@@ -50,7 +44,6 @@ __all__ = [
     "get_layout",
     "is_mask",
     "list_layouts",
-    "split_counts",
     "write_synthetic",
 ]
 
