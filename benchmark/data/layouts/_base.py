@@ -156,11 +156,11 @@ def register(
     needs_root: bool = True,
     writer: WriteTree | None = None,
     formats: tuple[str, ...] = (),
-) -> Callable[[Callable[[Path | None, BaseModel], Source]], Callable[..., Source]]:
-    """Register the decorated reader as layout ``name``, with the model of its options and
-    the ``writer`` of a fake tree beside it (in the same module)."""
+) -> Callable[[Callable[..., Source]], Callable[..., Source]]:
+    """Register the decorated reader ``(root, options) -> Source`` as layout ``name``, with
+    the model of its options and the ``writer`` of a fake tree beside it (same module)."""
 
-    def decorator(fn: Callable[[Path | None, BaseModel], Source]) -> Callable[..., Source]:
+    def decorator(fn: Callable[..., Source]) -> Callable[..., Source]:
         doc = (fn.__doc__ or "").strip().splitlines()[0]
         LAYOUTS.register(name)(Layout(name, doc, options, needs_root, fn, writer, formats))
         return fn
