@@ -87,3 +87,12 @@ def test_leaderboard_and_promote_dry_run_stay_light(quickstart_uri, names_cache)
         ("promote", "quickstart", "--dry-run", "--tracking-uri", quickstart_uri),
     ):  # fmt: skip
         assert _probe(*args, env_cache=names_cache) == {"code": 0, "loaded": []}, args
+
+
+def test_data_audit_imports_neither_torch_nor_optuna(tmp_path, names_cache):
+    from benchmark.data import write_synthetic
+
+    write_synthetic(tmp_path / "bt", per_class=8, size=32)
+    out = _probe("data", "audit", str(tmp_path / "bt"), "--layout", "brain-tumor-mri",
+                 env_cache=names_cache)  # fmt: skip
+    assert out["code"] == 0 and not {"torch", "timm", "optuna"} & set(out["loaded"])

@@ -62,7 +62,10 @@ def synth(
         )
     for split, per in counts.items():
         console.print(f"{split}: " + ", ".join(f"{k} {v}" for k, v in per.items()))
-    console.print(f"Wrote {out} in the {layout} layout.")
+    console.print(
+        f"Wrote {out} in the {layout} layout; `medbench data inspect` finds the images "
+        "counted above (with the layout's default options)."
+    )
 
 
 @app.command()
@@ -145,9 +148,8 @@ def audit(
 ) -> None:
     """Find exact and near duplicates, groups across splits and test leaks, as `run` does."""
     from benchmark.checks import load_checked_suite
-    from benchmark.cli._reporters import RichReporter
-    from benchmark.data import default_cache
-    from benchmark.runner import index_dataset
+    from benchmark.console import progress_bar
+    from benchmark.data import default_cache, index_dataset
     from benchmark.suite._schema import AuditConfig, DatasetConfig
 
     if suite_or_path.suffix in (".yaml", ".yml"):
@@ -157,10 +159,13 @@ def audit(
         datasets = {suite_or_path.name: DatasetConfig(layout=layout, root=suite_or_path)}
         policy = AuditConfig()
     reports = {}
-    with RichReporter(quiet=True) as reporter:
-        for name, cfg in datasets.items():
-            warn = AuditConfig(on_leak="warn", near_distance=policy.near_distance)
-            reports[name] = index_dataset(name, cfg, seed, warn, reporter, default_cache()).report
+    listing = AuditConfig(on_leak="warn", near_distance=policy.near_distance)
+    for name, cfg in datasets.items():  # leaks are listed below, not acted on or warned of
+        with progress_bar(f"checking {name}") as update:
+            indexed = index_dataset(
+                name, cfg, seed=seed, policy=listing, cache=default_cache(), progress=update
+            )
+        reports[name] = indexed.report
     if format is Format.json:
         typer.echo(json.dumps({k: r.to_dict() for k, r in reports.items()}, indent=2))
     else:

@@ -1,5 +1,6 @@
-"""Datasets: layout adapters, synthetic phantoms, safe decoding, splits, preprocessing, the
-on-disk cache, the integrity audit, augmentation and batches.
+"""Datasets: layout adapters (each with the writer of a fake tree), synthetic phantoms, safe
+decoding, splits, preprocessing, the on-disk cache, the integrity audit, indexing a suite's
+dataset (scan, split, audit), augmentation and batches.
 
 Names load lazily (``from benchmark.data import get_layout`` imports no torch): checking a
 suite's layouts and ops stays fast.
@@ -17,10 +18,19 @@ __getattr__, __dir__, __all__ = lazy.attach(
         "dicom": ["DicomOptions", "Window"],
         "files": ["IMAGE_SUFFIXES", "BadImage", "is_image_file", "read_image", "walk_files"],
         "images": ["ImageSet", "load_images", "prepare_image"],
-        "layouts": ["Layout", "Source", "create_source", "get_layout", "is_mask", "list_layouts"],
+        "index": ["IndexedDataset", "index_dataset"],
+        "layouts": [
+            "SYNTH_LAYOUTS",
+            "Layout",
+            "Source",
+            "create_source",
+            "get_layout",
+            "is_mask",
+            "list_layouts",
+            "write_synthetic",
+        ],
         "phantoms": ["PHANTOM_CLASSES", "Phantom", "render_phantom"],
         "preprocess": ["Op", "list_ops", "parse_op"],
         "splits": ["SPLITS", "assign_splits"],
-        "synth": ["SYNTH_LAYOUTS", "write_synthetic"],
     },
 )

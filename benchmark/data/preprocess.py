@@ -2,8 +2,10 @@
 
 An op is written in a suite as a name (``to_rgb``), a name with one value (``{resize: 200}``)
 or a name with settings (``{resize: {size: 200, mode: pad}}``). Ops take and return uint8
-images, H × W (gray) or H × W × 3 (RGB). Their results are cached on disk (``cache.py``):
-bump ``OPS_VERSION`` when an op's output changes.
+images, H × W (gray) or H × W × 3 (RGB). An op is one decorated function: its settings are
+its keyword arguments; ``shape`` declares its output's shape when it is not the input's (a
+contract test holds every op to it). Their results are cached on disk (``cache.py``): bump
+``OPS_VERSION`` when an op's output changes.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import cv2
@@ -19,12 +22,50 @@ from pydantic import TypeAdapter, ValidationError
 
 from benchmark.registry import Registry
 
-__all__ = ["OPS_VERSION", "Op", "apply_ops", "describe_ops", "list_ops", "parse_op", "resize"]
+__all__ = [
+    "OPS_VERSION",
+    "Op",
+    "Shape",
+    "apply_ops",
+    "describe_ops",
+    "list_ops",
+    "output_shape",
+    "parse_op",
+    "resize",
+]
 
 OPS_VERSION = 2
 
 Op = tuple[str, dict[str, Any]]
-_OPS: Registry[Callable[..., np.ndarray]] = Registry("preprocessing op")
+# Height, width and channels (1: a gray H × W image, 3: RGB); a range where the content
+# decides (a crop).
+Shape = tuple[int | range, int | range, int]
+
+
+def _same(height: int, width: int, channels: int, **settings: Any) -> Shape:
+    return height, width, channels
+
+
+@dataclass(frozen=True)
+class _Spec:
+    apply: Callable[..., np.ndarray]
+    shape: Callable[..., Shape]  # (height, width, channels, **settings) -> output shape
+
+
+_OPS: Registry[_Spec] = Registry("preprocessing op")
+
+
+def _register(
+    name: str, *, shape: Callable[..., Shape] = _same
+) -> Callable[[Callable[..., np.ndarray]], Callable[..., np.ndarray]]:
+    """Register the decorated function as op ``name``; ``shape`` declares its output's shape
+    (default: the input's)."""
+
+    def decorator(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+        _OPS.register(name)(_Spec(fn, shape))
+        return fn
+
+    return decorator
 
 
 def list_ops() -> list[str]:
@@ -34,7 +75,8 @@ def list_ops() -> list[str]:
 def describe_ops() -> list[tuple[str, str]]:
     """``(name, first docstring line + settings)`` of every op."""
     rows = []
-    for name, fn in _OPS.items():
+    for name, spec in _OPS.items():
+        fn = spec.apply
         params = list(inspect.signature(fn).parameters.values())[1:]
         settings = ", ".join(f"{p.name}={p.default!r}" for p in params)
         doc = (fn.__doc__ or "").strip().splitlines()[0]
@@ -48,7 +90,7 @@ def parse_op(spec: str | dict[str, Any]) -> Op:
         name, args = spec, {}
     elif isinstance(spec, dict) and len(spec) == 1:
         name, value = next(iter(spec.items()))
-        fn = _OPS.get(name)
+        fn = _OPS.get(name).apply
         if isinstance(value, dict):
             args = value
         elif value is None:
@@ -63,7 +105,7 @@ def parse_op(spec: str | dict[str, Any]) -> Op:
             "a preprocessing op must be a name (`to_rgb`) or a one-key mapping "
             f"(`{{resize: 200}}`), but got {spec!r}"
         )
-    fn = _OPS.get(name)
+    fn = _OPS.get(name).apply
     try:
         inspect.signature(fn).bind(None, **args)
     except TypeError as exc:
@@ -91,23 +133,34 @@ def parse_op(spec: str | dict[str, Any]) -> Op:
 
 def apply_ops(image: np.ndarray, ops: Sequence[Op]) -> np.ndarray:
     for name, args in ops:
-        image = _OPS.get(name)(image, **args)
+        image = _OPS.get(name).apply(image, **args)
     return image
 
 
-@_OPS.register("grayscale")
+def output_shape(op: Op, shape: tuple[int, int, int]) -> Shape:
+    """The shape that ``op`` declares for its output, given its input's ``(height, width,
+    channels)`` (channels 1: a gray H × W image)."""
+    name, args = op
+    spec = _OPS.get(name)
+    bound = inspect.signature(spec.apply).bind(None, **args)
+    bound.apply_defaults()
+    settings = dict(list(bound.arguments.items())[1:])
+    return spec.shape(*shape, **settings)
+
+
+@_register("grayscale", shape=lambda h, w, c: (h, w, 1))
 def grayscale(image: np.ndarray) -> np.ndarray:
     """Convert a colour image to one channel (a grayscale image is left as it is)."""
     return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
 
 
-@_OPS.register("to_rgb")
+@_register("to_rgb", shape=lambda h, w, c: (h, w, 3))
 def to_rgb(image: np.ndarray) -> np.ndarray:
     """Repeat a grayscale image over three channels."""
     return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB) if image.ndim == 2 else image
 
 
-@_OPS.register("resize")
+@_register("resize", shape=lambda h, w, c, size, mode: (size, size, c))
 def resize(
     image: np.ndarray, size: int = 224, mode: Literal["stretch", "pad"] = "stretch"
 ) -> np.ndarray:
@@ -126,7 +179,9 @@ def resize(
     return cv2.resize(image, (size, size), interpolation=interpolation)
 
 
-@_OPS.register("crop_brain_contour")
+@_register(
+    "crop_brain_contour", shape=lambda h, w, c, **settings: (range(1, h + 1), range(1, w + 1), c)
+)
 def crop_brain_contour(
     image: np.ndarray, threshold: int = 45, blur: int = 5, iterations: int = 2
 ) -> np.ndarray:
@@ -145,7 +200,7 @@ def crop_brain_contour(
     return image[top:bottom, left:right]
 
 
-@_OPS.register("bilateral")
+@_register("bilateral")
 def bilateral(
     image: np.ndarray, d: int = 9, sigma_color: float = 75.0, sigma_space: float = 75.0
 ) -> np.ndarray:
@@ -161,14 +216,14 @@ _COLORMAPS = {
 ColormapName = Literal[tuple(sorted(_COLORMAPS))]  # type: ignore[valid-type]
 
 
-@_OPS.register("colormap")
+@_register("colormap", shape=lambda h, w, c, name: (h, w, 3))
 def colormap(image: np.ndarray, name: ColormapName = "bone") -> np.ndarray:
     """Map gray levels through an OpenCV colormap (bone, jet, viridis, …) to RGB."""
     mapped = cv2.applyColorMap(grayscale(image), _COLORMAPS[name])
     return cv2.cvtColor(mapped, cv2.COLOR_BGR2RGB)
 
 
-@_OPS.register("clahe")
+@_register("clahe")
 def clahe(image: np.ndarray, clip_limit: float = 2.0, tiles: int = 8) -> np.ndarray:
     """Contrast-limited adaptive histogram equalisation (on lightness for colour images)."""
     equalise = cv2.createCLAHE(clipLimit=clip_limit, tileGridSize=(tiles, tiles)).apply
@@ -179,7 +234,7 @@ def clahe(image: np.ndarray, clip_limit: float = 2.0, tiles: int = 8) -> np.ndar
     return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
 
 
-@_OPS.register("minmax")
+@_register("minmax")
 def minmax(image: np.ndarray) -> np.ndarray:
     """Stretch intensities so the image spans 0–255 (per image, all channels together)."""
     lo, hi = int(image.min()), int(image.max())

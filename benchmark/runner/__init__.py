@@ -17,7 +17,7 @@ other machines) share one suite and no cell is trained twice.
 from __future__ import annotations
 
 from benchmark.runner._context import CellOutcome, Reporter
-from benchmark.runner._data import Dataset, index_dataset
+from benchmark.runner._data import Dataset
 from benchmark.runner._devices import Slot, plan_slots
 from benchmark.runner._launch import Display, launch, watch_parent, worker_command
 from benchmark.runner._status import CellStatus, Snapshot, WorkerStatus, snapshot
@@ -35,7 +35,6 @@ __all__ = [
     "Slot",
     "Snapshot",
     "WorkerStatus",
-    "index_dataset",
     "launch",
     "plan_slots",
     "prepare",

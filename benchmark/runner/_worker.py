@@ -19,7 +19,7 @@ from benchmark._process import set_worker
 from benchmark.checks import check_suite
 from benchmark.runner._cell import end_dead_runs, run_cell, study_spec, trial_objective
 from benchmark.runner._context import CellOutcome, Context, Reporter
-from benchmark.runner._data import Dataset, images_for, index_dataset
+from benchmark.runner._data import Dataset, images_for, prepare_dataset
 from benchmark.runner._devices import nvml_index
 from benchmark.settings import check_settings, checkpoint_root, writable_folder
 from benchmark.suite import Cell, Suite, expand_cells
@@ -141,13 +141,13 @@ class _Datasets:
         if name not in self.done:
             from benchmark.data import default_cache
 
-            self.done[name] = index_dataset(
+            self.done[name] = prepare_dataset(
                 name,
                 self.suite.datasets[name],
-                self.suite.seed,
-                self.suite.audit,
-                self.reporter,
-                default_cache(),
+                seed=self.suite.seed,
+                policy=self.suite.audit,
+                reporter=self.reporter,
+                cache=default_cache(),
             )
         return self.done[name]
 

@@ -13,7 +13,7 @@ from tests.cli.test_cli import invoke
 from tests.conftest import write_suite
 
 
-def test_synth_writes_every_layout_and_list_shows_them(tmp_path):
+def test_synth_writes_every_layout_inspect_finds_its_counts_and_list_shows_them(tmp_path):
     for layout in SYNTH_LAYOUTS:
         out = tmp_path / layout
         result = invoke(
@@ -21,6 +21,15 @@ def test_synth_writes_every_layout_and_list_shows_them(tmp_path):
         )
         assert result.exit_code == 0, result.output
         assert f"in the {layout} layout" in result.output
+        lines = result.output.strip().splitlines()
+        written = {}
+        for line in lines[: lines.index(next(x for x in lines if x.startswith("Wrote")))]:
+            split, per = line.split(": ", 1)  # "train: glioma 2, meningioma 2"
+            written[split] = {k: int(n) for k, n in (x.rsplit(" ", 1) for x in per.split(", "))}
+        inspected = invoke("data", "inspect", str(out), "--layout", layout, "--format", "json")
+        assert inspected.exit_code == 0, inspected.output
+        report = json.loads(inspected.output)
+        assert report["splits"] == written and report["bad_files"] == []
     result = invoke("list", "layouts")
     assert all(layout in result.output for layout in (*SYNTH_LAYOUTS, "synthetic"))
     result = invoke("list", "preprocess")

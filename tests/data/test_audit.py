@@ -8,10 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from benchmark.data import write_synthetic
+from benchmark.data import index_dataset, write_synthetic
 from benchmark.data.audit import NEAR_DISTANCE
 from benchmark.errors import DataError
-from benchmark.runner import index_dataset
 from benchmark.suite._schema import AuditConfig, DatasetConfig, SplitConfig
 
 
@@ -32,7 +31,7 @@ def planted(tmp_path):
 
 def _index(root, policy="warn", **split):
     config = DatasetConfig(layout="brain-tumor-mri", root=root, split=SplitConfig(**split))
-    return index_dataset("bt", config, 0, AuditConfig(on_leak=policy))
+    return index_dataset("bt", config, seed=0, policy=AuditConfig(on_leak=policy))
 
 
 def test_audit_finds_exact_and_near_duplicates_within_and_across_splits(planted):
@@ -83,7 +82,7 @@ def test_group_overlap_across_official_splits_is_reported(tmp_path):
     root = tmp_path / "cx"
     write_synthetic(root, layout="chest-xray-pneumonia", per_class=7, size=48)
     config = DatasetConfig(layout="chest-xray-pneumonia", root=root)
-    report = index_dataset("cx", config, 0, AuditConfig()).report
+    report = index_dataset("cx", config, seed=0, policy=AuditConfig()).report
     assert report.group_overlap, "patients of the fake tree straddle train and test"
     leaking = {g["group"] for g in report.group_overlap if "test" in g["splits"]}
     assert leaking and len(report.test_leaks) >= len(leaking)

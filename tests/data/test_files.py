@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmark.data import create_source, write_synthetic
+from benchmark.data import create_source, index_dataset, write_synthetic
 from benchmark.data import files as files_module
 from benchmark.data.files import BadImage, decode_image, is_image_file, read_image, walk_files
-from benchmark.runner import index_dataset
 from benchmark.suite._schema import AuditConfig, DatasetConfig
 
 
@@ -97,22 +96,13 @@ def test_a_run_skips_bad_files_with_a_count_and_keeps_going(tmp_path):
     (root / "Training/notumor/notes.png").write_text("not an image")
     assert len(create_source("brain-tumor-mri", root)) == 27  # indexing decodes nothing
 
-    class Collect:
-        def __init__(self):
-            self.warnings: list[str] = []
-
-        def loading(self, *args): ...
-
-        def warning(self, message):
-            self.warnings.append(message)
-
-    reporter = Collect()
+    warnings: list[str] = []
     data = index_dataset(
         "bt",
         DatasetConfig(layout="brain-tumor-mri", root=root),
-        0,
-        AuditConfig(),
-        reporter,
+        seed=0,
+        policy=AuditConfig(),
+        warn=warnings.append,
     )
     assert len(data.source) == 24
     assert sorted(b["path"].rsplit("/", 1)[1] for b in data.report.bad_files) == [
@@ -121,7 +111,7 @@ def test_a_run_skips_bad_files_with_a_count_and_keeps_going(tmp_path):
         "zero.jpg",
     ]
     assert data.report.counts()["bad_files"] == 3
-    assert any("3 unreadable file(s) left out" in w for w in reporter.warnings)
+    assert any("3 unreadable file(s) left out" in w for w in warnings)
 
 
 _PEAK = """

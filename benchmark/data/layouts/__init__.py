@@ -1,11 +1,12 @@
 """Dataset layout adapters: how a dataset lies on disk after unpacking → a :class:`Source`.
 
-Each layout is registered with the pydantic model of its ``options`` (every layout accepts
-``labels``, a renaming of its classes). Official splits found on disk are kept in the
-``split`` column (``train``/``val``/``test``, or empty where the dataset has none); groups
-(patients, slide regions) in ``group``, or with ``group: patient_id`` the Patient ID of each
-DICOM header (kept only as a number within the dataset). DICOM files are decoded as
-``options.dicom`` says.
+Each layout is one module that registers its reader with the pydantic model of its
+``options`` (every layout accepts ``labels``, a renaming of its classes) and the writer of a
+fake tree in its layout (``medbench data synth``, :func:`write_synthetic`). Official splits
+found on disk are kept in the ``split`` column (``train``/``val``/``test``, or empty where
+the dataset has none); groups (patients, slide regions) in ``group``, or with ``group:
+patient_id`` the Patient ID of each DICOM header (kept only as a number within the dataset).
+DICOM files are decoded as ``options.dicom`` says.
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ from benchmark.data.layouts._base import (
     Source,
     is_mask,
 )
+from benchmark.data.layouts._synth import write_synthetic
 from benchmark.data.layouts.generic import SyntheticOptions
 from benchmark.errors import DataError
 
 __all__ = [
     "MASK_SUFFIX",
     "SPLIT_NAMES",
+    "SYNTH_LAYOUTS",
     "Layout",
     "LayoutOptions",
     "Source",
@@ -41,7 +44,10 @@ __all__ = [
     "get_layout",
     "is_mask",
     "list_layouts",
+    "write_synthetic",
 ]
+
+SYNTH_LAYOUTS = tuple(name for name, layout in LAYOUTS.items() if layout.writer is not None)
 
 
 def get_layout(name: str) -> Layout:

@@ -1,5 +1,6 @@
-"""What every layout shares: the :class:`Source` it returns, its registry, its options, and
-helpers to find folders and scan ``<class>/`` folders safely."""
+"""What every layout shares: the :class:`Source` it returns, its registry, its options, the
+counts that its reader and its writer report, and helpers to find folders and scan
+``<class>/`` folders safely."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,9 @@ from benchmark.data.files import (
 from benchmark.errors import DataError
 from benchmark.registry import Registry
 
+if TYPE_CHECKING:
+    from benchmark.data.layouts._synth import WriteTree
+
 MASK_SUFFIX = "_mask"
 RECORD_COLUMNS = ["id", "label", "split", "group", "path", "mask"]
 SPLIT_NAMES = {
@@ -34,6 +38,19 @@ SPLIT_NAMES = {
 }  # fmt: skip
 
 Render = Callable[[int], tuple[np.ndarray, "np.ndarray | None"]]
+Counts = dict[str, dict[str, int]]
+NO_SPLIT = "all"  # how counts name the images of a dataset without official splits
+_SPLIT_ORDER = {"train": 0, "val": 1, "test": 2}
+
+
+def split_counts(records: pd.DataFrame) -> Counts:
+    """Images per official split and class (``all`` where the dataset has no split), the
+    way ``medbench data synth`` and ``medbench data inspect`` report them."""
+    counts: Counts = {}
+    splits = records["split"].replace("", NO_SPLIT)
+    for (split, label), n in records.groupby([splits, "label"]).size().items():
+        counts.setdefault(str(split), {})[str(label)] = int(n)
+    return dict(sorted(counts.items(), key=lambda kv: (_SPLIT_ORDER.get(kv[0], 3), kv[0])))
 
 
 @dataclass(frozen=True)
@@ -56,6 +73,10 @@ class Source:
 
     def __len__(self) -> int:
         return len(self.records)
+
+    def counts(self) -> Counts:
+        """Images per official split and class (see :func:`split_counts`)."""
+        return split_counts(self.records)
 
     def content(self, i: int) -> tuple[str, bytes | None]:
         """``(sha256, file bytes)`` of image ``i``; rendered images have no bytes, and their
@@ -94,11 +115,17 @@ class Source:
 
 @dataclass(frozen=True)
 class Layout:
+    """A registered layout: its reader (``create``), the model of its options, and the
+    writer of a fake tree in its layout (``medbench data synth``; None for a dataset that
+    lives in memory), which also writes the file ``formats`` named (besides its own)."""
+
     name: str
     description: str
     options: type[BaseModel]
     needs_root: bool
     create: Callable[[Path | None, BaseModel], Source]
+    writer: WriteTree | None = None
+    formats: tuple[str, ...] = ()
 
 
 LAYOUTS: Registry[Layout] = Registry("layout")
@@ -122,10 +149,20 @@ class LayoutOptions(BaseModel):
     )
 
 
-def register(name: str, *, options: type[BaseModel] = LayoutOptions, needs_root: bool = True):
-    def decorator(fn: Callable[[Path | None, BaseModel], Source]):
+def register(
+    name: str,
+    *,
+    options: type[BaseModel] = LayoutOptions,
+    needs_root: bool = True,
+    writer: WriteTree | None = None,
+    formats: tuple[str, ...] = (),
+) -> Callable[[Callable[..., Source]], Callable[..., Source]]:
+    """Register the decorated reader ``(root, options) -> Source`` as layout ``name``, with
+    the model of its options and the ``writer`` of a fake tree beside it (same module)."""
+
+    def decorator(fn: Callable[..., Source]) -> Callable[..., Source]:
         doc = (fn.__doc__ or "").strip().splitlines()[0]
-        LAYOUTS.register(name)(Layout(name, doc, options, needs_root, fn))
+        LAYOUTS.register(name)(Layout(name, doc, options, needs_root, fn, writer, formats))
         return fn
 
     return decorator

@@ -1,4 +1,5 @@
-"""Mammography datasets: CDD-CESM (TCIA) and MIAS."""
+"""Mammography datasets, CDD-CESM (TCIA) and MIAS: each layout's writer of a fake tree,
+then its reader."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from benchmark.data.layouts._base import (
     not_found,
     register,
 )
+from benchmark.data.layouts._synth import PhantomWriter
 from benchmark.errors import DataError
 
 _CDD_FOLDERS = {
@@ -47,7 +49,45 @@ def _key(name: str) -> str:
     return re.sub(r"\s+", "", Path(name).stem if name.lower().endswith(".jpg") else name)
 
 
-@register("cdd-cesm", options=CddCesmOptions)
+def write_cdd_cesm(w: PhantomWriter) -> None:
+    """Low-energy (DM) and subtracted (CESM) images of two views per breast, some names
+    ending in " .jpg", and the annotation workbook (sheet ``all``, stray spaces in names)."""
+    top = w.out / "PKG - CDD-CESM" / "CDD-CESM"
+    phantom = {"Normal": "notumor", "Benign": "meningioma", "Malignant": "glioma"}
+    # What the reader finds with its default options: low-energy images, normal vs cancer.
+    found = {"Normal": "normal", "Malignant": "cancer"}
+    w.expect(2 * len(phantom) * w.per_class)
+    rows, patient = [], 0
+    for c, (pathology, kind) in enumerate(phantom.items()):
+        for k in range(w.per_class):
+            if k % 2 == 0:
+                patient += 1  # two views (CC, MLO) of one breast per patient
+            view = ("CC", "MLO")[k % 2]
+            side = "L" if patient % 2 else "R"
+            image, _ = w.image(k * 3 + c, kind)
+            for image_type, folder, code in (
+                ("DM", _CDD_FOLDERS["low_energy"], "DM"),
+                ("CESM", _CDD_FOLDERS["subtracted"], "CM"),
+            ):
+                name = f"P{patient}_{side}_{code}_{view}"
+                spaced = " " if k % 7 == 3 else ""  # some files end in " .jpg"
+                label = found.get(pathology) if image_type == "DM" else None
+                w.write(top / folder / f"{name}{spaced}.jpg", image, label=label)
+                rows.append(
+                    {
+                        "Image_name": f"{name} " if k % 5 == 1 else name,
+                        "Patient_ID": patient,
+                        "Side": side,
+                        "Type": image_type,
+                        "View": view,
+                        "Pathology Classification/ Follow up": pathology,
+                    }
+                )
+    with pd.ExcelWriter(top / _CDD_ANNOTATIONS) as workbook:
+        pd.DataFrame(rows).to_excel(workbook, sheet_name="all", index=False)
+
+
+@register("cdd-cesm", options=CddCesmOptions, writer=write_cdd_cesm)
 def cdd_cesm(root: Path, options: CddCesmOptions) -> Source:
     """CDD-CESM contrast mammography (TCIA): images + Radiology manual annotations.xlsx."""
     folder_name = _CDD_FOLDERS[options.images]
@@ -144,7 +184,35 @@ class MiasOptions(LayoutOptions):
 _MIAS_ROW = re.compile(r"^(mdb\d{3})\s+(\S+)\s+(\S+)(?:\s+([BM]))?", re.IGNORECASE)
 
 
-@register("mias", options=MiasOptions)
+def write_mias(w: PhantomWriter) -> None:
+    """all-mias/mdbNNN.pgm and Info.txt between description lines, one row per
+    abnormality (several for some images)."""
+    top = w.out / "all-mias"
+    phantom = {"normal": "notumor", "benign": "meningioma", "malignant": "glioma"}
+    w.expect(len(phantom) * w.per_class)
+    lines = [
+        "MIAS database: reference number, background tissue, class, severity, x, y, radius",
+        "",
+    ]
+    number = 0
+    for c, (label, kind) in enumerate(phantom.items()):
+        for k in range(w.per_class):
+            number += 1
+            ref = f"mdb{number:03d}"
+            image, _ = w.image(k * 3 + c, kind)
+            w.write(top / f"{ref}.pgm", image, label=label)
+            if label == "normal":
+                lines.append(f"{ref} F NORM ")
+            else:
+                grade = "B" if label == "benign" else "M"
+                lines.append(f"{ref} G CIRC {grade} 535 425 197")
+                if k % 4 == 0:  # several abnormalities in one image: one row each
+                    lines.append(f"{ref} G CALC {grade} 522 280 69 ")
+    top.mkdir(parents=True, exist_ok=True)
+    (top / "Info.txt").write_text("\n".join(lines) + "\n")
+
+
+@register("mias", options=MiasOptions, writer=write_mias)
 def mias(root: Path, options: MiasOptions) -> Source:
     """mini-MIAS mammograms: all-mias/mdbNNN.pgm + Info.txt; patient = left/right pair."""
     top = find_folder(root, lambda p: _info_file(p) is not None)

@@ -1,4 +1,5 @@
-"""Cervical cytology (Pap smear) datasets."""
+"""Cervical cytology (Pap smear) datasets: each layout's writer of a fake tree, then its
+reader."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from benchmark.data.layouts._base import (
     not_found,
     register,
 )
+from benchmark.data.layouts._synth import PhantomWriter
 
 SIPAKMED_CLASSES = (
     "Dyskeratotic",
@@ -25,7 +27,24 @@ SIPAKMED_CLASSES = (
 _CLUSTER = re.compile(r"^(\d+)_\d+")
 
 
-@register("sipakmed")
+def write_sipakmed(w: PhantomWriter) -> None:
+    """im_<Class>/im_<Class>/CROPPED/NNN_MM.bmp (three cells cropped from each cluster
+    image) with their ``_cyt.dat`` side files, and the whole cluster image beside CROPPED/."""
+    kinds = ("glioma", "meningioma", "notumor", "pituitary", "glioma")
+    w.expect(len(SIPAKMED_CLASSES) * (w.per_class + 1))
+    for c, label in enumerate(SIPAKMED_CLASSES):
+        folder = w.out / f"im_{label}" / f"im_{label}"
+        for k in range(w.per_class):
+            cluster, cell = divmod(k, 3)  # three cells cropped from each cluster image
+            image, _ = w.image(k * 5 + c, kinds[c], tint=c)
+            stem = f"{cluster + 1:03d}_{cell + 1:02d}"
+            w.write(folder / "CROPPED" / f"{stem}.bmp", image, label=label)
+            (folder / "CROPPED" / f"{stem}_cyt.dat").write_text("12.0,14.0\n13.0,15.5\n")
+        whole, _ = w.image(10_000 + c, kinds[c], tint=c)
+        w.write(folder / "001.bmp", whole)  # the cluster image, not a sample: left out
+
+
+@register("sipakmed", writer=write_sipakmed)
 def sipakmed(root: Path, options: LayoutOptions) -> Source:
     """SIPaKMeD: im_<Class>/im_<Class>/CROPPED/NNN_MM.bmp; group = class + cluster image NNN."""
     rows, missing, skipped = [], [], []

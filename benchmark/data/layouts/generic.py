@@ -1,4 +1,5 @@
-"""Layouts for any dataset: in-memory phantoms, class folders, and a CSV manifest."""
+"""Layouts for any dataset: in-memory phantoms, class folders, and a CSV manifest (the
+last two with writers of a fake tree, in PNG or DICOM)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from benchmark.data.layouts._base import (
     make_source,
     register,
 )
+from benchmark.data.layouts._synth import PhantomWriter
 from benchmark.data.phantoms import CLASSES, render_phantom
 from benchmark.errors import DataError
 
@@ -59,7 +61,19 @@ def synthetic(root: Path | None, options: SyntheticOptions) -> Source:
     return Source(records, list(options.classes), render=render, fingerprint=fingerprint)
 
 
-@register("imagefolder")
+def write_imagefolder(w: PhantomWriter) -> None:
+    """train/ and test/ with a folder per phantom class; two slices a patient."""
+    w.expect(len(CLASSES) * w.per_class)
+    for c, label in enumerate(CLASSES):
+        for k in range(w.per_class):
+            split = "test" if w.is_test(k) else "train"
+            image, _ = w.image(k * 4 + c, label)
+            path = w.out / split / label / f"{label}_{k:04d}{w.suffix or '.png'}"
+            patient = f"{split}-{label[:2]}{k // 2:03d}"  # two slices a patient, in one split
+            w.write(path, image, split=split, label=label, patient=patient)
+
+
+@register("imagefolder", writer=write_imagefolder, formats=("png", "dcm"))
 def imagefolder(root: Path, options: LayoutOptions) -> Source:
     """root/<split>/<class>/* or root/<class>/*; split folders train/val/test are kept."""
     skipped: list[str] = []
@@ -83,7 +97,23 @@ class CsvOptions(LayoutOptions):
     )
 
 
-@register("csv", options=CsvOptions)
+def write_csv(w: PhantomWriter) -> None:
+    """images/ and manifest.csv with path, label, split and group (two images a subject)."""
+    w.expect(len(CLASSES) * w.per_class)
+    rows = []
+    for c, label in enumerate(CLASSES):
+        for k in range(w.per_class):
+            split = "test" if w.is_test(k) else "train"
+            image, _ = w.image(k * 4 + c, label)
+            path = Path("images") / f"{label}_{k:04d}{w.suffix or '.png'}"
+            group = f"subject{(k // 2):03d}_{label}"
+            w.write(w.out / path, image, split=split, label=label, patient=group)
+            rows.append({"path": path.as_posix(), "label": label, "split": split,
+                         "group": group})  # fmt: skip
+    pd.DataFrame(rows).to_csv(w.out / "manifest.csv", index=False)
+
+
+@register("csv", options=CsvOptions, writer=write_csv, formats=("png", "dcm"))
 def csv(root: Path, options: CsvOptions) -> Source:
     """A manifest CSV with columns path,label[,split][,group]; paths relative to it."""
     manifest = root / options.manifest

@@ -1,0 +1,123 @@
+"""One dataset of a suite, indexed: its readable images, their split and content hashes, and
+its integrity audit, known before any run is created (``medbench run``, ``medbench data
+audit``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from benchmark.data.audit import (
+    AuditReport,
+    Progress,
+    audit,
+    duplicate_pairs,
+    link_groups,
+    scan,
+)
+from benchmark.data.cache import ImageCache
+from benchmark.data.layouts import Source, create_source, get_layout
+from benchmark.data.splits import assign_splits
+from benchmark.errors import DataError
+from benchmark.suite._schema import AuditConfig, DatasetConfig
+
+__all__ = ["IndexedDataset", "index_dataset"]
+
+
+@dataclass(frozen=True)
+class IndexedDataset:
+    source: Source  # readable images only
+    split: pd.Series  # train / val / test per record (or "dropped": a test leak left out)
+    keys: list[str]  # content hash per record (the cache key)
+    report: AuditReport
+
+    def split_table(self) -> pd.DataFrame:
+        """One row per image: id, label, official split, group, assigned split, sha256."""
+        table = self.source.records.drop(columns=["path", "mask"])
+        table["split"] = self.split.to_numpy()
+        table["sha256"] = self.keys
+        return table
+
+    def audit_metrics(self) -> dict[str, float]:
+        """The audit's counts as ``data/...`` metrics, with the test leaks dropped."""
+        counts = self.report.counts()
+        return {f"data/{k}": float(v) for k, v in counts.items() if k != "images"} | {
+            "data/dropped_leaks": float((self.split == "dropped").sum())
+        }
+
+    def indices(self, *names: str) -> np.ndarray:
+        """Positions of the images in the splits ``names``."""
+        return np.flatnonzero(self.split.isin(names).to_numpy())
+
+
+def index_dataset(
+    name: str,
+    config: DatasetConfig,
+    *,
+    seed: int,
+    policy: AuditConfig,
+    cache: ImageCache | None = None,
+    progress: Progress | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> IndexedDataset:
+    """Index, scan, split and audit dataset ``name``, before any run is created.
+
+    Unreadable files are left out (and reported); duplicates join their groups so a random
+    split keeps them together; test images that still leak (official splits) are warned
+    about, dropped from the test split, or fail the run, as ``policy.on_leak`` says.
+    ``progress(done, total)`` follows the scan; ``warn`` hears what was left out.
+    """
+    warn = warn or (lambda message: None)
+    options = get_layout(config.layout).options.model_validate(config.options)
+    source = create_source(config.layout, config.root, options)
+    facts = scan(source, cache=cache, progress=progress)
+    bad = facts["error"].notna().to_numpy()
+    bad_files = [
+        {"path": source.records.at[i, "path"] or source.records.at[i, "id"], "reason": reason}
+        for i, reason in zip(np.flatnonzero(bad), facts["error"][bad], strict=True)
+    ]
+    if bad.all():
+        raise DataError(
+            f"dataset '{name}': none of its {len(bad)} images can be read (first: "
+            f"{bad_files[0]['path']}: {bad_files[0]['reason']})."
+        )
+    if bad.any():
+        warn(
+            f"dataset '{name}': {int(bad.sum())} unreadable file(s) left out, e.g. "
+            f"{bad_files[0]['path']} ({bad_files[0]['reason']})"
+        )
+        source, facts = source.subset(~bad), facts[~bad].reset_index(drop=True)
+    pairs = duplicate_pairs(facts, near_distance=policy.near_distance)
+    records = source.records
+    linked = link_groups(records, pairs)  # each image's group joined with its duplicates
+    split = assign_splits(
+        records,
+        val_fraction=config.split.val_fraction,
+        test_fraction=config.split.test_fraction,
+        stratify=config.split.stratify,
+        seed=seed,
+        groups=linked if config.split.groups else None,
+        official=config.split.official,
+        official_val=config.split.official_val,
+        folds=config.split.folds,
+        fold=config.split.fold,
+    )
+    report = audit(
+        records, split, facts, pairs, bad_files=bad_files, notes=source.notes, groups=linked
+    )
+    if report.test_leaks:
+        message = (
+            f"dataset '{name}': {len(report.test_leaks)} test image(s) duplicate or share a "
+            f"group with training/validation images (e.g. {report.test_leaks[0]}); "
+            "`medbench data audit` lists them"
+        )
+        if policy.on_leak == "fail":
+            raise DataError(f"{message}. Set `audit.on_leak: drop` to test without them.")
+        if policy.on_leak == "drop":
+            split = split.where(~records["id"].isin(report.test_leaks), "dropped")
+            message += "; dropped from the test split"
+        warn(message)
+    return IndexedDataset(source, split, list(facts["sha256"]), report)
