@@ -27,10 +27,10 @@ def explain(
     from benchmark.console import console, error, print_table
     from benchmark.data import BadImage
     from benchmark.errors import MedbenchError
-    from benchmark.explain import cam_maps, check_method, stage_layers, stages_figure
+    from benchmark.explain import cam_maps, get_method, stage_layers, stages_figure
     from benchmark.serve import load_predictor, save_png
 
-    check_method(method)
+    get_method(method)
     files = image_files(images)
     predictor, _ = load_predictor(model, tracking_uri=tracking_uri)
     output.mkdir(parents=True, exist_ok=True)
