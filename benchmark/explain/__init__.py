@@ -1,6 +1,6 @@
 """Explanations of a trained model: the registered methods (``methods``: class-activation
 maps through pytorch_grad_cam, perturbation methods through captum), their quality scores
-and galleries, and a cell's explanations.
+and galleries, a cell's explanations, and a model's explanations of any images.
 
 Names load lazily: ``from benchmark.explain import get_method`` reads the registry of
 methods without importing torch, so checking a suite stays fast.
@@ -20,6 +20,7 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "overlay",
             "stages_figure",
         ],
+        "_images": ["ImageExplanation", "explain_images"],
         "_layers": ["stage_layers", "target_layer"],
         "_maps": ["cam_maps", "explain_maps"],
         "_quality": ["baseline_maps", "faithfulness", "localisation"],
