@@ -1,10 +1,13 @@
-"""A suite's names checked against the registries: the layer above the suite's schema.
+"""A suite's names and plugin settings checked against the registries: the layer above the
+suite's schema.
 
 The schema (``benchmark.suite``) knows pydantic only; here its validators are given the
-registries (layouts and their options, preprocessing ops, timm backbones, strategies, CAM
-methods) through the validation context, so an unknown name fails with its field path like
-any other problem. Every registry read here imports no torch: ``medbench suite validate``
-stays as fast as ``--help``.
+registries (layouts and their options, preprocessing ops, timm backbones, strategies and
+explanation methods with their options models) through the validation context, so an
+unknown name or setting fails with its field path like any other problem. Every registry
+read here imports no torch: ``medbench suite validate`` stays as fast as ``--help``. The
+documented schema (``medbench suite schema``) is composed here too, from the schema's
+models and every plugin's options model.
 """
 
 from __future__ import annotations
@@ -13,12 +16,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from benchmark.errors import ModelError, SuiteError
 from benchmark.suite import Suite, format_validation_error, load_suite
 
-__all__ = ["check_suite", "load_checked_suite"]
+__all__ = ["check_suite", "load_checked_suite", "suite_schema"]
 
 
 class _Registries:
@@ -42,23 +45,23 @@ class _Registries:
         except ModelError as exc:
             raise ValueError(str(exc)) from None
 
-    def strategy(self, kind: str) -> None:
-        from benchmark.strategies import get_strategy
+    def strategies(self) -> dict[str, type[BaseModel]]:
+        from benchmark.strategies import list_strategies
 
-        get_strategy(kind)
+        return {strategy.name: strategy.Options for strategy in list_strategies()}
 
-    def cam(self, name: str) -> None:
-        from benchmark.explain import check_method
+    def methods(self) -> dict[str, type[BaseModel] | None]:
+        from benchmark.explain.methods import list_methods
 
-        check_method(name)
+        return {method.name: method.options for method in list_methods()}
 
 
 NAMES = _Registries()
 
 
 def check_suite(suite: Suite, *, source: str = "the suite") -> Suite:
-    """``suite`` validated again with the registries: the same suite with its layouts'
-    options filled in, or a :class:`SuiteError` listing every unknown name by field."""
+    """``suite`` validated again with the registries: the same suite with its plugins'
+    settings filled in, or a :class:`SuiteError` listing every problem by field."""
     try:
         return Suite.model_validate(suite.model_dump(exclude_unset=True), context={"names": NAMES})
     except ValidationError as exc:
@@ -73,3 +76,80 @@ def load_checked_suite(
 ) -> Suite:
     """:func:`benchmark.suite.load_suite` with the registries: what commands call."""
     return load_suite(path, overrides=overrides, env=env, names=NAMES)
+
+
+def suite_schema() -> dict[str, Any]:
+    """The JSON schema of suite files with every plugin's settings: an entry of
+    ``strategies`` is one of the strategies (its ``kind``, ``train`` and its own settings),
+    ``explain`` has a section per method with settings, a dataset's ``options`` are one of
+    the layouts'."""
+    from pydantic.json_schema import models_json_schema
+
+    from benchmark.data import list_layouts
+    from benchmark.explain.methods import list_methods
+    from benchmark.strategies import list_strategies
+    from benchmark.suite import DatasetConfig, ExplainConfig, StrategyConfig
+
+    strategies = list_strategies()
+    methods = [m for m in list_methods() if m.options is not None]
+    layouts = list_layouts()
+    plugins = [s.Options for s in strategies] + [m.options for m in methods]
+    plugins += [layout.options for layout in layouts]
+    models = [Suite, StrategyConfig, ExplainConfig, DatasetConfig, *dict.fromkeys(plugins)]
+    refs, schema = models_json_schema([(model, "validation") for model in models])
+    defs = schema["$defs"]
+
+    def definition(model: type[BaseModel]) -> dict[str, Any]:
+        return defs[refs[(model, "validation")]["$ref"].rsplit("/", 1)[-1]]
+
+    def ref(model: type[BaseModel], **extra: Any) -> dict[str, Any]:
+        return {**refs[(model, "validation")], **extra}
+
+    entry = definition(StrategyConfig)
+    kind = entry["properties"]["kind"]
+    entry["anyOf"] = []
+    for strategy in strategies:
+        options = definition(strategy.Options)
+        variant = {
+            "title": strategy.name,
+            "description": strategy.description,
+            "type": "object",
+            "properties": {
+                "kind": {"enum": [strategy.name, None], "description": kind["description"]},
+                "train": entry["properties"]["train"],
+                **options.get("properties", {}),
+            },
+            "additionalProperties": False,
+        }
+        entry["anyOf"].append(
+            variant | ({"required": options["required"]} if "required" in options else {})
+        )
+    explain = definition(ExplainConfig)
+    explain["properties"] |= {
+        m.name: ref(m.options, description=f"{m.name}: {m.about}") for m in methods
+    }
+    explain["additionalProperties"] = False
+    dataset = definition(DatasetConfig)
+    dataset["properties"]["options"]["anyOf"] = [
+        ref(layout.options, title=layout.name) for layout in layouts
+    ]
+    top = definition(Suite)
+    return {**top, "$defs": _reachable(top, defs)}
+
+
+def _reachable(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """The definitions ``schema`` refers to, directly or through others (those of the
+    strategies' options models are written into their entries, so they are left out)."""
+    found: dict[str, Any] = {}
+    pending = [schema]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            target = node.get("$ref", "").rsplit("/", 1)[-1]
+            if target and target not in found:
+                found[target] = defs[target]
+                pending.append(defs[target])
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return dict(sorted(found.items()))

@@ -1,4 +1,5 @@
-"""A tiny name → object registry, shared by layouts, preprocessing ops and strategies."""
+"""A tiny name → object registry, shared by layouts, preprocessing ops, strategies and
+explanation methods."""
 
 from __future__ import annotations
 

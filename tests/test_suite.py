@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.checks import load_checked_suite
+from benchmark.checks import load_checked_suite, suite_schema
 from benchmark.errors import SuiteError
-from benchmark.suite import expand_cells, suite_schema
+from benchmark.suite import expand_cells
 from tests.conftest import write_suite
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,3 +142,138 @@ def test_duplicate_backbones_rejected(tmp_path, tiny_suite):
 def test_schema_describes_the_suite():
     schema = suite_schema()
     assert {"name", "datasets", "backbones", "strategies", "train"} <= set(schema["properties"])
+
+
+def _resolve(schema: dict, node: dict) -> dict:
+    while "$ref" in node:
+        node = schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+    return node
+
+
+def _documents(properties: dict, model) -> None:
+    """Every setting of ``model`` is among ``properties``, with its description."""
+    for name, field in model.model_fields.items():
+        assert name in properties, (model.__name__, name)
+        assert properties[name].get("description") == field.description, (model.__name__, name)
+
+
+def test_schema_documents_every_option_of_every_plugin():
+    from benchmark.data import list_layouts
+    from benchmark.explain import list_methods
+    from benchmark.strategies import list_strategies
+
+    schema = suite_schema()
+    defs = schema["$defs"]
+    variants = {v["title"]: v for v in defs["StrategyConfig"]["anyOf"]}
+    for strategy in list_strategies():
+        assert variants[strategy.name]["description"] == strategy.description
+        _documents(variants[strategy.name]["properties"], strategy.Options)
+    sections = defs["ExplainConfig"]["properties"]
+    for method in list_methods():
+        if method.options is None:
+            assert method.name not in sections
+        else:
+            assert method.about in sections[method.name]["description"]
+            _documents(_resolve(schema, sections[method.name])["properties"], method.options)
+    layouts = {o["title"]: o for o in defs["DatasetConfig"]["properties"]["options"]["anyOf"]}
+    for layout in list_layouts():
+        _documents(_resolve(schema, layouts[layout.name])["properties"], layout.options)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "suites").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_suites_plugin_settings_match_the_documented_schema(path):
+    import yaml
+
+    jsonschema = pytest.importorskip("jsonschema")
+    schema, suite = suite_schema(), yaml.safe_load(path.read_text())
+
+    def check(value, definition: str) -> None:
+        jsonschema.validate(value, {"$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"})
+
+    for entry in suite.get("strategies", {}).values():
+        check(entry, "StrategyConfig")
+    for dataset in suite["datasets"].values():
+        check(dataset, "DatasetConfig")
+    if suite.get("explain"):
+        check(suite["explain"], "ExplainConfig")
+    with pytest.raises(jsonschema.ValidationError):
+        check({"kind": "scratch", "freeze": 0.5}, "StrategyConfig")
+    with pytest.raises(jsonschema.ValidationError):
+        check({"lime": {"sample": 8}}, "ExplainConfig")
+
+
+def test_a_strategy_owns_its_settings(tmp_path, tiny_suite):
+    tiny_suite["strategies"] = {
+        "finetune": {},
+        "partial": {"freeze": 0.5, "bn_trainable": True},  # flat, as suites write them
+        "probe": {"kind": "linear_probe", "train": {"lr": 0.1}},
+    }
+    cells = expand_cells(load_checked_suite(write_suite(tmp_path / "s.yaml", tiny_suite)))
+    options = {c.strategy: c.strategy_config.options for c in cells}
+    assert options == {  # every setting the strategy runs with, defaults filled in
+        "finetune": {"freeze": 0.0, "bn_trainable": False},
+        "partial": {"freeze": 0.5, "bn_trainable": True},
+        "probe": {"bn_trainable": False},
+    }
+    assert cells[2].resolved()["strategy_config"] == {
+        "kind": "linear_probe", "train": {"lr": 0.1}, "bn_trainable": False
+    }  # fmt: skip
+    tiny_suite["strategies"] = {
+        "scratch": {"freeze": 0.5},
+        "partial": {"freeze": 1.5, "bn_trainabel": True},
+        "weighted": {"kind": "cost_sensitive", "class_weights": "equal"},
+    }
+    with pytest.raises(SuiteError) as info:
+        load_checked_suite(write_suite(tmp_path / "s.yaml", tiny_suite))
+    message = str(info.value)
+    assert (
+        "strategies.scratch.freeze: unknown setting; expected one of ['kind', 'train']" in message
+    )
+    assert (
+        "freeze is a setting of the cost_sensitive, finetune, partial or supcon strategy" in message
+    )
+    assert "strategies.partial.freeze: a freeze fraction must be within [0, 1]" in message
+    assert "strategies.partial.bn_trainabel: unknown setting" in message
+    assert "Did you mean 'bn_trainable'?" in message
+    assert "strategies.weighted.class_weights: Input should be a valid dictionary" in message
+
+
+def test_the_schema_alone_checks_the_structure_of_plugin_settings(tmp_path, tiny_suite):
+    from benchmark.suite import load_suite
+
+    tiny_suite["strategies"] = {"scratch": {"freeze": 0.5}}  # the registries say no, later
+    tiny_suite["explain"] = {"lime": {"samples": 2}}
+    suite = load_suite(write_suite(tmp_path / "s.yaml", tiny_suite))
+    assert suite.strategies["scratch"].options == {"freeze": 0.5}
+    tiny_suite["explain"] = {"lime": 3}
+    with pytest.raises(SuiteError, match=r"explain\.lime: expected a mapping of the lime method"):
+        load_suite(write_suite(tmp_path / "s.yaml", tiny_suite))
+
+
+def test_an_explanation_method_owns_its_section(tmp_path, tiny_suite):
+    tiny_suite["explain"] = {"methods": ["gradcam", "lime"], "occlusion": {"patch": 0.5}}
+    explain = load_checked_suite(write_suite(tmp_path / "s.yaml", tiny_suite)).explain
+    assert explain.method_options("lime")["samples"] == 256  # listed: its defaults
+    assert explain.method_options("occlusion") == {
+        "patch": 0.5,
+        "stride": 0.0625,
+        "baseline": "mean",
+    }
+    assert explain.method_options("integrated_gradients") == {}  # neither listed nor given
+    tiny_suite["explain"] = {
+        "per_clas": 3,
+        "lme": {"samples": 64},
+        "gradcam": {"layer": "x"},
+        "lime": {"samples": 4, "sample": 64},
+        "occlusion": {"patch": 0.1, "stride": 0.2},
+    }
+    with pytest.raises(SuiteError) as info:
+        load_checked_suite(write_suite(tmp_path / "s.yaml", tiny_suite))
+    message = str(info.value)
+    assert "explain.per_clas: unknown setting" in message and "Did you mean 'per_class'?" in message
+    assert "explain.lme: unknown setting" in message and "Did you mean 'lime'?" in message
+    assert "explain.gradcam: unknown setting" in message
+    assert "gradcam is an explanation method without settings" in message
+    assert "explain.lime.samples: Input should be greater than or equal to 8" in message
+    assert "explain.lime.sample: unknown setting" in message and "'samples'" in message
+    assert "explain.occlusion: `stride <= patch` must hold" in message

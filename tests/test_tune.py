@@ -116,6 +116,48 @@ def test_strategy_settings_belong_to_their_strategy(tmp_path, tiny_suite):
         load_checked_suite(write_suite(tmp_path / "s.yaml", tiny_suite))
 
 
+def test_a_tuned_strategy_setting_is_one_a_strategy_of_the_suite_has(tmp_path, tiny_suite):
+    assert param_path("temperature") == ("strategy_config", "temperature")  # no registry here
+    with pytest.raises(ValueError, match="cannot tune 'kind'"):
+        param_path("kind")
+    tiny_suite["tune"] = {"trials": 2, "space": {"temperatur": {"low": 0.05, "high": 0.5}}}
+    with pytest.raises(SuiteError) as info:
+        load_checked_suite(write_suite(tmp_path / "s.yaml", tiny_suite))
+    assert "no strategy of this suite has a setting 'temperatur'" in str(info.value)
+    assert "Did you mean 'temperature'?" not in str(info.value)  # finetune alone has none
+    tiny_suite["strategies"] = {"finetune": {}, "supcon": {}}
+    tiny_suite["tune"]["space"] = {"temperatur": {"low": 0.05, "high": 0.5}}
+    with pytest.raises(SuiteError, match=r"Did you mean 'temperature'\?"):
+        load_checked_suite(write_suite(tmp_path / "s.yaml", tiny_suite))
+    tiny_suite["tune"]["space"] = {"temperature": {"low": 0.05, "high": 0.5}, "freeze": {
+        "choices": [0.0, 0.5]}, "strategy.projection_dim": {"choices": [16, 32]}}  # fmt: skip
+    assert load_checked_suite(write_suite(tmp_path / "s.yaml", tiny_suite)).tune is not None
+
+
+def test_a_strategy_setting_is_tuned_only_where_the_strategy_has_it(tiny_suite_file):
+    from benchmark.runner._cell import tuned_space
+    from benchmark.suite import expand_cells
+
+    kinds = ["finetune", "partial", "cost_sensitive", "linear_probe", "scratch", "supcon"]
+    strategies = "strategies={" + ", ".join(f"{k}: {{}}" for k in kinds) + "}"
+    space = "tune.space={lr: {low: 0.001, high: 0.1}, freeze: {choices: [0.0, 0.5]}, " \
+        "temperature: {low: 0.05, high: 0.5}}"  # fmt: skip
+    suite = load_checked_suite(tiny_suite_file, overrides=["tune.trials=2", strategies, space])
+    tuned = {c.strategy: set(tuned_space(c)) for c in expand_cells(suite)}
+    assert tuned == {
+        "finetune": {"lr", "freeze"},
+        "partial": {"lr", "freeze"},
+        "cost_sensitive": {"lr", "freeze"},
+        "linear_probe": {"lr"},
+        "scratch": {"lr"},
+        "supcon": {"lr", "freeze", "temperature"},  # its first stage freezes as configured
+    }
+    cell = next(c for c in expand_cells(suite) if c.strategy == "supcon")
+    tried = cell.with_params({"freeze": 0.5, "temperature": 0.2})  # without the registries
+    assert tried.strategy_config.options["temperature"] == 0.2
+    assert tried.strategy_config.options["freeze"] == 0.5 and tried.config_hash != cell.config_hash
+
+
 def test_trials_override_extends_the_same_study(tiny_suite_file):
     from benchmark.suite import expand_cells
 

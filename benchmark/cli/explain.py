@@ -25,41 +25,34 @@ def explain(
 
     from benchmark.cli._common import image_files
     from benchmark.console import console, error, print_table
-    from benchmark.data import BadImage
     from benchmark.errors import MedbenchError
-    from benchmark.explain import cam_maps, check_method, stage_layers, stages_figure
+    from benchmark.explain import explain_images, get_method
     from benchmark.serve import load_predictor, save_png
     from benchmark.settings import writable_folder
 
-    check_method(method)
+    get_method(method)
     writable_folder(output, what="the overlays folder (--output)")
     files = image_files(images)
     predictor, _ = load_predictor(model, tracking_uri=tracking_uri)
     table = Table("image", "predicted", "confidence", "overlay")
     failures = 0
     stems = Counter(path.stem for path in files)
-    for position, path in enumerate(files):
-        try:
-            image = predictor.prepare(path)
-        except BadImage as exc:
+    found = explain_images(predictor, files, method=method, stages=stages)
+    for position, result in enumerate(found):
+        path = result.path
+        if result.error is not None:
             failures += 1
-            error(f"{path}: {exc}; skipped.")
+            error(f"{path}: {result.error}; skipped.")
             continue
-        probs = predictor.probabilities([image])[0]
-        pred = int(probs.argmax())
         name = path.stem if stems[path.stem] == 1 else f"{position:04d}_{path.stem}"  # no clash
         target = output / f"{name}_{method}.png"
-        save_png(predictor.overlay(image, target=pred, method=method), target)
-        if stages:
-            x = predictor.normalized(image[None])
-            names = [name for name, _ in stage_layers(predictor.model)]
-            maps = [cam_maps(predictor.model, x, [pred], layer=name)[0] for name in names]
-            figure = stages_figure([image.numpy()], [maps], names, title=path.name)
-            figure.savefig(output / f"{name}_stages.png", dpi=120)
+        save_png(result.overlay, target)
+        if result.stages is not None:
+            result.stages.savefig(output / f"{name}_stages.png", dpi=120)
             import matplotlib.pyplot as plt  # the figure's own module chose the backend
 
-            plt.close(figure)
-        table.add_row(escape(str(path)), predictor.classes[pred], f"{probs[pred]:.3f}",
+            plt.close(result.stages)
+        table.add_row(escape(str(path)), result.predicted, f"{result.confidence:.3f}",
                       escape(str(target)))  # fmt: skip
     print_table(table)
     console.print(f"{len(files) - failures} overlays in {output}")

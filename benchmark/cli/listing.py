@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 
 class What(str, Enum):
@@ -39,15 +43,22 @@ def list_(
     if what is What.strategies:
         from benchmark.strategies import list_strategies
 
-        rows = [(s.name, s.description) for s in list_strategies()]
+        rows = [(s.name, s.description + _options(s.Options)) for s in list_strategies()]
     elif what is What.layouts:
         from benchmark.data import list_layouts
+        from benchmark.data.layouts import LayoutOptions
 
-        rows = [(layout.name, _with_options(layout)) for layout in list_layouts()]
+        rows = [
+            (layout.name, layout.description + _options(layout.options, skip=LayoutOptions))
+            for layout in list_layouts()
+        ]
     elif what is What.cams:
-        from benchmark.explain import METHODS
+        from benchmark.explain import list_methods
 
-        rows = [(n, f"{m.kind}{', slow' if m.slow else ''}: {m.about}") for n, m in METHODS.items()]
+        rows = [
+            (m.name, f"{m.kind}{', slow' if m.slow else ''}: {m.about}." + _options(m.options))
+            for m in list_methods()
+        ]
     elif what is What.metrics:
         from benchmark.metrics import list_metrics
 
@@ -64,15 +75,15 @@ def list_(
     print_table(table)
 
 
-def _with_options(layout) -> str:
-    """A layout's description and its own options (every layout also takes ``labels``,
-    ``group`` and ``dicom``)."""
-    from benchmark.data.layouts import LayoutOptions
-
+def _options(model: type[BaseModel] | None, *, skip: type[BaseModel] | None = None) -> str:
+    """`` Options: name=default, ...`` of a plugin's options model, less those of ``skip``
+    (every layout also takes ``labels``, ``group`` and ``dicom``); empty without any."""
+    if model is None:
+        return ""
     options = []
-    for name, field in layout.options.model_fields.items():
-        if name in LayoutOptions.model_fields:
+    for name, field in model.model_fields.items():
+        if skip is not None and name in skip.model_fields:
             continue
         default = field.default if field.default_factory is None else field.default_factory()
         options.append(f"{name}={default!r}")
-    return layout.description + (f" Options: {', '.join(options)}." if options else "")
+    return f" Options: {', '.join(options)}." if options else ""

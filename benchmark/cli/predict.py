@@ -32,12 +32,12 @@ def predict(
     from benchmark.cli._common import image_files
     from benchmark.console import progress_bar
     from benchmark.errors import MedbenchError
-    from benchmark.explain import check_method
+    from benchmark.explain import get_method
     from benchmark.serve import load_predictor, predict_files
     from benchmark.settings import writable_folder
 
     if cam is not None:
-        check_method(cam)
+        get_method(cam)
     writable_folder(output, what="the predictions folder (--output)")
     files = image_files(images)
     predictor, source = load_predictor(model, tracking_uri=tracking_uri)

@@ -35,7 +35,7 @@ def app(
 
     from benchmark.cli.predict import render_model
     from benchmark.console import console, warning
-    from benchmark.explain import check_method
+    from benchmark.explain import get_method
     from benchmark.serve import load_predictor
     from benchmark.serve.app import LOCAL_HOSTS, check_exposure, create_app
     from benchmark.settings import settings
@@ -45,7 +45,7 @@ def app(
     check_exposure(host, token)
     cam_method = None if cam == "none" else cam
     if cam_method is not None:
-        check_method(cam_method)
+        get_method(cam_method)
     predictor, source = load_predictor(model, tracking_uri=tracking_uri)
     render_model(source, predictor.config)
     web = create_app(

@@ -54,9 +54,9 @@ def show(
 
 @app.command()
 def schema() -> None:
-    """Print the JSON schema of suite files."""
-
-    from benchmark.suite import suite_schema
+    """Print the JSON schema of suite files, with every strategy's, explanation method's and
+    layout's settings."""
+    from benchmark.checks import suite_schema
 
     console.out(json.dumps(suite_schema(), indent=2), highlight=False)
 

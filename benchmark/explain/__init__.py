@@ -1,8 +1,8 @@
-"""Explanations of a trained model: class-activation maps (the only importer of
-pytorch_grad_cam) and perturbation methods (the only importer of captum), their quality
-scores and galleries. The methods, their kinds and costs: ``_methods.METHODS``.
+"""Explanations of a trained model: the registered methods (``methods``: class-activation
+maps through pytorch_grad_cam, perturbation methods through captum), their quality scores
+and galleries, a cell's explanations, and a model's explanations of any images.
 
-Names load lazily: ``from benchmark.explain import check_method`` reads the table of
+Names load lazily: ``from benchmark.explain import get_method`` reads the registry of
 methods without importing torch, so checking a suite stays fast.
 """
 
@@ -11,7 +11,6 @@ import lazy_loader as lazy
 __getattr__, __dir__, __all__ = lazy.attach(
     __name__,
     submod_attrs={
-        "_cam": ["stage_layers", "target_layer"],
         "_cell": ["CellExplanation", "explain_cell"],
         "_gallery": [
             "cam_panels",
@@ -21,15 +20,10 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "overlay",
             "stages_figure",
         ],
-        "_maps": ["Attribution", "cam_maps", "explain_maps"],
-        "_methods": [
-            "METHODS",
-            "SLOW_METHODS",
-            "Method",
-            "check_method",
-            "list_cams",
-            "method_info",
-        ],
+        "_images": ["ImageExplanation", "explain_images"],
+        "_layers": ["stage_layers", "target_layer"],
+        "_maps": ["cam_maps", "explain_maps"],
         "_quality": ["baseline_maps", "faithfulness", "localisation"],
+        "methods": ["Attribution", "Method", "get_method", "list_methods", "register_method"],
     },
 )

@@ -12,16 +12,14 @@ import torch
 from torch import nn
 
 from benchmark.data import normalize
-from benchmark.explain._cam import stage_layers
-from benchmark.explain._gallery import cam_panels, gallery_figure, lime_panels, stages_figure
+from benchmark.explain._gallery import gallery_figure, stages_figure
+from benchmark.explain._layers import stage_layers
 from benchmark.explain._maps import cam_maps, explain_maps
-from benchmark.explain._methods import SLOW_METHODS
 from benchmark.explain._quality import baseline_maps, faithfulness, localisation
+from benchmark.explain.methods import get_method
 from benchmark.suite import ExplainConfig
 
 __all__ = ["CellExplanation", "explain_cell"]
-
-LIME_HEADERS = ("", "for the class, alone", "for (green) / against (red)")
 
 
 @dataclass
@@ -95,7 +93,7 @@ def explain_cell(
         start = time.perf_counter()
         first = maps_of(method, sample[:1], targets[:1]).maps
         per_image = time.perf_counter() - start
-        if method in SLOW_METHODS and per_image * (n + wanted) > config.budget_s:
+        if get_method(method).slow and per_image * (n + wanted) > config.budget_s:
             affordable = max(2, int(config.budget_s / max(per_image, 1e-9)))
             shown = min(wanted, max(1, round(affordable * wanted / (n + wanted))))
             count = max(1, min(n, affordable - shown))
@@ -143,28 +141,23 @@ def _trim(picks: list[list[int]], limit: int) -> list[list[int]]:
 
 def _gallery(picks, maps_of, method, inputs, images, labels, preds, probs, classes, config, title):
     rows = []
-    lime = method == "lime"
+    chosen = get_method(method)
+    options = chosen.settings(config.method_options(method))
     for k, picked in enumerate(picks):
         if not picked:
             continue
         found = maps_of(method, inputs(picked), [int(preds[i]) for i in picked])
         row = []
         for j, i in enumerate(picked):
-            image = images[i].numpy()
-            if lime:
-                top = config.lime.top_features
-                panels = lime_panels(image, found.segments[j], found.weights[j], top=top)
-            else:
-                panels = cam_panels(image, found.maps[j])
             row.append(
                 {
-                    "panels": panels,
+                    "panels": chosen.panels(images[i].numpy(), found, j, options),
                     "caption": f"{classes[k]} → {classes[preds[i]]} {probs[i, preds[i]]:.2f}",
                     "color": "green" if preds[i] == labels[i] else "red",
                 }
             )
         rows.append(row)
-    return gallery_figure(rows, title=title, headers=LIME_HEADERS if lime else ())
+    return gallery_figure(rows, title=title, headers=chosen.headers)
 
 
 def _stages(model, inputs, images, preds, classes, title):

@@ -1,5 +1,5 @@
-"""One entry point for every method: a CAM through pytorch_grad_cam or a perturbation
-method through captum, chosen by the method's kind in the table of ``_methods``."""
+"""One entry point for every method: the registered method computes its maps, with its
+options from the suite's ``explain`` section (its defaults without one)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.explain._cam import grad_cam_maps
-from benchmark.explain._methods import method_info
-from benchmark.explain._perturb import Attribution, perturbation_maps
+from benchmark.explain.methods import Attribution, get_method
 from benchmark.suite import ExplainConfig
 
-__all__ = ["Attribution", "cam_maps", "explain_maps"]
+__all__ = ["cam_maps", "explain_maps"]
 
 
 def explain_maps(
@@ -30,27 +28,17 @@ def explain_maps(
 ) -> Attribution:
     """``method``'s maps of the ``targets`` classes for normalised ``inputs``.
 
-    ``layer`` is the CAM layer (CAMs only); ``settings`` an ``ExplainConfig`` whose
-    ``lime``, ``occlusion`` and ``integrated_gradients`` settings the perturbation methods
-    read (``None``: the defaults); ``mean``/``std`` the normalisation of ``inputs``, which
-    LIME's superpixels and the black baseline undo; ``seed`` draws LIME's samples.
+    ``layer`` is the CAM layer (CAMs only); ``settings`` an ``ExplainConfig`` whose section
+    for ``method`` (``lime: {...}``) holds its options (``None``: the defaults);
+    ``mean``/``std`` the normalisation of ``inputs``, which LIME's superpixels and the
+    black baseline undo; ``seed`` draws LIME's samples.
     """
-    if method_info(method).kind == "cam":
-        maps = grad_cam_maps(
-            model, inputs, targets, method=method, layer=layer, batch_size=batch_size
-        )
-        return Attribution(maps=maps)
-    return perturbation_maps(
-        model,
-        inputs,
-        targets,
-        method=method,
-        settings=settings or ExplainConfig(),
-        mean=mean,
-        std=std,
-        batch_size=batch_size,
-        seed=seed,
-    )
+    chosen = get_method(method)
+    options = chosen.settings(settings.method_options(method) if settings else None)
+    return chosen.maps(
+        model, inputs, targets, options=options, layer=layer, mean=mean, std=std,
+        batch_size=batch_size, seed=seed,
+    )  # fmt: skip
 
 
 def cam_maps(model: nn.Module, inputs: torch.Tensor, targets: list[int], **options) -> np.ndarray:

@@ -32,7 +32,7 @@ from benchmark.runner._context import CellOutcome, Context
 from benchmark.runner._data import Dataset, images_for, placed_images
 from benchmark.runner._fit import Trained, fit_cell, split_ids, training_cost
 from benchmark.strategies import get_strategy
-from benchmark.suite import Cell
+from benchmark.suite import Cell, ParamSpec, param_path
 from benchmark.train import compiled, predict_proba
 
 
@@ -211,7 +211,6 @@ def study_spec(cell: Cell, context: Context, run_id: str | None = None) -> tune.
     """The cell's study, the same in every worker that runs its trials; its owner also
     records on it the cell and its MLflow run (``run_id``), for Optuna Dashboard."""
     tune_cfg = cell.tune
-    strategy = get_strategy(cell.strategy_kind)
     attrs = {}
     if run_id is not None:
         attrs = {k.removeprefix(track.TAG): v for k, v in _tags(cell).items()}
@@ -219,13 +218,24 @@ def study_spec(cell: Cell, context: Context, run_id: str | None = None) -> tune.
     return tune.StudySpec(
         name=study_name(cell),
         storage=context.storage,
-        space={k: v for k, v in tune_cfg.space.items() if k != "freeze" or strategy.tunes_freeze},
+        space=tuned_space(cell),
         maximize=bool(higher_is_better(tune_cfg.objective)),
         seed=cell.seed,
         pruner=tune_cfg.pruner,
         epochs=cell.train.epochs,
         attrs=attrs,
     )
+
+
+def tuned_space(cell: Cell) -> dict[str, ParamSpec]:
+    """The suite's search space for ``cell``: a strategy setting only where the cell's
+    strategy has it (the default space's ``freeze`` is not tuned for a linear probe)."""
+    options = get_strategy(cell.strategy_kind).Options.model_fields
+    return {
+        name: spec
+        for name, spec in cell.tune.space.items()
+        if (path := param_path(name))[0] != "strategy_config" or path[1] in options
+    }
 
 
 def _tune(cell, data, images, run: track.RunLog, context: Context, claim) -> tune.StudyResult:

@@ -12,7 +12,7 @@ from benchmark.data import Batches, ImageSet, create_augment
 from benchmark.models import count_parameters, create_model, input_stats
 from benchmark.runner._context import Context
 from benchmark.runner._data import Dataset, placed_images
-from benchmark.strategies import get_strategy
+from benchmark.strategies import create_strategy
 from benchmark.suite import Cell
 from benchmark.train import History, fit
 
@@ -42,7 +42,7 @@ def fit_cell(
     validation (the tuned epoch count replaces early stopping). With ``checkpoint`` the
     training continues from the last epoch saved there (see :func:`benchmark.train.fit`).
     """
-    strategy = get_strategy(cell.strategy_kind)
+    strategy = create_strategy(cell.strategy_kind, cell.strategy_config.options)
     torch.manual_seed(seed)
     model = create_model(
         cell.backbone.name,
@@ -75,9 +75,11 @@ def fit_cell(
     if refit_epochs:
         config = config.model_copy(update={"epochs": refit_epochs, "early_stopping": None})
     resuming = checkpoint is not None and checkpoint.is_file()
-    if strategy.pretrain is not None and not resuming:  # a checkpoint holds the stage's weights
+    stage = None
+    if not resuming:  # a checkpoint holds the weights of the strategy's first stage
         example = next(iter(batches(train_idx[:2], batch_size=2)))[0]
-        stage = strategy.pretrain(model, cell.strategy_config, example)
+        stage = strategy.pretrain(model, example)
+    if stage is not None:
         epochs = stage.epochs or cell.train.epochs
         context.reporter.phase(f"{strategy.name} stage 1", epochs)
         fit(
@@ -96,11 +98,9 @@ def fit_cell(
             on_batch=context.reporter.batch_done,
         )
         context.reporter.phase(f"{strategy.name} stage 2", config.epochs)
-    strategy.prepare(model, cell.strategy_config)
+    strategy.prepare(model)
     counts = np.bincount(images.labels[train_idx].numpy(), minlength=len(images.classes))
-    criterion = strategy.criterion(
-        cell.strategy_config, counts=counts.tolist(), classes=images.classes
-    )
+    criterion = strategy.criterion(counts=counts.tolist(), classes=images.classes)
     history = fit(
         model,
         train,

@@ -33,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from benchmark import track
 from benchmark.data import BadImage
 from benchmark.errors import MedbenchError
-from benchmark.explain import METHODS
+from benchmark.explain import list_methods
 from benchmark.serve.predictor import Predictor
 from benchmark.settings import variable
 from benchmark.track import ModelSource
@@ -150,7 +150,8 @@ def _offered(cam_method: str | None) -> list[str]:
     """The chosen method first, then every other one that is not slow (none without one)."""
     if cam_method is None:
         return []
-    return [cam_method, *(n for n, m in METHODS.items() if not m.slow and n != cam_method)]
+    fast = [m.name for m in list_methods() if not m.slow and m.name != cam_method]
+    return [cam_method, *fast]
 
 
 def _classify(predictor: Predictor, data: bytes, cam_method: str | None, lock) -> dict:

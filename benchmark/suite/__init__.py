@@ -2,28 +2,21 @@
 
 from benchmark.suite._cells import Cell, expand_cells
 from benchmark.suite._load import format_validation_error, load_suite
+from benchmark.suite._plugins import ExplainConfig, StrategyConfig
 from benchmark.suite._schema import (
     AugmentConfig,
     BackboneConfig,
     DatasetConfig,
     EarlyStoppingConfig,
     EvaluateConfig,
-    ExplainConfig,
-    FreezeAllButLast,
-    FreezeStages,
     HeadConfig,
     Names,
-    ParamSpec,
-    PrunerConfig,
     ScheduleConfig,
     SplitConfig,
-    StrategyConfig,
-    Suite,
     TrainConfig,
-    TuneConfig,
-    param_path,
-    suite_schema,
 )
+from benchmark.suite._suite import Suite
+from benchmark.suite._tuning import ParamSpec, PrunerConfig, TuneConfig, param_path
 
 __all__ = [
     "AugmentConfig",
@@ -33,8 +26,6 @@ __all__ = [
     "EarlyStoppingConfig",
     "EvaluateConfig",
     "ExplainConfig",
-    "FreezeAllButLast",
-    "FreezeStages",
     "HeadConfig",
     "Names",
     "ParamSpec",
@@ -49,5 +40,4 @@ __all__ = [
     "format_validation_error",
     "load_suite",
     "param_path",
-    "suite_schema",
 ]

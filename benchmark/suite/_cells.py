@@ -10,20 +10,17 @@ from typing import Any
 from pydantic import ConfigDict
 
 from benchmark.errors import SuiteError
+from benchmark.suite._plugins import ExplainConfig, StrategyConfig
 from benchmark.suite._schema import (
     BackboneConfig,
     DatasetConfig,
     EvaluateConfig,
-    ExplainConfig,
     HeadConfig,
-    StrategyConfig,
-    Suite,
     TrainConfig,
-    TuneConfig,
     _Strict,
-    param_path,
-    train_for,
 )
+from benchmark.suite._suite import Suite, train_for
+from benchmark.suite._tuning import TuneConfig, param_path
 
 
 def _hash(payload: Any) -> str:

@@ -13,7 +13,8 @@ import yaml
 from pydantic import ValidationError
 
 from benchmark.errors import SuiteError, suggest
-from benchmark.suite._schema import Names, Suite, _model_in
+from benchmark.suite._schema import Names, _model_in
+from benchmark.suite._suite import Suite
 
 MAX_FLOW_DEPTH = 64
 """``[`` and ``{`` nested deeper than this are refused while scanning: PyYAML's scanner

@@ -118,6 +118,9 @@ def test_data_synth_and_list(tmp_path):
         assert result.exit_code == 0 and expected in result.output
     result = invoke("list", "backbones", "--pattern", "test_res*")
     assert "test_resnet" in result.output
+    listing = invoke("list", "strategies").output  # each plugin with its options
+    assert "temperature=0.07" in listing and "class_weights='auto'" in listing
+    assert "samples=256" in invoke("list", "cams").output
 
 
 @pytest.mark.parametrize("args", [["run"], ["list", "colours"], ["nope"]])

@@ -1,4 +1,4 @@
-"""Perturbation methods (LIME, occlusion, integrated gradients): the method table, every
+"""Perturbation methods (LIME, occlusion, integrated gradients): the registry, every
 method on a CNN and a ViT, LIME finding the lesion that decides the class, its two pictures
 agreeing, and a cell's explanations within the budget."""
 
@@ -11,19 +11,18 @@ import torch
 from torch import nn
 
 from benchmark.explain import (
-    METHODS,
-    SLOW_METHODS,
     baseline_maps,
     explain_cell,
     explain_maps,
     lime_panels,
+    list_methods,
     localisation,
 )
-from benchmark.explain._cam import _CLASSES
+from benchmark.explain.methods.cams import CamMethod
 from benchmark.models import create_model
 from benchmark.suite import ExplainConfig
 
-PERTURBATION = [name for name, method in METHODS.items() if method.kind == "perturbation"]
+PERTURBATION = [m.name for m in list_methods() if m.kind == "perturbation"]
 SMALL = {
     "lime": {"samples": 32, "superpixels": 16},
     "occlusion": {"patch": 0.25, "stride": 0.25},
@@ -31,10 +30,16 @@ SMALL = {
 }
 
 
-def test_the_table_names_every_implementation_once():
-    assert set(_CLASSES) == {n for n, m in METHODS.items() if m.kind == "cam"}
+def test_the_registry_names_every_implementation_once():
+    import pytorch_grad_cam
+
+    cams = [m for m in list_methods() if m.kind == "cam"]
+    assert all(isinstance(m, CamMethod) and hasattr(pytorch_grad_cam, m.cam_class) for m in cams)
+    assert len({m.cam_class for m in cams}) == len(cams) == 8
     assert set(PERTURBATION) == {"lime", "occlusion", "integrated_gradients"}
-    assert set(SLOW_METHODS) == {"scorecam", "ablationcam", "lime", "occlusion"}
+    assert {m.name for m in list_methods() if m.slow} == {
+        "scorecam", "ablationcam", "lime", "occlusion"
+    }  # fmt: skip
 
 
 # every method on both models; the other baselines (model-independent) on the CNN only

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from benchmark.data import normalize, render_phantom
-from benchmark.explain import METHODS, explain_maps
+from benchmark.explain import explain_maps, list_methods
 from benchmark.models import create_model
 from benchmark.suite import ExplainConfig
 
@@ -41,14 +41,16 @@ def main() -> None:
         torch.manual_seed(0)
         model = create_model(backbone, num_classes=4, image_size=args.size).to(device).eval()
         explain_maps(model, x[:1], targets[:1], method="gradcam")  # warm-up
-        for method, info in METHODS.items():
+        for method in list_methods():
             start = time.perf_counter()
-            explain_maps(model, x, targets, method=method, settings=settings, mean=mean, std=std)
+            explain_maps(
+                model, x, targets, method=method.name, settings=settings, mean=mean, std=std
+            )
             if device.type == "cuda":
                 torch.cuda.synchronize()
             per_image = (time.perf_counter() - start) / args.images
-            kind = info.kind + (" (slow)" if info.slow else "")
-            print(f"{backbone:<14}{method:<22}{kind:<21}{per_image:>8.3f}", flush=True)
+            kind = method.kind + (" (slow)" if method.slow else "")
+            print(f"{backbone:<14}{method.name:<22}{kind:<21}{per_image:>8.3f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,127 @@
+"""What every strategy shares: the :class:`Strategy` base, the :class:`Stage` a strategy
+may train before the classifier, and the registry (``register_strategy``,
+``create_strategy``, ``get_strategy``, ``list_strategies``).
+
+Nothing here imports torch: ``medbench suite validate`` reads the registry (each
+strategy's options model) through this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from benchmark.errors import SuiteError
+from benchmark.registry import Registry
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+__all__ = [
+    "NoOptions",
+    "Stage",
+    "Strategy",
+    "create_strategy",
+    "get_strategy",
+    "list_strategies",
+    "register_strategy",
+]
+
+
+class NoOptions(BaseModel):
+    """The options of a strategy that has no settings of its own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A training stage before the classifier's, run by ``train.fit`` like any training:
+    ``net`` (sharing the model's weights) is trained on ``loss(net(x), y)`` for ``epochs``
+    (``None``: the suite's ``train.epochs``), with ``views`` augmented views of each image."""
+
+    net: nn.Module
+    loss: nn.Module
+    epochs: int | None = None
+    views: int = 1
+
+
+class Strategy:
+    """A transfer strategy: what is frozen, which loss, which stage comes first.
+
+    A subclass registers itself with :func:`register_strategy`, names its settings in
+    ``Options`` (a pydantic model: the suite's entry for the strategy is validated by it)
+    and gets them validated as ``self.options`` (see :func:`create_strategy`).
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    Options: ClassVar[type[BaseModel]] = NoOptions
+    pretrained: ClassVar[bool] = True  # False: the backbone starts from random weights
+
+    def __init__(self, options: BaseModel) -> None:
+        self.options = options
+
+    def prepare(self, model: nn.Module) -> None:
+        """Set ``requires_grad`` on ``model`` for the classifier's training."""
+        raise NotImplementedError
+
+    def criterion(self, *, counts: Sequence[int], classes: Sequence[str]) -> nn.Module:
+        """The classifier's loss, given the training split's ``counts`` per class."""
+        from torch import nn
+
+        return nn.CrossEntropyLoss()
+
+    def pretrain(self, model: nn.Module, example: torch.Tensor) -> Stage | None:
+        """The stage trained before the classifier (``None``: none); ``example`` is a batch
+        of two training inputs, for the sizes the stage needs."""
+        return None
+
+
+S = TypeVar("S", bound=type[Strategy])
+
+_STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
+
+
+def register_strategy(name: str, *, description: str | None = None) -> Callable[[S], S]:
+    """Class decorator: register the class as strategy ``name``, described by
+    ``description`` or the first line of its docstring."""
+
+    def decorator(cls: S) -> S:
+        cls.name = name
+        cls.description = description or (cls.__doc__ or "").strip().splitlines()[0]
+        _STRATEGIES.register(name)(cls)
+        return cls
+
+    return decorator
+
+
+def get_strategy(kind: str) -> type[Strategy]:
+    """The strategy class registered as ``kind`` (an ``UnknownNameError`` otherwise)."""
+    return _STRATEGIES.get(kind)
+
+
+def list_strategies() -> list[type[Strategy]]:
+    """Every registered strategy class, by name."""
+    return [cls for _, cls in _STRATEGIES.items()]
+
+
+def create_strategy(kind: str, options: Mapping[str, Any] | None = None) -> Strategy:
+    """Strategy ``kind`` with ``options`` (its settings as a suite writes them) validated
+    by its options model; a bad setting is a :class:`SuiteError` naming it."""
+    cls = get_strategy(kind)
+    try:
+        validated = cls.Options.model_validate(dict(options or {}))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, err['loc'])) or '(options)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise SuiteError(
+            f"invalid settings for the '{kind}' strategy: {problems}. Its settings are "
+            f"{sorted(cls.Options.model_fields)}; `medbench list strategies` describes them."
+        ) from None
+    return cls(validated)

@@ -1,0 +1,146 @@
+"""The whole suite: datasets × backbones × strategies, the settings they share, and the
+checks that span its parts (a strategy's settings and training changes, tuned names)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from benchmark.errors import suggest
+from benchmark.suite._plugins import (
+    ExplainConfig,
+    Problems,
+    StrategyConfig,
+    _not_a_setting_of,
+    check_options,
+    problem,
+)
+from benchmark.suite._schema import (
+    AuditConfig,
+    BackboneConfig,
+    DatasetConfig,
+    EvaluateConfig,
+    HeadConfig,
+    References,
+    TrainConfig,
+    _names,
+    _Strict,
+)
+from benchmark.suite._tuning import TuneConfig, _check_strategy_param, param_path
+
+
+class Suite(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="MLflow experiment")
+    description: str = ""
+    seed: int = 42
+    seeds: list[int] | None = Field(
+        None, min_length=1, description="repeat the final training per seed (mean and std)"
+    )
+    datasets: dict[str, DatasetConfig] = Field(min_length=1)
+    backbones: list[BackboneConfig] = Field(min_length=1)
+    head: HeadConfig = Field(default_factory=HeadConfig)
+    strategies: dict[str, StrategyConfig] = Field(
+        default_factory=lambda: {"finetune": StrategyConfig()},
+        min_length=1,
+        validate_default=True,  # the default strategy's settings are completed too
+    )
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    tune: TuneConfig | None = Field(None, description="Optuna tuning per cell; null trains once")
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
+    explain: ExplainConfig | None = Field(
+        default_factory=ExplainConfig, description="CAM galleries and quality; null skips them"
+    )
+    audit: AuditConfig = Field(default_factory=AuditConfig)
+    cells: list[str] | None = Field(
+        None, description="run only the grid cells matching these dataset/backbone/strategy globs"
+    )
+    references: References | None = Field(None, description="published numbers to compare with")
+
+    @model_validator(mode="after")
+    def _strategy_training(self) -> Suite:
+        for key, strategy in self.strategies.items():
+            if strategy.train:
+                try:
+                    train_for(self.train, strategy)
+                except ValueError as exc:
+                    raise ValueError(f"strategies.{key}.train: {exc}") from None
+        return self
+
+    @field_validator("backbones", mode="before")
+    @classmethod
+    def _names_to_configs(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @field_validator("backbones")
+    @classmethod
+    def _unique_backbones(cls, value: list[BackboneConfig]) -> list[BackboneConfig]:
+        names = [b.name for b in value]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"backbones {dupes} are listed more than once")
+        return value
+
+    @field_validator("strategies")
+    @classmethod
+    def _strategy_settings(
+        cls, value: dict[str, StrategyConfig], info: ValidationInfo
+    ) -> dict[str, StrategyConfig]:
+        """With the registries: each strategy is known, and its settings are validated and
+        completed by its options model."""
+        names = _names(info)
+        if names is None:
+            return value
+        known, problems, checked = names.strategies(), Problems(), {}
+        for key, config in value.items():
+            kind = config.kind or key
+            if kind not in known:
+                hint = "" if config.kind else f" (or set `kind:` under strategies.{key})"
+                message = (
+                    f"unknown strategy '{kind}': expected one of {sorted(known)}."
+                    + suggest(kind, known)
+                    + hint
+                )
+                problems.append(problem((key, "kind") if config.kind else (key,), message, kind))
+                continue
+            options = check_options(
+                known[kind], config.options, loc=(key,), problems=problems,
+                unknown=lambda name, kind=kind: _not_a_setting_of(name, kind, known),
+            )  # fmt: skip
+            checked[key] = config.model_copy(update=options)
+        problems.raise_if_any("Suite")
+        return checked
+
+    @field_validator("tune")
+    @classmethod
+    def _tunable_names(cls, value: TuneConfig | None, info: ValidationInfo) -> TuneConfig | None:
+        """Every tuned name has a place in a cell; with the registries, a strategy setting
+        is one that a strategy of the suite has."""
+        names, strategies = _names(info), info.data.get("strategies")
+        for name in value.space if value is not None else ():
+            path = param_path(name)
+            if path[0] == "strategy_config" and names is not None and strategies is not None:
+                known = names.strategies()
+                kinds = sorted({config.kind or key for key, config in strategies.items()})
+                _check_strategy_param(name, path[1:], [known[kind] for kind in kinds])
+        return value
+
+
+def train_for(train: TrainConfig, strategy: StrategyConfig) -> TrainConfig:
+    """The suite's training settings with the strategy's changes merged in."""
+    if not strategy.train:
+        return train
+    merged = _merge(train.model_dump(), strategy.train)
+    return TrainConfig.model_validate(merged)
+
+
+def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
