@@ -35,7 +35,7 @@ class Choice:
 
 
 def choose_champions(runs: pd.DataFrame, *, metric: str) -> list[Choice]:
-    """``runs`` (the newest run of each cell, any status, from ``track.load_cell_runs``) →
+    """``runs`` (the newest run of each cell, any status, from ``Store.cell_runs``) →
     one :class:`Choice` per dataset. Failed or unfinished runs are never chosen."""
     if runs.empty:
         raise MedbenchError("the suite has no cell runs yet: run `medbench run SUITE` first.")

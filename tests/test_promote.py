@@ -90,7 +90,7 @@ def test_promote_registers_the_best_quickstart_cell_once(quickstart_uri):
     assert len(versions) == 1  # the session's promotion
     version = versions[0]
     assert client.get_registered_model("quickstart-phantoms").aliases == {"champion": 1}
-    runs = track.load_cell_runs(client, "quickstart")
+    runs = track.connect(quickstart_uri).cell_runs("quickstart")
     best = runs.loc[runs["metrics.test/f1_weighted"].idxmax()]
     assert version.run_id == best["run_id"]
     tags = version.tags
@@ -163,7 +163,7 @@ def test_promote_dry_run_registers_nothing_and_names_are_checked(quickstart_uri)
 
 def test_promote_refuses_a_cell_whose_latest_run_failed(quickstart_uri):
     client = MlflowClient(quickstart_uri)
-    runs = track.load_cell_runs(client, "quickstart")
+    runs = track.connect(quickstart_uri).cell_runs("quickstart")
     best = runs.loc[runs["metrics.test/f1_weighted"].idxmax()]
     client.set_tag(best["run_id"], "medbench.error", "KeyboardInterrupt: ")
     client.set_terminated(best["run_id"], status="FAILED")

@@ -43,9 +43,9 @@ def leaderboard(
 
     if format_ not in FORMATS:
         raise MedbenchError(f"unknown --format '{format_}': expected one of {list(FORMATS)}.")
-    client = track.connect(tracking_uri)
-    name = resolve_suite_name(client, suite_or_experiment)
-    runs = track.load_cell_runs(client, name, latest=latest)
+    store = track.connect(tracking_uri)
+    name = resolve_suite_name(store, suite_or_experiment)
+    runs = store.cell_runs(name, latest=latest)
     if runs.empty:
         raise MedbenchError(f"suite '{name}' has no finished cells yet.")
     if dataset is not None:
@@ -57,7 +57,7 @@ def leaderboard(
     if sort is not None:
         options["sort"] = sort
     if table_ == "summary":
-        options["paired"] = track.load_suite_analysis(client, name, "paired_tests.json")
+        options["paired"] = store.suite_analysis(name, "paired_tests.json")
     if table_ == "compare":
         options["references"] = _references(suite_or_experiment)
     board = build_table(table_, runs, **options)

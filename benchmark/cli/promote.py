@@ -36,9 +36,9 @@ def promote(
     from benchmark.promote import choose_champions, model_card, model_name, version_tags
 
     metric = metric if "/" in metric else f"test/{metric}"
-    client = track.connect(tracking_uri)
-    suite_name = resolve_suite_name(client, suite)
-    runs = track.load_cell_runs(client, suite_name, finished=False)
+    store = track.connect(tracking_uri)
+    suite_name = resolve_suite_name(store, suite)
+    runs = store.cell_runs(suite_name, finished=False)
     choices = choose_champions(runs, metric=metric)
     if dataset is not None:
         choices = [c for c in choices if c.dataset == dataset]
@@ -50,7 +50,7 @@ def promote(
             f"--name {name} names one model, but suite '{suite_name}' has "
             f"{len(choices)} datasets: add --dataset."
         )
-    paired = {} if dry_run else track.load_suite_analysis(client, suite_name, "paired_tests.json")
+    paired = {} if dry_run else store.suite_analysis(suite_name, "paired_tests.json")
     promoted = 0
     for choice in choices:
         render_choice(choice)
@@ -63,15 +63,15 @@ def promote(
             console.print(f"dry run: would register run {run_id} as {target} @{alias}")
             continue
         with tempfile.TemporaryDirectory() as tmp:
-            source = track.resolve_model(client, f"runs:/{run_id}/model", Path(tmp))  # verified
+            source = store.resolve_model(f"runs:/{run_id}/model", Path(tmp))  # verified
         sha = source.sha256 or track.weights_sha256(source.folder)  # a run logged before hashes
         tags = version_tags(choice.winner, metric=metric, weights_sha256=sha)
         cell = choice.winner[track.tag_column("cell")]
         verdict = paired.get(choice.dataset, {}).get("cells", {}).get(cell)
         card = model_card(choice.winner, metric=metric, verdict=verdict,
-                          splits=track.dataset_profiles(client, run_id))  # fmt: skip
-        version, created = track.register_model(
-            client, run_id=run_id, name=target, alias=alias, tags=tags, description=card
+                          splits=store.dataset_profiles(run_id))  # fmt: skip
+        version, created = store.register_model(
+            run_id=run_id, name=target, alias=alias, tags=tags, description=card
         )
         state = "registered as new version" if created else "already registered: version"
         console.print(

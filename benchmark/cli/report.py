@@ -22,9 +22,9 @@ def report(
     from benchmark.errors import MedbenchError
     from benchmark.report import write_report
 
-    client = track.connect(tracking_uri)
-    name = resolve_suite_name(client, suite_or_experiment)
-    if track.load_cell_runs(client, name).empty:
+    store = track.connect(tracking_uri)
+    name = resolve_suite_name(store, suite_or_experiment)
+    if store.cell_runs(name).empty:
         raise MedbenchError(f"suite '{name}' has no finished cells yet.")
     references, description = None, ""
     path = Path(suite_or_experiment) if suite_or_experiment else None
@@ -33,7 +33,7 @@ def report(
 
         spec = load_suite(path)
         references, description = spec.references, spec.description
-    written = write_report(client, name, output, references=references, description=description)
+    written = write_report(store, name, output, references=references, description=description)
     for line in written.skipped:
         console.print(f"[dim]left out: {line}[/]")
     console.print(f"wrote {written.page} ({len(written.figures)} figures, also on the summary run)")

@@ -15,6 +15,8 @@ from benchmark.suite import Cell
 if TYPE_CHECKING:
     import torch
 
+    from benchmark.track import Store
+
 Status = Literal["finished", "skipped", "failed"]
 
 
@@ -44,7 +46,7 @@ class Reporter:
 
 @dataclass
 class Context:
-    client: object
+    store: Store
     experiment_id: str
     storage: str | None
     device: torch.device

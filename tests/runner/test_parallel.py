@@ -9,9 +9,16 @@ import signal
 import pytest
 from mlflow import MlflowClient
 
-from benchmark import track
 from tests.conftest import write_suite
-from tests.runner._procs import assert_exactly_once, finish, medbench, runs, studies, wait_until
+from tests.runner._procs import (
+    assert_exactly_once,
+    finish,
+    medbench,
+    open_store,
+    runs,
+    studies,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -68,7 +75,7 @@ def test_a_killed_worker_loses_nothing_and_nothing_runs_twice(tmp_path, tiny_sui
     args = ["worker", str(suite), "--devices", "cpu", "--threads", "1"]
     args += ["--tracking-uri", tracking, "--storage", storage]
     first, second = medbench(*args, cwd=tmp_path), medbench(*args, cwd=tmp_path)
-    client = track.connect(tracking)
+    client = open_store(tracking)
     victim = str(first.pid)
 
     def mid_trial() -> bool:  # the victim finished a trial and is in the middle of another
@@ -146,7 +153,7 @@ def test_ctrl_c_and_a_killed_launcher_stop_the_workers_and_the_next_run_resumes(
     (tmp_path / "stores").mkdir()
     args = ["run", str(suite), "--devices", "cpu", "--workers", "2"]
     args += ["--tracking-uri", tracking, "--storage", storage]
-    client = track.connect(tracking)
+    client = open_store(tracking)
 
     def training() -> bool:
         return any(
@@ -196,7 +203,7 @@ def test_a_training_killed_mid_epoch_continues_from_its_last_checkpoint(tmp_path
     )  # fmt: skip
     tracking, storage = _stores(tmp_path / "stores")
     args = ["run", str(suite), "--tracking-uri", tracking, "--storage", storage]
-    client = track.connect(tracking)
+    client = open_store(tracking)
 
     def third_epoch_done() -> bool:
         cells = runs(client, "tiny", "cell")
