@@ -124,27 +124,6 @@ def test_two_runs_started_together_on_an_empty_store_share_the_work(tmp_path, ti
                             cells=3, trials=2)  # fmt: skip
 
 
-def test_processes_opening_an_empty_store_together_migrate_it_once(tmp_path):
-    import subprocess
-    import sys
-
-    code = (
-        "import sys; from benchmark import track; "
-        "track.connect(sys.argv[1], write=True); print('ok')"
-    )
-    for attempt in range(3):
-        uri = f"sqlite:///{tmp_path}/{attempt}/mlruns/mlflow.db"
-        processes = [
-            subprocess.Popen([sys.executable, "-c", code, uri], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-            for _ in range(3)
-        ]  # fmt: skip
-        outputs = [p.communicate(timeout=120) for p in processes]
-        assert [p.returncode for p in processes] == [0] * 3, [e[-2000:] for _, e in outputs]
-        assert MlflowClient(uri).search_experiments()  # a whole, migrated store
-        assert not list((tmp_path / str(attempt) / "mlruns").glob(".*.new"))
-
-
 def test_ctrl_c_and_a_killed_launcher_stop_the_workers_and_the_next_run_resumes(
     tmp_path, tiny_suite
 ):
