@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark import track
+from benchmark.errors import MedbenchError
 from benchmark.leaderboard import TABLES, build_table, format_table
 
 if TYPE_CHECKING:
@@ -59,6 +60,8 @@ def write_report(
     log the figures on its summary run (under ``report/``); ``references`` adds the table
     that compares with published results."""
     runs = store.cell_runs(suite)
+    if runs.empty:
+        raise MedbenchError(f"suite '{suite}' has no finished cells yet.")
     out.mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(exist_ok=True)
     report = Report(page=out / "index.html")

@@ -28,12 +28,12 @@ def promote(
 ) -> None:
     """Register the best finished cell of each dataset (by METRIC) and point ALIAS at it."""
     from benchmark import track
-    from benchmark.cli._common import resolve_suite_name
+    from benchmark.cli._common import resolve_suite
     from benchmark.promote import promote as run_promotion
 
     store = track.connect(tracking_uri)
     promotions = run_promotion(
-        store, suite=resolve_suite_name(store, suite), metric=metric, alias=alias,
+        store, suite=resolve_suite(store, suite)[0], metric=metric, alias=alias,
         dataset=dataset, name=name, dry_run=dry_run,
     )  # fmt: skip
     for promotion in promotions:

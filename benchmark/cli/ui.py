@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from benchmark.cli._common import TRACKING_HELP, resolve_suite_name
+from benchmark.cli._common import TRACKING_HELP, resolve_suite
 
 
 def ui(
@@ -25,7 +25,7 @@ def ui(
     store = track.connect(tracking_uri)
     server = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     try:
-        name = resolve_suite_name(store, suite)
+        name, _ = resolve_suite(store, suite)
     except TrackingError:  # no results yet, or several suites: the list of experiments
         if suite is not None:
             raise
