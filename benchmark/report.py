@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -70,7 +70,7 @@ def write_report(
     for name in TABLES:
         if name == "compare" and references is None:
             continue
-        options = {"paired": paired} if name == "summary" else {}
+        options: dict[str, Any] = {"paired": paired} if name == "summary" else {}
         if name == "compare":
             options["references"] = references
         board = build_table(name, runs, **options)

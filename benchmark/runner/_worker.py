@@ -182,7 +182,7 @@ def _run_claimed(
     index = session.cells.index(cell) + 1
     with claim.beating():
         done = (
-            session.store.finished_cell(session.experiment_id, cell.config_hash)
+            session.store.finished_cell(context.experiment_id, cell.config_hash)
             if claim.resume
             else None
         )
@@ -240,7 +240,7 @@ def _owner(entry: tune.CellEntry) -> str:
 
 def _elsewhere(cell: Cell, latest: dict[str, tune.CellEntry], session: Session) -> CellOutcome:
     """The outcome of a cell this worker did not run, from the stores."""
-    done = session.store.finished_cell(session.experiment_id, cell.config_hash)
+    done = session.store.finished_cell(session.open_experiment(), cell.config_hash)
     if done is not None:
         return CellOutcome(cell, "skipped", run_id=done)
     entry = latest.get(cell.config_hash)

@@ -92,7 +92,8 @@ def _requirements() -> list[str]:
         specs = metadata.requires("medbench") or []
     except metadata.PackageNotFoundError:
         specs = _FALLBACK_REQUIREMENTS
-    wanted = [re.match(r"[A-Za-z0-9_.-]+", s).group(0) for s in specs if "extra ==" not in s]
+    names = (re.match(r"[A-Za-z0-9_.-]+", s) for s in specs if "extra ==" not in s)
+    wanted = [name.group(0) for name in names if name is not None]
     pinned = []
     for name in wanted:
         try:
