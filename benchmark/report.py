@@ -18,6 +18,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -27,7 +28,11 @@ import numpy as np
 import pandas as pd
 
 from benchmark import track
+from benchmark.errors import MedbenchError
 from benchmark.leaderboard import TABLES, build_table, format_table
+
+if TYPE_CHECKING:
+    from benchmark.suite._schema import References
 
 __all__ = ["Report", "write_report"]
 
@@ -44,20 +49,28 @@ class Report:
 
 
 def write_report(
-    client, suite: str, out: Path, *, references=None, description: str = ""
+    store: track.Store,
+    suite: str,
+    out: Path,
+    *,
+    references: References | None = None,
+    description: str = "",
 ) -> Report:
     """Write ``out/index.html`` and ``out/figures/*.png`` for ``suite``'s latest cells and
-    log the figures on its summary run (under ``report/``)."""
-    runs = track.load_cell_runs(client, suite)
+    log the figures on its summary run (under ``report/``); ``references`` adds the table
+    that compares with published results."""
+    runs = store.cell_runs(suite)
+    if runs.empty:
+        raise MedbenchError(f"suite '{suite}' has no finished cells yet.")
     out.mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(exist_ok=True)
     report = Report(page=out / "index.html")
-    paired = track.load_suite_analysis(client, suite, "paired_tests.json")
+    paired = store.suite_analysis(suite, "paired_tests.json")
     sections = []
     for name in TABLES:
         if name == "compare" and references is None:
             continue
-        options = {"paired": paired} if name == "summary" else {}
+        options: dict[str, Any] = {"paired": paired} if name == "summary" else {}
         if name == "compare":
             options["references"] = references
         board = build_table(name, runs, **options)
@@ -68,14 +81,14 @@ def write_report(
         sections.append(f"<h2>{name}</h2>\n{format_table(board, 'html')}{notes}")
 
     figures = {
-        "confusion_matrices": _confusion_grid(client, runs),
+        "confusion_matrices": _confusion_grid(store, runs),
         "accuracy_vs_params": _scatter(
             runs, track.metric_column("params/total"), 1e-6, "parameters (M)"
         ),
         "accuracy_vs_latency": _scatter(
             runs, track.metric_column("latency/b1_mean_ms"), 1.0, "batch-1 latency (ms)"
         ),
-        "training_curves": _curves(client, runs),
+        "training_curves": _curves(store, runs),
         "ablations": _ablations(runs),
     }
     for name, figure in figures.items():
@@ -88,13 +101,13 @@ def write_report(
         report.figures.append(path)
         title = name.replace("_", " ")
         sections.append(f"<h2>{title}</h2>\n{_img(path.read_bytes(), title)}")
-    use = _system_use(client, runs)
+    use = _system_use(store, runs)
     if use:
         sections.append("<h2>system use</h2>\n<ul>\n" + "\n".join(use) + "\n</ul>")
     else:
         report.skipped.append("system use: no system metrics recorded")
     with tempfile.TemporaryDirectory() as downloads:
-        sections += _logged_images(client, suite, runs, Path(downloads), report)
+        sections += _logged_images(store, suite, runs, Path(downloads), report)
 
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     report.page.write_text(
@@ -106,11 +119,11 @@ def write_report(
             body="\n".join(sections),
         )
     )
-    track.log_report(client, suite, out / "figures", "report")
+    store.log_report(suite, out / "figures", "report")
     return report
 
 
-def _system_use(client, runs: pd.DataFrame) -> list[str]:
+def _system_use(store: track.Store, runs: pd.DataFrame) -> list[str]:
     """One line per cell from MLflow's system metrics of its run: mean CPU use, peak memory,
     and for the GPU it trained on, mean use and peak memory."""
     lines = []
@@ -126,7 +139,7 @@ def _system_use(client, runs: pd.DataFrame) -> list[str]:
             gpu = device.split(":", 1)[1] if device.startswith("cuda:") else None
 
         def history(key: str, run_id: str = run["run_id"]) -> list[float]:
-            return [m.value for m in client.get_metric_history(run_id, key)]
+            return [value for _, value in store.metric_history(run_id, key)]
 
         parts = []
         if cpu := history("system/cpu_utilization_percentage"):
@@ -156,11 +169,11 @@ def _label(run: pd.Series) -> str:
     return run[track.tag_column("cell")]
 
 
-def _confusion_grid(client, runs: pd.DataFrame):
+def _confusion_grid(store: track.Store, runs: pd.DataFrame):
     matrices = []
     for _, run in runs.iterrows():
         try:
-            data = json.loads(track.load_text(client, run["run_id"], "eval/confusion_matrix.json"))
+            data = json.loads(store.artifact_text(run["run_id"], "eval/confusion_matrix.json"))
         except Exception:  # an older run without it
             continue
         matrices.append((_label(run), data["classes"], np.asarray(data["matrix"])))
@@ -208,11 +221,11 @@ def _scatter(runs: pd.DataFrame, column: str, scale: float, xlabel: str):
     return fig
 
 
-def _curves(client, runs: pd.DataFrame):
+def _curves(store: track.Store, runs: pd.DataFrame):
     histories = []
     for _, run in runs.iterrows():
         curves = {
-            key: [(m.step, m.value) for m in client.get_metric_history(run["run_id"], key)]
+            key: store.metric_history(run["run_id"], key)
             for key in ("train/loss", "val/loss", "val/accuracy")
         }
         if any(curves.values()):
@@ -275,27 +288,27 @@ def _ablations(runs: pd.DataFrame):
 
 
 def _logged_images(
-    client, suite: str, runs: pd.DataFrame, downloads: Path, report: Report
+    store: track.Store, suite: str, runs: pd.DataFrame, downloads: Path, report: Report
 ) -> list[str]:
     """The CAM galleries of the cells and the error-overlap charts of the summary run."""
     sections = []
     cams = []
     for _, run in runs.iterrows():
-        paths = _pngs(client, run["run_id"], "cams")[:CAMS_PER_CELL]
+        paths = _pngs(store, run["run_id"], "cams")[:CAMS_PER_CELL]
         for path in paths:
-            data = _download(client, run["run_id"], path, downloads)
+            data = _download(store, run["run_id"], path, downloads)
             cams.append(f"<figure>{_img(data, path)}<figcaption>{html.escape(_label(run))}: "
                         f"{html.escape(path)}</figcaption></figure>")  # fmt: skip
     if cams:
         sections.append("<h2>CAM gallery</h2>\n" + "\n".join(cams))
     else:
         report.skipped.append("CAM gallery: the runs logged no CAMs (explain: null?)")
-    summary = track.find_summary_run(client, suite)
+    summary = store.summary_run(suite)
     overlap = []
     if summary is not None:
-        for path in _pngs(client, summary, "analysis"):
+        for path in _pngs(store, summary, "analysis"):
             if path.endswith("error_overlap.png"):
-                data = _download(client, summary, path, downloads)
+                data = _download(store, summary, path, downloads)
                 overlap.append(f"<figure>{_img(data, path)}<figcaption>{html.escape(path)}"
                                "</figcaption></figure>")  # fmt: skip
     if overlap:
@@ -305,21 +318,17 @@ def _logged_images(
     return sections
 
 
-def _pngs(client, run_id: str, folder: str) -> list[str]:
-    found = []
-    for item in client.list_artifacts(run_id, folder):
-        if item.is_dir:
-            found += _pngs(client, run_id, item.path)
-        elif item.path.endswith(".png"):
-            found.append(item.path)
-    return sorted(found)
+def _pngs(store: track.Store, run_id: str, folder: str) -> list[str]:
+    return [path for path in store.artifact_files(run_id, folder) if path.endswith(".png")]
 
 
-def _download(client, run_id: str, path: str, downloads: Path, width: int = 900) -> bytes:
+def _download(
+    store: track.Store, run_id: str, path: str, downloads: Path, width: int = 900
+) -> bytes:
     """A logged PNG, scaled down to ``width`` pixels for the page."""
     from PIL import Image
 
-    local = client.download_artifacts(run_id, path, str(downloads))
+    local = store.download_artifact(run_id, path, downloads)
     image = Image.open(local)
     if image.width <= width:
         return Path(local).read_bytes()

@@ -90,7 +90,7 @@ def test_promote_registers_the_best_quickstart_cell_once(quickstart_uri):
     assert len(versions) == 1  # the session's promotion
     version = versions[0]
     assert client.get_registered_model("quickstart-phantoms").aliases == {"champion": 1}
-    runs = track.load_cell_runs(client, "quickstart")
+    runs = track.connect(quickstart_uri).cell_runs("quickstart")
     best = runs.loc[runs["metrics.test/f1_weighted"].idxmax()]
     assert version.run_id == best["run_id"]
     tags = version.tags
@@ -163,7 +163,7 @@ def test_promote_dry_run_registers_nothing_and_names_are_checked(quickstart_uri)
 
 def test_promote_refuses_a_cell_whose_latest_run_failed(quickstart_uri):
     client = MlflowClient(quickstart_uri)
-    runs = track.load_cell_runs(client, "quickstart")
+    runs = track.connect(quickstart_uri).cell_runs("quickstart")
     best = runs.loc[runs["metrics.test/f1_weighted"].idxmax()]
     client.set_tag(best["run_id"], "medbench.error", "KeyboardInterrupt: ")
     client.set_terminated(best["run_id"], status="FAILED")
@@ -172,3 +172,39 @@ def test_promote_refuses_a_cell_whose_latest_run_failed(quickstart_uri):
     assert "refused: run FAILED" in result.output
     (version,) = client.search_model_versions("name = 'second'")
     assert version.run_id != best["run_id"]
+
+
+def test_promotion_returns_each_dataset_s_outcome_and_hashes_a_run_that_recorded_none(
+    tracking_uri, tmp_path
+):
+    """A run logged before medbench recorded weight hashes is promoted with the hash of its
+    weights, computed from the downloaded model."""
+    import json
+
+    from benchmark.promote import promote
+    from tests.serve.test_integrity import _tiny_model
+
+    store = track.connect(tracking_uri)
+    experiment = store.ensure_experiment("old")
+    folder = _tiny_model(tmp_path / "trained", seed=0)
+    tags = {"medbench.cell": "scans/test_resnet/finetune", "medbench.dataset": "scans"}
+    with store.start_run(experiment, name="scans/test_resnet/finetune", kind="cell",
+                         tags=tags) as run:  # fmt: skip
+        run.log_metrics({"test/f1_weighted": 0.75})
+        run.log_model(folder)
+    MlflowClient(tracking_uri).delete_tag(run.run_id, track.SHA_TAG)  # as an older medbench
+    (stored,) = (tmp_path / "mlruns" / "artifacts").rglob("config.json")
+    config = json.loads(stored.read_text())
+    stored.write_text(json.dumps({k: v for k, v in config.items() if k != "weights_sha256"}))
+
+    (planned,) = promote(store, suite="old", metric="f1_weighted", dry_run=True)
+    assert (planned.model, planned.version, planned.run_id) == ("old-scans", None, run.run_id)
+    assert list(planned.choice.candidates["note"]) == ["chosen"]
+    (done,) = promote(store, suite="old", alias="best")
+    assert (done.model, done.version, done.created, done.cell) == (
+        "old-scans", "1", True, "scans/test_resnet/finetune"
+    )  # fmt: skip
+    version = MlflowClient(tracking_uri).get_model_version_by_alias("old-scans", "best")
+    assert version.tags[track.SHA_TAG] == track.weights_sha256(folder)
+    with pytest.raises(MedbenchError, match=r"--dataset lungs: suite 'old' has \['scans'\]"):
+        list(promote(store, suite="old", dataset="lungs"))

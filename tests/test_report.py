@@ -21,14 +21,15 @@ CHROMIUM = next(
 
 @pytest.fixture
 def report(tracking_uri, tmp_path):
-    client = build_store(tracking_uri)
+    build_store(tracking_uri)
+    store = track.connect(tracking_uri)
     return write_report(
-        client, SUITE, tmp_path / "report", references=REFERENCES, description="fixture suite"
-    ), client
+        store, SUITE, tmp_path / "report", references=REFERENCES, description="fixture suite"
+    ), store
 
 
 def test_report_holds_every_table_and_figure_and_logs_them(report):
-    written, client = report
+    written, store = report
     page = written.page.read_text()
     for table in ("summary", "classes", "cost", "latency", "compare", "explain", "trials"):
         assert f'data-table="{table}"' in page
@@ -38,10 +39,10 @@ def test_report_holds_every_table_and_figure_and_logs_them(report):
     assert page.count("data:image/png;base64,") == len(names) + 3 + 1  # + CAMs + overlap
     assert 'src="http' not in page and "<script" not in page  # opens without a server
     assert "<b>0.9500</b>" in page  # best accuracy of its dataset in bold
-    summary = track.find_summary_run(client, SUITE)
-    logged = {a.path for a in client.list_artifacts(summary, "report")}
+    summary = store.summary_run(SUITE)
+    logged = set(store.artifact_files(summary, "report"))
     assert {f"report/{n}.png" for n in names} <= logged
-    assert track.load_suite_analysis(client, SUITE, "paired_tests.json")  # analyses kept
+    assert store.suite_analysis(SUITE, "paired_tests.json")  # analyses kept
 
 
 def _render(page, out, size="1300,5000"):
@@ -80,7 +81,8 @@ def test_the_report_says_how_busy_each_cell_kept_the_machine(tracking_uri, tmp_p
     from mlflow.entities import Metric
 
     client = build_store(tracking_uri)
-    runs = track.load_cell_runs(client, SUITE)
+    store = track.connect(tracking_uri)
+    runs = store.cell_runs(SUITE)
     busy, idle = runs.iloc[0], runs.iloc[1]
     client.set_tag(busy["run_id"], "medbench.device", "cuda:0")  # CUDA's number, in its worker
     client.set_tag(busy["run_id"], "medbench.nvml", "1")  # NVML's, which the metrics carry
@@ -92,7 +94,7 @@ def test_the_report_says_how_busy_each_cell_kept_the_machine(tracking_uri, tmp_p
     metrics = [Metric(key, value, 0, step) for key, values in samples.items()
                for step, value in enumerate(values)]  # fmt: skip
     client.log_batch(busy["run_id"], metrics=metrics)
-    page = write_report(client, SUITE, tmp_path / "report").page.read_text()
+    page = write_report(store, SUITE, tmp_path / "report").page.read_text()
     line = next(li for li in page.split("<li>") if li.startswith(busy["tags.medbench.cell"]))
     assert "CPU 70 % (mean), memory 4.1 GB (peak), GPU 1 95 % (mean), 6.1 GB (peak)" in line
     assert "GPU 0" not in line and "(3 samples)" in line  # only the GPU the cell trained on

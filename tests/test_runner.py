@@ -126,8 +126,8 @@ def test_a_failing_cell_is_recorded_and_the_others_still_run(
 
 
 def test_runs_left_running_by_a_dead_process_are_marked_failed(tiny_suite_file, tracking_uri):
-    client = track.connect(tracking_uri)
-    experiment_id = track.ensure_experiment(client, "tiny")
+    experiment_id = track.connect(tracking_uri).ensure_experiment("tiny")
+    client = MlflowClient(tracking_uri)
     import socket
 
     stale = client.create_run(
@@ -176,15 +176,14 @@ def test_suite_summary_has_paired_tests_and_error_overlap(tiny_suite_file, track
         "analysis/phantoms/error_overlap.csv", "analysis/phantoms/error_overlap_counts.json",
         "analysis/phantoms/error_overlap.png",
     } <= _artifacts(client, run_id)  # fmt: skip
-    paired = track.load_suite_analysis(client, "tiny", "paired_tests.json")["phantoms"]
+    store = track.connect(tracking_uri)
+    paired = store.suite_analysis("tiny", "paired_tests.json")["phantoms"]
     cells = paired["cells"]
     assert (
         len(cells) == 3 and paired["best"] in cells and cells[paired["best"]]["not_worse_than_best"]
     )
     assert all(0.0 <= c["p_vs_best"] <= 1.0 for c in cells.values())
-    counts = json.loads(
-        track.load_text(client, run_id, "analysis/phantoms/error_overlap_counts.json")
-    )
+    counts = json.loads(store.artifact_text(run_id, "analysis/phantoms/error_overlap_counts.json"))
     n_test = int(client.search_runs([experiment.experiment_id], "tags.`medbench.kind` = 'cell'")[0]
                  .data.metrics["data/test_images"])  # fmt: skip
     assert sum(counts[f"wrong_in_{k}"] for k in range(4)) == n_test == paired["images"]

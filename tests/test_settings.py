@@ -135,4 +135,4 @@ def test_an_unwritable_checkpoint_folder_fails_the_run_before_any_run_is_created
     assert result.exit_code == 1
     assert "the checkpoint folder (MEDBENCH_CHECKPOINTS)" in result.output
     assert "Traceback" not in result.output
-    assert track.connect(tracking_uri).get_experiment_by_name("tiny") is None
+    assert track.connect(tracking_uri).experiment_id("tiny") is None

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+from mlflow import MlflowClient
 
 from benchmark import track
 from benchmark.leaderboard import TABLES, best_mask, build_table, format_table
@@ -26,7 +27,7 @@ def store(tracking_uri):
 
 @pytest.fixture
 def runs(store):
-    return track.load_cell_runs(store, SUITE)
+    return store.cell_runs(SUITE)
 
 
 @pytest.mark.parametrize("table", list(TABLES))
@@ -82,12 +83,11 @@ def test_dataset_filter_sort_and_all_runs(store, tracking_uri):
     result = invoke("leaderboard", SUITE, "--table", "compare", "--tracking-uri", tracking_uri)
     assert result.exit_code == 1 and "references" in result.output
     # A second finished run of one cell: --latest keeps one row, --all-runs shows both.
-    run = store.search_runs(
-        [store.get_experiment_by_name(SUITE).experiment_id], "tags.`medbench.kind` = 'cell'"
-    )[0]
-    again = store.create_run(run.info.experiment_id, tags=run.data.tags)
-    store.log_metric(again.info.run_id, "test/accuracy", 0.5)
-    store.set_terminated(again.info.run_id, "FINISHED")
+    client = MlflowClient(tracking_uri)
+    run = client.search_runs([store.experiment_id(SUITE)], "tags.`medbench.kind` = 'cell'")[0]
+    again = client.create_run(run.info.experiment_id, tags=run.data.tags)
+    client.log_metric(again.info.run_id, "test/accuracy", 0.5)
+    client.set_terminated(again.info.run_id, "FINISHED")
     latest = invoke("leaderboard", SUITE, "--format", "csv", "--tracking-uri", tracking_uri)
     every = invoke("leaderboard", SUITE, "--format", "csv", "--all-runs",
                    "--tracking-uri", tracking_uri)  # fmt: skip

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from benchmark import track
 from benchmark.errors import TrackingError
+
+if TYPE_CHECKING:
+    from benchmark.suite import Suite
+    from benchmark.track import Store
 
 MODEL_HELP = (
     "models:/NAME@ALIAS, models:/NAME/VERSION, runs:/<run id>/model, a run id, or a model folder."
@@ -19,23 +23,25 @@ TRACKING_HELP = (
 )
 
 
-def resolve_suite_name(client, suite_or_experiment: str | None) -> str:
-    """A suite file's name, an experiment name as given, or the only suite with results."""
+def resolve_suite(store: Store, suite_or_experiment: str | None) -> tuple[str, Suite | None]:
+    """The suite's name and, when it was given as a file, the suite (its references and
+    description); an experiment name as given; or the only suite with results in ``store``."""
     if suite_or_experiment is None:
-        names = track.list_suites(client)
+        names = store.suites()
         if len(names) == 1:
-            return names[0]
+            return names[0], None
         if not names:
             raise TrackingError(
-                f"no results in {client.tracking_uri} yet: run `medbench run SUITE` first."
+                f"no results in {store.tracking_uri} yet: run `medbench run SUITE` first."
             )
         raise TrackingError(f"several suites have results, name one of {names}.")
     path = Path(suite_or_experiment)
     if path.suffix in (".yaml", ".yml") or path.is_file():
         from benchmark.suite import load_suite
 
-        return load_suite(path).name
-    return suite_or_experiment
+        spec = load_suite(path)
+        return spec.name, spec
+    return suite_or_experiment, None
 
 
 def image_files(paths: list[Path]) -> list[Path]:

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from benchmark.cli._common import TRACKING_HELP, resolve_suite_name
+from benchmark.cli._common import TRACKING_HELP, resolve_suite
 from benchmark.console import console, print_table
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ def leaderboard(
     """Print a suite's results as a paper-style table; best values in bold."""
     from benchmark import track
     from benchmark.errors import MedbenchError
-    from benchmark.leaderboard import FORMATS, build_table, format_table
+    from benchmark.leaderboard import FORMATS, format_table, load_board
 
     if format_ not in FORMATS:
         raise MedbenchError(f"unknown --format '{format_}': expected one of {list(FORMATS)}.")
@@ -47,24 +47,10 @@ def leaderboard(
         from benchmark.settings import writable_folder
 
         writable_folder(output.parent, what="the folder of --output")
-    client = track.connect(tracking_uri)
-    name = resolve_suite_name(client, suite_or_experiment)
-    runs = track.load_cell_runs(client, name, latest=latest)
-    if runs.empty:
-        raise MedbenchError(f"suite '{name}' has no finished cells yet.")
-    if dataset is not None:
-        known = sorted(runs[track.tag_column("dataset")].unique())
-        runs = runs[runs[track.tag_column("dataset")] == dataset].reset_index(drop=True)
-        if runs.empty:
-            raise MedbenchError(f"suite '{name}' has no cells of dataset '{dataset}': {known}.")
-    options = {"all_runs": not latest}
-    if sort is not None:
-        options["sort"] = sort
-    if table_ == "summary":
-        options["paired"] = track.load_suite_analysis(client, name, "paired_tests.json")
-    if table_ == "compare":
-        options["references"] = _references(suite_or_experiment)
-    board = build_table(table_, runs, **options)
+    store = track.connect(tracking_uri)
+    name, spec = resolve_suite(store, suite_or_experiment)
+    board = load_board(store, name, table=table_, dataset=dataset, latest=latest, sort=sort,
+                       references=spec.references if spec else None)  # fmt: skip
     if format_ == "table" and output is None:
         render_leaderboard(board, title=f"{name}: {table_}, {len(board.frame)} rows, test split")
         return
@@ -74,15 +60,6 @@ def leaderboard(
     else:
         output.write_text(text)
         console.print(f"wrote {output}")
-
-
-def _references(suite_or_experiment: str | None):
-    path = Path(suite_or_experiment) if suite_or_experiment else None
-    if path is None or not path.is_file():
-        return None
-    from benchmark.suite import load_suite
-
-    return load_suite(path).references
 
 
 def render_leaderboard(board: Board, *, title: str) -> None:

@@ -12,7 +12,7 @@ from benchmark.cli._common import TRACKING_HELP
 from benchmark.console import console, print_table
 
 if TYPE_CHECKING:
-    from benchmark.promote import Choice
+    from benchmark.promote import Choice, Promotion
 
 
 def promote(
@@ -27,60 +27,33 @@ def promote(
     tracking_uri: str | None = typer.Option(None, help=TRACKING_HELP),
 ) -> None:
     """Register the best finished cell of each dataset (by METRIC) and point ALIAS at it."""
-    import tempfile
-    from pathlib import Path
-
     from benchmark import track
-    from benchmark.cli._common import resolve_suite_name
-    from benchmark.errors import MedbenchError
-    from benchmark.promote import choose_champions, model_card, model_name, version_tags
+    from benchmark.cli._common import resolve_suite
+    from benchmark.promote import promote as run_promotion
 
-    metric = metric if "/" in metric else f"test/{metric}"
-    client = track.connect(tracking_uri)
-    suite_name = resolve_suite_name(client, suite)
-    runs = track.load_cell_runs(client, suite_name, finished=False)
-    choices = choose_champions(runs, metric=metric)
-    if dataset is not None:
-        choices = [c for c in choices if c.dataset == dataset]
-        if not choices:
-            known = sorted(runs[track.tag_column("dataset")].dropna().unique())
-            raise MedbenchError(f"--dataset {dataset}: suite '{suite_name}' has {known}.")
-    if name is not None and len(choices) > 1:
-        raise MedbenchError(
-            f"--name {name} names one model, but suite '{suite_name}' has "
-            f"{len(choices)} datasets: add --dataset."
-        )
-    paired = {} if dry_run else track.load_suite_analysis(client, suite_name, "paired_tests.json")
-    promoted = 0
-    for choice in choices:
-        render_choice(choice)
-        if choice.winner is None:
-            console.print(f"[red]{choice.dataset}: no finished cell to promote.[/]")
-            continue
-        target = name or model_name(suite_name, choice.dataset)
-        run_id = choice.winner["run_id"]
-        if dry_run:
-            console.print(f"dry run: would register run {run_id} as {target} @{alias}")
-            continue
-        with tempfile.TemporaryDirectory() as tmp:
-            source = track.resolve_model(client, f"runs:/{run_id}/model", Path(tmp))  # verified
-        sha = source.sha256 or track.weights_sha256(source.folder)  # a run logged before hashes
-        tags = version_tags(choice.winner, metric=metric, weights_sha256=sha)
-        cell = choice.winner[track.tag_column("cell")]
-        verdict = paired.get(choice.dataset, {}).get("cells", {}).get(cell)
-        card = model_card(choice.winner, metric=metric, verdict=verdict,
-                          splits=track.dataset_profiles(client, run_id))  # fmt: skip
-        version, created = track.register_model(
-            client, run_id=run_id, name=target, alias=alias, tags=tags, description=card
-        )
-        state = "registered as new version" if created else "already registered: version"
+    store = track.connect(tracking_uri)
+    promotions = run_promotion(
+        store, suite=resolve_suite(store, suite)[0], metric=metric, alias=alias,
+        dataset=dataset, name=name, dry_run=dry_run,
+    )  # fmt: skip
+    for promotion in promotions:
+        render_promotion(promotion)
+
+
+def render_promotion(promotion: Promotion) -> None:
+    """A dataset's ranking, then what became of its chosen cell."""
+    render_choice(promotion.choice)
+    target, alias = promotion.model, promotion.alias
+    if target is None:
+        console.print(f"[red]{promotion.choice.dataset}: no finished cell to promote.[/]")
+    elif promotion.version is None:
+        console.print(f"dry run: would register run {promotion.run_id} as {target} @{alias}")
+    else:
+        state = "registered as new version" if promotion.created else "already registered: version"
         console.print(
-            f"[green]{choice.winner[track.tag_column('cell')]}[/] {state} {version} of "
+            f"[green]{promotion.cell}[/] {state} {promotion.version} of "
             f"[bold]{target}[/], alias @{alias} → models:/{target}@{alias}"
         )
-        promoted += 1
-    if not dry_run and promoted == 0:
-        raise MedbenchError("nothing was promoted: no dataset has a finished cell.")
 
 
 def render_choice(choice: Choice) -> None:

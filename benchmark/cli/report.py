@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from benchmark.cli._common import TRACKING_HELP, resolve_suite_name
+from benchmark.cli._common import TRACKING_HELP, resolve_suite
 
 
 def report(
@@ -19,23 +19,14 @@ def report(
     """Write a self-contained HTML report: every table, the papers' figures, CAM galleries."""
     from benchmark import track
     from benchmark.console import console
-    from benchmark.errors import MedbenchError
     from benchmark.report import write_report
     from benchmark.settings import writable_folder
 
     writable_folder(output, what="the report folder (--output)")
-    client = track.connect(tracking_uri)
-    name = resolve_suite_name(client, suite_or_experiment)
-    if track.load_cell_runs(client, name).empty:
-        raise MedbenchError(f"suite '{name}' has no finished cells yet.")
-    references, description = None, ""
-    path = Path(suite_or_experiment) if suite_or_experiment else None
-    if path is not None and path.is_file():
-        from benchmark.suite import load_suite
-
-        spec = load_suite(path)
-        references, description = spec.references, spec.description
-    written = write_report(client, name, output, references=references, description=description)
+    store = track.connect(tracking_uri)
+    name, spec = resolve_suite(store, suite_or_experiment)
+    written = write_report(store, name, output, references=spec.references if spec else None,
+                           description=spec.description if spec else "")  # fmt: skip
     for line in written.skipped:
         console.print(f"[dim]left out: {line}[/]")
     console.print(f"wrote {written.page} ({len(written.figures)} figures, also on the summary run)")

@@ -192,14 +192,13 @@ def status(
     from benchmark.suite import expand_cells
 
     spec = load_checked_suite(suite, overrides=set_ or [])
-    client = track.connect(tracking_uri)
-    experiment = client.get_experiment_by_name(spec.name)
+    store = track.connect(tracking_uri)
     snap = snapshot(
         storage=tune.resolve_storage(storage),
         suite=spec.name,
         cells=expand_cells(spec),
-        client=client,
-        experiment_id=experiment.experiment_id if experiment is not None else None,
+        store=store,
+        experiment_id=store.experiment_id(spec.name),
     )
     render_status(spec.name, snap)
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import typer
 
-from benchmark.cli._common import TRACKING_HELP, resolve_suite_name
+from benchmark.cli._common import TRACKING_HELP, resolve_suite
 
 
 def ui(
@@ -23,19 +22,16 @@ def ui(
     from benchmark.console import console
     from benchmark.errors import TrackingError
 
-    uri = track.resolve_tracking_uri(tracking_uri)
-    client = track.connect(uri)
+    store = track.connect(tracking_uri)
     server = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     try:
-        name = resolve_suite_name(client, suite)
+        name, _ = resolve_suite(store, suite)
     except TrackingError:  # no results yet, or several suites: the list of experiments
         if suite is not None:
             raise
         name = None
-    experiment = client.get_experiment_by_name(name) if name else None
-    where = f"{name}'s runs" if experiment else "the experiments"
-    console.print(
-        f"MLflow UI, {where}: {track.runs_url(server, experiment and experiment.experiment_id)}"
-    )
-    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri]
-    os.execvp(command[0], [*command, "--host", host, "--port", str(port)])
+    experiment_id = store.experiment_id(name) if name else None
+    where = f"{name}'s runs" if experiment_id else "the experiments"
+    console.print(f"MLflow UI, {where}: {track.runs_url(server, experiment_id)}")
+    command = track.ui_command(store.tracking_uri, host=host, port=port)
+    os.execvp(command[0], command)

@@ -2,11 +2,12 @@
 
 Each table is a :class:`Board`: a DataFrame, what each column means (unit, digits, which
 direction is better), the columns within whose groups a best value is marked, and notes.
-``_columns`` says what columns are, ``_tables`` builds each table by name, ``_render``
-turns one into text.
+``_columns`` says what columns are, ``_tables`` builds each table by name, ``_load`` builds
+one for a suite in the store, ``_render`` turns one into text.
 """
 
 from benchmark.leaderboard._columns import Board, Column
+from benchmark.leaderboard._load import load_board
 from benchmark.leaderboard._render import (
     FORMATS,
     best_mask,
@@ -34,5 +35,6 @@ __all__ = [
     "cell_texts",
     "format_cell",
     "format_table",
+    "load_board",
     "summary_table",
 ]

@@ -54,8 +54,8 @@ def run_cell(
     start = time.perf_counter()
     run_id = None
     try:
-        with track.start_run(
-            context.client, context.experiment_id, name=cell.name, kind="cell", tags=_tags(cell),
+        with context.store.start_run(
+            context.experiment_id, name=cell.name, kind="cell", tags=_tags(cell),
             system_metrics=True,
         ) as run:  # fmt: skip
             run_id = run.run_id
@@ -125,7 +125,7 @@ def _log_inputs(cell: Cell, data: Dataset, run: track.RunLog, context: Context) 
     source = {"layout": cell.data.layout, "root": str(cell.data.root or "")}
     if data.source.fingerprint:  # rendered in memory: the generator's settings say what
         source["fingerprint"] = data.source.fingerprint
-    track.log_datasets(context.client, run.run_id, name=cell.dataset, source=source, table=table)
+    run.log_datasets(name=cell.dataset, source=source, table=table)
     run.log_dict(data.report.to_dict(), "data/audit.json")
     run.log_metrics(data.audit_metrics())
 
@@ -240,9 +240,7 @@ def tuned_space(cell: Cell) -> dict[str, ParamSpec]:
 
 def _tune(cell, data, images, run: track.RunLog, context: Context, claim) -> tune.StudyResult:
     spec = study_spec(cell, context, run.run_id)
-    track.adopt_trial_runs(
-        context.client, context.experiment_id, study=spec.name, parent_run_id=run.run_id
-    )
+    context.store.adopt_trial_runs(context.experiment_id, study=spec.name, parent_run_id=run.run_id)
     if claim is not None:
         claim.note(study=spec.name)
     return tune.run_study(
@@ -256,7 +254,7 @@ def _tune(cell, data, images, run: track.RunLog, context: Context, claim) -> tun
 
 def end_dead_runs(dead: list[dict], context: Context) -> None:
     """The MLflow runs of trials whose worker died end as FAILED (on any host)."""
-    track.fail_runs(context.client, [d["run_id"] for d in dead if "run_id" in d])
+    context.store.fail_runs([d["run_id"] for d in dead if "run_id" in d])
 
 
 def trial_objective(
@@ -273,8 +271,7 @@ def trial_objective(
         )
         tags = {**_tags(cell), track.TAG + "trial": str(trial.number), track.TAG + "study": study}
         pruned = None
-        with track.start_run(
-            context.client,
+        with context.store.start_run(
             context.experiment_id,
             name=f"{cell.name}/trial-{trial.number}",
             kind="trial",
@@ -409,4 +406,4 @@ def _log_model(run: track.RunLog, trained: Trained, cell: Cell, classes: list[st
     }
     with tempfile.TemporaryDirectory() as tmp:
         save_model(trained.model.cpu(), Path(tmp), config=config)
-        track.log_model(run, Path(tmp))
+        run.log_model(Path(tmp))

@@ -14,6 +14,8 @@ from benchmark.suite import Cell
 if TYPE_CHECKING:
     import torch
 
+    from benchmark.track import Store
+
 Status = Literal["finished", "skipped", "failed"]
 
 
@@ -43,7 +45,7 @@ class Reporter:
 
 @dataclass
 class Context:
-    client: object
+    store: Store
     experiment_id: str
     storage: str | None
     device: torch.device

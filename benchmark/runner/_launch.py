@@ -83,7 +83,7 @@ def launch(
     session.post(resume=resume)
 
     def command(slot: Slot) -> list[str]:
-        uri, storage = session.tracking_uri, session.storage
+        uri, storage = session.store.tracking_uri, session.storage
         return worker_command(suite_file, overrides, slot=slot, tracking_uri=uri, storage=storage)
 
     if launcher == "ray":
@@ -125,7 +125,7 @@ def progress(session: Session) -> Snapshot:
         storage=session.storage,
         suite=session.suite.name,
         cells=session.cells,
-        client=session.client,
+        store=session.store,
         experiment_id=session.experiment_id,
     )
 

@@ -5,9 +5,13 @@ what), finished or failed, and what every worker is doing. The launcher's live d
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from benchmark import track, tune
+from benchmark import tune
 from benchmark.suite import Cell
+
+if TYPE_CHECKING:
+    from benchmark.track import Store
 
 __all__ = ["CellStatus", "Snapshot", "WorkerStatus", "snapshot"]
 
@@ -51,10 +55,15 @@ class Snapshot:
 
 
 def snapshot(
-    *, storage: str, suite: str, cells: list[Cell], client=None, experiment_id: str | None = None
+    *,
+    storage: str,
+    suite: str,
+    cells: list[Cell],
+    store: Store | None = None,
+    experiment_id: str | None = None,
 ) -> Snapshot:
     """The suite's cells (in grid order) and workers, from its board and studies (and from
-    MLflow, with ``client``, for cells finished before the board existed)."""
+    the MLflow ``store``, for cells finished before the board existed)."""
     latest: dict[str, tune.CellEntry] = {}
     for entry in tune.board_entries(storage, suite):
         if not entry.duplicate:
@@ -65,7 +74,7 @@ def snapshot(
         trials = tune.study_trials(storage, entry.attrs["study"]) if _studied(entry) else []
         done = sum(t.state in ("COMPLETE", "PRUNED") for t in trials)
         progress = f"{done}/{cell.tune.trials}" if cell.tune is not None and trials else None
-        rows.append(_cell_status(cell, entry, progress, client, experiment_id))
+        rows.append(_cell_status(cell, entry, progress, store, experiment_id))
         if entry is not None and entry.state == "RUNNING":
             workers += _workers(cell, entry, trials)
     return Snapshot(rows, workers)
@@ -75,11 +84,17 @@ def _studied(entry: tune.CellEntry | None) -> bool:
     return entry is not None and bool(entry.attrs.get("study"))
 
 
-def _cell_status(cell, entry, trials, client, experiment_id) -> CellStatus:
+def _cell_status(
+    cell: Cell,
+    entry: tune.CellEntry | None,
+    trials: str | None,
+    store: Store | None,
+    experiment_id: str | None,
+) -> CellStatus:
     if entry is None:
         done = (
-            track.find_finished_cell(client, experiment_id, cell.config_hash)
-            if client is not None and experiment_id is not None
+            store.finished_cell(experiment_id, cell.config_hash)
+            if store is not None and experiment_id is not None
             else None
         )
         return CellStatus(cell.name, "finished" if done else "not queued", run_id=done)

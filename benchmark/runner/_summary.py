@@ -15,17 +15,17 @@ from benchmark.suite import Suite
 def summarise_suite(suite: Suite, context: Context) -> None:
     """Suite-level analyses over the latest finished cells: paired McNemar tests (Holm) and
     error overlap, per dataset, on the suite's ``summary`` run."""
-    runs = track.load_cell_runs(context.client, suite.name)
+    runs = context.store.cell_runs(suite.name)
     by_dataset = runs.groupby(track.tag_column("dataset")) if not runs.empty else []
     groups = [(dataset, group) for dataset, group in by_dataset if len(group) >= 2]
     if not groups:  # nothing to compare
         return
     alpha = suite.evaluate.alpha
-    with track.start_summary_run(context.client, context.experiment_id, suite=suite.name) as run:
+    with context.store.start_summary_run(context.experiment_id, suite=suite.name) as run:
         for dataset, group in groups:
             correct = {}
             for _, row in group.iterrows():
-                text = track.load_text(context.client, row["run_id"], "eval/predictions.csv")
+                text = context.store.artifact_text(row["run_id"], "eval/predictions.csv")
                 predictions = pd.read_csv(io.StringIO(text))
                 correct[row[track.tag_column("cell")]] = pd.Series(
                     (predictions["true"] == predictions["pred"]).to_numpy(), index=predictions["id"]

@@ -36,26 +36,25 @@ class Session:
 
     suite: Suite
     cells: list[Cell]
-    client: object
-    tracking_uri: str
+    store: track.Store
     storage: str  # resolved
     experiment_id: str | None = None
 
     def context(self, device, reporter: Reporter) -> Context:
         return Context(
-            self.client,
+            self.store,
             self.open_experiment(),
             self.storage,
             device,
             reporter,
-            checkpoint_root(self.tracking_uri),
+            checkpoint_root(self.store.tracking_uri),
         )
 
     def open_experiment(self) -> str:
         """The suite's experiment (created once); runs left by dead workers end as FAILED."""
         if self.experiment_id is None:
-            self.experiment_id = track.ensure_experiment(self.client, self.suite.name)
-            track.mark_dead_runs_failed(self.client, self.experiment_id)
+            self.experiment_id = self.store.ensure_experiment(self.suite.name)
+            self.store.mark_dead_runs_failed(self.experiment_id)
             _reap(self)
         return self.experiment_id
 
@@ -73,11 +72,11 @@ def prepare(
     check_settings()
     suite = check_suite(suite, source=f"suite '{suite.name}'")
     storage = tune.check_storage(storage)
-    client = track.connect(tracking_uri, write=True)
-    checkpoints = checkpoint_root(client.tracking_uri)
+    store = track.connect(tracking_uri, write=True)
+    checkpoints = checkpoint_root(store.tracking_uri)
     if checkpoints is not None:
         writable_folder(checkpoints, what="the checkpoint folder (MEDBENCH_CHECKPOINTS)")
-    return Session(suite, expand_cells(suite), client, client.tracking_uri, storage)
+    return Session(suite, expand_cells(suite), store, storage)
 
 
 def work(
@@ -187,7 +186,7 @@ def _run_claimed(
     index = session.cells.index(cell) + 1
     with claim.beating():
         done = (
-            track.find_finished_cell(session.client, session.experiment_id, cell.config_hash)
+            session.store.finished_cell(context.experiment_id, cell.config_hash)
             if claim.resume
             else None
         )
@@ -226,7 +225,7 @@ def _help(entry: tune.CellEntry, cell: Cell, data: _Datasets, context: Context) 
 def _reap(session: Session) -> None:
     """Claims whose worker died are queued again; their MLflow runs end as FAILED."""
     dead = tune.reap_cells(session.storage, session.suite.name)
-    track.fail_runs(session.client, [e.attrs["run_id"] for e in dead if e.attrs.get("run_id")])
+    session.store.fail_runs([e.attrs["run_id"] for e in dead if e.attrs.get("run_id")])
 
 
 def _latest(entries: list[tune.CellEntry], cells: dict[str, Cell]) -> dict[str, tune.CellEntry]:
@@ -245,7 +244,7 @@ def _owner(entry: tune.CellEntry) -> str:
 
 def _elsewhere(cell: Cell, latest: dict[str, tune.CellEntry], session: Session) -> CellOutcome:
     """The outcome of a cell this worker did not run, from the stores."""
-    done = track.find_finished_cell(session.client, session.experiment_id, cell.config_hash)
+    done = session.store.finished_cell(session.open_experiment(), cell.config_hash)
     if done is not None:
         return CellOutcome(cell, "skipped", run_id=done)
     entry = latest.get(cell.config_hash)
@@ -264,9 +263,7 @@ def outcomes_from_board(session: Session) -> list[CellOutcome]:
         if entry is not None and entry.state == "COMPLETE" and entry.attrs.get("run_id"):
             run_id = entry.attrs["run_id"]
             status = entry.attrs.get("outcome", "finished")
-            metrics = (
-                dict(session.client.get_run(run_id).data.metrics) if status == "finished" else {}
-            )
+            metrics = session.store.run_metrics(run_id) if status == "finished" else {}
             outcomes.append(CellOutcome(cell, status, run_id=run_id, metrics=metrics))
         else:
             outcomes.append(_elsewhere(cell, latest, session))

@@ -136,16 +136,16 @@ class Predictor:
 def load_predictor(
     reference: str | None, *, tracking_uri: str | None = None, device: str = "auto"
 ) -> tuple[Predictor, track.ModelSource]:
-    """The predictor of ``reference`` (any model reference, see :func:`track.resolve_model`;
+    """The predictor of ``reference`` (any model reference, see ``track.Store.resolve_model``;
     ``None``: the registered model with the alias ``champion``) and where it came from.
 
     Its weights are checked against the sha256 recorded for it before the model is built:
     weights changed since they were logged or promoted raise ``ModelIntegrityError``.
     """
-    client = track.connect(tracking_uri)
-    uri = reference or track.champion_uri(client)
+    store = track.connect(tracking_uri)
+    uri = reference or store.champion_uri()
     with tempfile.TemporaryDirectory() as tmp:
-        source = track.resolve_model(client, uri, Path(tmp))
+        source = store.resolve_model(uri, Path(tmp))
         predictor = Predictor.load(source.folder, device=device)
     return predictor, source
 

@@ -62,7 +62,7 @@ def test_every_kind_of_model_reference_gives_the_same_answer(quickstart_uri, tmp
     (images / "notes.png").unlink()
     client = MlflowClient(quickstart_uri)
     run_id = client.get_model_version_by_alias("quickstart-phantoms", "champion").run_id
-    folder = track.resolve_model(track.connect(quickstart_uri), CHAMPION, tmp_path / "dl").folder
+    folder = track.connect(quickstart_uri).resolve_model(CHAMPION, tmp_path / "dl").folder
     local = shutil.copytree(folder, tmp_path / "local-model")
     answers = []
     for reference in (

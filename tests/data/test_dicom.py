@@ -226,7 +226,7 @@ def test_a_suite_on_a_dicom_imagefolder_runs_and_its_model_reads_dicom_as_traine
     [outcome] = run_suite(suite, tracking_uri=tracking_uri)
     assert outcome.status == "finished", outcome.error
     model = f"runs:/{outcome.run_id}/model"
-    source = track.resolve_model(track.connect(tracking_uri), model, tmp_path / "model")
+    source = track.connect(tracking_uri).resolve_model(model, tmp_path / "model")
     predictor = Predictor.load(source.folder, device="cpu")
     assert predictor.config["dicom"] == {"window": "auto", "percentiles": [0.5, 99.5], "frame": 0}
 

@@ -104,10 +104,10 @@ def against_bare_loop(tmp: Path, files: list[str], backbone: str, size: int):
 def pyfunc_vs_predictor(tmp: Path, files: list[str], predictor: Predictor, folder: Path) -> None:
     import mlflow
 
-    client = track.connect(f"sqlite:///{tmp / 'mlflow.db'}")
-    experiment = track.ensure_experiment(client, "bench")
-    with track.start_run(client, experiment, name="cell", kind="cell", tags={}) as run:
-        log_s = seconds(lambda: track.log_model(run, folder), repeat=1)
+    store = track.connect(f"sqlite:///{tmp / 'mlflow.db'}")
+    experiment = store.ensure_experiment("bench")
+    with store.start_run(experiment, name="cell", kind="cell", tags={}) as run:
+        log_s = seconds(lambda: run.log_model(folder), repeat=1)
     start = time.perf_counter()
     model = mlflow.pyfunc.load_model(f"runs:/{run.run_id}/model")
     load_s = time.perf_counter() - start

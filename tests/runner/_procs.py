@@ -10,6 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from mlflow import MlflowClient
+
+from benchmark import track
 
 
 def medbench(*args: str, cwd: Path, env: dict[str, str] | None = None,
@@ -26,6 +29,14 @@ def medbench(*args: str, cwd: Path, env: dict[str, str] | None = None,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def open_store(uri: str) -> MlflowClient:
+    """MLflow's own client on the store at ``uri`` (the tests' view of what the workers
+    recorded), once medbench has opened it as the workers starting beside it do: a SQLite
+    store is created once, under its lock."""
+    track.connect(uri)
+    return MlflowClient(uri)
 
 
 def finish(process: subprocess.Popen, timeout: float = 300) -> int:

@@ -9,9 +9,16 @@ import signal
 import pytest
 from mlflow import MlflowClient
 
-from benchmark import track
 from tests.conftest import write_suite
-from tests.runner._procs import assert_exactly_once, finish, medbench, runs, studies, wait_until
+from tests.runner._procs import (
+    assert_exactly_once,
+    finish,
+    medbench,
+    open_store,
+    runs,
+    studies,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -68,7 +75,7 @@ def test_a_killed_worker_loses_nothing_and_nothing_runs_twice(tmp_path, tiny_sui
     args = ["worker", str(suite), "--devices", "cpu", "--threads", "1"]
     args += ["--tracking-uri", tracking, "--storage", storage]
     first, second = medbench(*args, cwd=tmp_path), medbench(*args, cwd=tmp_path)
-    client = track.connect(tracking)
+    client = open_store(tracking)
     victim = str(first.pid)
 
     def mid_trial() -> bool:  # the victim finished a trial and is in the middle of another
@@ -117,27 +124,6 @@ def test_two_runs_started_together_on_an_empty_store_share_the_work(tmp_path, ti
                             cells=3, trials=2)  # fmt: skip
 
 
-def test_processes_opening_an_empty_store_together_migrate_it_once(tmp_path):
-    import subprocess
-    import sys
-
-    code = (
-        "import sys; from benchmark import track; "
-        "track.connect(sys.argv[1], write=True); print('ok')"
-    )
-    for attempt in range(3):
-        uri = f"sqlite:///{tmp_path}/{attempt}/mlruns/mlflow.db"
-        processes = [
-            subprocess.Popen([sys.executable, "-c", code, uri], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-            for _ in range(3)
-        ]  # fmt: skip
-        outputs = [p.communicate(timeout=120) for p in processes]
-        assert [p.returncode for p in processes] == [0] * 3, [e[-2000:] for _, e in outputs]
-        assert MlflowClient(uri).search_experiments()  # a whole, migrated store
-        assert not list((tmp_path / str(attempt) / "mlruns").glob(".*.new"))
-
-
 def test_ctrl_c_and_a_killed_launcher_stop_the_workers_and_the_next_run_resumes(
     tmp_path, tiny_suite
 ):
@@ -146,7 +132,7 @@ def test_ctrl_c_and_a_killed_launcher_stop_the_workers_and_the_next_run_resumes(
     (tmp_path / "stores").mkdir()
     args = ["run", str(suite), "--devices", "cpu", "--workers", "2"]
     args += ["--tracking-uri", tracking, "--storage", storage]
-    client = track.connect(tracking)
+    client = open_store(tracking)
 
     def training() -> bool:
         return any(
@@ -196,7 +182,7 @@ def test_a_training_killed_mid_epoch_continues_from_its_last_checkpoint(tmp_path
     )  # fmt: skip
     tracking, storage = _stores(tmp_path / "stores")
     args = ["run", str(suite), "--tracking-uri", tracking, "--storage", storage]
-    client = track.connect(tracking)
+    client = open_store(tracking)
 
     def third_epoch_done() -> bool:
         cells = runs(client, "tiny", "cell")

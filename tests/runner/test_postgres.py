@@ -16,9 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from benchmark import track
 from tests.conftest import write_suite
-from tests.runner._procs import assert_exactly_once, finish, medbench, runs, studies, wait_until
+from tests.runner._procs import (
+    assert_exactly_once,
+    finish,
+    medbench,
+    open_store,
+    runs,
+    studies,
+    wait_until,
+)
 from tests.runner.test_parallel import TUNED
 from tests.serve._server import free_port
 
@@ -115,7 +122,7 @@ def test_workers_on_two_machines_share_a_suite_and_survive_one_dying(
     env = {"MEDBENCH_HEARTBEAT_S": "1"}  # a trial is stale after 3 s without a beat
     other = medbench(*args, cwd=tmp_path, env=env, prefix=_other_machine())
     here = medbench(*args, cwd=tmp_path, env=env)
-    client = track.connect(mlflow_server)
+    client = open_store(mlflow_server)
 
     def other_mid_trial() -> bool:
         mine = [r for r in runs(client, "tiny", "trial")

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from benchmark import track
 from tests.conftest import write_suite
-from tests.runner._procs import assert_exactly_once, finish, medbench, runs
+from tests.runner._procs import assert_exactly_once, finish, medbench, open_store, runs
 from tests.runner.test_parallel import TUNED
 
 pytestmark = pytest.mark.slow
@@ -23,7 +22,7 @@ def test_ray_runs_one_worker_per_slot_and_each_cell_once(tmp_path, tiny_suite):
         env={"RAY_DISABLE_USAGE_STATS": "1", "RAY_ADDRESS": ""},
     )  # fmt: skip
     assert finish(launcher, timeout=400) == 0, launcher.stderr_text[-3000:]
-    client = track.connect(tracking)
+    client = open_store(tracking)
     assert_exactly_once(client, "tiny", storage, cells=3, trials=2)
     workers = {r.data.tags["medbench.pid"] for r in runs(client, "tiny", "cell")}
     assert str(launcher.pid) not in workers  # the cells ran in Ray's workers

@@ -35,8 +35,9 @@ ARTIFACTS = ROOT / "test-artifacts"  # kept after the run (CI can publish it); n
 @pytest.fixture(scope="module")
 def server(quickstart_store, tmp_path_factory):
     """The app of the champion, served by uvicorn in a thread of this process."""
-    client = track.connect(quickstart_store)
-    source = track.resolve_model(client, CHAMPION, tmp_path_factory.mktemp("model"))
+    source = track.connect(quickstart_store).resolve_model(
+        CHAMPION, tmp_path_factory.mktemp("model")
+    )
     predictor = Predictor.load(source.folder, device="cpu")
     with serve_in_thread(create_app(predictor, source=source, max_bytes=LIMIT)) as url:
         yield url, source

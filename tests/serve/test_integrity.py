@@ -10,6 +10,7 @@ from pathlib import Path
 import mlflow
 import pytest
 import torch
+from mlflow import MlflowClient
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -41,16 +42,14 @@ def _tiny_model(folder: Path, *, seed: int) -> Path:
 def store(tracking_uri, tmp_path) -> tuple[str, Path, str]:
     """A tiny model logged by a run and promoted with the hash of its weights; returns the
     store, the logged model's folder in the artifact store and the hash."""
-    client = track.connect(tracking_uri)
-    experiment = track.ensure_experiment(client, "tiny")
+    store = track.connect(tracking_uri)
+    experiment = store.ensure_experiment("tiny")
     folder = _tiny_model(tmp_path / "trained", seed=0)
-    with track.start_run(client, experiment, name="phantoms/test_resnet/finetune", kind="cell",
+    with store.start_run(experiment, name="phantoms/test_resnet/finetune", kind="cell",
                          tags={}) as run:  # fmt: skip
-        track.log_model(run, folder)
+        run.log_model(folder)
     sha = track.weights_sha256(folder)
-    track.register_model(
-        client, run_id=run.run_id, name=NAME, alias="champion", tags={track.SHA_TAG: sha}
-    )
+    store.register_model(run_id=run.run_id, name=NAME, alias="champion", tags={track.SHA_TAG: sha})
     (stored,) = (tmp_path / "mlruns" / "artifacts").rglob("model.safetensors")
     return tracking_uri, stored.parent, sha
 
@@ -69,14 +68,13 @@ def _swap_weights(stored: Path, tmp_path: Path, *, rewrite_config: bool = False)
 def test_the_logged_config_and_the_version_record_the_weights(store, tmp_path):
     uri, stored, sha = store
     assert json.loads((stored / "config.json").read_text())["weights_sha256"] == sha
-    source = track.resolve_model(track.connect(uri), URI, tmp_path / "download")
+    source = track.connect(uri).resolve_model(URI, tmp_path / "download")
     assert (source.name, source.version, source.sha256) == (NAME, "1", sha)
 
 
 def test_the_champion_of_the_quickstart_is_verified(quickstart_store, tmp_path):
-    client = track.connect(quickstart_store)
-    source = track.resolve_model(client, CHAMPION, tmp_path)
-    version = client.get_model_version(source.name, source.version)
+    source = track.connect(quickstart_store).resolve_model(CHAMPION, tmp_path)
+    version = MlflowClient(quickstart_store).get_model_version(source.name, source.version)
     assert source.sha256 == version.tags[track.SHA_TAG] == track.weights_sha256(source.folder)
 
 
@@ -116,15 +114,14 @@ def test_swapped_weights_are_refused_by_predict_explain_app_and_pyfunc(
 
 
 def _run_id(uri: str) -> str:
-    return track.connect(uri).get_model_version_by_alias(NAME, "champion").run_id
+    return MlflowClient(uri).get_model_version_by_alias(NAME, "champion").run_id
 
 
 def test_the_registry_record_catches_weights_and_config_forged_together(store, tmp_path):
     uri, stored, sha = store
     forged = _swap_weights(stored, tmp_path, rewrite_config=True)
-    client = track.connect(uri)
     with pytest.raises(ModelIntegrityError) as caught:
-        track.resolve_model(client, URI, tmp_path / "a")
+        track.connect(uri).resolve_model(URI, tmp_path / "a")
     message = str(caught.value)
     assert f"model {NAME} version 1" in message and "medbench.weights_sha256" in message
     assert f"recorded sha256 {sha}, found {forged}" in message
@@ -134,20 +131,20 @@ def test_the_run_record_catches_a_run_model_forged_with_its_config(store, tmp_pa
     """``runs:/`` has no registry version: the run's own tag, outside the artifacts, is the
     record that editing the artifacts cannot change."""
     uri, stored, sha = store
-    client = track.connect(uri)
+    client = MlflowClient(uri)
     (run,) = client.search_runs([client.get_experiment_by_name("tiny").experiment_id])
     assert run.data.tags[track.SHA_TAG] == sha
     forged = _swap_weights(stored, tmp_path, rewrite_config=True)
     with pytest.raises(ModelIntegrityError, match=f"recorded sha256 {sha}, found {forged}"):
-        track.resolve_model(client, f"runs:/{run.info.run_id}/model", tmp_path / "a")
+        track.connect(uri).resolve_model(f"runs:/{run.info.run_id}/model", tmp_path / "a")
 
 
 def test_a_local_model_folder_with_changed_weights_is_refused(store, tmp_path):
     uri, _, _ = store
-    source = track.resolve_model(track.connect(uri), URI, tmp_path / "download")
+    source = track.connect(uri).resolve_model(URI, tmp_path / "download")
     local = shutil.copytree(source.folder, tmp_path / "local")
     data = bytearray((local / "model.safetensors").read_bytes())
     data[-1] ^= 0x01  # one bit of one weight
     (local / "model.safetensors").write_bytes(bytes(data))
     with pytest.raises(ModelIntegrityError, match=r"config\.json's weights_sha256"):
-        track.resolve_model(None, str(local), tmp_path / "unused")
+        track.connect(uri).resolve_model(str(local), tmp_path / "unused")

@@ -101,8 +101,7 @@ def test_the_champion_predicts_each_class_in_a_fresh_process(quickstart_store, p
         assert right >= 4, (label, predicted, labels)  # every class found (chance: 2.5)
     assert sum(p == t for p, t in zip(predicted, labels, strict=True)) >= 0.8 * len(labels)
     # The same numbers as the predictor in this process.
-    client = track.connect(quickstart_store)
-    source = track.resolve_model(client, CHAMPION, tmp_path / "here")
+    source = track.connect(quickstart_store).resolve_model(CHAMPION, tmp_path / "here")
     here = Predictor.load(source.folder, device="cpu").predict(files)
     for name in PHANTOM_CLASSES:
         np.testing.assert_allclose(out["table"][name], here[name], atol=1e-5)
@@ -119,8 +118,7 @@ class _Payload:
 
 
 def test_no_pickle_is_ever_loaded(quickstart_store, tmp_path):
-    client = track.connect(quickstart_store)
-    source = track.resolve_model(client, CHAMPION, tmp_path / "download")
+    source = track.connect(quickstart_store).resolve_model(CHAMPION, tmp_path / "download")
     model_dir = source.folder.parent
     kinds = {p.suffix for p in model_dir.rglob("*") if p.is_file()}
     assert not kinds & {".pkl", ".pickle", ".pt", ".pth", ".bin", ".joblib"}, kinds

@@ -17,16 +17,14 @@ from tests.conftest import CHAMPION
 
 @pytest.fixture(scope="module")
 def champion(quickstart_store, tmp_path_factory):
-    client = track.connect(quickstart_store)
-    source = track.resolve_model(client, CHAMPION, tmp_path_factory.mktemp("champion"))
-    return Predictor.load(source.folder, device="cpu"), source, client
+    store = track.connect(quickstart_store)
+    source = store.resolve_model(CHAMPION, tmp_path_factory.mktemp("champion"))
+    return Predictor.load(source.folder, device="cpu"), source, store
 
 
 def test_predictions_match_the_evaluation_of_the_run_that_trained_it(champion):
-    predictor, source, client = champion
-    logged = pd.read_csv(
-        io.StringIO(track.load_text(client, source.run_id, "eval/predictions.csv"))
-    )
+    predictor, source, store = champion
+    logged = pd.read_csv(io.StringIO(store.artifact_text(source.run_id, "eval/predictions.csv")))
     sample = logged.head(24)
     images = []
     for phantom_id, label in zip(sample["id"], sample["true"], strict=True):

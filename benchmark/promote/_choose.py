@@ -1,0 +1,96 @@
+"""Choosing a suite's champions: per dataset, the best finished cell by one test metric,
+ties broken by the narrower confidence interval, then by the lower batch-1 latency."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from benchmark.errors import MedbenchError
+from benchmark.metrics import higher_is_better
+from benchmark.track import metric_column, tag_column
+
+LATENCY = "latency/b1_mean_ms"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One dataset's decision: every cell with why it was or was not chosen."""
+
+    dataset: str
+    metric: str
+    candidates: pd.DataFrame  # cell, run_id, status, value, ci_width, latency_ms, note
+    winner: pd.Series | None  # the chosen run's row of the runs table
+
+
+def choose_champions(runs: pd.DataFrame, *, metric: str) -> list[Choice]:
+    """``runs`` (the newest run of each cell, any status, from ``Store.cell_runs``) →
+    one :class:`Choice` per dataset. Failed or unfinished runs are never chosen."""
+    if runs.empty:
+        raise MedbenchError("the suite has no cell runs yet: run `medbench run SUITE` first.")
+    column = metric_column(metric)
+    if column not in runs or runs[column].isna().all():
+        known = sorted(
+            c.removeprefix("metrics.")
+            for c in runs.columns
+            if c.startswith(metric_column("test/")) and c.count("/") == 1
+        )
+        raise MedbenchError(f"no run has the metric '{metric}'; test metrics logged: {known}.")
+    better = higher_is_better(metric)
+    if better is None:
+        raise MedbenchError(
+            f"--metric {metric}: the metric catalogue ranks it neither way (a count, a bound "
+            "or a signed score); choose a ranked test metric such as test/f1_weighted "
+            "(`medbench list metrics` says which are)."
+        )
+    choices = []
+    for dataset, group in runs.groupby(tag_column("dataset"), sort=True):
+        rows = [_candidate(row, column) for _, row in group.iterrows()]
+        table = pd.DataFrame(rows, index=group.index)
+        eligible = table[table["note"] == ""]
+        winner = None
+        if not eligible.empty:
+            sign = -1 if better else 1
+            order = eligible.assign(key=sign * eligible["value"]).sort_values(
+                ["key", "ci_width", "latency_ms"], kind="stable"
+            )
+            best = order.index[0]
+            table.loc[best, "note"] = "chosen"
+            winner = group.loc[best]
+        choices.append(Choice(dataset=str(dataset), metric=metric, candidates=table, winner=winner))
+    return choices
+
+
+def _candidate(row: pd.Series, column: str) -> dict:
+    metric = column.removeprefix("metrics.")
+    value = as_number(row.get(column))
+    low, high = as_number(row.get(f"{column}_ci_low")), as_number(row.get(f"{column}_ci_high"))
+    status = row["status"]
+    if status != "FINISHED":
+        error = row.get(tag_column("error"))
+        why = f"{error}" if isinstance(error, str) and error else "no error recorded"
+        note = f"refused: run {status}" + (f" ({why})" if status == "FAILED" else " (unfinished)")
+    elif math.isnan(value):
+        note = f"refused: no {metric}"
+    else:
+        note = ""
+    return {
+        "cell": row[tag_column("cell")],
+        "run_id": row["run_id"],
+        "status": status,
+        "value": value,
+        "ci_width": high - low if not (math.isnan(low) or math.isnan(high)) else math.inf,
+        "latency_ms": as_number(row.get(metric_column(LATENCY)), default=math.inf),
+        "note": note,
+    }
+
+
+def as_number(value: object, default: float = math.nan) -> float:
+    """A runs table's value as a float; ``default`` for a missing value, NaN or text."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return default
+    return default if math.isnan(number) else number
