@@ -73,11 +73,11 @@ def layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
 
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
     """The mixed precision of ``device``: bfloat16 on a GPU that computes it natively,
-    float16 (with a gradient scaler in training) on one that does not; none on a CPU."""
+    float16 (with a gradient scaler in training) on one that does not (before Ampere); none
+    on a CPU. Asked of the current device, which :func:`use_device` made this one."""
     if device.type != "cuda":
         return None
-    with torch.cuda.device(device):
-        native = torch.cuda.is_bf16_supported(including_emulation=False)
+    native = torch.cuda.is_bf16_supported(including_emulation=False)
     return torch.bfloat16 if native else torch.float16
 
 

@@ -25,7 +25,8 @@ def _slots(devices, **kwargs):
         (" 4 , 5 ,6", ["4", "5"]),
         ("GPU-8d5c5e1a-aaaa-bbbb-cccc-000000000001,GPU-8d5c5e1a-aaaa-bbbb-cccc-000000000002",
          ["GPU-8d5c5e1a-aaaa-bbbb-cccc-000000000001", "GPU-8d5c5e1a-aaaa-bbbb-cccc-000000000002"]),
-        ("MIG-1f2e3d4c-0000-1111-2222-333333333333,7", ["MIG-1f2e3d4c-0000-1111-2222-333333333333", "7"]),
+        ("MIG-1f2e3d4c-0000-1111-2222-333333333333,7",
+         ["MIG-1f2e3d4c-0000-1111-2222-333333333333", "7"]),
     ],
 )  # fmt: skip
 def test_workers_land_on_the_gpus_of_the_launchers_own_mask(monkeypatch, mask, expected):
