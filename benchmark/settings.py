@@ -73,6 +73,11 @@ class Settings(BaseSettings):
         "checkpoints/ beside a SQLite store, else mlruns/checkpoints); workers on several "
         "machines that continue each other's trainings need a shared folder",
     )
+    checkpoint_every_s: Annotated[float, Field(ge=0)] = Field(
+        300.0,
+        description="seconds between checkpoints of a training: every epoch when epochs "
+        "are slower, once per this many seconds when they are faster; 0: every epoch",
+    )
     storage: str | None = Field(
         None,
         description="Optuna storage: a journal file or a URL such as postgresql+psycopg://... "
@@ -135,6 +140,7 @@ _EXPECTED = {
     "data": "a folder",
     "cache": "a folder, or off (the one spelling)",
     "checkpoints": "a folder, or off (the one spelling)",
+    "checkpoint_every_s": "seconds (0 or more)",
     "storage": "a journal file or a database URL",
     "tracking_uri": "an MLflow tracking URI",
     "heartbeat_s": "a whole number of seconds, 1 or more",

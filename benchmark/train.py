@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from benchmark.data import Batches
+from benchmark.devices import autocast, device_lock, grad_scaler, layout, prepare_for
 from benchmark.errors import MedbenchError
 from benchmark.evaluate import score
 from benchmark.metrics import higher_is_better
@@ -22,11 +23,11 @@ from benchmark.suite import TrainConfig
 
 __all__ = [
     "History",
+    "compiled",
     "create_optimizer",
     "create_scheduler",
     "fit",
     "predict_proba",
-    "resolve_device",
 ]
 
 EpochCallback = Callable[[int, dict[str, float]], None]
@@ -41,23 +42,15 @@ class History:
     best_epoch: int = 0
     best_score: float = float("nan")
     stopped_early: bool = False
-    train_seconds: float = 0.0
-    images_seen: int = 0
+    train_seconds: float = 0.0  # training steps only, warm-up and validation excluded
+    images_seen: int = 0  # in those steps
+    warmup_seconds: float = 0.0  # the first step (compiling, cuDNN's autotuning)
+    checkpoint_seconds: float = 0.0  # writing checkpoints
     restored_epochs: int = 0  # epochs taken from a checkpoint instead of trained again
 
     @property
     def images_per_second(self) -> float:
         return self.images_seen / self.train_seconds if self.train_seconds else 0.0
-
-
-def resolve_device(spec: str = "auto") -> torch.device:
-    """``auto`` picks the first CUDA device when there is one, else the CPU."""
-    if spec == "auto":
-        return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
-    device = torch.device(spec)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise MedbenchError(f"device '{spec}' was asked for, but CUDA is not available here.")
-    return device
 
 
 def create_optimizer(
@@ -76,29 +69,23 @@ def create_optimizer(
     return cls(params, lr=config.lr, weight_decay=config.weight_decay, **fused)
 
 
-def prepare_for(model: nn.Module, device: torch.device) -> bool:
-    """Put ``model`` on ``device`` the fast way: on a GPU, cuDNN's autotuner and TF32 on,
-    and the channels-last layout for convolutional models (returned: inputs must follow)."""
-    model.to(device)
-    if device.type != "cuda":
-        return False
-    torch.backends.cudnn.benchmark = True
-    torch.backends.cuda.matmul.allow_tf32 = True
-    torch.backends.cudnn.allow_tf32 = True
-    if any(isinstance(m, nn.Conv2d) for m in model.modules()):
-        model.to(memory_format=torch.channels_last)
-        return True
-    return False
-
-
 def compiled(model: nn.Module, *, mode: str | None = None) -> nn.Module:
-    """``torch.compile(model)``, whose failures (it compiles at its first calls: no C++
-    compiler, an unsupported Python or operator) are clear errors that say how to do
-    without it. The compiler's caches are cleared first: a worker compiles model after
-    model, and past its recompile limit torch would silently run the rest eagerly."""
+    """``torch.compile(model)`` for static shapes (each input shape gets a graph of its own:
+    a batch of 32 is never served by a dynamic graph compiled after a batch of 1), whose
+    failures (it compiles at its first calls: no C++ compiler, an unsupported Python or
+    operator) are clear errors that say how to do without it. The compiler's caches are
+    cleared first: a worker compiles model after model, and past its recompile limit torch
+    would silently run the rest eagerly."""
     with _compile_errors():
         torch._dynamo.reset()
-        return _Compiled(torch.compile(model, mode=mode))
+        return _Compiled(torch.compile(model, mode=mode, dynamic=False))
+
+
+def release_compiled() -> None:
+    """Free what compiled models hold (their graphs, CUDA graphs' memory pools)."""
+    torch._dynamo.reset()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 class _Compiled(nn.Module):
@@ -165,10 +152,13 @@ def fit(
     refit on train+val) every epoch runs and the last weights are kept; the plateau
     schedule then follows the training loss. Nothing here looks at the test split.
 
-    With ``checkpoint``, the state after every epoch (weights, optimiser, schedule, random
-    generators, history) is written there atomically, and a training that finds one
-    continues after its last epoch, with the same result as if it had never stopped; the
-    epochs it restores are passed to ``on_epoch`` again.
+    With ``checkpoint``, the state after an epoch (weights, optimiser, schedule, random
+    generators, history) is written there atomically, every epoch or, when epochs are
+    short, once per ``MEDBENCH_CHECKPOINT_EVERY_S``; a training that finds one continues
+    after its last epoch, with the same result as if it had never stopped (on a GPU, close
+    to it: cuDNN's autotuner and CUDA's nondeterministic kernels vary between processes);
+    the epochs it restores are passed to ``on_epoch`` again. A compiled model trains on
+    full batches only (one static shape: no recompiling).
     """
     device = train.device
     channels_last = prepare_for(model, device)
@@ -176,6 +166,7 @@ def fit(
     loss_fn = (criterion or nn.CrossEntropyLoss()).to(device)
     trainable = (p for p in model.parameters() if p.requires_grad)
     optimizer = create_optimizer(trainable, config, device=device)
+    step = _Step(net, loss_fn, optimizer, model=model, config=config, channels_last=channels_last)
     stopping = config.early_stopping if val is not None else None
     monitor = stopping.monitor if stopping else "val/f1_weighted"
     if val is None:
@@ -185,7 +176,9 @@ def fit(
     history, best_state, stale = History(), None, 0
     best = -np.inf
     if checkpoint is not None and checkpoint.is_file():
-        history, best_state, best, stale = _restore(checkpoint, model, optimizer, scheduler, train)
+        history, best_state, best, stale = _restore(
+            checkpoint, model, optimizer, scheduler, step.scaler, train
+        )
         history.restored_epochs = len(history.epochs)
         for epoch, row in enumerate(history.epochs, start=1):
             if on_epoch is not None:
@@ -193,36 +186,22 @@ def fit(
     start_epoch = len(history.epochs) + 1
     if stopping is not None and stale >= stopping.patience:
         start_epoch = config.epochs + 1  # it had stopped early before the interruption
+    saved_at = time.monotonic()
     for epoch in range(start_epoch, config.epochs + 1):
         start = time.perf_counter()
-        _train_mode(model)
-        total_loss, seen = torch.zeros((), device=device), 0
-        for step, (x, y) in enumerate(train, start=1):
-            with _autocast(device):
-                loss = loss_fn(net(_layout(x, channels_last)), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            total_loss += loss.detach().float() * len(y)  # summed on the device: no sync
-            seen += len(y)
-            if on_batch is not None:
-                on_batch(step, len(train))
-        epoch_loss = total_loss.item() / max(seen, 1)  # the epoch's one read of the device
-        history.train_seconds += time.perf_counter() - start
-        history.images_seen += seen
-        row = {"train/loss": epoch_loss, "train/lr": optimizer.param_groups[0]["lr"]}
-        if val is not None:
-            probs, labels, val_loss = _predict(
-                net, val, with_loss=True, channels_last=channels_last
-            )
-            val_scores = score(labels, probs.argmax(axis=1))
-            row |= {
-                "val/loss": val_loss,
-                "val/accuracy": val_scores["accuracy"],
-                "val/f1_weighted": val_scores["f1_weighted"],
-            }
+        with device_lock(device):  # latency is never timed on this GPU meanwhile
+            row = step.epoch(train, history, on_batch=on_batch, warm=epoch == start_epoch)
+            row["train/lr"] = optimizer.param_groups[0]["lr"]
+            if val is not None:
+                probs, labels, val_loss = _predict(
+                    net, val, with_loss=True, channels_last=channels_last
+                )
+                val_scores = score(labels, probs.argmax(axis=1))
+                row |= {
+                    "val/loss": val_loss,
+                    "val/accuracy": val_scores["accuracy"],
+                    "val/f1_weighted": val_scores["f1_weighted"],
+                }
         row["time/epoch_s"] = time.perf_counter() - start
         history.epochs.append(row)
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
@@ -239,28 +218,93 @@ def fit(
                 )
         else:
             stale += 1
-        if checkpoint is not None:
-            _save(checkpoint, model, optimizer, scheduler, train, history, best_state, best, stale)
+        if checkpoint is not None and time.monotonic() - saved_at >= _checkpoint_every_s():
+            written = time.perf_counter()
+            _save(checkpoint, model, optimizer, scheduler, step.scaler, train, history,
+                  best_state, best, stale)  # fmt: skip
+            history.checkpoint_seconds += time.perf_counter() - written
+            saved_at = time.monotonic()
         if on_epoch is not None:
             on_epoch(epoch, row)
         if stopping is not None and stale >= stopping.patience:
             history.stopped_early = epoch < config.epochs
             break
+    optimizer.zero_grad(set_to_none=True)  # no gradients outlive the training
     if best_state is not None:
         model.load_state_dict(best_state)
     return history
 
 
-def _save(path: Path, model, optimizer, scheduler, train: Batches, history: History,
+def _checkpoint_every_s() -> float:
+    from benchmark.settings import settings
+
+    return settings().checkpoint_every_s
+
+
+class _Step:
+    """One optimiser step per batch, in the device's mixed precision (float16 with a
+    gradient scaler where bfloat16 is not native)."""
+
+    def __init__(self, net, loss_fn, optimizer, *, model, config: TrainConfig,
+                 channels_last: bool) -> None:  # fmt: skip
+        self.net, self.loss_fn, self.optimizer = net, loss_fn, optimizer
+        self.model, self.config, self.channels_last = model, config, channels_last
+        self.scaler = grad_scaler(next(model.parameters()).device)
+
+    def epoch(self, train: Batches, history: History, *, on_batch: BatchCallback | None,
+              warm: bool) -> dict[str, float]:  # fmt: skip
+        """Train one epoch; the first step of the first epoch a process runs (compiling,
+        cuDNN's autotuning) is warm-up, kept out of the throughput (``time/warmup_s``)."""
+        device, config = train.device, self.config
+        _train_mode(self.model)
+        total_loss, count, timed = torch.zeros((), device=device), 0, 0
+        start = time.perf_counter()
+        batches = train.epoch(drop_last=config.compile)
+        for number, (x, y) in enumerate(batches, start=1):
+            with autocast(device):
+                loss = self.loss_fn(self.net(layout(x, self.channels_last)), y)
+            self.optimizer.zero_grad(set_to_none=True)
+            if self.scaler is not None:
+                self.scaler.scale(loss).backward()
+                self.scaler.unscale_(self.optimizer)
+            else:
+                loss.backward()
+            if config.grad_clip is not None:
+                nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
+            if self.scaler is not None:
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+            else:
+                self.optimizer.step()
+            total_loss += loss.detach().float() * len(y)  # summed on the device: no sync
+            count, timed = count + len(y), timed + len(y)
+            if warm and number == 1:
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)  # once per training: the warm-up's end
+                history.warmup_seconds += time.perf_counter() - start
+                start, timed = time.perf_counter(), 0
+            if on_batch is not None:
+                on_batch(number, len(train))
+        epoch_loss = total_loss.item() / max(count, 1)  # the epoch's one read of the device
+        history.train_seconds += time.perf_counter() - start
+        history.images_seen += timed
+        return {"train/loss": epoch_loss}
+
+
+def _save(path: Path, model, optimizer, scheduler, scaler, train: Batches, history: History,
           best_state, best: float, stale: int) -> None:  # fmt: skip
     """Write the training state after an epoch, atomically: a kill during the write leaves
     the previous checkpoint whole."""
+    device = train.device
     state = {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "scaler": scaler.state_dict() if scaler is not None else None,
         "rng": torch.get_rng_state(),
-        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        # The training device's generator only: a checkpoint resumes on any GPU of a
+        # machine that sees any number of them.
+        "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
         "batches_rng": train.generator.get_state(),
         "history": asdict(history),
         "best_state": best_state,
@@ -273,7 +317,7 @@ def _save(path: Path, model, optimizer, scheduler, train: Batches, history: Hist
     os.replace(partial, path)
 
 
-def _restore(path: Path, model, optimizer, scheduler, train: Batches):
+def _restore(path: Path, model, optimizer, scheduler, scaler, train: Batches):
     """Load a checkpoint written by :func:`_save` (tensors and plain data only: no pickle)."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -286,9 +330,12 @@ def _restore(path: Path, model, optimizer, scheduler, train: Batches):
         ) from exc
     if scheduler is not None and state["scheduler"] is not None:
         scheduler.load_state_dict(state["scheduler"])
+    if scaler is not None and state.get("scaler") is not None:
+        scaler.load_state_dict(state["scaler"])
     torch.set_rng_state(state["rng"])
-    if state["cuda_rng"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    cuda_rng = state.get("cuda_rng")
+    if isinstance(cuda_rng, torch.Tensor) and train.device.type == "cuda":
+        torch.cuda.set_rng_state(cuda_rng, train.device)  # onto the device training now
     train.generator.set_state(state["batches_rng"])
     history = History(**state["history"])
     return history, state["best_state"], state["best"], state["stale"]
@@ -308,8 +355,8 @@ def _predict(model: nn.Module, batches: Batches, *, with_loss: bool, channels_la
     probs, labels = [], []
     loss_sum = torch.zeros((), device=batches.device)
     for x, y in batches:
-        with _autocast(batches.device):
-            logits = model(_layout(x, channels_last)).float()
+        with autocast(batches.device):
+            logits = model(layout(x, channels_last)).float()
         if with_loss:
             loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum")
         probs.append(logits.softmax(dim=1))
@@ -320,10 +367,6 @@ def _predict(model: nn.Module, batches: Batches, *, with_loss: bool, channels_la
     return torch.cat(probs).cpu().numpy(), torch.cat(labels).cpu().numpy(), loss_sum.item() / n
 
 
-def _layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
-    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
-
-
 def _train_mode(model: nn.Module) -> None:
     """Training mode, except frozen normalisation layers keep their running statistics."""
     model.train()
@@ -332,7 +375,3 @@ def _train_mode(model: nn.Module) -> None:
             params = list(module.parameters())
             if params and not any(p.requires_grad for p in params):
                 module.eval()
-
-
-def _autocast(device: torch.device):
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")

@@ -7,7 +7,13 @@ import torch
 from torch import nn
 from torch.utils import benchmark as torch_benchmark
 
-from benchmark.evaluate import count_gmacs, environment, measure_latency, peak_memory_mb
+from benchmark.evaluate import (
+    count_gmacs,
+    environment,
+    measure_latency,
+    peak_memory_mb,
+    reset_peak_memory,
+)
 from benchmark.models import count_parameters, create_model
 
 # The brain paper's Table 5 (millions), models built as the paper's Keras models: the
@@ -99,6 +105,20 @@ def test_compiled_latency_is_reported_beside_the_eager_one(
         tiny_suite_file, overrides=["evaluate.latency.compile=true", "train.epochs=1"]
     )
     metrics = run_suite(suite, tracking_uri=tracking_uri)[0].metrics
-    assert calls == [{"mode": None}]  # CUDA graphs ("reduce-overhead") on a GPU only
+    # CUDA graphs ("reduce-overhead") on a GPU only; static shapes: a graph per batch size
+    assert calls == [{"mode": None, "dynamic": False}]
     for key in ("b1_mean_ms", "b1_p95_ms", "b8_img_per_s"):
         assert metrics[f"latency/{key}"] > 0 and metrics[f"latency/compiled_{key}"] > 0
+
+
+def test_peak_gpu_memory_leaves_out_what_was_allocated_before(monkeypatch):
+    """The images placed on the GPU and earlier models are not the training's peak."""
+    gpu = torch.device("cuda", 0)
+    allocated = {"now": 3 * 2**30, "peak": 3 * 2**30}
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats",
+                        lambda device: allocated.update(peak=allocated["now"]))  # fmt: skip
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device: allocated["now"])
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device: allocated["peak"])
+    since = reset_peak_memory(gpu)
+    allocated["peak"] += 512 * 2**20  # what the training itself needed at most
+    assert peak_memory_mb(gpu, since=since) == 512

@@ -38,7 +38,10 @@ def test_fit_returns_a_history_per_epoch_and_learns():
     }  # fmt: skip
     losses = [row["train/loss"] for row in history.epochs]
     assert losses[-1] < losses[0]
-    assert history.images_seen == 6 * 64 and history.images_per_second > 0
+    # The first step is warm-up (compiling, cuDNN's autotuning on a GPU), kept out of the
+    # throughput: every other step is timed.
+    assert history.images_seen == 6 * 64 - 16 and history.images_per_second > 0
+    assert history.warmup_seconds > 0
     assert history.best_score == max(row["val/f1_weighted"] for row in history.epochs)
 
 
@@ -236,3 +239,90 @@ def test_compile_wraps_the_model_without_renaming_its_weights(monkeypatch):
     ):
         fit(model, _batches(model, range(16), batch_size=16), None,
             config=TrainConfig(epochs=1, compile=True))  # fmt: skip
+
+
+def test_no_gradient_outlives_the_training():
+    model, _ = _fit(TrainConfig(epochs=1, lr=0.01))
+    assert all(p.grad is None for p in model.parameters())
+
+
+@pytest.mark.parametrize(("every_s", "written"), [("0", True), ("3600", False)])
+def test_checkpoints_are_written_every_epoch_only_when_epochs_are_slow(
+    tmp_path, monkeypatch, every_s, written
+):
+    monkeypatch.setenv("MEDBENCH_CHECKPOINT_EVERY_S", every_s)
+    path = tmp_path / "c.pt"
+    torch.manual_seed(0)
+    model = create_model("test_resnet", num_classes=4)
+    history = fit(model, _batches(model, range(32), batch_size=16), None,
+                  config=TrainConfig(epochs=2), checkpoint=path)  # fmt: skip
+    assert path.is_file() is written
+    assert (history.checkpoint_seconds > 0) is written
+
+
+def test_fp16_with_a_gradient_scaler_trains_and_resumes(tmp_path, monkeypatch):
+    """Where bfloat16 is not native the GPU trains in float16 with a scaler: the same path
+    on a CPU (float16 autocast, a CPU scaler), checkpointed with the scaler's state."""
+    import benchmark.train as train_module
+
+    monkeypatch.setattr(train_module, "grad_scaler", lambda device: torch.amp.GradScaler("cpu"))
+    monkeypatch.setattr(
+        train_module, "autocast", lambda device: torch.autocast("cpu", dtype=torch.float16)
+    )
+    config = TrainConfig(epochs=4, lr=0.01, early_stopping=None, grad_clip=5.0)
+    _, history = _fit(config)
+    losses = [row["train/loss"] for row in history.epochs]
+    assert all(map(torch.isfinite, torch.tensor(losses))) and losses[-1] < losses[0]
+    path = tmp_path / "fp16.pt"
+    torch.manual_seed(0)
+    model = create_model("test_resnet", num_classes=4)
+    fit(model, _batches(model, range(32), batch_size=16), None, config=TrainConfig(epochs=1),
+        checkpoint=path)  # fmt: skip
+    state = torch.load(path, weights_only=True)
+    assert state["scaler"]["scale"] > 0
+
+
+def test_a_checkpoint_resumes_on_whichever_gpu_trains_now(tmp_path, monkeypatch):
+    """Only the training device's generator is saved, and it is restored onto the device
+    that trains now: a checkpoint of a process that saw eight GPUs resumes on one."""
+    import benchmark.train as train_module
+
+    saved_from, restored_on = [], []
+    state = torch.arange(16, dtype=torch.uint8)
+
+    def get_rng_state(device):
+        saved_from.append(device)
+        return state
+
+    monkeypatch.setattr(torch.cuda, "get_rng_state", get_rng_state)
+    monkeypatch.setattr(
+        torch.cuda, "set_rng_state", lambda s, device: restored_on.append((s, device))
+    )
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: pytest.fail("all GPUs' states"))
+    torch.manual_seed(0)
+    model = create_model("test_resnet", num_classes=4)
+    optimizer = train_module.create_optimizer(model.parameters(), TrainConfig())
+    on_gpu_5 = _batches(model, range(16), batch_size=16)
+    on_gpu_5.device = torch.device("cuda", 5)
+    path = tmp_path / "c.pt"
+    train_module._save(path, model, optimizer, None, None, on_gpu_5, train_module.History(),
+                       None, 0.0, 0)  # fmt: skip
+    assert saved_from == [torch.device("cuda", 5)]
+    on_gpu_0 = _batches(model, range(16), batch_size=16)
+    on_gpu_0.device = torch.device("cuda", 0)
+    train_module._restore(path, model, optimizer, None, None, on_gpu_0)
+    assert len(restored_on) == 1 and torch.equal(restored_on[0][0], state)
+    assert restored_on[0][1] == torch.device("cuda", 0)
+
+
+def test_a_compiled_training_sees_full_batches_only(monkeypatch):
+    import functools
+
+    monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend="eager"))
+    sizes = []
+    torch.manual_seed(0)
+    model = create_model("test_resnet", num_classes=4)
+    model.register_forward_pre_hook(lambda module, args: sizes.append(len(args[0])))
+    fit(model, _batches(model, range(40), batch_size=16, shuffle=True), None,
+        config=TrainConfig(epochs=2, compile=True))  # fmt: skip
+    assert sizes == [16] * 4  # 40 images: two full batches an epoch, the 8 left out

@@ -47,7 +47,7 @@ class Augment:
         n = batch.shape[0]
         x = batch.float()
         if self.geometric or self.hflip or self.vflip:
-            x = self._move(x, self.draw_affine(n, generator).to(x.device, non_blocking=True))
+            x = self._move(x, _to(self.draw_affine(n, generator), x.device))
         if self.brightness or self.contrast:
             mine = x if x is not batch else x.clone()  # changed in place, never the caller's
             x = self._light(mine, *self.draw_light(n, generator, device=x.device))
@@ -89,8 +89,8 @@ class Augment:
         brightness = 1 + (torch.rand(n, generator=generator) * 2 - 1) * self.brightness
         contrast = 1 + (torch.rand(n, generator=generator) * 2 - 1) * self.contrast
         shape = (n, 1, 1, 1)
-        return (brightness.clamp_(min=0).view(shape).to(device, non_blocking=True),
-                contrast.clamp_(min=0).view(shape).to(device, non_blocking=True))  # fmt: skip
+        return (_to(brightness.clamp_(min=0).view(shape), device),
+                _to(contrast.clamp_(min=0).view(shape), device))  # fmt: skip
 
     def _move(self, x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
         if not self.geometric:  # flips only: exact, no resampling
@@ -108,9 +108,27 @@ class Augment:
         clips once)."""
         means = x.mean(dim=(2, 3))  # N × C
         if x.shape[1] == 3:
-            means = means @ torch.tensor([0.299, 0.587, 0.114], device=x.device)
+            means = means @ _luma(x.device)
         mean = means.view(-1, 1, 1, 1) * brightness
         return x.mul_(brightness * contrast).add_(mean * (1 - contrast)).clamp_(0, 255)
+
+
+def _to(values: torch.Tensor, device: torch.device | None) -> torch.Tensor:
+    """Settings drawn on the CPU, on ``device`` without stopping it: a GPU gets them from
+    pinned memory, asynchronously (a copy from pageable memory waits for the device)."""
+    if device is None or torch.device(device).type != "cuda":
+        return values.to(device) if device is not None else values
+    return values.pin_memory().to(device, non_blocking=True)
+
+
+_LUMA: dict[torch.device, torch.Tensor] = {}
+
+
+def _luma(device: torch.device) -> torch.Tensor:
+    """ITU-R 601 weights of R, G and B, put on each device once."""
+    if device not in _LUMA:
+        _LUMA[device] = torch.tensor([0.299, 0.587, 0.114]).to(device)
+    return _LUMA[device]
 
 
 def _grid(theta: torch.Tensor, shape: torch.Size) -> torch.Tensor:

@@ -27,12 +27,23 @@ def normalize(
     """uint8 (or float 0–255) N × C × H × W → float N × 3 × H × W on ``device``, normalised as
     the backbone was."""
     device = torch.device(device)
-    x = x.to(device, non_blocking=True).float()
-    if x.shape[1] == 1:
-        x = x.expand(-1, 3, -1, -1)
-    mean_t = torch.tensor(mean, device=device).view(1, -1, 1, 1) * 255
-    std_t = torch.tensor(std, device=device).view(1, -1, 1, 1) * 255
-    return (x - mean_t) / std_t
+    return _Scale(mean, std, device)(x)
+
+
+class _Scale:
+    """``(x − 255·mean) / (255·std)`` on one device; its constants are copied there once
+    (a copy from a Python list is a blocking one: never per batch)."""
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float], device: torch.device):
+        self.device = device
+        self.mean = torch.tensor(mean).view(1, -1, 1, 1).mul(255).to(device)
+        self.std = torch.tensor(std).view(1, -1, 1, 1).mul(255).to(device)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.device, non_blocking=True).float()
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        return (x - self.mean) / self.std
 
 
 def device_budget(device: torch.device) -> int:
@@ -92,6 +103,8 @@ class Batches:
         self.mean, self.std = tuple(mean), tuple(std)
         self.shuffle, self.augment, self.views = shuffle, augment, views
         self.generator = torch.Generator().manual_seed(seed)
+        self._scale = _Scale(self.mean, self.std, self.device)
+        self._stream: torch.cuda.Stream | None = None  # the copy-ahead stream, made once
 
     def __len__(self) -> int:
         return -(-len(self.indices) // self.batch_size)
@@ -101,12 +114,21 @@ class Batches:
         return len(self.indices)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        return self.epoch()
+
+    def epoch(self, *, drop_last: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """One pass; ``drop_last`` leaves out a last partial batch (a compiled model sees one
+        shape only)."""
         order = self.indices
         if self.shuffle:
             order = order[torch.randperm(len(order), generator=self.generator)]
+        if self.images.device.type == "cuda":  # gathered on the GPU: its indices go once
+            order = order.to(self.images.device)
         chunks = []
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
+            if drop_last and len(idx) < self.batch_size:
+                break
             if self.shuffle and len(idx) * self.views == 1:
                 break  # BatchNorm cannot train on one image; a random one sits out this epoch
             chunks.append(idx.repeat(self.views))
@@ -121,10 +143,11 @@ class Batches:
         stream."""
         if self.images.device.type == "cuda" or self.device.type != "cuda":  # no copy ahead
             for idx in chunks:
-                idx = idx.to(self.images.device, non_blocking=True)
                 yield self.images[idx].to(self.device), self.labels[idx].to(self.device)
             return
-        stream = torch.cuda.Stream(self.device)
+        if self._stream is None:
+            self._stream = torch.cuda.Stream(self.device)
+        stream = self._stream
 
         def copy(idx: torch.Tensor):
             x, y = self.images[idx].pin_memory(), self.labels[idx].pin_memory()
@@ -142,4 +165,4 @@ class Batches:
             yield x, y
 
     def to_input(self, x: torch.Tensor) -> torch.Tensor:
-        return normalize(x, mean=self.mean, std=self.std, device=self.device)
+        return self._scale(x)

@@ -20,6 +20,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from benchmark.devices import autocast
+
 __all__ = ["count_gmacs", "environment", "measure_latency", "peak_memory_mb", "reset_peak_memory"]
 
 
@@ -34,16 +36,21 @@ def count_gmacs(model: nn.Module, *, image_size: int, device: torch.device) -> f
     return counter.get_total_flops() / 2 / 1e9
 
 
-def reset_peak_memory(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
+def reset_peak_memory(device: torch.device) -> int:
+    """Start measuring a peak; returns the bytes already allocated on a GPU (the images
+    placed there, earlier models still held), which :func:`peak_memory_mb` leaves out."""
+    if device.type != "cuda":
+        return 0
+    torch.cuda.reset_peak_memory_stats(device)
+    return torch.cuda.memory_allocated(device)
 
 
-def peak_memory_mb(device: torch.device) -> float:
-    """CUDA: max allocated since the last reset. CPU: the process's peak resident memory
-    (a high-water mark over the whole process, not only since the reset)."""
+def peak_memory_mb(device: torch.device, *, since: int = 0) -> float:
+    """CUDA: the most allocated since the last reset beyond what was allocated then
+    (``since``, its return): what the training itself needed. CPU: the process's peak
+    resident memory (a high-water mark over the whole process, not only since the reset)."""
     if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
+        return (torch.cuda.max_memory_allocated(device) - since) / 2**20
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / 2**20 if sys.platform == "darwin" else rss / 2**10
 
@@ -108,27 +115,31 @@ def measure_latency(
 
 
 def _time_calls(model, x, *, device, warmup: int, iterations: int) -> np.ndarray:
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
-    with autocast:
+    with autocast(device):
         for _ in range(warmup):
             model(x)
         if device.type == "cuda":
-            torch.cuda.synchronize(device)
-            times = []
-            for _ in range(iterations):
-                start, end = (
-                    torch.cuda.Event(enable_timing=True),
-                    torch.cuda.Event(enable_timing=True),
-                )
-                start.record()
-                model(x)
-                end.record()
-                torch.cuda.synchronize(device)
-                times.append(start.elapsed_time(end))
-            return np.asarray(times)
+            return _cuda_times(model, x, device=device, iterations=iterations)
         times = []
         for _ in range(iterations):
             start = time.perf_counter()
             model(x)
             times.append((time.perf_counter() - start) * 1000)
         return np.asarray(times)
+
+
+def _cuda_times(model, x, *, device: torch.device, iterations: int) -> np.ndarray:
+    """Each call between two events recorded on ``device``'s own stream (not the current
+    device's: a worker whose current device is another GPU would time that one)."""
+    stream = torch.cuda.current_stream(device)
+    torch.cuda.synchronize(device)
+    times = []
+    with torch.cuda.device(device):
+        for _ in range(iterations):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record(stream)
+            model(x)
+            end.record(stream)
+            end.synchronize()
+            times.append(start.elapsed_time(end))
+    return np.asarray(times)

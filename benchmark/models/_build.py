@@ -162,7 +162,9 @@ def save_model(model: nn.Module, folder: Path, *, config: dict) -> None:
     (class names, input size, normalisation, preprocessing) belongs there too.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    _save_weights(model, str(folder / WEIGHTS_FILE))
+    # Channels-last weights (a GPU training's layout) are written contiguous: older
+    # safetensors versions refuse them otherwise.
+    _save_weights(model, str(folder / WEIGHTS_FILE), force_contiguous=True)
     (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True))
 
 

@@ -13,6 +13,7 @@ import torch
 
 from benchmark import track, tune
 from benchmark.data import SPLITS, Batches, ImageSet
+from benchmark.devices import device_lock
 from benchmark.errors import MedbenchError
 from benchmark.evaluate import (
     Evaluation,
@@ -33,7 +34,7 @@ from benchmark.runner._data import Dataset, images_for, placed_images
 from benchmark.runner._fit import Trained, fit_cell, split_ids, training_cost
 from benchmark.strategies import get_strategy
 from benchmark.suite import Cell, ParamSpec, param_path
-from benchmark.train import compiled, predict_proba
+from benchmark.train import compiled, predict_proba, release_compiled
 
 
 def _tags(cell: Cell) -> dict[str, str]:
@@ -97,6 +98,7 @@ def _tune_train_evaluate(
             first = (result, trained)
             if cell.explain is not None:
                 explanation = _explain(cell, trained, images, data, probs, labels, context)
+        del trained, result  # a later seed's model is not held while the next one trains
     metrics |= _aggregate(per_seed, cell.seeds)
     metrics |= _model_cost(first[1].model, cell, context)
     metrics |= {f"data/{split}_images": len(data.indices(split)) for split in SPLITS}
@@ -168,14 +170,14 @@ def _train_and_test(final: Cell, data, images, run: track.RunLog, context: Conte
         run.log_metrics({prefix + key: value for key, value in row.items()}, step=epoch)
         context.reporter.epoch_done(epoch, row)
 
-    reset_peak_memory(context.device)
+    allocated = reset_peak_memory(context.device)
     fit_start = time.perf_counter()
     trained = fit_cell(
         final, data, images, context, seed=seed, on_epoch=on_epoch, refit_epochs=refit_epochs,
         checkpoint=context.checkpoint(final.suite, final.config_hash, f"seed-{seed}"),
     )  # fmt: skip
     fit_seconds = time.perf_counter() - fit_start
-    memory = peak_memory_mb(context.device)
+    memory = peak_memory_mb(context.device, since=allocated)
     test = Batches(
         placed_images(images, data, context.device), images.labels,
         indices=data.indices("test"), batch_size=final.evaluate.batch_size,
@@ -347,20 +349,28 @@ def _model_cost(model: torch.nn.Module, cell: Cell, context: Context) -> dict[st
     model.to(context.device)
     out = {"flops/gmacs": count_gmacs(model, image_size=cell.image_size, device=context.device)}
     latency = cell.evaluate.latency
-    if latency is not None:
-        context.reporter.phase("latency", 0)
-        settings = {
-            "image_size": cell.image_size,
-            "device": context.device,
-            "batch_sizes": latency.batch_sizes,
-            "iterations": latency.iterations,
-        }
+    if latency is None:
+        return out
+    context.reporter.phase("latency", 0)
+    settings = {
+        "image_size": cell.image_size,
+        "device": context.device,
+        "batch_sizes": latency.batch_sizes,
+        "iterations": latency.iterations,
+    }
+    waiting = time.perf_counter()
+    with device_lock(context.device, exclusive=True):  # no other worker trains here meanwhile
+        out["time/latency_wait_s"] = time.perf_counter() - waiting
         out |= measure_latency(model, warmup=latency.warmup, **settings)
         if latency.compile:
             context.reporter.phase("latency, compiled", 0)
             mode = "reduce-overhead" if context.device.type == "cuda" else None  # CUDA graphs
-            fast = compiled(model, mode=mode)
-            timed = measure_latency(fast, warmup=max(latency.warmup, 3), **settings)
+            try:
+                timed = measure_latency(
+                    compiled(model, mode=mode), warmup=max(latency.warmup, 3), **settings
+                )
+            finally:
+                release_compiled()  # its graphs and CUDA-graph memory pools
             out |= {k.replace("latency/", "latency/compiled_", 1): v for k, v in timed.items()}
     return out
 

@@ -2,7 +2,9 @@
 
 Each GPU worker sees only its own device (``CUDA_VISIBLE_DEVICES``), so inside it the
 device is ``cuda:0`` and nothing is ever allocated on another GPU; the CPU cores are split
-between the workers (``torch.set_num_threads``).
+between the workers (``torch.set_num_threads``). The launcher's own mask, when it has one
+(``CUDA_VISIBLE_DEVICES=4,5``, a SLURM job without cgroups), is honoured: its logical GPU 0
+is physical GPU 4.
 """
 
 from __future__ import annotations
@@ -21,15 +23,37 @@ class Slot:
     device: str  # as the machine names it: cpu, cuda:2
     threads: int
 
-    @property
-    def visible(self) -> str:
-        """``CUDA_VISIBLE_DEVICES`` for this worker (none for a CPU worker)."""
-        return self.device.removeprefix("cuda:") if self.device.startswith("cuda") else ""
+    def visible(self, inherited: str | None = None) -> str:
+        """``CUDA_VISIBLE_DEVICES`` for this worker (empty for a CPU worker): its device's
+        entry in the launcher's own mask (``inherited``, default the environment's)."""
+        if not self.device.startswith("cuda"):
+            return ""
+        return visible_entry(int(self.device.removeprefix("cuda:")), inherited)
 
     @property
     def local_device(self) -> str:
         """The device as the worker itself names it (it sees one GPU only)."""
         return "cuda:0" if self.device.startswith("cuda") else "cpu"
+
+
+def visible_entry(index: int, inherited: str | None = None) -> str:
+    """What names logical GPU ``index`` of this process to a child: the ``index``-th entry
+    of this process's ``CUDA_VISIBLE_DEVICES`` (an index, a ``GPU-`` UUID or a ``MIG-``
+    id, as CUDA accepts them), or the index itself when the variable is unset."""
+    mask = os.environ.get("CUDA_VISIBLE_DEVICES") if inherited is None else inherited
+    if mask is None:
+        return str(index)
+    entries = []
+    for entry in (part.strip() for part in mask.split(",")):
+        if not entry or entry.startswith("-"):
+            break  # CUDA ignores a mask from its first empty or negative entry on
+        entries.append(entry)
+    if index >= len(entries):
+        raise MedbenchError(
+            f"GPU {index} is not among the {len(entries)} that CUDA_VISIBLE_DEVICES={mask!r} "
+            "lets this process see."
+        )
+    return entries[index]
 
 
 def _gpu_count() -> int:

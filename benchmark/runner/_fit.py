@@ -125,6 +125,8 @@ def training_cost(trained: Trained, fit_seconds: float) -> dict[str, float]:
         "time/train_s": fit_seconds,
         "time/epoch_s": float(np.mean([row["time/epoch_s"] for row in history.epochs])),
         "time/train_img_per_s": history.images_per_second,
+        "time/warmup_s": history.warmup_seconds,
+        "time/checkpoint_s": history.checkpoint_seconds,
         "train/best_epoch": history.best_epoch,
         "train/epochs_run": len(history.epochs),
         "train/epochs_restored": history.restored_epochs,

@@ -57,7 +57,7 @@ def worker_command(
 
 def worker_env(slot: Slot) -> dict[str, str]:
     env = {**os.environ, PARENT_ENV: str(os.getpid()), "MEDBENCH_DEVICE_NAME": slot.device}
-    env["CUDA_VISIBLE_DEVICES"] = slot.visible
+    env["CUDA_VISIBLE_DEVICES"] = slot.visible()
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

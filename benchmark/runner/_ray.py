@@ -41,8 +41,9 @@ def run_on_ray(
     display: Display,
     poll_s: float,
 ) -> list[str]:
-    """Start one worker per slot as a Ray task (a GPU each; ``--devices all`` means every GPU
-    of the cluster), show their progress until all end; return their errors."""
+    """Start one worker per slot as a Ray task (a GPU each, or a share of one with
+    ``--workers-per-device``; ``--devices all`` means every GPU of the cluster), show their
+    progress until all end; return their errors."""
     try:
         import ray
     except ImportError:
@@ -54,10 +55,11 @@ def run_on_ray(
     try:
         remote = ray.remote(max_retries=2)(_run_worker)
         tasks = []
+        share = 1 / _per_device(slots)  # --workers-per-device: Ray's fractional GPUs
         for slot in _cluster_slots(ray, slots):
             gpu = slot.device.startswith("cuda")
             args = command(slot)[1:]  # the task's own interpreter runs it
-            options = {"num_gpus": 1, "num_cpus": 1} if gpu else {"num_cpus": slot.threads}
+            options = {"num_gpus": share, "num_cpus": 1} if gpu else {"num_cpus": slot.threads}
             tasks.append(remote.options(**options).remote(args, {"OMP_NUM_THREADS": "1"}))
         pending = list(tasks)
         while pending:
@@ -70,11 +72,19 @@ def run_on_ray(
             for k, (code, tail) in enumerate(results) if code != 0]  # fmt: skip
 
 
+def _per_device(slots: Sequence[Slot]) -> int:
+    """Workers per GPU the slots were planned with (``--workers-per-device``)."""
+    gpus = {s.device for s in slots if s.device.startswith("cuda")}
+    return len(slots) // len(gpus) if gpus else 1
+
+
 def _cluster_slots(ray, slots: Sequence[Slot]) -> list[Slot]:
-    """GPU slots become one per GPU of the whole cluster (not of this machine)."""
+    """GPU slots become ``--workers-per-device`` per GPU of the whole cluster (not of this
+    machine)."""
     if not any(s.device.startswith("cuda") for s in slots):
         return list(slots)
     gpus = int(ray.cluster_resources().get("GPU", 0))
     if gpus == 0:
         raise MedbenchError("--launcher ray --devices ...: the Ray cluster has no GPU.")
-    return [Slot(f"w{k + 1}", "cuda:0", slots[0].threads) for k in range(gpus)]
+    count = gpus * _per_device(slots)
+    return [Slot(f"w{k + 1}", "cuda:0", slots[0].threads) for k in range(count)]

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from benchmark import track, tune
 from benchmark._process import set_worker
 from benchmark.checks import check_suite
+from benchmark.devices import resolve_device, use_device
 from benchmark.runner._cell import end_dead_runs, run_cell, study_spec, trial_objective
 from benchmark.runner._context import CellOutcome, Context, Reporter
 from benchmark.runner._data import Dataset, images_for, prepare_dataset
 from benchmark.runner._devices import nvml_index
 from benchmark.settings import check_settings, checkpoint_root, writable_folder
 from benchmark.suite import Cell, Suite, expand_cells
-from benchmark.train import resolve_device
 
 __all__ = ["Session", "outcomes_from_board", "prepare", "work"]
 
@@ -93,6 +93,7 @@ def work(
     order (cells run by other workers too)."""
     reporter = reporter or Reporter()
     torch_device = resolve_device(device)
+    use_device(torch_device)  # CUDA's defaults (streams, events, caches) on this worker's GPU
     set_worker(device=os.environ.get("MEDBENCH_DEVICE_NAME") or str(torch_device),
                nvml=nvml_index(torch_device))  # fmt: skip
     data = _Datasets(session.suite, reporter)

@@ -18,6 +18,7 @@ from torch import nn
 from benchmark import track
 from benchmark.data import DicomOptions, normalize, parse_op, prepare_image
 from benchmark.data.files import BadImage, decode_image, read_image
+from benchmark.devices import autocast, layout, prepare_for, resolve_device
 from benchmark.models import load_model
 
 __all__ = ["ImageInput", "Predictor", "load_predictor"]
@@ -33,15 +34,16 @@ class Predictor:
     model: nn.Module
     config: dict
     device: torch.device
+    channels_last: bool = False  # the layout the model was put in on a GPU
 
     @classmethod
     def load(cls, folder: Path, *, device: str = "auto") -> Predictor:
         """The model of ``folder`` in eval mode, on the GPU when ``device`` is ``auto`` and
-        one exists."""
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        one exists, laid out and computing in the precision it was evaluated in."""
+        target = resolve_device(device)
         model, config = load_model(folder)
-        return cls(model=model.to(device), config=config, device=torch.device(device))
+        channels_last = prepare_for(model, target)
+        return cls(model=model, config=config, device=target, channels_last=channels_last)
 
     @property
     def classes(self) -> list[str]:
@@ -71,11 +73,11 @@ class Predictor:
     def probabilities(self, images: Sequence[torch.Tensor], *, batch_size: int = 32) -> np.ndarray:
         """Prepared images (see :meth:`prepare`) → N × classes probabilities."""
         out = [np.zeros((0, len(self.classes)), np.float32)]
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(self.device):
             for start in range(0, len(images), batch_size):
                 batch = torch.stack(list(images[start : start + batch_size]))
-                logits = self.model(self.normalized(batch))
-                out.append(logits.softmax(dim=1).float().cpu().numpy())
+                logits = self.model(layout(self.normalized(batch), self.channels_last))
+                out.append(logits.float().softmax(dim=1).cpu().numpy())
         return np.concatenate(out)
 
     def predict(self, images: Sequence[ImageInput]) -> pd.DataFrame:

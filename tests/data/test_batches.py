@@ -55,3 +55,27 @@ def test_placed_images_give_the_batches_a_seed_says():
         assert x.shape == (len(y), 3, 24, 24) and torch.equal(y, ey)
         assert torch.allclose(x, ex)
     assert all(torch.equal(a[0], b[0]) for a, b in zip(placed, batches(images), strict=True))
+
+
+def test_an_epoch_copies_no_python_lists_to_the_device(monkeypatch):
+    """A tensor built from a Python list on a GPU is a blocking copy: the constants of the
+    normalisation and the augmentation are built once, never per batch."""
+    images = torch.randint(0, 256, (40, 3, 16, 16), dtype=torch.uint8)
+    augment = create_augment(rotate=10, hflip=True, brightness=0.2, contrast=0.2)
+    batches = Batches(images, torch.arange(40) % 2, indices=range(40), batch_size=8, mean=MEAN,
+                      std=STD, augment=augment, shuffle=True)  # fmt: skip
+    next(iter(batches))  # constants that are built once per device, built
+    built = []
+    original = torch.tensor
+    monkeypatch.setattr(torch, "tensor", lambda *a, **k: built.append(a) or original(*a, **k))
+    for _ in range(3):
+        assert sum(len(y) for _, y in batches) == 40
+    assert built == []
+
+
+def test_drop_last_leaves_out_the_partial_batch():
+    images = torch.zeros(20, 1, 8, 8, dtype=torch.uint8)
+    batches = Batches(images, torch.zeros(20, dtype=torch.long), indices=range(20),
+                      batch_size=8, mean=MEAN[:1], std=STD[:1], shuffle=True)  # fmt: skip
+    assert [len(y) for _, y in batches.epoch(drop_last=True)] == [8, 8]
+    assert [len(y) for _, y in batches] == [8, 8, 4]

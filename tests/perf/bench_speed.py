@@ -28,9 +28,10 @@ import torch
 from torch import nn
 
 from benchmark.data import Batches, create_augment, place_images
+from benchmark.devices import prepare_for, resolve_device
 from benchmark.models import create_model, input_stats
 from benchmark.suite import TrainConfig
-from benchmark.train import fit, prepare_for, resolve_device
+from benchmark.train import fit
 
 BRAIN = [("resnet50", 200), ("vgg19", 200), ("inception_v3", 200), ("nasnetalarge", 331),
          ("mobilenetv2_100", 200), ("legacy_xception", 200)]  # fmt: skip

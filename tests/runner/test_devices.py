@@ -8,9 +8,38 @@ from benchmark.errors import MedbenchError
 from benchmark.runner import plan_slots
 
 
+@pytest.fixture(autouse=True)
+def _no_inherited_mask(monkeypatch):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+
+
 def _slots(devices, **kwargs):
-    return [(s.name, s.device, s.visible, s.local_device, s.threads)
+    return [(s.name, s.device, s.visible(), s.local_device, s.threads)
             for s in plan_slots(devices, **kwargs)]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("mask", "expected"),
+    [
+        ("4,5", ["4", "5"]),
+        (" 4 , 5 ,6", ["4", "5"]),
+        ("GPU-8d5c5e1a-aaaa-bbbb-cccc-000000000001,GPU-8d5c5e1a-aaaa-bbbb-cccc-000000000002",
+         ["GPU-8d5c5e1a-aaaa-bbbb-cccc-000000000001", "GPU-8d5c5e1a-aaaa-bbbb-cccc-000000000002"]),
+        ("MIG-1f2e3d4c-0000-1111-2222-333333333333,7",
+         ["MIG-1f2e3d4c-0000-1111-2222-333333333333", "7"]),
+    ],
+)  # fmt: skip
+def test_workers_land_on_the_gpus_of_the_launchers_own_mask(monkeypatch, mask, expected):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", mask)
+    slots = plan_slots("cuda:0,cuda:1", cores=4, gpus=2)
+    assert [s.visible() for s in slots] == expected
+    assert [s.local_device for s in slots] == ["cuda:0", "cuda:0"]
+
+
+def test_a_gpu_beyond_the_launchers_mask_is_refused_in_one_line():
+    slot = plan_slots("cuda:1", cores=4, gpus=2)[0]
+    with pytest.raises(MedbenchError, match=r"GPU 1 is not among the 1 .*'3,-1,2'"):
+        slot.visible("3,-1,2")  # CUDA stops reading a mask at its first negative entry
 
 
 def test_cpu_workers_split_the_cores():
