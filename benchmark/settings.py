@@ -9,6 +9,7 @@ spelling that turns a setting off. A command's flag (``--tracking-uri``, ``--sto
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Mapping
@@ -290,9 +291,11 @@ def cache_home() -> Path | None:
     return setting
 
 
-def writable_folder(path: Path, *, what: str) -> Path:
+def writable_folder(path: Path, *, what: str, keep: bool = True) -> Path:
     """``path`` created if needed and checked writable, or a one-line :class:`MedbenchError`
-    naming ``what`` it is for."""
+    naming ``what`` it is for. ``keep=False`` only checks: the folders the check created are
+    removed again (a command that fails later leaves nothing behind)."""
+    made = [p for p in (path, *path.parents) if not p.exists()]
     try:
         path.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=path).close()
@@ -301,4 +304,8 @@ def writable_folder(path: Path, *, what: str) -> Path:
         raise MedbenchError(
             f"{what} {path} cannot be written ({reason}). Choose a writable folder."
         ) from None
+    finally:
+        for folder in made if not keep else ():
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # innermost first; a folder something else filled stays
     return path

@@ -136,3 +136,13 @@ def test_an_unwritable_checkpoint_folder_fails_the_run_before_any_run_is_created
     assert "the checkpoint folder (MEDBENCH_CHECKPOINTS)" in result.output
     assert "Traceback" not in result.output
     assert track.connect(tracking_uri).experiment_id("tiny") is None
+
+
+def test_checking_a_folder_leaves_nothing_behind_when_asked(tmp_path):
+    from benchmark.settings import writable_folder
+
+    target = tmp_path / "a" / "b" / "c"
+    assert writable_folder(target, what="the output", keep=False) == target
+    assert list(tmp_path.iterdir()) == []
+    writable_folder(target, what="the output")
+    assert target.is_dir()

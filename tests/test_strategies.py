@@ -188,3 +188,17 @@ def test_supcon_loss_matches_a_direct_computation():
             total += -sum((zn[i] @ zn[p] / t - denom) for p in positives) / len(positives)
             anchors += 1
     assert supcon_loss(z, y, t).item() == pytest.approx((total / anchors).item(), rel=1e-5)
+
+
+def test_supcon_loss_is_float32_under_autocast_and_zero_without_pairs():
+    """bfloat16 would round ``z @ z.T`` (4.96875 against 4.96537 at τ = 0.07)."""
+    torch.manual_seed(1)
+    z, y = torch.randn(16, 32, requires_grad=True), torch.arange(16) % 4
+    exact = supcon_loss(z, y, 0.07)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = supcon_loss(z, y, 0.07)
+    assert mixed.dtype == torch.float32 and mixed.item() == pytest.approx(exact.item(), rel=1e-6)
+    alone = supcon_loss(z[:4], torch.arange(4), 0.07)  # no two images share a class
+    assert alone.item() == 0.0
+    alone.backward()  # still part of the graph
+    assert z.grad is not None and not z.grad.any()

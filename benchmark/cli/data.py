@@ -48,7 +48,7 @@ def synth(
     from benchmark.data import write_synthetic
     from benchmark.settings import writable_folder
 
-    writable_folder(out, what="the output folder")
+    writable_folder(out, what="the output folder", keep=False)
     with progress_bar("writing phantoms") as update:
         counts = write_synthetic(
             out,

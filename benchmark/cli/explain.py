@@ -31,9 +31,10 @@ def explain(
     from benchmark.settings import writable_folder
 
     get_method(method)
-    writable_folder(output, what="the overlays folder (--output)")
+    writable_folder(output, what="the overlays folder (--output)", keep=False)
     files = image_files(images)
     predictor, _ = load_predictor(model, tracking_uri=tracking_uri)
+    output.mkdir(parents=True, exist_ok=True)
     table = Table("image", "predicted", "confidence", "overlay")
     failures = 0
     stems = Counter(path.stem for path in files)

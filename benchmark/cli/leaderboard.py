@@ -46,7 +46,7 @@ def leaderboard(
     if output is not None:
         from benchmark.settings import writable_folder
 
-        writable_folder(output.parent, what="the folder of --output")
+        writable_folder(output.parent, what="the folder of --output", keep=False)
     store = track.connect(tracking_uri)
     name, spec = resolve_suite(store, suite_or_experiment)
     board = load_board(store, name, table=table_, dataset=dataset, latest=latest, sort=sort,
@@ -58,6 +58,7 @@ def leaderboard(
     if output is None:
         console.out(text, end="", highlight=False)
     else:
+        output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text)
         console.print(f"wrote {output}")
 

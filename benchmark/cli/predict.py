@@ -38,10 +38,11 @@ def predict(
 
     if cam is not None:
         get_method(cam)
-    writable_folder(output, what="the predictions folder (--output)")
+    writable_folder(output, what="the predictions folder (--output)", keep=False)
     files = image_files(images)
     predictor, source = load_predictor(model, tracking_uri=tracking_uri)
     render_model(source, predictor.config)
+    output.mkdir(parents=True, exist_ok=True)
     with progress_bar("predicting") as advance:
         frame = predict_files(
             predictor, files, top_k=top_k, cam=cam, overlays=output, progress=advance

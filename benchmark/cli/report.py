@@ -22,7 +22,7 @@ def report(
     from benchmark.report import write_report
     from benchmark.settings import writable_folder
 
-    writable_folder(output, what="the report folder (--output)")
+    writable_folder(output, what="the report folder (--output)", keep=False)
     store = track.connect(tracking_uri)
     name, spec = resolve_suite(store, suite_or_experiment)
     written = write_report(store, name, output, references=spec.references if spec else None,

@@ -30,7 +30,7 @@ from benchmark.explain import explain_cell
 from benchmark.metrics import higher_is_better
 from benchmark.models import save_model
 from benchmark.runner._context import CellOutcome, Context
-from benchmark.runner._data import Dataset, images_for, placed_images
+from benchmark.runner._data import Dataset, images_for
 from benchmark.runner._fit import Trained, fit_cell, split_ids, training_cost
 from benchmark.strategies import get_strategy
 from benchmark.suite import Cell, ParamSpec, param_path
@@ -72,6 +72,8 @@ def run_cell(
         raise
     except Exception:
         error = traceback.format_exc()
+    finally:
+        context.end_cell()
     return CellOutcome(cell, "failed", run_id, error=error, seconds=time.perf_counter() - start)
 
 
@@ -179,7 +181,7 @@ def _train_and_test(final: Cell, data, images, run: track.RunLog, context: Conte
     fit_seconds = time.perf_counter() - fit_start
     memory = peak_memory_mb(context.device, since=allocated)
     test = Batches(
-        placed_images(images, data, context.device), images.labels,
+        context.placement.images(images, context.device), images.labels,
         indices=data.indices("test"), batch_size=final.evaluate.batch_size,
         mean=trained.mean, std=trained.std, device=context.device,
     )  # fmt: skip

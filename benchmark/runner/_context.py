@@ -14,6 +14,7 @@ from benchmark.suite import Cell
 if TYPE_CHECKING:
     import torch
 
+    from benchmark.data import ImageSet
     from benchmark.track import Store
 
 Status = Literal["finished", "skipped", "failed"]
@@ -43,6 +44,36 @@ class Reporter:
     def cell_done(self, outcome: CellOutcome) -> None: ...
 
 
+class Placement:
+    """The one set of images a worker keeps on its device, whatever the dataset: placing
+    another frees it first, and the allocator's cache with it, so the device's budget is
+    measured on memory really free (not on what earlier cells left cached)."""
+
+    def __init__(self) -> None:
+        self._key: tuple[int, str] | None = None
+        self._pixels: torch.Tensor | None = None
+
+    def images(self, images: ImageSet, device: torch.device) -> torch.Tensor:
+        """``images`` on ``device`` if they fit its budget (else in host memory), placed once
+        and kept while the cells and trials that follow use the same ones."""
+        from benchmark.data import place_images
+
+        key = (id(images.images), str(device))
+        if key != self._key or self._pixels is None:
+            self.release()
+            self._pixels, self._key = place_images(images.images, device), key
+        return self._pixels
+
+    def release(self) -> None:
+        """Free the placed images (a cell has ended, or others are placed)."""
+        held = self._pixels is not None and self._pixels.is_cuda
+        self._key = self._pixels = None
+        if held:
+            import torch
+
+            torch.cuda.empty_cache()
+
+
 @dataclass
 class Context:
     store: Store
@@ -51,6 +82,7 @@ class Context:
     device: torch.device
     reporter: Reporter
     checkpoints: Path | None = None  # where trainings save their state each epoch (None: off)
+    placement: Placement = field(default_factory=Placement)  # the images on the worker's device
 
     def checkpoint(self, *parts: str) -> Path | None:
         """The checkpoint file of one training (``suite/config hash/seed-0``, say)."""
@@ -58,6 +90,10 @@ class Context:
             return None
         *folders, name = parts
         return self.checkpoints.joinpath(*folders, f"{name}.pt")
+
+    def end_cell(self) -> None:
+        """What a cell held on the device is given back: the next may need all of it."""
+        self.placement.release()
 
     def remove_checkpoint(self, path: Path | None) -> None:
         if path is not None:

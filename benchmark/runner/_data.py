@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-import torch
-
 from benchmark.data import (
     ImageCache,
     ImageSet,
@@ -14,7 +12,6 @@ from benchmark.data import (
     index_dataset,
     load_images,
     parse_op,
-    place_images,
 )
 from benchmark.runner._context import Reporter
 from benchmark.suite import Cell
@@ -24,11 +21,10 @@ from benchmark.suite._schema import AuditConfig, DatasetConfig
 @dataclass(frozen=True)
 class Dataset(IndexedDataset):
     """An indexed dataset and what one worker made of it: its images decoded per size (from
-    ``cache``) and the last set placed on a device."""
+    ``cache``)."""
 
     cache: ImageCache | None = None
     images: dict[int, ImageSet] = field(default_factory=dict)  # by image size
-    placed: dict[tuple[int, str], torch.Tensor] = field(default_factory=dict)  # on a device
 
 
 def prepare_dataset(
@@ -52,16 +48,6 @@ def prepare_dataset(
         warn=reporter.warning,
     )
     return Dataset(**{f.name: getattr(indexed, f.name) for f in fields(indexed)}, cache=cache)
-
-
-def placed_images(images: ImageSet, data: Dataset, device: torch.device) -> torch.Tensor:
-    """``images`` on the training device if they fit its budget (else in host memory),
-    placed once and kept for the next cell of the same size (the last placement only)."""
-    key = (id(images.images), str(device))
-    if key not in data.placed:
-        data.placed.clear()
-        data.placed[key] = place_images(images.images, device)
-    return data.placed[key]
 
 
 def images_for(cell: Cell, data: Dataset, reporter: Reporter) -> ImageSet:

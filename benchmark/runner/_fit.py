@@ -11,7 +11,7 @@ import torch
 from benchmark.data import Batches, ImageSet, create_augment
 from benchmark.models import count_parameters, create_model, input_stats
 from benchmark.runner._context import Context
-from benchmark.runner._data import Dataset, placed_images
+from benchmark.runner._data import Dataset
 from benchmark.strategies import create_strategy
 from benchmark.suite import Cell
 from benchmark.train import History, fit
@@ -57,7 +57,7 @@ def fit_cell(
     augment = create_augment(**cell.train.augment.model_dump()) if cell.train.augment else None
     train_idx = data.indices("train", "val") if refit_epochs else data.indices("train")
 
-    pixels = placed_images(images, data, context.device)
+    pixels = context.placement.images(images, context.device)
 
     def batches(indices, **kwargs) -> Batches:
         return Batches(

@@ -75,19 +75,23 @@ class SupCon(Strategy):
 
 
 def supcon_loss(z: torch.Tensor, labels: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Supervised contrastive loss (Khosla et al. 2020, L_out) of embeddings ``z`` (N × D)."""
+    """Supervised contrastive loss (Khosla et al. 2020, L_out) of embeddings ``z`` (N × D).
+
+    Computed in float32 whatever autocast is on (in bfloat16, ``z @ z.T`` at τ = 0.07 is off
+    in the third digit), and without reading the device (a batch without positive pairs
+    gives 0, not a branch on the host)."""
     import torch
     import torch.nn.functional as F
 
-    z = F.normalize(z.float(), dim=1)
-    logits = z @ z.T / temperature
-    self_mask = torch.eye(len(z), dtype=torch.bool, device=z.device)
-    logits = logits.masked_fill(self_mask, float("-inf"))
-    log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
-    positives = (labels[:, None] == labels[None, :]) & ~self_mask
-    count = positives.sum(dim=1)
-    anchors = count > 0
-    if not anchors.any():
-        return z.sum() * 0.0
-    summed = log_prob.masked_fill(~positives, 0.0).sum(dim=1)
-    return -(summed[anchors] / count[anchors]).mean()
+    with torch.autocast(z.device.type, enabled=False):
+        z = F.normalize(z.float(), dim=1)
+        logits = z @ z.T / temperature
+        self_mask = torch.eye(len(z), dtype=torch.bool, device=z.device)
+        logits = logits.masked_fill(self_mask, float("-inf"))
+        log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
+        positives = (labels[:, None] == labels[None, :]) & ~self_mask
+        count = positives.sum(dim=1)
+        anchors = (count > 0).float()
+        summed = log_prob.masked_fill(~positives, 0.0).sum(dim=1)
+        per_anchor = summed / count.clamp(min=1)
+        return -(per_anchor * anchors).sum() / anchors.sum().clamp(min=1)
