@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from benchmark.errors import MedbenchError
-from benchmark.leaderboard import format_table, summary_table
+from benchmark.leaderboard import build_table, format_table
 
 RUNS = pd.DataFrame(
     {
@@ -23,24 +23,36 @@ RUNS = pd.DataFrame(
 )
 
 
+def summary(runs, **options):
+    return build_table("summary", runs, **options).frame
+
+
 def test_summary_is_best_first_with_readable_units():
-    table = summary_table(RUNS)
+    table = summary(RUNS)
     assert list(table["backbone"]) == ["big", "mid", "small"]
     assert table.loc[0, "params_m"] == pytest.approx(25.0)
-    assert list(summary_table(RUNS, sort="test/f1_macro")["backbone"]) == ["big", "mid", "small"]
-    assert list(summary_table(RUNS, sort="train_s")["backbone"]) == ["small", "mid", "big"]
+    assert list(summary(RUNS, sort="test/f1_macro")["backbone"]) == [
+        "big",
+        "mid",
+        "small",
+    ]
+    assert list(summary(RUNS, sort="train_s")["backbone"]) == [
+        "small",
+        "mid",
+        "big",
+    ]
     with pytest.raises(MedbenchError, match="cannot sort the summary table by 'speed'"):
-        summary_table(RUNS, sort="speed")
+        summary(RUNS, sort="speed")
 
 
 def test_missing_metrics_show_as_a_dash_not_a_crash():
-    table = summary_table(RUNS.drop(columns=["metrics.time/train_s"]))
+    table = summary(RUNS.drop(columns=["metrics.time/train_s"]))
     assert table["train_s"].isna().all()
     assert format_table(table, "markdown").splitlines()[2].rstrip(" |").endswith("–")
 
 
 def test_formats():
-    table = summary_table(RUNS)
+    table = summary(RUNS)
     markdown = format_table(table, "markdown").splitlines()
     assert markdown[0].split("|")[1].strip() == "dataset" and "0.9000" in markdown[2]
     csv = format_table(table, "csv").splitlines()
@@ -55,11 +67,11 @@ def test_formats():
 
 
 def test_optional_columns_appear_only_when_recorded():
-    assert "trials" not in summary_table(RUNS) and "accuracy_std" not in summary_table(RUNS)
+    assert "trials" not in summary(RUNS) and "accuracy_std" not in summary(RUNS)
     tuned = RUNS.assign(
         **{"metrics.tune/trials": [4.0, 3.0, 4.0], "metrics.test/accuracy_std": 0.01}
     )
-    table = summary_table(tuned)
+    table = summary(tuned)
     assert list(table["trials"]) == [3.0, 4.0, 4.0]
     assert (
         format_table(table, "csv")
@@ -81,7 +93,19 @@ def test_cells_not_significantly_worse_than_the_best_are_marked():
             },
         }
     }
-    table = summary_table(runs, paired=paired)
+    table = summary(runs, paired=paired)
     marks = dict(zip(table["backbone"], table["≈best"], strict=True))
     assert marks == {"big": "✓", "mid": "✓", "small": ""}
-    assert "≈best" not in summary_table(runs)
+    assert "≈best" not in summary(runs)
+
+
+def test_the_command_lines_names_are_the_tables_and_formats_built():
+    from typing import get_args
+
+    from benchmark.leaderboard import TABLES, TableFormat, TableName
+    from benchmark.leaderboard._render import format_table as render
+
+    assert list(TABLES) == list(get_args(TableName))
+    board = build_table("summary", RUNS)
+    for fmt in get_args(TableFormat):
+        assert render(board, "markdown" if fmt == "table" else fmt)

@@ -191,3 +191,17 @@ def test_suite_summary_has_paired_tests_and_error_overlap(tiny_suite_file, track
     run_suite(suite, tracking_uri=tracking_uri)  # all cells skipped, the summary replaced
     active = client.search_runs([experiment.experiment_id], "tags.`medbench.kind` = 'suite'")
     assert len(active) == 1 and active[0].info.run_id != run_id
+
+
+def test_a_stop_inside_a_shielded_stretch_waits_for_its_end():
+    """Ctrl-C while a run is being created or ended is delivered once that is done."""
+    import signal
+
+    from benchmark._process import shielded
+
+    done = []
+    with pytest.raises(KeyboardInterrupt), shielded():
+        signal.raise_signal(signal.SIGINT)
+        done.append("after the signal")  # still runs: the stop waits
+    assert done == ["after the signal"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

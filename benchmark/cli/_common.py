@@ -1,9 +1,11 @@
-"""Argument helpers shared by commands."""
+"""What commands share: their common parameters (``Annotated`` types), and helpers."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
+
+import typer
 
 from benchmark.errors import TrackingError
 
@@ -21,6 +23,20 @@ STORAGE_HELP = (
 TRACKING_HELP = (
     "MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db)."
 )
+
+SuiteFile = Annotated[Path, typer.Argument(help="Suite YAML file.")]
+SuiteOrExperiment = Annotated[
+    str | None,
+    typer.Argument(help="Suite file or experiment name (default: the only suite with results)."),
+]
+Set = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a setting, e.g. --set train.epochs=3 (repeatable)."),
+]
+ModelRef = Annotated[str, typer.Argument(help=MODEL_HELP)]
+Images = Annotated[list[Path], typer.Argument(help="Image files or folders.")]
+Tracking = Annotated[str | None, typer.Option(help=TRACKING_HELP)]
+Storage = Annotated[str | None, typer.Option(help=STORAGE_HELP)]
 
 
 def resolve_suite(store: Store, suite_or_experiment: str | None) -> tuple[str, Suite | None]:

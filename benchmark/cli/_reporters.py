@@ -15,11 +15,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from benchmark.console import console, err_console
+from benchmark.console import console
 from benchmark.runner import CellOutcome, Reporter
 from benchmark.suite import Cell
 
-__all__ = ["LineReporter", "RichReporter", "WorkersDisplay", "worker_rows"]
+__all__ = ["RichReporter", "WorkersDisplay", "worker_rows"]
 
 
 def _progress(*extra) -> Progress:
@@ -115,32 +115,6 @@ class RichReporter(Reporter):
             )
 
 
-class LineReporter(Reporter):
-    """Progress as plain lines on stderr (a worker whose launcher draws the display)."""
-
-    def __enter__(self) -> LineReporter:
-        return self
-
-    def __exit__(self, *exc) -> None: ...
-
-    def warning(self, message: str) -> None:
-        err_console.print(f"warning: {message}", highlight=False, markup=False)
-
-    def cell_done(self, outcome: CellOutcome) -> None:
-        cell = outcome.cell
-        if outcome.status == "failed":
-            line = f"✗ {cell.name} failed: {outcome.error}"
-        elif outcome.status == "skipped":
-            line = f"↷ {cell.name}: already finished (run {outcome.run_id})"
-        else:
-            m = outcome.metrics
-            line = (
-                f"✓ {cell.name}: test accuracy {m['test/accuracy']:.3f}, "
-                f"F1 {m['test/f1_weighted']:.3f} in {outcome.seconds:.1f}s"
-            )
-        err_console.print(line, highlight=False, markup=False)
-
-
 def worker_rows(snap: Any) -> Table:
     out = Table("worker", "host", "device", "cell", "doing", "epoch", "val score", box=None)
     for w in snap.workers:
@@ -179,6 +153,3 @@ class WorkersDisplay:
 
     def log(self, line: str) -> None:
         self.live.console.print(line, highlight=False, markup=False)
-
-
-_STATE_STYLE = {"finished": "green", "skipped": "dim", "failed": "red", "running": "cyan"}

@@ -6,7 +6,7 @@ import json
 import typing
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -33,15 +33,16 @@ class FileFormat(str, Enum):
 
 @app.command()
 def synth(
-    out: Path = typer.Argument(..., help="Folder to create."),
-    layout: str = typer.Option("brain-tumor-mri", help="On-disk layout to mimic."),
-    per_class: int = typer.Option(20, min=1, help="Images per class."),
-    size: int = typer.Option(128, min=16, help="Image size in pixels."),
-    seed: int = typer.Option(0, help="Phantom stream."),
-    difficulty: float = typer.Option(0.5, min=0.0, max=1.0, help="0 easy … 1 hard."),
-    format: FileFormat | None = typer.Option(
-        None, help="File format for imagefolder and csv: png (default) or dcm (DICOM)."
-    ),
+    out: Annotated[Path, typer.Argument(help="Folder to create.")],
+    layout: Annotated[str, typer.Option(help="On-disk layout to mimic.")] = "brain-tumor-mri",
+    per_class: Annotated[int, typer.Option(min=1, help="Images per class.")] = 20,
+    size: Annotated[int, typer.Option(min=16, help="Image size in pixels.")] = 128,
+    seed: Annotated[int, typer.Option(help="Phantom stream.")] = 0,
+    difficulty: Annotated[float, typer.Option(min=0.0, max=1.0, help="0 easy … 1 hard.")] = 0.5,
+    format: Annotated[
+        FileFormat | None,
+        typer.Option(help="File format for imagefolder and csv: png (default) or dcm (DICOM)."),
+    ] = None,
 ) -> None:
     """Write synthetic phantoms as a small fake tree in a real dataset's layout."""
     from benchmark.console import progress_bar
@@ -70,7 +71,9 @@ def synth(
 
 @app.command()
 def cache(
-    clear: bool = typer.Option(False, "--clear", help="Delete every cached image and fact."),
+    clear: Annotated[
+        bool, typer.Option("--clear", help="Delete every cached image and fact.")
+    ] = False,
 ) -> None:
     """Where the decoded-image cache lies and how big it is (MEDBENCH_CACHE)."""
 
@@ -90,9 +93,9 @@ def cache(
 
 @app.command()
 def inspect(
-    path: Path = typer.Argument(..., help="The unpacked dataset folder."),
-    layout: str = typer.Option("imagefolder", help="Layout (`medbench list layouts`)."),
-    format: Format = typer.Option(Format.table, help="table, or json (a stable shape)."),
+    path: Annotated[Path, typer.Argument(help="The unpacked dataset folder.")],
+    layout: Annotated[str, typer.Option(help="Layout (`medbench list layouts`).")] = "imagefolder",
+    format: Annotated[Format, typer.Option(help="table, or json (a stable shape).")] = Format.table,
 ) -> None:
     """Count images per split and class, with their sizes and modes; list unreadable files."""
     from benchmark.console import progress_bar
@@ -141,10 +144,12 @@ def _nested_counts(table, columns: list[str]) -> dict:
 
 @app.command()
 def audit(
-    suite_or_path: Path = typer.Argument(..., help="A suite file, or a dataset folder."),
-    layout: str = typer.Option("imagefolder", help="Layout of a dataset folder."),
-    format: Format = typer.Option(Format.table, help="table, or json."),
-    seed: int = typer.Option(42, help="Split seed for a dataset folder (a suite has its own)."),
+    suite_or_path: Annotated[Path, typer.Argument(help="A suite file, or a dataset folder.")],
+    layout: Annotated[str, typer.Option(help="Layout of a dataset folder.")] = "imagefolder",
+    format: Annotated[Format, typer.Option(help="table, or json.")] = Format.table,
+    seed: Annotated[
+        int, typer.Option(help="Split seed for a dataset folder (a suite has its own).")
+    ] = 42,
 ) -> None:
     """Find exact and near duplicates, groups across splits and test leaks, as `run` does."""
     from benchmark.checks import load_checked_suite

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from benchmark.cli._common import MODEL_HELP, TRACKING_HELP
+from benchmark.cli._common import Images, ModelRef, Tracking
 
 
 def explain(
-    model: str = typer.Argument(..., help=MODEL_HELP),
-    images: list[Path] = typer.Argument(..., help="Image files or folders."),
-    method: str = typer.Option("gradcam", help="CAM method (see `medbench list cams`)."),
-    stages: bool = typer.Option(False, "--stages", help="Also one map per backbone stage."),
-    output: Path = typer.Option(Path("cams"), help="Folder for the overlays."),
-    tracking_uri: str | None = typer.Option(None, help=TRACKING_HELP),
+    model: ModelRef,
+    images: Images,
+    method: Annotated[str, typer.Option(help="CAM method (see `medbench list cams`).")] = "gradcam",
+    stages: Annotated[
+        bool, typer.Option("--stages", help="Also one map per backbone stage.")
+    ] = False,
+    output: Annotated[Path, typer.Option(help="Folder for the overlays.")] = Path("cams"),
+    tracking_uri: Tracking = None,
 ) -> None:
     """Write a CAM overlay (jet, alpha 0.5) for the predicted class of each image."""
     from collections import Counter

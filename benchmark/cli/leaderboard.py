@@ -3,46 +3,45 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from benchmark.cli._common import TRACKING_HELP, resolve_suite
+from benchmark.cli._common import SuiteOrExperiment, Tracking, resolve_suite
 from benchmark.console import console, print_table
+from benchmark.leaderboard._names import TableFormat, TableName
 
 if TYPE_CHECKING:
     from benchmark.leaderboard import Board
 
 
 def leaderboard(
-    suite_or_experiment: str | None = typer.Argument(
-        None, help="Suite file or experiment name (default: the only suite with results)."
-    ),
-    table_: str = typer.Option(
-        "summary",
-        "--table",
-        help="summary, classes, cost, latency, compare (needs the suite file), explain, trials.",
-    ),
-    format_: str = typer.Option(
-        "table", "--format", help="table, markdown, latex, csv, json or html."
-    ),
-    output: Path | None = typer.Option(None, help="Write to this file instead of the terminal."),
-    sort: str | None = typer.Option(None, help="Column or metric to rank by, best first."),
-    dataset: str | None = typer.Option(None, help="Only this dataset's cells."),
-    latest: bool = typer.Option(
-        True, "--latest/--all-runs", help="The newest run of each cell, or every finished run."
-    ),
-    tracking_uri: str | None = typer.Option(None, help=TRACKING_HELP),
+    suite_or_experiment: SuiteOrExperiment = None,
+    table_: Annotated[
+        TableName, typer.Option("--table", help="Which table (compare needs the suite file).")
+    ] = "summary",
+    format_: Annotated[TableFormat, typer.Option("--format", help="How it is written.")] = "table",
+    output: Annotated[
+        Path | None, typer.Option(help="Write to this file instead of the terminal.")
+    ] = None,
+    sort: Annotated[
+        str | None, typer.Option(help="Column or metric to rank by, best first.")
+    ] = None,
+    dataset: Annotated[str | None, typer.Option(help="Only this dataset's cells.")] = None,
+    latest: Annotated[
+        bool,
+        typer.Option(
+            "--latest/--all-runs", help="The newest run of each cell, or every finished run."
+        ),
+    ] = True,
+    tracking_uri: Tracking = None,
 ) -> None:
     """Print a suite's results as a paper-style table; best values in bold."""
     from benchmark import track
-    from benchmark.errors import MedbenchError
-    from benchmark.leaderboard import FORMATS, format_table, load_board
+    from benchmark.leaderboard import format_table, load_board
 
-    if format_ not in FORMATS:
-        raise MedbenchError(f"unknown --format '{format_}': expected one of {list(FORMATS)}.")
     if output is not None:
         from benchmark.settings import writable_folder
 

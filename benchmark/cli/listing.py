@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,8 +21,10 @@ class What(str, Enum):
 
 
 def list_(
-    what: What = typer.Argument(..., help="What to list."),
-    pattern: str = typer.Option("*", help="Wildcard filter for backbones, e.g. 'resnet*'."),
+    what: Annotated[What, typer.Argument(help="What to list.")],
+    pattern: Annotated[
+        str, typer.Option(help="Wildcard filter for backbones, e.g. 'resnet*'.")
+    ] = "*",
 ) -> None:
     """List backbones (timm models), strategies, dataset layouts, preprocessing ops, CAMs
     (and the perturbation methods beside them) or the metrics medbench records."""

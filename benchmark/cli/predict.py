@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from benchmark.cli._common import MODEL_HELP, TRACKING_HELP
+from benchmark.cli._common import Images, ModelRef, Tracking
 from benchmark.console import console, print_table
 
 if TYPE_CHECKING:
@@ -17,16 +17,19 @@ if TYPE_CHECKING:
 
 
 def predict(
-    model: str = typer.Argument(..., help=MODEL_HELP),
-    images: list[Path] = typer.Argument(..., help="Image files or folders."),
-    cam: str | None = typer.Option(
-        None, help="Also write this CAM method's overlay per image (see `medbench list cams`)."
-    ),
-    output: Path = typer.Option(
-        Path("predictions"), help="Folder for predictions.csv and the overlays."
-    ),
-    top_k: int = typer.Option(3, min=1, help="Classes listed per image."),
-    tracking_uri: str | None = typer.Option(None, help=TRACKING_HELP),
+    model: ModelRef,
+    images: Images,
+    cam: Annotated[
+        str | None,
+        typer.Option(
+            help="Also write this CAM method's overlay per image (see `medbench list cams`)."
+        ),
+    ] = None,
+    output: Annotated[
+        Path, typer.Option(help="Folder for predictions.csv and the overlays.")
+    ] = Path("predictions"),
+    top_k: Annotated[int, typer.Option(min=1, help="Classes listed per image.")] = 3,
+    tracking_uri: Tracking = None,
 ) -> None:
     """Predict the class of each image; a table, OUTPUT/predictions.csv, CAM overlays."""
     from benchmark.cli._common import image_files

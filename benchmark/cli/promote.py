@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from benchmark.cli._common import TRACKING_HELP
+from benchmark.cli._common import SuiteOrExperiment, Tracking
 from benchmark.console import console, print_table
 
 if TYPE_CHECKING:
@@ -16,15 +16,22 @@ if TYPE_CHECKING:
 
 
 def promote(
-    suite: str = typer.Argument(None, help="Suite YAML file or experiment name."),
-    metric: str = typer.Option("test/f1_weighted", help="Test metric that ranks the cells."),
-    name: str | None = typer.Option(
-        None, help="Registered model name (default: {suite}-{dataset}); needs one dataset."
-    ),
-    alias: str = typer.Option("champion", help="Alias set on the promoted version."),
-    dataset: str | None = typer.Option(None, help="Promote this dataset's best cell only."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show the choice, register nothing."),
-    tracking_uri: str | None = typer.Option(None, help=TRACKING_HELP),
+    suite: SuiteOrExperiment = None,
+    metric: Annotated[
+        str, typer.Option(help="Test metric that ranks the cells.")
+    ] = "test/f1_weighted",
+    name: Annotated[
+        str | None,
+        typer.Option(help="Registered model name (default: {suite}-{dataset}); needs one dataset."),
+    ] = None,
+    alias: Annotated[str, typer.Option(help="Alias set on the promoted version.")] = "champion",
+    dataset: Annotated[
+        str | None, typer.Option(help="Promote this dataset's best cell only.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the choice, register nothing.")
+    ] = False,
+    tracking_uri: Tracking = None,
 ) -> None:
     """Register the best finished cell of each dataset (by METRIC) and point ALIAS at it."""
     from benchmark import track

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from benchmark.cli._common import TRACKING_HELP, resolve_suite
+from benchmark.cli._common import SuiteOrExperiment, Tracking, resolve_suite
 
 
 def report(
-    suite_or_experiment: str | None = typer.Argument(
-        None, help="Suite file or experiment name (default: the only suite with results)."
-    ),
-    output: Path = typer.Option(..., help="Folder for index.html and figures/."),
-    tracking_uri: str | None = typer.Option(None, help=TRACKING_HELP),
+    output: Annotated[Path, typer.Option(help="Folder for index.html and figures/.")],
+    suite_or_experiment: SuiteOrExperiment = None,
+    tracking_uri: Tracking = None,
 ) -> None:
     """Write a self-contained HTML report: every table, the papers' figures, CAM galleries."""
     from benchmark import track

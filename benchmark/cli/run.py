@@ -14,17 +14,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from benchmark.cli._common import STORAGE_HELP, TRACKING_HELP
+from benchmark.cli._common import Set, Storage, Tracking
+from benchmark.cli._common import SuiteFile as Suite
 from benchmark.console import console, print_table
 
 if TYPE_CHECKING:
     from benchmark.runner import Snapshot
 
-Suite = Annotated[Path, typer.Argument(help="Suite YAML file.")]
-Set = Annotated[
-    list[str] | None,
-    typer.Option("--set", help="Override a setting, e.g. --set train.epochs=3 (repeatable)."),
-]
 Devices = Annotated[
     str,
     typer.Option(
@@ -39,8 +35,6 @@ PerDevice = Annotated[int, typer.Option(min=1, help="Workers on each GPU (small 
 Threads = Annotated[
     int | None, typer.Option(min=1, help="Threads per worker (default: the cores, shared).")
 ]
-Tracking = Annotated[str | None, typer.Option(help=TRACKING_HELP)]
-Storage = Annotated[str | None, typer.Option(help=STORAGE_HELP)]
 
 
 class Launcher(str, enum.Enum):
@@ -94,7 +88,7 @@ def run(
         render_cells(expand_cells(spec))
         return
     _execute(
-        spec, suite, overrides, devices=devices, workers=workers, per_device=workers_per_device,
+        spec, suite, devices=devices, workers=workers, per_device=workers_per_device,
         threads=threads, launcher=launcher, resume=resume, tracking_uri=tracking_uri,
         storage=storage,
     )  # fmt: skip
@@ -109,32 +103,25 @@ def worker(
     threads: Threads = None,
     tracking_uri: Tracking = None,
     storage: Storage = None,
-    name: Annotated[str | None, typer.Option(hidden=True)] = None,
-    joined: Annotated[bool, typer.Option(hidden=True)] = False,
 ) -> None:
     """Join a run of SUITE from this machine (with the run's --storage and --tracking-uri):
     claim its queued cells, help with the trials of running ones, until all have ended."""
-    from benchmark._process import set_worker
     from benchmark.checks import load_checked_suite
-    from benchmark.runner import watch_parent
 
     spec = load_checked_suite(suite, overrides=set_ or [])
-    if joined:  # started by a launcher, which queued the cells and shows the progress
-        watch_parent()
-        set_worker(worker=name)
     _execute(
-        spec, suite, set_ or [], devices=devices, workers=workers, per_device=workers_per_device,
+        spec, suite, devices=devices, workers=workers, per_device=workers_per_device,
         threads=threads, launcher=Launcher.local, resume=True, tracking_uri=tracking_uri,
-        storage=storage, post=not joined, quiet=joined,
+        storage=storage,
     )  # fmt: skip
 
 
 def _execute(
-    spec, suite_file: Path, overrides: list[str], *, devices: str, workers: int | None,
-    per_device: int, threads: int | None, launcher: Launcher, resume: bool,
-    tracking_uri: str | None, storage: str | None, post: bool = True, quiet: bool = False,
+    spec, suite_file: Path, *, devices: str, workers: int | None, per_device: int,
+    threads: int | None, launcher: Launcher, resume: bool, tracking_uri: str | None,
+    storage: str | None,
 ) -> None:  # fmt: skip
-    from benchmark.cli._reporters import LineReporter, RichReporter, WorkersDisplay
+    from benchmark.cli._reporters import RichReporter, WorkersDisplay
     from benchmark.console import warning
     from benchmark.runner import launch, plan_slots, prepare, summarise, work
 
@@ -148,8 +135,7 @@ def _execute(
     if launcher is Launcher.ray or len(slots) > 1:
         with WorkersDisplay() as display:
             outcomes, errors = launch(
-                spec, suite_file=suite_file, overrides=overrides, slots=slots,
-                tracking_uri=tracking_uri, storage=storage, resume=resume,
+                spec, slots=slots, tracking_uri=tracking_uri, storage=storage, resume=resume,
                 launcher=launcher.value, display=display,
             )  # fmt: skip
     else:
@@ -159,21 +145,17 @@ def _execute(
         if threads is not None or workers is not None:
             torch.set_num_threads(slot.threads)
         session = prepare(spec, tracking_uri=tracking_uri, storage=storage)
-        reporter = LineReporter() if quiet else RichReporter()
-        with reporter:
-            outcomes = work(session, device=slot.device, reporter=reporter, post=post,
-                            resume=resume)  # fmt: skip
-        if not quiet:
-            summarise(session)
+        with RichReporter() as reporter:
+            outcomes = work(session, device=slot.device, reporter=reporter, resume=resume)
+        summarise(session)
     for message in errors:
         warning(f"worker {message}")
     counts = {s: sum(o.status == s for o in outcomes) for s in ("finished", "skipped", "failed")}
-    if not quiet:
-        console.print(
-            f"{spec.name}: {counts['finished']} finished, {counts['skipped']} skipped, "
-            f"{counts['failed']} failed in {time.perf_counter() - start:.1f}s. "
-            f"Results: medbench leaderboard {suite_file}",
-        )
+    console.print(
+        f"{spec.name}: {counts['finished']} finished, {counts['skipped']} skipped, "
+        f"{counts['failed']} failed in {time.perf_counter() - start:.1f}s. "
+        f"Results: medbench leaderboard {suite_file}",
+    )
     if counts["failed"] or (errors and not counts["finished"] + counts["skipped"]):
         raise typer.Exit(code=1)
 

@@ -2,33 +2,40 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-from benchmark.cli._common import MODEL_HELP, TRACKING_HELP
+from benchmark.cli._common import MODEL_HELP, Tracking
 
 CONCURRENCY = 32  # requests in flight (each holds at most one upload); more get 503
 
 
 def app(
-    model: str | None = typer.Option(
-        None, help=f"{MODEL_HELP} Default: the registered model with the alias 'champion'."
-    ),
-    host: str = typer.Option(
-        "127.0.0.1", help="Address to listen on (local only by default; others need --token)."
-    ),
-    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
-    max_mb: float = typer.Option(20.0, min=0.01, help="Largest upload accepted, in MB."),
-    cam: str = typer.Option(
-        "gradcam", help="CAM method shown (see `medbench list cams`), or 'none'."
-    ),
-    token: str | None = typer.Option(
-        None,
-        show_default=False,
-        help="Secret every request must carry (the browser asks for it as a password); "
-        "required when --host is not 127.0.0.1, ::1 or localhost. Prefer the environment "
-        "variable: a command line shows in `ps` and in the shell's history.",
-    ),
-    tracking_uri: str | None = typer.Option(None, help=TRACKING_HELP),
+    model: Annotated[
+        str | None,
+        typer.Option(help=f"{MODEL_HELP} Default: the registered model with the alias 'champion'."),
+    ] = None,
+    host: Annotated[
+        str,
+        typer.Option(help="Address to listen on (local only by default; others need --token)."),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    max_mb: Annotated[float, typer.Option(min=0.01, help="Largest upload accepted, in MB.")] = 20.0,
+    cam: Annotated[
+        str, typer.Option(help="CAM method shown (see `medbench list cams`), or 'none'.")
+    ] = "gradcam",
+    token: Annotated[
+        str | None,
+        typer.Option(
+            show_default=False,
+            help="Secret every request must carry (the browser asks for it as a password); "
+            "required when --host is not 127.0.0.1, ::1 or localhost. Prefer the environment "
+            "variable MEDBENCH_APP_TOKEN: a command line shows in `ps` and in the shell's "
+            "history.",
+        ),
+    ] = None,
+    tracking_uri: Tracking = None,
 ) -> None:
     """Serve a page to upload an image and see its class, probabilities and CAM."""
     import uvicorn

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
+from benchmark.cli._common import Set, SuiteFile
 from benchmark.console import console, print_table
 
 if TYPE_CHECKING:
@@ -16,18 +16,14 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Check and inspect suite files.", no_args_is_help=True)
 
-SetOption = typer.Option([], "--set", help="Override a setting, e.g. --set train.epochs=3.")
-
 
 @app.command()
-def validate(
-    suite: Path = typer.Argument(..., help="Suite YAML file."), set_: list[str] = SetOption
-) -> None:
+def validate(suite: SuiteFile, set_: Set = None) -> None:
     """Check SUITE without running anything; exit 1 with every problem found."""
     from benchmark.checks import load_checked_suite
     from benchmark.suite import expand_cells
 
-    spec = load_checked_suite(suite, overrides=set_)
+    spec = load_checked_suite(suite, overrides=set_ or [])
     console.print(
         f"[green]✓[/] {suite} is valid: suite '{spec.name}', {_cells(len(expand_cells(spec)))}."
     )
@@ -38,16 +34,14 @@ def _cells(n: int) -> str:
 
 
 @app.command()
-def show(
-    suite: Path = typer.Argument(..., help="Suite YAML file."), set_: list[str] = SetOption
-) -> None:
+def show(suite: SuiteFile, set_: Set = None) -> None:
     """Print SUITE with every default filled in, and its cells."""
     import yaml
 
     from benchmark.checks import load_checked_suite
     from benchmark.suite import expand_cells
 
-    spec = load_checked_suite(suite, overrides=set_)
+    spec = load_checked_suite(suite, overrides=set_ or [])
     console.out(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False), highlight=False)
     render_cells(expand_cells(spec))
 

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import os
+from typing import Annotated
 
 import typer
 
-from benchmark.cli._common import TRACKING_HELP, resolve_suite
+from benchmark.cli._common import SuiteOrExperiment, Tracking, resolve_suite
 
 
 def ui(
-    suite: str | None = typer.Argument(
-        None, help="Suite file or name whose runs to open (default: the only suite with results)."
-    ),
-    host: str = typer.Option("127.0.0.1", help="Address to bind."),
-    port: int = typer.Option(5000, help="Port."),
-    tracking_uri: str | None = typer.Option(None, help=TRACKING_HELP),
+    suite: SuiteOrExperiment = None,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 5000,
+    tracking_uri: Tracking = None,
 ) -> None:
     """Open the MLflow UI on medbench's store (Ctrl-C stops it); print the suite's runs view."""
     from benchmark import track

@@ -2,39 +2,20 @@
 
 Each table is a :class:`Board`: a DataFrame, what each column means (unit, digits, which
 direction is better), the columns within whose groups a best value is marked, and notes.
-``_columns`` says what columns are, ``_tables`` builds each table by name, ``_load`` builds
-one for a suite in the store, ``_render`` turns one into text.
+``_names`` names the tables and formats, ``_columns`` says what columns are, ``_tables``
+builds each table by name, ``_load`` builds one for a suite in the store, ``_render`` turns
+one into text. Names load lazily: the command line reads ``_names`` without pandas.
 """
 
-from benchmark.leaderboard._columns import Board, Column
-from benchmark.leaderboard._load import load_board
-from benchmark.leaderboard._render import (
-    FORMATS,
-    best_mask,
-    cell_texts,
-    format_cell,
-    format_table,
-)
-from benchmark.leaderboard._tables import (
-    LEAKS_HELP,
-    NOT_WORSE_HELP,
-    TABLES,
-    build_table,
-    summary_table,
-)
+import lazy_loader as lazy
 
-__all__ = [
-    "FORMATS",
-    "LEAKS_HELP",
-    "NOT_WORSE_HELP",
-    "TABLES",
-    "Board",
-    "Column",
-    "best_mask",
-    "build_table",
-    "cell_texts",
-    "format_cell",
-    "format_table",
-    "load_board",
-    "summary_table",
-]
+__getattr__, __dir__, __all__ = lazy.attach(
+    __name__,
+    submod_attrs={
+        "_columns": ["Board", "Column"],
+        "_load": ["load_board"],
+        "_names": ["FORMATS", "TABLE_NAMES", "TableFormat", "TableName"],
+        "_render": ["best_mask", "cell_texts", "format_cell", "format_table"],
+        "_tables": ["LEAKS_HELP", "NOT_WORSE_HELP", "TABLES", "build_table"],
+    },
+)

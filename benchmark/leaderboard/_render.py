@@ -9,10 +9,9 @@ import pandas as pd
 
 from benchmark.errors import MedbenchError
 from benchmark.leaderboard._columns import ID, RUN, SUMMARY, Board, Column
+from benchmark.leaderboard._names import FORMATS
 
-__all__ = ["FORMATS", "best_mask", "cell_texts", "format_cell", "format_table"]
-
-FORMATS = ("table", "markdown", "latex", "csv", "json", "html")
+__all__ = ["best_mask", "cell_texts", "format_cell", "format_table"]
 
 
 def best_mask(board: Board) -> pd.DataFrame:

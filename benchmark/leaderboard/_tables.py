@@ -28,10 +28,11 @@ from benchmark.leaderboard._columns import (
     id_columns,
     measure,
 )
+from benchmark.leaderboard._names import TableName
 from benchmark.metrics import CATALOGUE
 from benchmark.track import metric_column, tag_column
 
-__all__ = ["LEAKS_HELP", "NOT_WORSE_HELP", "TABLES", "build_table", "summary_table"]
+__all__ = ["LEAKS_HELP", "NOT_WORSE_HELP", "TABLES", "build_table"]
 
 NOT_WORSE_HELP = "≈best: not significantly worse than the best cell of its dataset (McNemar, Holm)"
 LEAKS_HELP = (
@@ -44,17 +45,6 @@ CAM_SCORES = tuple(
     for m in CATALOGUE
     if m.key.startswith("cam/{method}/") and m.unit != "images"
 )
-
-
-def summary_table(
-    runs: pd.DataFrame,
-    *,
-    sort: str = "accuracy",
-    paired: dict | None = None,
-    all_runs: bool = False,
-) -> pd.DataFrame:
-    """The summary's rows (see :func:`build_table`); kept for callers that want a frame."""
-    return _summary(runs, sort=sort, paired=paired, all_runs=all_runs).frame
 
 
 def _summary(runs, *, sort="accuracy", paired=None, all_runs=False, **_) -> Board:
@@ -242,7 +232,7 @@ def _trials(runs, *, all_runs=False, **_) -> Board:
     return board
 
 
-TABLES: dict[str, Callable[..., Board]] = {
+TABLES: dict[TableName, Callable[..., Board]] = {
     "summary": _summary,
     "classes": _classes,
     "cost": _simple("cost", COST, "accuracy"),

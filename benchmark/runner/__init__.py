@@ -19,7 +19,7 @@ from __future__ import annotations
 from benchmark.runner._context import CellOutcome, Reporter
 from benchmark.runner._data import Dataset
 from benchmark.runner._devices import Slot, plan_slots
-from benchmark.runner._launch import Display, launch, watch_parent, worker_command
+from benchmark.runner._launch import Display, launch
 from benchmark.runner._status import CellStatus, Snapshot, WorkerStatus, snapshot
 from benchmark.runner._summary import summarise_suite
 from benchmark.runner._worker import Session, prepare, work
@@ -41,9 +41,7 @@ __all__ = [
     "run_suite",
     "snapshot",
     "summarise",
-    "watch_parent",
     "work",
-    "worker_command",
 ]
 
 

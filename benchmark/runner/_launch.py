@@ -1,8 +1,9 @@
 """The launcher: several workers on this machine (one per device slot), or on a Ray cluster.
 
 It checks both stores and queues the suite's cells once, then starts the workers, each a
-``medbench worker`` process that sees only its own device, and shows their progress, read
-from the stores, until they end. Ctrl-C (or SIGTERM) stops every worker cleanly: runs end
+``python -m benchmark.runner`` process that sees only its own device and is handed the
+resolved suite (:mod:`benchmark.runner._entry`), and shows their progress, read from the
+stores, until they end. Ctrl-C (or SIGTERM) stops every worker cleanly: runs end
 KILLED, trials and claims are failed and queued again by the next run. Workers stop on
 their own when the launcher dies (even by SIGKILL), and the next ``medbench run`` resumes.
 """
@@ -12,22 +13,20 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from benchmark.runner._context import CellOutcome, Reporter
 from benchmark.runner._devices import Slot
+from benchmark.runner._entry import Assignment, worker_command
 from benchmark.runner._status import Snapshot, snapshot
 from benchmark.runner._summary import summarise_suite
 from benchmark.runner._worker import Session, outcomes_from_board, prepare
 from benchmark.suite import Suite
 
-__all__ = ["PARENT_ENV", "launch", "watch_parent", "worker_command"]
+__all__ = ["assignment", "launch"]
 
-PARENT_ENV = "MEDBENCH_LAUNCHER_PID"
 STOP_GRACE_S = 60
 
 
@@ -38,35 +37,30 @@ class Display:
     def log(self, line: str) -> None: ...
 
 
-def worker_command(
-    suite_file: Path,
-    overrides: Sequence[str],
-    *,
-    slot: Slot,
-    tracking_uri: str,
-    storage: str,
-) -> list[str]:
-    """The ``medbench worker`` command line of one slot (what the launcher and Ray run)."""
-    args = [sys.executable, "-m", "benchmark", "worker", str(suite_file)]
-    for item in overrides:
-        args += ["--set", item]
-    args += ["--tracking-uri", tracking_uri, "--storage", storage]
-    args += ["--devices", slot.local_device, "--threads", str(slot.threads)]
-    return [*args, "--name", slot.name, "--joined"]
+def assignment(session: Session, slot: Slot) -> Assignment:
+    """What the worker of ``slot`` is handed: the resolved suite, its cells, both stores,
+    its device and cores, and this launcher's pid."""
+    return Assignment(
+        suite=session.suite.model_dump(mode="json"),
+        cells=[cell.config_hash for cell in session.cells],
+        tracking_uri=session.store.tracking_uri,
+        storage=session.storage,
+        name=slot.name,
+        device=slot.local_device,
+        device_name=slot.device,
+        threads=slot.threads,
+        launcher_pid=os.getpid(),
+    )
 
 
 def worker_env(slot: Slot) -> dict[str, str]:
-    env = {**os.environ, PARENT_ENV: str(os.getpid()), "MEDBENCH_DEVICE_NAME": slot.device}
-    env["CUDA_VISIBLE_DEVICES"] = slot.visible()
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+    """The worker's environment: this one, seeing only its own GPU (if any)."""
+    return {**os.environ, "CUDA_VISIBLE_DEVICES": slot.visible(), "PYTHONUNBUFFERED": "1"}
 
 
 def launch(
     suite: Suite,
     *,
-    suite_file: Path,
-    overrides: Sequence[str],
     slots: Sequence[Slot],
     tracking_uri: str | None = None,
     storage: str | None = None,
@@ -82,33 +76,32 @@ def launch(
     session.open_experiment()
     session.post(resume=resume)
 
-    def command(slot: Slot) -> list[str]:
-        uri, storage = session.store.tracking_uri, session.storage
-        return worker_command(suite_file, overrides, slot=slot, tracking_uri=uri, storage=storage)
-
     if launcher == "ray":
         from benchmark.runner._ray import run_on_ray
 
-        errors = run_on_ray(session, slots, command, display or Display(), poll_s)
+        errors = run_on_ray(session, slots, display or Display(), poll_s)
     else:
-        errors = _run_local(session, slots, command, display or Display(), poll_s)
+        errors = _run_local(session, slots, display or Display(), poll_s)
     summarise_suite(suite, session.context(None, Reporter()))
     return outcomes_from_board(session), errors
 
 
-def _run_local(session, slots, command, display: Display, poll_s: float) -> list[str]:
+def _run_local(session, slots, display: Display, poll_s: float) -> list[str]:
     processes, errors = [], []
     try:
         for slot in slots:
             process = subprocess.Popen(
-                command(slot),
+                worker_command(),
                 env=worker_env(slot),
+                stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 text=True,
                 start_new_session=True,  # Ctrl-C reaches them through the launcher, once
             )
             processes.append(process)
+            process.stdin.write(assignment(session, slot).model_dump_json())
+            process.stdin.close()
             _forward(process, slot.name, display.log, errors)
         while any(p.poll() is None for p in processes):
             display.update(progress(session))
@@ -157,19 +150,3 @@ def _stop(processes: list) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def watch_parent() -> None:
-    """In a worker started by a launcher: stop (as on SIGTERM) once the launcher is gone."""
-    parent = os.environ.get(PARENT_ENV)
-    if not parent or not parent.isdigit():
-        return
-
-    def watch() -> None:
-        while True:
-            if os.getppid() != int(parent):
-                os.kill(os.getpid(), signal.SIGTERM)
-                return
-            time.sleep(1.0)
-
-    threading.Thread(target=watch, name="launcher-watch", daemon=True).start()

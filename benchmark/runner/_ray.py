@@ -1,4 +1,4 @@
-"""``--launcher ray``: one ``medbench worker`` per GPU (or CPU slot) of a Ray cluster.
+"""``--launcher ray``: one worker per GPU (or CPU slot) of a Ray cluster.
 
 Ray only places the workers (``ray.init(address=...)``, from ``RAY_ADDRESS``; without it a
 local Ray instance). Claims still go through the suite's board in the Optuna storage, so a
@@ -10,36 +10,37 @@ a cell twice. Every node must reach both stores: a PostgreSQL storage and a trac
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from benchmark.errors import MedbenchError
 from benchmark.runner._devices import Slot
-from benchmark.runner._launch import PARENT_ENV, Display, progress
+from benchmark.runner._launch import Display, assignment, progress
 from benchmark.runner._worker import Session
 
 __all__ = ["run_on_ray"]
 
 
-def _run_worker(args: list[str], env: dict[str, str]) -> tuple[int, str]:
-    """Inside a Ray task: the worker as a child process (stopped if the task is killed)."""
+def _run_worker(handed: str, env: dict[str, str]) -> tuple[int, str]:
+    """Inside a Ray task: the worker as a child process (stopped if the task is killed), on
+    the GPU Ray gave the task, watching the task's process."""
     import subprocess
-    import sys
 
     import ray
 
+    from benchmark.runner._entry import Assignment, worker_command
+
     gpus = ray.get_gpu_ids()
-    device_name = f"cuda:{int(gpus[0])}" if gpus else "cpu"
-    env = {**os.environ, **env, PARENT_ENV: str(os.getpid()), "MEDBENCH_DEVICE_NAME": device_name}
-    result = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True)
+    mine = Assignment.model_validate_json(handed).model_copy(
+        update={"device_name": f"cuda:{int(gpus[0])}" if gpus else "cpu",
+                "launcher_pid": os.getpid()}
+    )  # fmt: skip
+    result = subprocess.run(worker_command(), input=mine.model_dump_json(),
+                            env={**os.environ, **env}, capture_output=True, text=True)  # fmt: skip
     return result.returncode, result.stderr[-4000:]
 
 
 def run_on_ray(
-    session: Session,
-    slots: Sequence[Slot],
-    command: Callable[[Slot], list[str]],
-    display: Display,
-    poll_s: float,
+    session: Session, slots: Sequence[Slot], display: Display, poll_s: float
 ) -> list[str]:
     """Start one worker per slot as a Ray task (a GPU each, or a share of one with
     ``--workers-per-device``; ``--devices all`` means every GPU of the cluster), show their
@@ -58,9 +59,9 @@ def run_on_ray(
         share = 1 / _per_device(slots)  # --workers-per-device: Ray's fractional GPUs
         for slot in _cluster_slots(ray, slots):
             gpu = slot.device.startswith("cuda")
-            args = command(slot)[1:]  # the task's own interpreter runs it
+            handed = assignment(session, slot).model_dump_json()
             options = {"num_gpus": share, "num_cpus": 1} if gpu else {"num_cpus": slot.threads}
-            tasks.append(remote.options(**options).remote(args, {"OMP_NUM_THREADS": "1"}))
+            tasks.append(remote.options(**options).remote(handed, {"OMP_NUM_THREADS": "1"}))
         pending = list(tasks)
         while pending:
             _, pending = ray.wait(pending, num_returns=len(pending), timeout=poll_s)

@@ -10,7 +10,6 @@ as FAILED) and queue its cell or trial again, to be continued from the last chec
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from dataclasses import dataclass
 
@@ -83,6 +82,7 @@ def work(
     session: Session,
     *,
     device: str = "auto",
+    device_name: str | None = None,
     reporter: Reporter | None = None,
     post: bool = True,
     resume: bool = True,
@@ -90,12 +90,13 @@ def work(
     """Index the suite's data (bad data fails here, before any run is created), queue its
     cells (``post``; a launcher that started this worker did it already), then claim and run
     cells and help with trials until every cell has ended. One outcome per cell, in grid
-    order (cells run by other workers too)."""
+    order (cells run by other workers too). ``device_name`` is the device as the machine
+    names it, recorded on the runs (a launched worker's ``cuda:0`` is the machine's
+    ``cuda:2``)."""
     reporter = reporter or Reporter()
     torch_device = resolve_device(device)
     use_device(torch_device)  # CUDA's defaults (streams, events, caches) on this worker's GPU
-    set_worker(device=os.environ.get("MEDBENCH_DEVICE_NAME") or str(torch_device),
-               nvml=nvml_index(torch_device))  # fmt: skip
+    set_worker(device=device_name or str(torch_device), nvml=nvml_index(torch_device))
     data = _Datasets(session.suite, reporter)
     data.index(sorted({cell.dataset for cell in session.cells}))
     context = session.context(torch_device, reporter)

@@ -18,6 +18,7 @@ import io
 import threading
 from collections.abc import Callable
 from importlib.resources import files
+from typing import Annotated
 
 import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -130,8 +131,8 @@ def _require(token: str) -> Callable[..., None]:
     basic, bearer = HTTPBasic(auto_error=False, realm=_REALM), HTTPBearer(auto_error=False)
 
     def check(
-        user: HTTPBasicCredentials | None = Depends(basic),
-        key: HTTPAuthorizationCredentials | None = Depends(bearer),
+        user: Annotated[HTTPBasicCredentials | None, Depends(basic)],
+        key: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> None:
         given = user.password if user is not None else key.credentials if key else None
         found = hashlib.sha256((given or "").encode()).digest()

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchmark._process import owner_is_dead, stamp
+from benchmark._process import owner_is_dead, shielded, stamp
 from benchmark.settings import settings
 from benchmark.track._keys import KIND_SUITE, KIND_TRIAL, PARENT, TAG
 from benchmark.track._models import log_model
@@ -168,19 +168,23 @@ class Logging(Queries):
         all_tags = {f"{TAG}kind": kind, **{f"{TAG}{k}": v for k, v in stamp().items()}, **tags}
         if parent_run_id is not None:
             all_tags[PARENT] = parent_run_id
-        run_id = client.create_run(experiment_id, run_name=name, tags=all_tags).info.run_id
+        with shielded():  # a stop now would leave a run RUNNING that nothing ends
+            run_id = client.create_run(experiment_id, run_name=name, tags=all_tags).info.run_id
         try:
             with _system_metrics(run_id, self.tracking_uri, system_metrics):
                 yield RunLog(client, run_id)
         except KeyboardInterrupt:
-            client.set_terminated(run_id, status="KILLED")
+            with shielded():
+                client.set_terminated(run_id, status="KILLED")
             raise
         except BaseException as exc:
-            client.set_tag(run_id, f"{TAG}error", f"{type(exc).__name__}: {exc}"[:5000])
-            client.set_terminated(run_id, status="FAILED")
+            with shielded():
+                client.set_tag(run_id, f"{TAG}error", f"{type(exc).__name__}: {exc}"[:5000])
+                client.set_terminated(run_id, status="FAILED")
             raise
         else:
-            client.set_terminated(run_id, status="FINISHED")
+            with shielded():
+                client.set_terminated(run_id, status="FINISHED")
 
     @contextmanager
     def start_summary_run(self, experiment_id: str, *, suite: str) -> Iterator[RunLog]:

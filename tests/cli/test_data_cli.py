@@ -115,7 +115,7 @@ def test_run_logs_the_audit_and_applies_the_leak_policy(tmp_path, tiny_suite, tr
 def test_leaderboard_shows_no_leak_column_when_nothing_leaks():
     import pandas as pd
 
-    from benchmark.leaderboard import summary_table
+    from benchmark.leaderboard import build_table
 
     runs = pd.DataFrame(
         {
@@ -126,9 +126,9 @@ def test_leaderboard_shows_no_leak_column_when_nothing_leaks():
             "metrics.data/test_leaks": [0.0, 0.0],
         }
     )
-    assert "test_leaks" not in summary_table(runs)
+    assert "test_leaks" not in build_table("summary", runs).frame
     runs.loc[1, "metrics.data/test_leaks"] = 3.0
-    assert summary_table(runs)["test_leaks"].tolist() == [0.0, 3.0]
+    assert build_table("summary", runs).frame["test_leaks"].tolist() == [0.0, 3.0]
 
 
 def test_cache_reports_its_size_and_clears(tmp_path, monkeypatch):
