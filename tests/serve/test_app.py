@@ -25,8 +25,8 @@ from benchmark.data import PHANTOM_CLASSES, render_phantom
 from benchmark.explain import list_methods
 from benchmark.serve import Predictor
 from benchmark.serve.app import create_app
+from tests._server import free_port, serve_in_thread, wait_for
 from tests.conftest import CHAMPION, ROOT
-from tests.serve._server import free_port, serve_in_thread, wait_for
 
 LIMIT = 100_000
 ARTIFACTS = ROOT / "test-artifacts"  # kept after the run (CI can publish it); not committed

@@ -21,8 +21,8 @@ from PIL import Image
 from benchmark import track
 from benchmark.data import PHANTOM_CLASSES, BadImage, render_phantom
 from benchmark.serve import Predictor
+from tests._server import free_port, serve_in_thread, wait_for
 from tests.conftest import CHAMPION, ROOT
-from tests.serve._server import free_port, serve_in_thread, wait_for
 
 # On fresh phantoms the champion's recall was ≥ 0.92 overall and ≥ 0.76 for its worst class
 # (4 seeds × 1 and 2 threads): at those rates the checks below fail about once in a hundred.

@@ -1,5 +1,5 @@
 """Ordinary mistakes that must not break a store: a read-only or unreachable store, and an
-alias bomb for a suite. (Two runs at once: tests/runner/test_parallel.py.)"""
+alias bomb for a suite. (Two runs at once: tests/e2e/test_parallel.py.)"""
 
 from __future__ import annotations
 

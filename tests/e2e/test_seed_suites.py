@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from benchmark.checks import load_checked_suite
 from benchmark.data import write_synthetic
 from benchmark.runner import run_suite
 from benchmark.suite import expand_cells
+from tests.conftest import ROOT
 
-SUITES = Path(__file__).parents[1] / "suites"
+SUITES = ROOT / "suites"
 SEED_SUITES = {
     "brain_six_models": ["brain-tumor-mri"],
     "lung_vgg19": ["iq-oth-nccd"],

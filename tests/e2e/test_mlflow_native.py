@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 
 from benchmark import track
-from tests.conftest import write_suite
-from tests.serve._server import free_port, wait_for
+from tests._server import free_port, wait_for
+from tests.conftest import ROOT, write_suite
 
 pytestmark = pytest.mark.slow
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 

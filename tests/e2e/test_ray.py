@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import write_suite
-from tests.runner._procs import assert_exactly_once, finish, medbench, open_store, runs
-from tests.runner.test_parallel import TUNED
+from tests.e2e._procs import assert_exactly_once, finish, medbench, open_store, runs
+from tests.e2e.test_parallel import TUNED
 
 pytestmark = pytest.mark.slow
 

@@ -7,9 +7,7 @@ import pytest
 from benchmark.checks import load_checked_suite, suite_schema
 from benchmark.errors import SuiteError
 from benchmark.suite import expand_cells
-from tests.conftest import write_suite
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import ROOT, write_suite
 
 
 def test_tiny_suite_loads_with_defaults(tiny_suite_file):
