@@ -51,20 +51,6 @@ def test_an_alias_bomb_is_refused_at_once(tmp_path, tiny_suite):
     )
 
 
-def test_aliases_stay_shared_and_variables_still_expand(tmp_path):
-    path = tmp_path / "alias.yaml"
-    path.write_text(
-        "name: ${SUITE_NAME:-tiny}\n"
-        "datasets:\n"
-        "  one: &data {layout: synthetic, options: {per_class: 15, size: 32}}\n"
-        "  two: *data\n"
-        "backbones: [{name: test_resnet, pretrained: false}]\n"
-    )
-    suite = load_checked_suite(path, env={"SUITE_NAME": "renamed"})
-    assert suite.name == "renamed" and list(suite.datasets) == ["one", "two"]
-    assert suite.datasets["one"] == suite.datasets["two"]
-
-
 def _read_only(folder: Path) -> tuple[str, ...]:
     """Make ``folder`` read-only; as root, also run without the capability to ignore that."""
     for path in [folder, *folder.rglob("*")]:
