@@ -145,7 +145,7 @@ def test_a_trained_model_points_at_the_lesions_better_than_chance(quickstart_sto
     from benchmark import track
     from tests.runner.test_run import _artifacts
 
-    runs = track.load_cell_runs(track.connect(quickstart_store), "quickstart")
+    runs = track.connect(quickstart_store).cell_runs("quickstart")
     run = runs[runs["tags.medbench.backbone"] == "test_resnet"].iloc[0]
     m = {k.removeprefix("metrics."): v for k, v in run.items() if k.startswith("metrics.")}
     assert m["test/accuracy"] > 0.85
