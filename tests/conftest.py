@@ -79,34 +79,83 @@ def tiny_suite_file(tmp_path, tiny_suite) -> Path:
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAMPION = "models:/quickstart-phantoms@champion"
+SMALL = "small"
+SMALL_MODEL = f"{SMALL}-phantoms"
+SMALL_CHAMPION = f"models:/{SMALL_MODEL}@champion"
 
 
-@pytest.fixture(scope="session")
-def quickstart_store(tmp_path_factory, _migrated_store) -> str:
-    """The README's quickstart suite, trained once per session (CAMs included) and its best
-    cell promoted: a model good enough to check predictions against the phantoms' classes."""
+def _run_and_promote(suite_file: Path, folder: Path, template: Path) -> str:
+    """``suite_file`` run into a copy of the migrated store under ``folder`` and its best
+    cell promoted; returns the store's URI."""
     from typer.testing import CliRunner
 
     from benchmark.checks import load_checked_suite
     from benchmark.cli import app
     from benchmark.runner import run_suite
 
-    db = tmp_path_factory.mktemp("quickstart") / "mlruns" / "mlflow.db"
+    db = folder / "mlruns" / "mlflow.db"
     db.parent.mkdir()
-    shutil.copy(_migrated_store, db)
+    shutil.copy(template, db)
     uri = f"sqlite:///{db}"
-    suite = load_checked_suite(ROOT / "suites" / "quickstart.yaml")
+    suite = load_checked_suite(suite_file)
     assert {o.status for o in run_suite(suite, tracking_uri=uri)} == {"finished"}
-    result = CliRunner().invoke(app, ["promote", "quickstart", "--tracking-uri", uri])
+    result = CliRunner().invoke(app, ["promote", suite.name, "--tracking-uri", uri])
     assert result.exit_code == 0, result.output
     return uri
 
 
+def _copy_of(uri: str, folder: Path) -> str:
+    """A copy of the store's database for one test (its registry changes stay there; the
+    artifacts are shared, read only)."""
+    db = folder / "mlflow.db"
+    db.parent.mkdir()
+    shutil.copy(uri.removeprefix("sqlite:///"), db)
+    return f"sqlite:///{db}"
+
+
+@pytest.fixture(scope="session")
+def quickstart_store(tmp_path_factory, _migrated_store) -> str:
+    """The README's quickstart suite, trained once per session (CAMs included) and its best
+    cell promoted: a model good enough to check predictions against the phantoms' classes.
+    For tests of the quickstart's own runs and of its quality; others use ``small_store``."""
+    folder = tmp_path_factory.mktemp("quickstart")
+    return _run_and_promote(ROOT / "suites" / "quickstart.yaml", folder, _migrated_store)
+
+
 @pytest.fixture
 def quickstart_uri(quickstart_store, tmp_path) -> str:
-    """A copy of the promoted quickstart store for one test (its registry changes stay there;
-    the artifacts are shared, read only)."""
-    db = tmp_path / "quickstart" / "mlflow.db"
-    db.parent.mkdir()
-    shutil.copy(quickstart_store.removeprefix("sqlite:///"), db)
-    return f"sqlite:///{db}"
+    """A copy of the promoted quickstart store for one test."""
+    return _copy_of(quickstart_store, tmp_path / "quickstart")
+
+
+@pytest.fixture(scope="session")
+def small_suite_file(tmp_path_factory) -> Path:
+    """The quickstart at its smallest, named ``small``: ten of its phantoms per class (80 px,
+    the same difficulty), two cells of ``test_resnet`` (not pretrained; fine-tuned and
+    probed, so the suite's summary is recorded too), two epochs, one image per class
+    explained and few latency calls. The same kinds of runs, metrics and artifacts as the
+    quickstart, in seconds; a real model, not a good one."""
+    suite = yaml.safe_load((ROOT / "suites" / "quickstart.yaml").read_text())
+    suite["name"] = SMALL
+    suite["datasets"]["phantoms"]["options"]["per_class"] = 10
+    suite["backbones"] = [{"name": "test_resnet", "pretrained": False}]
+    suite["strategies"] = {"finetune": {}, "probe": {"kind": "linear_probe"}}
+    suite["train"]["epochs"] = 2
+    suite["explain"] |= {"per_class": 1, "road_images": 1}
+    suite["evaluate"] = {"latency": {"batch_sizes": [1, 32], "warmup": 1, "iterations": 3}}
+    return write_suite(tmp_path_factory.mktemp("small-suite") / "small.yaml", suite)
+
+
+@pytest.fixture(scope="session")
+def small_store(tmp_path_factory, small_suite_file, _migrated_store) -> str:
+    """``small_suite_file`` run once per session and its best cell promoted as
+    ``SMALL_CHAMPION``: the store and the model that the predictor, the app, the pyfunc
+    model, the integrity checks and the commands on a store are tested with."""
+    folder = tmp_path_factory.mktemp("small")
+    return _run_and_promote(small_suite_file, folder, _migrated_store)
+
+
+@pytest.fixture
+def small_uri(small_store, tmp_path) -> str:
+    """A copy of the promoted small store for one test."""
+    return _copy_of(small_store, tmp_path / "small")

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SMALL
 
 HEAVY = ("torch", "timm", "optuna", "pytorch_grad_cam", "sklearn", "mlflow.pytorch")
 
@@ -79,13 +79,12 @@ def test_read_only_commands_import_neither_torch_nor_optuna(args, names_cache):
     assert out == {"code": 0, "loaded": []}
 
 
-def test_leaderboard_and_promote_dry_run_stay_light(quickstart_uri, names_cache):
+def test_leaderboard_and_promote_dry_run_stay_light(small_uri, small_suite_file, names_cache):
     for args in (
-        ("leaderboard", "quickstart", "--tracking-uri", quickstart_uri),
-        ("leaderboard", "suites/quickstart.yaml", "--table", "cost", "--tracking-uri",
-         quickstart_uri),
-        ("promote", "quickstart", "--dry-run", "--tracking-uri", quickstart_uri),
-    ):  # fmt: skip
+        ("leaderboard", SMALL, "--tracking-uri", small_uri),
+        ("leaderboard", str(small_suite_file), "--table", "cost", "--tracking-uri", small_uri),
+        ("promote", SMALL, "--dry-run", "--tracking-uri", small_uri),
+    ):
         assert _probe(*args, env_cache=names_cache) == {"code": 0, "loaded": []}, args
 
 

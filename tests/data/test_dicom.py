@@ -211,8 +211,8 @@ def test_a_suite_on_a_dicom_imagefolder_runs_and_its_model_reads_dicom_as_traine
     from benchmark.serve import Predictor
     from benchmark.serve.app import create_app
     from benchmark.suite import load_suite
+    from tests._server import serve_in_thread
     from tests.conftest import write_suite
-    from tests.serve._server import serve_in_thread
 
     root = tmp_path / "tree"
     write_synthetic(root, layout="imagefolder", per_class=8, size=32, format="dcm")

@@ -26,8 +26,8 @@ from PIL import Image
 from benchmark.data import PHANTOM_CLASSES, render_phantom
 from benchmark.serve import Predictor
 from benchmark.serve.app import create_app
+from tests._server import serve_in_thread
 from tests.perf.bench_serving import _model
-from tests.serve._server import serve_in_thread
 
 TOKEN = "bench-token"
 

@@ -123,7 +123,7 @@ def pyfunc_vs_predictor(tmp: Path, files: list[str], predictor: Predictor, folde
 
 def app_latency(predictor: Predictor, file: str, requests: int = 20) -> None:
     from benchmark.serve.app import create_app
-    from tests.serve._server import serve_in_thread
+    from tests._server import serve_in_thread
 
     data = Path(file).read_bytes()
     for cam in (None, "gradcam"):

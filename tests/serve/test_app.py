@@ -25,22 +25,31 @@ from benchmark.data import PHANTOM_CLASSES, render_phantom
 from benchmark.explain import list_methods
 from benchmark.serve import Predictor
 from benchmark.serve.app import create_app
-from tests.conftest import CHAMPION, ROOT
-from tests.serve._server import free_port, serve_in_thread, wait_for
+from tests._server import free_port, serve_in_thread, wait_for
+from tests.conftest import CHAMPION, ROOT, SMALL_CHAMPION, SMALL_MODEL
 
 LIMIT = 100_000
 ARTIFACTS = ROOT / "test-artifacts"  # kept after the run (CI can publish it); not committed
 
 
-@pytest.fixture(scope="module")
-def server(quickstart_store, tmp_path_factory):
-    """The app of the champion, served by uvicorn in a thread of this process."""
-    source = track.connect(quickstart_store).resolve_model(
-        CHAMPION, tmp_path_factory.mktemp("model")
-    )
+def _serve(uri: str, champion: str, folder):
+    """The app of ``champion``, served by uvicorn in a thread of this process."""
+    source = track.connect(uri).resolve_model(champion, folder)
     predictor = Predictor.load(source.folder, device="cpu")
     with serve_in_thread(create_app(predictor, source=source, max_bytes=LIMIT)) as url:
         yield url, source
+
+
+@pytest.fixture(scope="module")
+def server(small_store, tmp_path_factory):
+    """The app of the small suite's champion."""
+    yield from _serve(small_store, SMALL_CHAMPION, tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture(scope="module")
+def quickstart_server(quickstart_store, tmp_path_factory):
+    """The app of the quickstart's champion, for answers that must be right."""
+    yield from _serve(quickstart_store, CHAMPION, tmp_path_factory.mktemp("quickstart-model"))
 
 
 def _request(
@@ -71,7 +80,7 @@ def test_the_page_its_script_and_the_model_card(server):
     assert _request(f"{url}/static/app.py")[0] == 404
     status, _, body = _request(f"{url}/api/model")
     card = json.loads(body)
-    assert (card["name"], card["version"]) == ("quickstart-phantoms", "1")
+    assert (card["name"], card["version"]) == (SMALL_MODEL, "1")
     assert card["classes"] == list(PHANTOM_CLASSES)
     assert card["metrics"]["accuracy"]["value"] == source.metrics["test/accuracy"]
     assert card["cell"] == source.tags["medbench.cell"] and card["max_bytes"] == LIMIT
@@ -82,9 +91,10 @@ def test_the_page_its_script_and_the_model_card(server):
 
 
 def test_an_upload_is_classified_and_explained_without_touching_the_disk(
-    server, tmp_path, monkeypatch
+    quickstart_server, tmp_path, monkeypatch
 ):
-    url, _ = server
+    """On the quickstart's model: the upload must be classified right."""
+    url, _ = quickstart_server
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
@@ -146,6 +156,7 @@ TOKEN = "tk-3f1c9a7e5b2d4c6e8a0b"
 
 
 def test_beyond_localhost_the_app_needs_its_token(quickstart_store, monkeypatch, caplog):
+    """On the quickstart's model: the scan sent with the token must be classified right."""
     monkeypatch.delenv("MEDBENCH_APP_TOKEN", raising=False)
     refused = CliRunner().invoke(
         cli, ["app", "--host", "0.0.0.0", "--tracking-uri", quickstart_store]
@@ -192,6 +203,7 @@ CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
     reason="no headless browser here (apt install chromium chromium-driver)",
 )
 def test_a_clinician_uploads_a_scan_in_the_browser(quickstart_store, tmp_path):
+    """On the quickstart's model: the scan must be classified right, and confidently."""
     webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ready

@@ -19,7 +19,7 @@ from benchmark.cli import app
 from benchmark.data import PHANTOM_CLASSES, render_phantom
 from benchmark.errors import ModelIntegrityError
 from benchmark.models import create_model, input_stats, save_model
-from tests.conftest import CHAMPION
+from tests.conftest import SMALL_CHAMPION
 
 NAME = "tiny-phantoms"
 URI = f"models:/{NAME}@champion"
@@ -72,9 +72,9 @@ def test_the_logged_config_and_the_version_record_the_weights(store, tmp_path):
     assert (source.name, source.version, source.sha256) == (NAME, "1", sha)
 
 
-def test_the_champion_of_the_quickstart_is_verified(quickstart_store, tmp_path):
-    source = track.connect(quickstart_store).resolve_model(CHAMPION, tmp_path)
-    version = MlflowClient(quickstart_store).get_model_version(source.name, source.version)
+def test_a_champion_promoted_by_medbench_is_verified(small_store, tmp_path):
+    source = track.connect(small_store).resolve_model(SMALL_CHAMPION, tmp_path)
+    version = MlflowClient(small_store).get_model_version(source.name, source.version)
     assert source.sha256 == version.tags[track.SHA_TAG] == track.weights_sha256(source.folder)
 
 

@@ -21,8 +21,8 @@ from PIL import Image
 from benchmark import track
 from benchmark.data import PHANTOM_CLASSES, BadImage, render_phantom
 from benchmark.serve import Predictor
-from tests.conftest import CHAMPION, ROOT
-from tests.serve._server import free_port, serve_in_thread, wait_for
+from tests._server import free_port, serve_in_thread, wait_for
+from tests.conftest import CHAMPION, ROOT, SMALL_CHAMPION
 
 # On fresh phantoms the champion's recall was ≥ 0.92 overall and ≥ 0.76 for its worst class
 # (4 seeds × 1 and 2 threads): at those rates the checks below fail about once in a hundred.
@@ -88,6 +88,7 @@ def _fresh_process(uri: str, model: str, images: list[str], cwd: Path) -> dict:
 
 
 def test_the_champion_predicts_each_class_in_a_fresh_process(quickstart_store, phantoms, tmp_path):
+    """On the quickstart's model, whose recall on fresh phantoms the checks rely on."""
     files, labels = phantoms
     out = _fresh_process(quickstart_store, CHAMPION, files, tmp_path)
     assert out["pickles"] == []
@@ -117,8 +118,8 @@ class _Payload:
         return (open, (str(self.sentinel), "w"))
 
 
-def test_no_pickle_is_ever_loaded(quickstart_store, tmp_path):
-    source = track.connect(quickstart_store).resolve_model(CHAMPION, tmp_path / "download")
+def test_no_pickle_is_ever_loaded(small_store, tmp_path):
+    source = track.connect(small_store).resolve_model(SMALL_CHAMPION, tmp_path / "download")
     model_dir = source.folder.parent
     kinds = {p.suffix for p in model_dir.rglob("*") if p.is_file()}
     assert not kinds & {".pkl", ".pickle", ".pt", ".pth", ".bin", ".joblib"}, kinds
@@ -136,6 +137,7 @@ def test_no_pickle_is_ever_loaded(quickstart_store, tmp_path):
 
 @pytest.mark.slow
 def test_mlflow_models_serve_answers_rest_predictions(quickstart_store, phantoms, tmp_path):
+    """On the quickstart's model, whose recall on fresh phantoms the checks rely on."""
     files, labels = phantoms
     port = free_port()
     mlflow = Path(sys.executable).with_name("mlflow")
@@ -192,7 +194,8 @@ def test_the_rest_server_never_opens_a_file_a_client_names(
     quickstart_store, phantoms, tmp_path, monkeypatch
 ):
     """MLflow's own scoring server (what `mlflow models serve` runs) in this process, with an
-    audit hook that records every event naming the file a client asks for."""
+    audit hook that records every event naming the file a client asks for. On the
+    quickstart's model: the image sent as base64 must be classified right."""
     import mlflow
     from mlflow.pyfunc import scoring_server
 

@@ -12,13 +12,13 @@ from PIL import Image
 from benchmark import track
 from benchmark.data import BadImage, render_phantom
 from benchmark.serve import Predictor
-from tests.conftest import CHAMPION
+from tests.conftest import SMALL_CHAMPION
 
 
 @pytest.fixture(scope="module")
-def champion(quickstart_store, tmp_path_factory):
-    store = track.connect(quickstart_store)
-    source = store.resolve_model(CHAMPION, tmp_path_factory.mktemp("champion"))
+def champion(small_store, tmp_path_factory):
+    store = track.connect(small_store)
+    source = store.resolve_model(SMALL_CHAMPION, tmp_path_factory.mktemp("champion"))
     return Predictor.load(source.folder, device="cpu"), source, store
 
 

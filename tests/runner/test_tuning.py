@@ -183,3 +183,27 @@ def test_every_strategy_runs_end_to_end_as_the_papers_configure_them(tiny_suite_
     assert trainable["probe"] == trainable["contrastive"] == outcomes[0].metrics["params/head"]
     assert trainable["scratch"] == trainable["cost_sensitive"] == total  # nothing frozen
     assert trainable["probe"] < trainable["lastlayers"] < trainable["finetune"] < total
+
+
+def test_a_strategy_setting_is_tuned_only_where_the_strategy_has_it(tiny_suite_file):
+    from benchmark.runner._cell import tuned_space
+    from benchmark.suite import expand_cells
+
+    kinds = ["finetune", "partial", "cost_sensitive", "linear_probe", "scratch", "supcon"]
+    strategies = "strategies={" + ", ".join(f"{k}: {{}}" for k in kinds) + "}"
+    space = "tune.space={lr: {low: 0.001, high: 0.1}, freeze: {choices: [0.0, 0.5]}, " \
+        "temperature: {low: 0.05, high: 0.5}}"  # fmt: skip
+    suite = load_checked_suite(tiny_suite_file, overrides=["tune.trials=2", strategies, space])
+    tuned = {c.strategy: set(tuned_space(c)) for c in expand_cells(suite)}
+    assert tuned == {
+        "finetune": {"lr", "freeze"},
+        "partial": {"lr", "freeze"},
+        "cost_sensitive": {"lr", "freeze"},
+        "linear_probe": {"lr"},
+        "scratch": {"lr"},
+        "supcon": {"lr", "freeze", "temperature"},  # its first stage freezes as configured
+    }
+    cell = next(c for c in expand_cells(suite) if c.strategy == "supcon")
+    tried = cell.with_params({"freeze": 0.5, "temperature": 0.2})  # without the registries
+    assert tried.strategy_config.options["temperature"] == 0.2
+    assert tried.strategy_config.options["freeze"] == 0.5 and tried.config_hash != cell.config_hash

@@ -15,6 +15,7 @@ from benchmark import track
 from benchmark.cli import app
 from benchmark.errors import MedbenchError
 from benchmark.promote import choose_champions, model_name
+from tests.conftest import SMALL, SMALL_MODEL
 
 
 def _runs(*rows: dict) -> pd.DataFrame:
@@ -80,11 +81,12 @@ def test_an_unknown_metric_lists_the_logged_ones():
         choose_champions(_runs({F1: 0.9}), metric="test/f1")
 
 
-def _promote(uri: str, *args: str):
-    return CliRunner().invoke(app, ["promote", "quickstart", "--tracking-uri", uri, *args])
+def _promote(uri: str, *args: str, suite: str = "quickstart"):
+    return CliRunner().invoke(app, ["promote", suite, "--tracking-uri", uri, *args])
 
 
 def test_promote_registers_the_best_quickstart_cell_once(quickstart_uri):
+    """The quickstart's own promotion, as the README runs it."""
     client = MlflowClient(quickstart_uri)
     versions = client.search_model_versions("name = 'quickstart-phantoms'")
     assert len(versions) == 1  # the session's promotion
@@ -109,13 +111,13 @@ def test_promote_registers_the_best_quickstart_cell_once(quickstart_uri):
     assert len(client.search_model_versions("name = 'quickstart-phantoms'")) == 1
 
 
-def test_the_registered_version_carries_its_model_card(quickstart_uri):
-    client = MlflowClient(quickstart_uri)
-    version = client.get_model_version_by_alias("quickstart-phantoms", "champion")
+def test_the_registered_version_carries_its_model_card(small_uri):
+    client = MlflowClient(small_uri)
+    version = client.get_model_version_by_alias(SMALL_MODEL, "champion")
     card = version.description
     run = client.get_run(version.run_id)
     metrics, cell = run.data.metrics, run.data.tags["medbench.cell"]
-    assert card.startswith(f"# quickstart: {cell}")
+    assert card.startswith(f"# {SMALL}: {cell}")
     rows = {line.split("|")[1].strip(): line for line in card.splitlines()
             if line.startswith("| train") or line.startswith("| validation")
             or line.startswith("| test")}  # fmt: skip
@@ -148,26 +150,22 @@ def test_a_model_card_without_dataset_inputs_uses_the_split_counts():
     assert "Significantly worse than the best cell (p = 0.01)" in card
 
 
-def test_promote_dry_run_registers_nothing_and_names_are_checked(quickstart_uri):
-    dry = _promote(quickstart_uri, "--dry-run", "--name", "other", "--alias", "candidate")
+def test_promote_dry_run_registers_nothing_and_names_are_checked(small_uri):
+    dry = _promote(small_uri, "--dry-run", "--name", "other", "--alias", "candidate", suite=SMALL)
     assert dry.exit_code == 0, dry.output
     assert "would register run" in dry.output and "other @candidate" in dry.output
-    assert (
-        MlflowClient(quickstart_uri).search_registered_models(filter_string="name = 'other'") == []
-    )
-    bad = _promote(quickstart_uri, "--dataset", "lungs")
-    assert (
-        bad.exit_code == 1 and "--dataset lungs: suite 'quickstart' has ['phantoms']" in bad.output
-    )
+    assert MlflowClient(small_uri).search_registered_models(filter_string="name = 'other'") == []
+    bad = _promote(small_uri, "--dataset", "lungs", suite=SMALL)
+    assert bad.exit_code == 1 and f"--dataset lungs: suite '{SMALL}' has ['phantoms']" in bad.output
 
 
-def test_promote_refuses_a_cell_whose_latest_run_failed(quickstart_uri):
-    client = MlflowClient(quickstart_uri)
-    runs = track.connect(quickstart_uri).cell_runs("quickstart")
+def test_promote_refuses_a_cell_whose_latest_run_failed(small_uri):
+    client = MlflowClient(small_uri)
+    runs = track.connect(small_uri).cell_runs(SMALL)
     best = runs.loc[runs["metrics.test/f1_weighted"].idxmax()]
     client.set_tag(best["run_id"], "medbench.error", "KeyboardInterrupt: ")
     client.set_terminated(best["run_id"], status="FAILED")
-    result = _promote(quickstart_uri, "--name", "second")
+    result = _promote(small_uri, "--name", "second", suite=SMALL)
     assert result.exit_code == 0, result.output
     assert "refused: run FAILED" in result.output
     (version,) = client.search_model_versions("name = 'second'")

@@ -7,9 +7,7 @@ import pytest
 from benchmark.checks import load_checked_suite, suite_schema
 from benchmark.errors import SuiteError
 from benchmark.suite import expand_cells
-from tests.conftest import write_suite
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import ROOT, write_suite
 
 
 def test_tiny_suite_loads_with_defaults(tiny_suite_file):
@@ -277,3 +275,17 @@ def test_an_explanation_method_owns_its_section(tmp_path, tiny_suite):
     assert "explain.lime.samples: Input should be greater than or equal to 8" in message
     assert "explain.lime.sample: unknown setting" in message and "'samples'" in message
     assert "explain.occlusion: `stride <= patch` must hold" in message
+
+
+def test_aliases_stay_shared_and_variables_still_expand(tmp_path):
+    path = tmp_path / "alias.yaml"
+    path.write_text(
+        "name: ${SUITE_NAME:-tiny}\n"
+        "datasets:\n"
+        "  one: &data {layout: synthetic, options: {per_class: 15, size: 32}}\n"
+        "  two: *data\n"
+        "backbones: [{name: test_resnet, pretrained: false}]\n"
+    )
+    suite = load_checked_suite(path, env={"SUITE_NAME": "renamed"})
+    assert suite.name == "renamed" and list(suite.datasets) == ["one", "two"]
+    assert suite.datasets["one"] == suite.datasets["two"]

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import yaml
 
 from benchmark.checks import load_checked_suite
 from benchmark.suite import expand_cells
-from tests.conftest import write_suite
+from tests.conftest import ROOT, write_suite
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = ROOT / "README.md"
 
 
 def test_readme_yaml_examples_validate(tmp_path, tiny_suite):

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 
 from benchmark import track
-from tests.conftest import write_suite
-from tests.serve._server import free_port, wait_for
+from tests._server import free_port, wait_for
+from tests.conftest import ROOT, write_suite
 
 pytestmark = pytest.mark.slow
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 
@@ -180,21 +180,3 @@ def test_the_mlflow_ui_shows_the_suite_on_its_runs_table_with_datasets(served_su
         browser.save_screenshot(str(ARTIFACTS / "mlflow-runs.png"))
     finally:
         browser.quit()
-
-
-def test_medbench_ui_prints_the_suite_s_runs_view(quickstart_uri, monkeypatch):
-    from mlflow import MlflowClient
-    from typer.testing import CliRunner
-
-    from benchmark.cli import app
-
-    started = []
-    monkeypatch.setattr(os, "execvp", lambda file, args: started.append(args))
-    result = CliRunner().invoke(app, ["ui", "quickstart", "--port", "5055",
-                                      "--tracking-uri", quickstart_uri])  # fmt: skip
-    assert result.exit_code == 0, result.output
-    experiment = MlflowClient(quickstart_uri).get_experiment_by_name("quickstart")
-    expected = f"http://127.0.0.1:5055/#/experiments/{experiment.experiment_id}/runs"
-    assert f"{expected}?workflowType=machine_learning" in result.output.replace("\n", "")
-    assert started[0][-5:] == [quickstart_uri, "--host", "127.0.0.1", "--port", "5055"]
-    assert experiment.tags[track.EXPERIMENT_KIND[0]] == track.EXPERIMENT_KIND[1]

@@ -1,5 +1,5 @@
 """Ordinary mistakes that must not break a store: a read-only or unreachable store, and an
-alias bomb for a suite. (Two runs at once: tests/runner/test_parallel.py.)"""
+alias bomb for a suite. (Two runs at once: tests/e2e/test_parallel.py.)"""
 
 from __future__ import annotations
 
@@ -49,20 +49,6 @@ def test_an_alias_bomb_is_refused_at_once(tmp_path, tiny_suite):
         and "alias bomb" in result.stderr
         and "Traceback" not in result.stderr
     )
-
-
-def test_aliases_stay_shared_and_variables_still_expand(tmp_path):
-    path = tmp_path / "alias.yaml"
-    path.write_text(
-        "name: ${SUITE_NAME:-tiny}\n"
-        "datasets:\n"
-        "  one: &data {layout: synthetic, options: {per_class: 15, size: 32}}\n"
-        "  two: *data\n"
-        "backbones: [{name: test_resnet, pretrained: false}]\n"
-    )
-    suite = load_checked_suite(path, env={"SUITE_NAME": "renamed"})
-    assert suite.name == "renamed" and list(suite.datasets) == ["one", "two"]
-    assert suite.datasets["one"] == suite.datasets["two"]
 
 
 def _read_only(folder: Path) -> tuple[str, ...]:

@@ -1,24 +1,15 @@
-"""The seed papers' suites validate, and run end to end on fake trees of their layouts."""
+"""The seed papers' suites run end to end on fake trees of their layouts (that they validate:
+tests/suite/test_seed_suites.py)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
 from benchmark.checks import load_checked_suite
 from benchmark.data import write_synthetic
 from benchmark.runner import run_suite
-from benchmark.suite import expand_cells
+from tests.suite.test_seed_suites import SEED_SUITES, SUITES
 
-SUITES = Path(__file__).parents[1] / "suites"
-SEED_SUITES = {
-    "brain_six_models": ["brain-tumor-mri"],
-    "lung_vgg19": ["iq-oth-nccd"],
-    "breast_resnet50_gradcam": ["cdd-cesm", "mias"],
-    "cervical_sipakmed": ["sipakmed"],
-    "transfer_vgg_xray_mri": ["chest-xray-pneumonia", "brain-mri-yes-no"],
-}
 TINY = [
     "backbones=[{name: test_resnet, pretrained: false}]",
     "cells=null",
@@ -29,30 +20,6 @@ TINY = [
     "evaluate.bootstrap=20",
     "evaluate.latency={batch_sizes: [1], warmup: 1, iterations: 2}",
 ]
-
-
-@pytest.mark.parametrize("name", sorted(SEED_SUITES))
-def test_seed_suite_validates_with_its_references(name, monkeypatch, tmp_path):
-    monkeypatch.setenv("MEDBENCH_DATA", str(tmp_path))
-    suite = load_checked_suite(SUITES / f"{name}.yaml")
-    assert suite.name == name
-    assert suite.references is not None and suite.references.rows
-    assert expand_cells(suite)
-    for cfg in suite.datasets.values():
-        assert cfg.root.parent == tmp_path  # the data root comes from ${MEDBENCH_DATA}
-
-
-def test_brain_suite_runs_the_papers_cells_and_ablations(monkeypatch, tmp_path):
-    monkeypatch.setenv("MEDBENCH_DATA", str(tmp_path))
-    cells = [c.name for c in expand_cells(load_checked_suite(SUITES / "brain_six_models.yaml"))]
-    assert len(cells) == 8
-    assert "brain_mri/resnet50/no_augment" in cells
-    assert "brain_mri_raw/mobilenetv2_100/finetune" in cells
-    ablation = next(
-        c for c in expand_cells(load_checked_suite(SUITES / "brain_six_models.yaml"))
-        if c.strategy == "no_augment"
-    )  # fmt: skip
-    assert ablation.train.augment is None and ablation.train.lr == 1e-4
 
 
 @pytest.mark.slow

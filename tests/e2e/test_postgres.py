@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from tests._server import free_port
 from tests.conftest import write_suite
-from tests.runner._procs import (
+from tests.e2e._procs import (
     assert_exactly_once,
     finish,
     medbench,
@@ -26,8 +27,7 @@ from tests.runner._procs import (
     studies,
     wait_until,
 )
-from tests.runner.test_parallel import TUNED
-from tests.serve._server import free_port
+from tests.e2e.test_parallel import TUNED
 
 pytestmark = pytest.mark.slow
 

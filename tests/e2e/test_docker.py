@@ -5,13 +5,13 @@ is one the installed CLIs accept."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import typer
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import ROOT
+
 DOCKER = ROOT / "docker"
 
 

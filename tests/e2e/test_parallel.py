@@ -10,7 +10,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.conftest import write_suite
-from tests.runner._procs import (
+from tests.e2e._procs import (
     assert_exactly_once,
     finish,
     medbench,

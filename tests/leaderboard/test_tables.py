@@ -1,6 +1,7 @@
 """Golden tests: every leaderboard table in every text format, from a fixture store.
 
-Regenerate after an intended change: MEDBENCH_UPDATE_GOLDEN=1 python -m pytest tests/test_tables.py
+Regenerate after an intended change:
+MEDBENCH_UPDATE_GOLDEN=1 python -m pytest tests/leaderboard/test_tables.py
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from benchmark import track
 from benchmark.leaderboard import TABLES, best_mask, build_table, format_table
 from tests.store_fixture import REFERENCES, SUITE, build_store
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).parents[1] / "golden"
 TEXT_FORMATS = ("markdown", "latex", "csv", "json", "html")
 
 

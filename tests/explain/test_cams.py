@@ -143,7 +143,7 @@ def test_a_trained_model_points_at_the_lesions_better_than_chance(quickstart_sto
     from mlflow import MlflowClient
 
     from benchmark import track
-    from tests.test_runner import _artifacts
+    from tests.runner.test_run import _artifacts
 
     runs = track.connect(quickstart_store).cell_runs("quickstart")
     run = runs[runs["tags.medbench.backbone"] == "test_resnet"].iloc[0]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import mlflow
 import pytest
+import torch
 from mlflow import MlflowClient
 
 from benchmark import track
@@ -193,15 +194,26 @@ def test_suite_summary_has_paired_tests_and_error_overlap(tiny_suite_file, track
     assert len(active) == 1 and active[0].info.run_id != run_id
 
 
-def test_a_stop_inside_a_shielded_stretch_waits_for_its_end():
-    """Ctrl-C while a run is being created or ended is delivered once that is done."""
-    import signal
+def test_compiled_latency_is_reported_beside_the_eager_one(
+    monkeypatch, tiny_suite_file, tracking_uri
+):
+    import functools
 
-    from benchmark._process import shielded
+    from benchmark.checks import load_checked_suite
+    from benchmark.runner import run_suite
 
-    done = []
-    with pytest.raises(KeyboardInterrupt), shielded():
-        signal.raise_signal(signal.SIGINT)
-        done.append("after the signal")  # still runs: the stop waits
-    assert done == ["after the signal"]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    calls, original = [], torch.compile
+
+    def eager(model, **kwargs):  # compiling for real takes about a minute on a CPU
+        calls.append(kwargs)
+        return functools.partial(original, backend="eager")(model, **kwargs)
+
+    monkeypatch.setattr(torch, "compile", eager)
+    suite = load_checked_suite(
+        tiny_suite_file, overrides=["evaluate.latency.compile=true", "train.epochs=1"]
+    )
+    metrics = run_suite(suite, tracking_uri=tracking_uri)[0].metrics
+    # CUDA graphs ("reduce-overhead") on a GPU only; static shapes: a graph per batch size
+    assert calls == [{"mode": None, "dynamic": False}]
+    for key in ("b1_mean_ms", "b1_p95_ms", "b8_img_per_s"):
+        assert metrics[f"latency/{key}"] > 0 and metrics[f"latency/compiled_{key}"] > 0

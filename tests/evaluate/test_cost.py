@@ -86,31 +86,6 @@ def test_environment_and_memory_are_recorded():
     assert peak_memory_mb(torch.device("cpu")) > 50  # the process's high-water mark
 
 
-def test_compiled_latency_is_reported_beside_the_eager_one(
-    monkeypatch, tiny_suite_file, tracking_uri
-):
-    import functools
-
-    from benchmark.checks import load_checked_suite
-    from benchmark.runner import run_suite
-
-    calls, original = [], torch.compile
-
-    def eager(model, **kwargs):  # compiling for real takes about a minute on a CPU
-        calls.append(kwargs)
-        return functools.partial(original, backend="eager")(model, **kwargs)
-
-    monkeypatch.setattr(torch, "compile", eager)
-    suite = load_checked_suite(
-        tiny_suite_file, overrides=["evaluate.latency.compile=true", "train.epochs=1"]
-    )
-    metrics = run_suite(suite, tracking_uri=tracking_uri)[0].metrics
-    # CUDA graphs ("reduce-overhead") on a GPU only; static shapes: a graph per batch size
-    assert calls == [{"mode": None, "dynamic": False}]
-    for key in ("b1_mean_ms", "b1_p95_ms", "b8_img_per_s"):
-        assert metrics[f"latency/{key}"] > 0 and metrics[f"latency/compiled_{key}"] > 0
-
-
 def test_peak_gpu_memory_leaves_out_what_was_allocated_before(monkeypatch):
     """The images placed on the GPU and earlier models are not the training's peak."""
     gpu = torch.device("cuda", 0)
