@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import pandas as pd
 from pydantic import BaseModel
 
 from benchmark.data.dicom import patient_id
@@ -124,6 +123,8 @@ def _patient_groups(source: Source, layout: str) -> Source:
 
 def _check_classes_per_split(source: Source, layout: str) -> None:
     """Every class must appear in every official split the dataset has."""
+    import pandas as pd
+
     records = source.records
     official = records[records["split"] != ""]
     if official.empty:

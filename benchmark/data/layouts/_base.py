@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from benchmark.data.dicom import DicomOptions
@@ -27,6 +26,8 @@ from benchmark.errors import DataError
 from benchmark.registry import Registry
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from benchmark.data.layouts._synth import WriteTree
 
 MASK_SUFFIX = "_mask"
@@ -261,6 +262,8 @@ def make_source(
 ) -> Source:
     """Rows of ``label``, ``split``, ``path`` (and optionally ``group``, ``mask``) → Source,
     with ids relative to ``root``. An image's group defaults to the image itself."""
+    import pandas as pd
+
     if not rows:
         raise DataError(f"no images found under {root}; expected {expected}.")
     table = pd.DataFrame(rows)

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pandas as pd
 
 from benchmark.data.dicom import write_dicom
 from benchmark.data.layouts._base import LAYOUTS, Counts, split_counts
@@ -101,6 +100,8 @@ class PhantomWriter:
             self.progress(self.done, self.total)
 
     def counts(self) -> Counts:
+        import pandas as pd
+
         return split_counts(pd.DataFrame(self._found, columns=["split", "label"]))
 
 

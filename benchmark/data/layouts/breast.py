@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import pandas as pd
 from pydantic import Field
 
 from benchmark.data.layouts._base import (
@@ -21,6 +20,9 @@ from benchmark.data.layouts._base import (
 )
 from benchmark.data.layouts._synth import PhantomWriter
 from benchmark.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _CDD_FOLDERS = {
     "low_energy": "Low energy images of CDD-CESM",
@@ -52,6 +54,8 @@ def _key(name: str) -> str:
 def write_cdd_cesm(w: PhantomWriter) -> None:
     """Low-energy (DM) and subtracted (CESM) images of two views per breast, some names
     ending in " .jpg", and the annotation workbook (sheet ``all``, stray spaces in names)."""
+    import pandas as pd
+
     top = w.out / "PKG - CDD-CESM" / "CDD-CESM"
     phantom = {"Normal": "notumor", "Benign": "meningioma", "Malignant": "glioma"}
     # What the reader finds with its default options: low-energy images, normal vs cancer.
@@ -143,6 +147,8 @@ def cdd_cesm(root: Path, options: CddCesmOptions) -> Source:
 
 
 def _read_sheet(workbook: Path) -> pd.DataFrame:
+    import pandas as pd
+
     try:
         sheets = pd.read_excel(workbook, sheet_name=None, dtype=str)
     except Exception as exc:  # openpyxl raises several types for a damaged workbook

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from pydantic import Field, field_validator
 
 from benchmark.data.files import is_image_file
@@ -43,6 +42,8 @@ class SyntheticOptions(LayoutOptions):
 @register("synthetic", options=SyntheticOptions, needs_root=False)
 def synthetic(root: Path | None, options: SyntheticOptions) -> Source:
     """Brain-MRI phantoms rendered in memory, with lesion masks (no download)."""
+    import pandas as pd
+
     n = options.per_class * len(options.classes)
     labels = [options.classes[i % len(options.classes)] for i in range(n)]
     ids = [f"phantom_{options.seed}_{i:05d}" for i in range(n)]
@@ -99,6 +100,8 @@ class CsvOptions(LayoutOptions):
 
 def write_csv(w: PhantomWriter) -> None:
     """images/ and manifest.csv with path, label, split and group (two images a subject)."""
+    import pandas as pd
+
     w.expect(len(CLASSES) * w.per_class)
     rows = []
     for c, label in enumerate(CLASSES):
@@ -116,6 +119,8 @@ def write_csv(w: PhantomWriter) -> None:
 @register("csv", options=CsvOptions, writer=write_csv, formats=("png", "dcm"))
 def csv(root: Path, options: CsvOptions) -> Source:
     """A manifest CSV with columns path,label[,split][,group]; paths relative to it."""
+    import pandas as pd
+
     manifest = root / options.manifest
     if not manifest.is_file():
         raise DataError(
