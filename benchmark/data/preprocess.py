@@ -34,7 +34,7 @@ __all__ = [
     "resize",
 ]
 
-OPS_VERSION = 2
+OPS_VERSION = 3  # 3: the lesion masks cached beside the images are resized by nearest neighbour
 
 Op = tuple[str, dict[str, Any]]
 # Height, width and channels (1: a gray H × W image, 3: RGB); a range where the content
