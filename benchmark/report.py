@@ -91,11 +91,11 @@ def write_report(
         "training_curves": _curves(store, runs),
         "ablations": _ablations(runs),
     }
-    for name, figure in figures.items():
+    for figure_name, figure in figures.items():
         if figure is None:
-            report.skipped.append(f"figure {name}: not enough data")
+            report.skipped.append(f"figure {figure_name}: not enough data")
             continue
-        path = out / "figures" / f"{name}.png"
+        path = out / "figures" / f"{figure_name}.png"
         figure.savefig(path, dpi=110)
         plt.close(figure)
         report.figures.append(path)

@@ -14,7 +14,7 @@ import inspect
 import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import cv2
 import numpy as np
@@ -84,8 +84,9 @@ def describe_ops() -> list[tuple[str, str]]:
     return rows
 
 
-def parse_op(spec: str | dict[str, Any]) -> Op:
-    """Turn a suite entry into ``(name, kwargs)``, checking the name and its arguments."""
+def parse_op(spec: object) -> Op:
+    """Turn a suite entry into ``(name, kwargs)``, checking the name and its arguments (the
+    entry is as the user wrote it: anything YAML reads)."""
     if isinstance(spec, str):
         name, args = spec, {}
     elif isinstance(spec, dict) and len(spec) == 1:
@@ -188,7 +189,8 @@ def crop_brain_contour(
     """Crop to the head: blur, threshold, erode and dilate, largest contour's extreme points."""
     gray = cv2.GaussianBlur(grayscale(image), (blur, blur), 0)
     mask = cv2.threshold(gray, threshold, 255, cv2.THRESH_BINARY)[1]
-    mask = cv2.dilate(cv2.erode(mask, None, iterations=iterations), None, iterations=iterations)
+    square = np.ones((3, 3), np.uint8)  # OpenCV's default kernel, spelt out
+    mask = cv2.dilate(cv2.erode(mask, square, iterations=iterations), square, iterations=iterations)
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:  # nothing bright enough: keep the image whole
         return image
@@ -213,7 +215,10 @@ _COLORMAPS = {
     for name in dir(cv2)
     if name.startswith("COLORMAP_")
 }
-ColormapName = Literal[tuple(sorted(_COLORMAPS))]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # the names are OpenCV's, known only when it is loaded
+    ColormapName = str
+else:
+    ColormapName = Literal[tuple(sorted(_COLORMAPS))]
 
 
 @_register("colormap", shape=lambda h, w, c, name: (h, w, 3))

@@ -16,7 +16,7 @@ from benchmark.explain._gallery import gallery_figure, stages_figure
 from benchmark.explain._layers import stage_layers
 from benchmark.explain._maps import cam_maps, explain_maps
 from benchmark.explain._quality import baseline_maps, faithfulness, localisation
-from benchmark.explain.methods import get_method
+from benchmark.explain.methods import Attribution, get_method
 from benchmark.suite import ExplainConfig
 
 __all__ = ["CellExplanation", "explain_cell"]
@@ -60,9 +60,11 @@ def explain_cell(
     def inputs(indices) -> torch.Tensor:
         return normalize(images[indices], mean=mean, std=std, device=device)
 
-    def maps_of(method: str, x: torch.Tensor, targets: list[int]):
-        options = {"layer": config.layer, "settings": config, "mean": mean, "std": std}
-        return explain_maps(model, x, targets, method=method, seed=seed, **options)
+    def maps_of(method: str, x: torch.Tensor, targets: list[int]) -> Attribution:
+        return explain_maps(
+            model, x, targets, method=method, layer=config.layer, settings=config, mean=mean,
+            std=std, seed=seed,
+        )  # fmt: skip
 
     out = CellExplanation()
     preds = probs.argmax(axis=1)

@@ -30,7 +30,7 @@ def overlay(image: np.ndarray, cam: np.ndarray) -> np.ndarray:
 
 
 def heatmap(cam: np.ndarray) -> np.ndarray:
-    jet = cv2.applyColorMap(np.uint8(255 * np.clip(cam, 0, 1)), cv2.COLORMAP_JET)
+    jet = cv2.applyColorMap((255 * np.clip(cam, 0, 1)).astype(np.uint8), cv2.COLORMAP_JET)
     return cv2.cvtColor(jet, cv2.COLOR_BGR2RGB)
 
 

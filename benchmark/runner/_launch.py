@@ -86,8 +86,11 @@ def launch(
     return outcomes_from_board(session), errors
 
 
-def _run_local(session, slots, display: Display, poll_s: float) -> list[str]:
-    processes, errors = [], []
+def _run_local(
+    session: Session, slots: Sequence[Slot], display: Display, poll_s: float
+) -> list[str]:
+    processes: list[subprocess.Popen[str]] = []
+    errors: list[str] = []
     try:
         for slot in slots:
             process = subprocess.Popen(
@@ -100,6 +103,7 @@ def _run_local(session, slots, display: Display, poll_s: float) -> list[str]:
                 start_new_session=True,  # Ctrl-C reaches them through the launcher, once
             )
             processes.append(process)
+            assert process.stdin is not None  # stdin=PIPE
             process.stdin.write(assignment(session, slot).model_dump_json())
             process.stdin.close()
             _forward(process, slot.name, display.log, errors)
@@ -123,11 +127,15 @@ def progress(session: Session) -> Snapshot:
     )
 
 
-def _forward(process, name: str, log: Callable[[str], None], errors: list[str]) -> None:
+def _forward(
+    process: subprocess.Popen[str], name: str, log: Callable[[str], None], errors: list[str]
+) -> None:
     """Show a worker's messages as they come; keep its last error line."""
+    stderr = process.stderr
+    assert stderr is not None  # started with stderr=PIPE
 
     def pump() -> None:
-        for line in process.stderr:
+        for line in stderr:
             line = line.rstrip()
             if line:
                 log(f"[{name}] {line}")
@@ -137,7 +145,7 @@ def _forward(process, name: str, log: Callable[[str], None], errors: list[str]) 
     threading.Thread(target=pump, name=f"output-{name}", daemon=True).start()
 
 
-def _stop(processes: list) -> None:
+def _stop(processes: list[subprocess.Popen[str]]) -> None:
     """SIGINT to every worker still running (each ends its runs as KILLED), SIGKILL to those
     that have not stopped within the grace period."""
     alive = [p for p in processes if p.poll() is None]

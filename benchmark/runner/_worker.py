@@ -132,7 +132,8 @@ class _Datasets:
     """The suite's datasets, indexed once per worker."""
 
     def __init__(self, suite: Suite, reporter: Reporter) -> None:
-        self.suite, self.reporter, self.done = suite, reporter, {}
+        self.suite, self.reporter = suite, reporter
+        self.done: dict[str, Dataset] = {}
 
     def index(self, names: list[str]) -> None:
         for name in names:

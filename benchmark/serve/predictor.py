@@ -85,11 +85,12 @@ class Predictor:
 
         Raises :class:`BadImage` naming the first input that cannot be used.
         """
-        prepared = self.prepare_many(images)
-        for i, (image, result) in enumerate(zip(images, prepared, strict=True)):
+        prepared: list[torch.Tensor] = []
+        for i, (image, result) in enumerate(zip(images, self.prepare_many(images), strict=True)):
             if isinstance(result, BadImage):
                 name = image if isinstance(image, str | Path) else f"input {i}"
                 raise BadImage(f"{name}: {result}")
+            prepared.append(result)
         return self.table(self.probabilities(prepared))
 
     def prepare_many(self, images: Sequence[ImageInput]) -> list[torch.Tensor | BadImage]:

@@ -11,6 +11,7 @@ them, their structure only.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from pydantic import (
@@ -152,10 +153,9 @@ class ExplainConfig(BaseModel):
                 message = f"expected a mapping of the {key} method's settings, or one of {own}"
                 problems.append(problem((key,), message, value))
             elif options is not None:
-                fields = sorted(options.model_fields)
                 sections[key] = check_options(
                     options, value, loc=(key,), problems=problems,
-                    unknown=lambda name, fields=fields: unknown_setting(name, fields),
+                    unknown=partial(unknown_setting, allowed=sorted(options.model_fields)),
                 )  # fmt: skip
         problems.raise_if_any("ExplainConfig")
         if known is not None:

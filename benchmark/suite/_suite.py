@@ -3,6 +3,7 @@ checks that span its parts (a strategy's settings and training changes, tuned na
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
@@ -107,7 +108,7 @@ class Suite(_Strict):
                 continue
             options = check_options(
                 known[kind], config.options, loc=(key,), problems=problems,
-                unknown=lambda name, kind=kind: _not_a_setting_of(name, kind, known),
+                unknown=partial(_not_a_setting_of, kind=kind, known=known),
             )  # fmt: skip
             checked[key] = config.model_copy(update=options)
         problems.raise_if_any("Suite")

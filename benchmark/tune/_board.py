@@ -130,7 +130,9 @@ def reap_cells(storage: str | None, suite: str) -> list[CellEntry]:
     dead = [_entry(t) for t in fail_dead_trials(study)]
     for entry in dead:
         if not entry.duplicate:
-            attrs = {k: entry.attrs[k] for k in ("cell", "name", "resume") if k in entry.attrs}
+            attrs: dict[str, Any] = {
+                k: entry.attrs[k] for k in ("cell", "name", "resume") if k in entry.attrs
+            }
             root = entry.attrs.get("retry_of", entry.number)
             study.enqueue_trial({}, user_attrs={**attrs, "retry_of": root})
     return dead

@@ -97,7 +97,7 @@ class Source:
         mask_path = self.records["mask"].iat[i]
         mask = decode_image(Path(mask_path).read_bytes()) > 127 if mask_path else None
         if mask is not None and mask.ndim == 3:
-            mask = mask.any(axis=2)
+            mask = np.asarray(mask.any(axis=2))
         return decode_image(data, dicom=self.dicom), mask
 
     def subset(self, keep: np.ndarray) -> Source:

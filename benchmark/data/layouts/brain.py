@@ -82,9 +82,10 @@ def brain_mri_yes_no(root: Path, options: LayoutOptions) -> Source:
     def has_yes_no(p: Path) -> bool:
         return all((p / name).is_dir() for name in _YES_NO)
 
-    top, *copies = list(find_folders(root, has_yes_no)) or [None]
-    if top is None:
+    found = list(find_folders(root, has_yes_no))
+    if not found:
         raise not_found(root, "brain-mri-yes-no", "yes/ and no/ folders of images")
+    top, *copies = found
     skipped: list[str] = []
     rows = class_folder_rows(top, "", skipped, only=_YES_NO)
     seen = {(row["label"], Path(row["path"]).name) for row in rows}

@@ -222,10 +222,11 @@ def write_mias(w: PhantomWriter) -> None:
 def mias(root: Path, options: MiasOptions) -> Source:
     """mini-MIAS mammograms: all-mias/mdbNNN.pgm + Info.txt; patient = left/right pair."""
     top = find_folder(root, lambda p: _info_file(p) is not None)
-    if top is None:
+    info = _info_file(top) if top is not None else None
+    if top is None or info is None:
         raise not_found(root, "mias", "all-mias/ with mdb001.pgm … and Info.txt")
     severity: dict[str, str] = {}
-    for line in _info_file(top).read_text(errors="replace").splitlines():
+    for line in info.read_text(errors="replace").splitlines():
         match = _MIAS_ROW.match(line.strip())
         if match is None:
             continue  # the description lines around the table

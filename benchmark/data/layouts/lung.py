@@ -109,9 +109,10 @@ def chest_xray_pneumonia(root: Path, options: ChestXrayOptions) -> Source:
     def has_splits(p: Path) -> bool:
         return (p / "train").is_dir() and (p / "test").is_dir()
 
-    top, *copies = list(find_folders(root, has_splits)) or [None]
-    if top is None:
+    found = list(find_folders(root, has_splits))
+    if not found:
         raise not_found(root, "chest-xray-pneumonia", "chest_xray/ with train/ and test/")
+    top, *copies = found
     skipped: list[str] = []
     rows = []
     for split in ("train", "val", "test"):
