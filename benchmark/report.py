@@ -51,8 +51,8 @@ class Report:
 def write_report(
     store: track.Store,
     suite: str,
-    out: Path,
     *,
+    out: Path,
     references: References | None = None,
     description: str = "",
 ) -> Report:
@@ -119,7 +119,7 @@ def write_report(
             body="\n".join(sections),
         )
     )
-    store.log_report(suite, out / "figures", "report")
+    store.log_report(suite, out / "figures", artifact_path="report")
     return report
 
 
@@ -328,7 +328,7 @@ def _download(
     """A logged PNG, scaled down to ``width`` pixels for the page."""
     from PIL import Image
 
-    local = store.download_artifact(run_id, path, downloads)
+    local = store.download_artifact(run_id, path, folder=downloads)
     image = Image.open(local)
     if image.width <= width:
         return Path(local).read_bytes()

@@ -52,7 +52,7 @@ class RichReporter(Reporter):
     def __exit__(self, *exc) -> None:
         self.progress.stop()
 
-    def loading(self, what: str, done: int, total: int) -> None:
+    def loading(self, what: str, *, done: int, total: int) -> None:
         if self._load is None:
             self._load = self.progress.add_task(what, total=total, info="")
         self.progress.update(self._load, completed=done, total=total)
@@ -67,7 +67,7 @@ class RichReporter(Reporter):
     def waiting(self, message: str) -> None:
         self.progress.console.print(f"[dim]{escape(message)}[/]")
 
-    def cell_started(self, cell: Cell, index: int, total: int) -> None:
+    def cell_started(self, cell: Cell, *, index: int, total: int) -> None:
         if self._cells is None:
             self._cells = self.progress.add_task("cells", total=total, info="")
         if self._epochs is not None:

@@ -211,9 +211,9 @@ class AuditReport:
 def audit(
     records: pd.DataFrame,
     split: pd.Series,
+    *,
     facts: pd.DataFrame,
     pairs: pd.DataFrame,
-    *,
     bad_files: list[dict[str, str]] | None = None,
     notes: list[str] | tuple[str, ...] = (),
     groups: pd.Series | None = None,

@@ -81,7 +81,7 @@ def load_images(
             square = (size, size)
             mask = cv2.resize(mask.astype(np.uint8), square, interpolation=cv2.INTER_NEAREST) > 0
         if cache is not None:
-            cache.put(recipe, sha, image, mask)
+            cache.put(recipe, sha, image=image, mask=mask)
         return image, mask
 
     images: list[np.ndarray] = []

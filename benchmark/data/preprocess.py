@@ -163,7 +163,7 @@ def to_rgb(image: np.ndarray) -> np.ndarray:
 
 @_register("resize", shape=lambda h, w, c, size, mode: (size, size, c))
 def resize(
-    image: np.ndarray, size: int = 224, mode: Literal["stretch", "pad"] = "stretch"
+    image: np.ndarray, *, size: int = 224, mode: Literal["stretch", "pad"] = "stretch"
 ) -> np.ndarray:
     """Resize to size × size: `stretch` ignores the aspect ratio, `pad` keeps it."""
     h, w = image.shape[:2]
@@ -184,7 +184,7 @@ def resize(
     "crop_brain_contour", shape=lambda h, w, c, **settings: (range(1, h + 1), range(1, w + 1), c)
 )
 def crop_brain_contour(
-    image: np.ndarray, threshold: int = 45, blur: int = 5, iterations: int = 2
+    image: np.ndarray, *, threshold: int = 45, blur: int = 5, iterations: int = 2
 ) -> np.ndarray:
     """Crop to the head: blur, threshold, erode and dilate, largest contour's extreme points."""
     gray = cv2.GaussianBlur(grayscale(image), (blur, blur), 0)
@@ -204,7 +204,7 @@ def crop_brain_contour(
 
 @_register("bilateral")
 def bilateral(
-    image: np.ndarray, d: int = 9, sigma_color: float = 75.0, sigma_space: float = 75.0
+    image: np.ndarray, *, d: int = 9, sigma_color: float = 75.0, sigma_space: float = 75.0
 ) -> np.ndarray:
     """OpenCV's edge-preserving bilateral filter (denoises, keeps edges)."""
     return cv2.bilateralFilter(image, d, sigma_color, sigma_space)
@@ -222,14 +222,14 @@ else:
 
 
 @_register("colormap", shape=lambda h, w, c, name: (h, w, 3))
-def colormap(image: np.ndarray, name: ColormapName = "bone") -> np.ndarray:
+def colormap(image: np.ndarray, *, name: ColormapName = "bone") -> np.ndarray:
     """Map gray levels through an OpenCV colormap (bone, jet, viridis, …) to RGB."""
     mapped = cv2.applyColorMap(grayscale(image), _COLORMAPS[name])
     return cv2.cvtColor(mapped, cv2.COLOR_BGR2RGB)
 
 
 @_register("clahe")
-def clahe(image: np.ndarray, clip_limit: float = 2.0, tiles: int = 8) -> np.ndarray:
+def clahe(image: np.ndarray, *, clip_limit: float = 2.0, tiles: int = 8) -> np.ndarray:
     """Contrast-limited adaptive histogram equalisation (on lightness for colour images)."""
     equalise = cv2.createCLAHE(clipLimit=clip_limit, tileGridSize=(tiles, tiles)).apply
     if image.ndim == 2:

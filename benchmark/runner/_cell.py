@@ -50,7 +50,7 @@ def _tags(cell: Cell) -> dict[str, str]:
 
 
 def run_cell(
-    cell: Cell, data: Dataset, context: Context, claim: tune.CellClaim | None = None
+    cell: Cell, data: Dataset, *, context: Context, claim: tune.CellClaim | None = None
 ) -> CellOutcome:
     """Tune, train, evaluate and log one cell, under ``claim`` (the worker's hold on it)."""
     start = time.perf_counter()
@@ -88,7 +88,7 @@ def _tune_train_evaluate(
     """The cell's phases: its inputs recorded, tuning on train/val, the final training of
     each seed, the test split touched once per seed after all of that, then the results."""
     _log_inputs(cell, data, run, context)
-    images = images_for(cell, data, context.reporter)
+    images = images_for(cell, data, reporter=context.reporter)
     final, refit_epochs, metrics = _tuned(cell, data, images, run, context, claim)
     per_seed, first, explanation = [], None, None
     for k, seed in enumerate(cell.seeds):
@@ -177,7 +177,8 @@ def _train_and_test(final: Cell, data, images, run: track.RunLog, context: Conte
     allocated = reset_peak_memory(context.device)
     fit_start = time.perf_counter()
     trained = fit_cell(
-        final, data, images, context, seed=seed, on_epoch=on_epoch, refit_epochs=refit_epochs,
+        final, data, images=images, context=context, seed=seed, on_epoch=on_epoch,
+        refit_epochs=refit_epochs,
         checkpoint=context.checkpoint(final.suite, final.config_hash, f"seed-{seed}"),
     )  # fmt: skip
     fit_seconds = time.perf_counter() - fit_start
@@ -188,7 +189,9 @@ def _train_and_test(final: Cell, data, images, run: track.RunLog, context: Conte
         mean=trained.mean, std=trained.std, device=context.device,
     )  # fmt: skip
     probs, labels = predict_proba(trained.model, test)
-    result = evaluate(labels, probs, classes=images.classes, ids=split_ids(images, data, "test"))
+    result = evaluate(
+        labels, probs, classes=images.classes, ids=split_ids(images, data, split="test")
+    )
     scores = {**result.metrics, **training_cost(trained, fit_seconds), "memory/peak_mb": memory}
     if final.evaluate.bootstrap:
         start = time.perf_counter()
@@ -213,7 +216,7 @@ def study_name(cell: Cell) -> str:
     return f"{cell.suite}.{cell.study_key}"
 
 
-def study_spec(cell: Cell, context: Context, run_id: str | None = None) -> tune.StudySpec:
+def study_spec(cell: Cell, context: Context, *, run_id: str | None = None) -> tune.StudySpec:
     """The cell's study, the same in every worker that runs its trials; its owner also
     records on it the cell and its MLflow run (``run_id``), for Optuna Dashboard."""
     tune_cfg = _tuning(cell)
@@ -252,14 +255,16 @@ def tuned_space(cell: Cell) -> dict[str, ParamSpec]:
 
 
 def _tune(cell, data, images, run: track.RunLog, context: Context, claim) -> tune.StudyResult:
-    spec = study_spec(cell, context, run.run_id)
+    spec = study_spec(cell, context, run_id=run.run_id)
     context.store.adopt_trial_runs(context.experiment_id, study=spec.name, parent_run_id=run.run_id)
     if claim is not None:
         claim.note(study=spec.name)
     return tune.run_study(
         spec,
         trials=_tuning(cell).trials,
-        objective=trial_objective(cell, data, images, context, parent_run_id=run.run_id),
+        objective=trial_objective(
+            cell, data, images=images, context=context, parent_run_id=run.run_id
+        ),
         on_dead=lambda dead: end_dead_runs(dead, context),
         still_owner=claim.held if claim is not None else None,
     )
@@ -271,7 +276,7 @@ def end_dead_runs(dead: list[dict], context: Context) -> None:
 
 
 def trial_objective(
-    cell: Cell, data: Dataset, images: ImageSet, context: Context, *, parent_run_id: str
+    cell: Cell, data: Dataset, *, images: ImageSet, context: Context, parent_run_id: str
 ):
     """One trial of ``cell``: a nested MLflow run under the cell's run, trained on train,
     scored on val each epoch (the pruner may stop it), checkpointed per epoch."""
@@ -305,8 +310,8 @@ def trial_objective(
                 history = fit_cell(
                     trial_cell,
                     data,
-                    images,
-                    context,
+                    images=images,
+                    context=context,
                     seed=cell.seed,
                     on_epoch=on_epoch,
                     checkpoint=checkpoint,

@@ -79,15 +79,15 @@ def launch(
     if launcher == "ray":
         from benchmark.runner._ray import run_on_ray
 
-        errors = run_on_ray(session, slots, display or Display(), poll_s)
+        errors = run_on_ray(session, slots, display=display or Display(), poll_s=poll_s)
     else:
-        errors = _run_local(session, slots, display or Display(), poll_s)
+        errors = _run_local(session, slots, display=display or Display(), poll_s=poll_s)
     summarise_suite(suite, session.context(None, Reporter()))
     return outcomes_from_board(session), errors
 
 
 def _run_local(
-    session: Session, slots: Sequence[Slot], display: Display, poll_s: float
+    session: Session, slots: Sequence[Slot], *, display: Display, poll_s: float
 ) -> list[str]:
     processes: list[subprocess.Popen[str]] = []
     errors: list[str] = []

@@ -126,7 +126,7 @@ class Predictor:
 
         mean, std = self.config["mean"], self.config["std"]
         x = self.normalized(image[None])
-        cam = cam_maps(self.model, x, [target], method=method, mean=mean, std=std)[0]
+        cam = cam_maps(self.model, x, targets=[target], method=method, mean=mean, std=std)[0]
         return overlay(image.numpy(), cam)
 
     def normalized(self, batch: torch.Tensor) -> torch.Tensor:

@@ -104,7 +104,9 @@ class Suite(_Strict):
                     + suggest(kind, known)
                     + hint
                 )
-                problems.append(problem((key, "kind") if config.kind else (key,), message, kind))
+                problems.append(
+                    problem((key, "kind") if config.kind else (key,), message, value=kind)
+                )
                 continue
             options = check_options(
                 known[kind], config.options, loc=(key,), problems=problems,

@@ -103,8 +103,8 @@ def board_entries(storage: str | None, suite: str) -> list[CellEntry]:
 def post_cells(
     storage: str | None,
     suite: str,
-    cells: Iterable[tuple[str, str]],
     *,
+    cells: Iterable[tuple[str, str]],
     resume: bool = True,
 ) -> int:
     """Queue each ``(config hash, name)`` that has no queued or running claim; return how

@@ -97,7 +97,7 @@ def cdd_cesm(root: Path, options: CddCesmOptions) -> Source:
     folder_name = _CDD_FOLDERS[options.images]
     top = find_folder(root, lambda p: (p / folder_name).is_dir())
     if top is None:
-        raise not_found(root, "cdd-cesm", f"'{folder_name}/' (under CDD-CESM/)")
+        raise not_found(root, "cdd-cesm", expected=f"'{folder_name}/' (under CDD-CESM/)")
     if options.annotations is not None:
         workbook = root / options.annotations
     else:
@@ -224,7 +224,7 @@ def mias(root: Path, options: MiasOptions) -> Source:
     top = find_folder(root, lambda p: _info_file(p) is not None)
     info = _info_file(top) if top is not None else None
     if top is None or info is None:
-        raise not_found(root, "mias", "all-mias/ with mdb001.pgm … and Info.txt")
+        raise not_found(root, "mias", expected="all-mias/ with mdb001.pgm … and Info.txt")
     severity: dict[str, str] = {}
     for line in info.read_text(errors="replace").splitlines():
         match = _MIAS_ROW.match(line.strip())

@@ -67,5 +67,5 @@ def sipakmed(root: Path, options: LayoutOptions) -> Source:
             group = f"{label}/{cluster.group(1)}" if cluster else ""
             rows.append({"label": label, "split": "", "group": group, "path": path})
     if missing:
-        raise not_found(root, "sipakmed", f"the CROPPED folders {missing}")
+        raise not_found(root, "sipakmed", expected=f"the CROPPED folders {missing}")
     return make_source(root, rows, expected="im_<Class>/im_<Class>/CROPPED/*.bmp", notes=skipped)
