@@ -32,7 +32,7 @@ class CellOutcome:
 
 class Reporter:
     """What the runner tells a display about its progress; this base shows nothing
-    (``console.RichReporter`` draws it)."""
+    (the command line's ``RichReporter`` draws it)."""
 
     def loading(self, what: str, *, done: int, total: int) -> None: ...
     def warning(self, message: str) -> None: ...

@@ -31,7 +31,8 @@ STOP_GRACE_S = 60
 
 
 class Display:
-    """What the launcher shows (``console.WorkersDisplay`` draws it); this base shows nothing."""
+    """What the launcher shows (the command line's ``WorkersDisplay`` draws it); this base shows
+    nothing."""
 
     def update(self, snap: Snapshot) -> None: ...
     def log(self, line: str) -> None: ...
