@@ -17,7 +17,7 @@ __all__ = ["owner_is_dead", "set_worker", "shielded", "stamp"]
 _WORKER: dict[str, str] = {}
 
 
-def set_worker(**facts: str) -> None:
+def set_worker(**facts: str | None) -> None:
     """Facts about this worker (``worker``, ``device``) added to every stamp from now on."""
     _WORKER.update({k: str(v) for k, v in facts.items() if v is not None})
 
@@ -30,15 +30,16 @@ def stamp() -> dict[str, str]:
 
 def owner_is_dead(host: object, pid: object) -> bool:
     """True when the stamped process ran on this host and no longer exists."""
-    if host != socket.gethostname() or not str(pid or "").isdigit() or int(pid) == 0:
+    digits = str(pid or "")
+    if host != socket.gethostname() or not digits.isdigit() or int(digits) == 0:
         return False
     try:
-        os.kill(int(pid), 0)
+        os.kill(int(digits), 0)
     except ProcessLookupError:
         return True
     except PermissionError:
         return False
-    return _is_zombie(int(pid))
+    return _is_zombie(int(digits))
 
 
 def _is_zombie(pid: int) -> bool:

@@ -32,7 +32,7 @@ class _Registries:
 
         return get_layout(name)
 
-    def op(self, spec: str | dict[str, Any]) -> None:
+    def op(self, spec: object) -> None:
         from benchmark.data import parse_op
 
         parse_op(spec)
@@ -91,11 +91,13 @@ def suite_schema() -> dict[str, Any]:
     from benchmark.suite import DatasetConfig, ExplainConfig, StrategyConfig
 
     strategies = list_strategies()
-    methods = [m for m in list_methods() if m.options is not None]
+    methods = [(m, m.options) for m in list_methods() if m.options is not None]
     layouts = list_layouts()
-    plugins = [s.Options for s in strategies] + [m.options for m in methods]
+    plugins: list[type[BaseModel]] = [s.Options for s in strategies]
+    plugins += [options for _, options in methods]
     plugins += [layout.options for layout in layouts]
-    models = [Suite, StrategyConfig, ExplainConfig, DatasetConfig, *dict.fromkeys(plugins)]
+    models: list[type[BaseModel]] = [Suite, StrategyConfig, ExplainConfig, DatasetConfig]
+    models += dict.fromkeys(plugins)
     refs, schema = models_json_schema([(model, "validation") for model in models])
     defs = schema["$defs"]
 
@@ -126,7 +128,7 @@ def suite_schema() -> dict[str, Any]:
         )
     explain = definition(ExplainConfig)
     explain["properties"] |= {
-        m.name: ref(m.options, description=f"{m.name}: {m.about}") for m in methods
+        m.name: ref(options, description=f"{m.name}: {m.about}") for m, options in methods
     }
     explain["additionalProperties"] = False
     dataset = definition(DatasetConfig)

@@ -51,8 +51,8 @@ class Report:
 def write_report(
     store: track.Store,
     suite: str,
-    out: Path,
     *,
+    out: Path,
     references: References | None = None,
     description: str = "",
 ) -> Report:
@@ -91,11 +91,11 @@ def write_report(
         "training_curves": _curves(store, runs),
         "ablations": _ablations(runs),
     }
-    for name, figure in figures.items():
+    for figure_name, figure in figures.items():
         if figure is None:
-            report.skipped.append(f"figure {name}: not enough data")
+            report.skipped.append(f"figure {figure_name}: not enough data")
             continue
-        path = out / "figures" / f"{name}.png"
+        path = out / "figures" / f"{figure_name}.png"
         figure.savefig(path, dpi=110)
         plt.close(figure)
         report.figures.append(path)
@@ -119,7 +119,7 @@ def write_report(
             body="\n".join(sections),
         )
     )
-    store.log_report(suite, out / "figures", "report")
+    store.log_report(suite, out / "figures", artifact_path="report")
     return report
 
 
@@ -328,7 +328,7 @@ def _download(
     """A logged PNG, scaled down to ``width`` pixels for the page."""
     from PIL import Image
 
-    local = store.download_artifact(run_id, path, downloads)
+    local = store.download_artifact(run_id, path, folder=downloads)
     image = Image.open(local)
     if image.width <= width:
         return Path(local).read_bytes()

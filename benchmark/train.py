@@ -59,14 +59,14 @@ def create_optimizer(
     """The optimiser of ``config``; on a GPU its fused implementation (one kernel for all
     parameters)."""
     params = list(params)
-    fused = {"fused": True} if device is not None and device.type == "cuda" else {}
+    fused = True if device is not None and device.type == "cuda" else None  # None: torch's choice
     if config.optimizer == "sgd":
         return torch.optim.SGD(
             params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
-            **fused,
+            fused=fused,
         )  # fmt: skip
     cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
-    return cls(params, lr=config.lr, weight_decay=config.weight_decay, **fused)
+    return cls(params, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
 
 
 def compiled(model: nn.Module, *, mode: str | None = None) -> nn.Module:
@@ -168,7 +168,7 @@ def fit(
     optimizer = create_optimizer(trainable, config, device=device)
     step = _Step(net, loss_fn, optimizer, model=model, config=config, channels_last=channels_last)
     stopping = config.early_stopping if val is not None else None
-    monitor = stopping.monitor if stopping else "val/f1_weighted"
+    monitor: str = stopping.monitor if stopping else "val/f1_weighted"
     if val is None:
         monitor = "train/loss"
     maximize = bool(higher_is_better(monitor))

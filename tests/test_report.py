@@ -24,7 +24,7 @@ def report(tracking_uri, tmp_path):
     build_store(tracking_uri)
     store = track.connect(tracking_uri)
     return write_report(
-        store, SUITE, tmp_path / "report", references=REFERENCES, description="fixture suite"
+        store, SUITE, out=tmp_path / "report", references=REFERENCES, description="fixture suite"
     ), store
 
 
@@ -94,7 +94,7 @@ def test_the_report_says_how_busy_each_cell_kept_the_machine(tracking_uri, tmp_p
     metrics = [Metric(key, value, 0, step) for key, values in samples.items()
                for step, value in enumerate(values)]  # fmt: skip
     client.log_batch(busy["run_id"], metrics=metrics)
-    page = write_report(store, SUITE, tmp_path / "report").page.read_text()
+    page = write_report(store, SUITE, out=tmp_path / "report").page.read_text()
     line = next(li for li in page.split("<li>") if li.startswith(busy["tags.medbench.cell"]))
     assert "CPU 70 % (mean), memory 4.1 GB (peak), GPU 1 95 % (mean), 6.1 GB (peak)" in line
     assert "GPU 0" not in line and "(3 samples)" in line  # only the GPU the cell trained on

@@ -11,7 +11,9 @@ from benchmark.suite import EarlyStoppingConfig, ScheduleConfig, TrainConfig
 from benchmark.train import fit, predict_proba
 
 IMAGES = load_images(
-    create_source("synthetic", None, SyntheticOptions(per_class=24, size=32, difficulty=0.0)),
+    create_source(
+        "synthetic", None, options=SyntheticOptions(per_class=24, size=32, difficulty=0.0)
+    ),
     ops=[],
     size=32,
 )

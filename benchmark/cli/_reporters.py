@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
 from rich.table import Table
 
 from benchmark.console import console
-from benchmark.runner import CellOutcome, Reporter
+from benchmark.runner import CellOutcome, Display, Reporter, Snapshot
 from benchmark.suite import Cell
 
 __all__ = ["RichReporter", "WorkersDisplay", "worker_rows"]
@@ -41,7 +40,10 @@ class RichReporter(Reporter):
     def __init__(self, *, quiet: bool = False) -> None:
         self.quiet = quiet  # no warnings (a caller that shows the findings itself)
         self.progress = _progress(TextColumn("{task.fields[info]}"))
-        self._cells = self._epochs = self._load = None
+        self._cells: TaskID | None = None  # the suite's bar
+        self._epochs: TaskID | None = None  # the current cell's, from its start to its end
+        self._load: TaskID | None = None
+        self._cell_name = ""
 
     def __enter__(self) -> RichReporter:
         self.progress.start()
@@ -50,7 +52,7 @@ class RichReporter(Reporter):
     def __exit__(self, *exc) -> None:
         self.progress.stop()
 
-    def loading(self, what: str, done: int, total: int) -> None:
+    def loading(self, what: str, *, done: int, total: int) -> None:
         if self._load is None:
             self._load = self.progress.add_task(what, total=total, info="")
         self.progress.update(self._load, completed=done, total=total)
@@ -65,7 +67,7 @@ class RichReporter(Reporter):
     def waiting(self, message: str) -> None:
         self.progress.console.print(f"[dim]{escape(message)}[/]")
 
-    def cell_started(self, cell: Cell, index: int, total: int) -> None:
+    def cell_started(self, cell: Cell, *, index: int, total: int) -> None:
         if self._cells is None:
             self._cells = self.progress.add_task("cells", total=total, info="")
         if self._epochs is not None:
@@ -76,6 +78,8 @@ class RichReporter(Reporter):
         )
 
     def phase(self, description: str, epochs: int) -> None:
+        if self._epochs is None:  # no cell started
+            return
         self.progress.update(
             self._epochs,
             description=f"[cyan]{self._cell_name}[/] {description}",
@@ -85,7 +89,7 @@ class RichReporter(Reporter):
         )
 
     def batch_done(self, step: int, total: int) -> None:
-        if step % max(total // 10, 1) == 0:
+        if self._epochs is not None and step % max(total // 10, 1) == 0:
             self.progress.update(self._epochs, info=f"batch {step}/{total}")
 
     def epoch_done(self, epoch: int, metrics: dict[str, float]) -> None:
@@ -94,11 +98,14 @@ class RichReporter(Reporter):
             info += (
                 f"  val acc {metrics['val/accuracy']:.3f}  val f1 {metrics['val/f1_weighted']:.3f}"
             )
-        self.progress.update(self._epochs, completed=epoch, info=info)
+        if self._epochs is not None:
+            self.progress.update(self._epochs, completed=epoch, info=info)
 
     def cell_done(self, outcome: CellOutcome) -> None:
-        self.progress.advance(self._cells)
-        self.progress.remove_task(self._epochs)
+        if self._cells is not None:
+            self.progress.advance(self._cells)
+        if self._epochs is not None:
+            self.progress.remove_task(self._epochs)
         self._epochs = None
         cell = outcome.cell
         if outcome.status == "skipped":
@@ -115,7 +122,7 @@ class RichReporter(Reporter):
             )
 
 
-def worker_rows(snap: Any) -> Table:
+def worker_rows(snap: Snapshot) -> Table:
     out = Table("worker", "host", "device", "cell", "doing", "epoch", "val score", box=None)
     for w in snap.workers:
         epoch = "" if w.epoch is None else f"{w.epoch}" + (f"/{w.epochs}" if w.epochs else "")
@@ -124,7 +131,7 @@ def worker_rows(snap: Any) -> Table:
     return out
 
 
-class WorkersDisplay:
+class WorkersDisplay(Display):
     """The launcher's live view: a bar for the cells and one line per worker."""
 
     def __init__(self) -> None:
@@ -144,7 +151,7 @@ class WorkersDisplay:
         self.live.stop()
         console.line()
 
-    def update(self, snap: Any) -> None:
+    def update(self, snap: Snapshot) -> None:
         self.progress.update(self._cells, total=len(snap.cells), completed=snap.ended)
         if snap.workers:
             self.live.update(self._group(self.progress, worker_rows(snap)))

@@ -241,8 +241,8 @@ def render_audit(
         console.print(
             f"[yellow]group {escape(str(group['group']))}[/] spans {', '.join(group['splits'])}"
         )
-    for ids in report.label_conflicts[:5]:
-        console.print(f"[red]same image, different labels:[/] {escape(', '.join(ids[:4]))}")
+    for conflict in report.label_conflicts[:5]:
+        console.print(f"[red]same image, different labels:[/] {escape(', '.join(conflict[:4]))}")
     for bad in report.bad_files[:10]:
         console.print(f"[red]unreadable:[/] {escape(bad['path'])}: {escape(bad['reason'])}")
     for odd in report.odd_images[:5]:

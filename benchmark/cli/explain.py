@@ -43,14 +43,14 @@ def explain(
     stems = Counter(path.stem for path in files)
     found = explain_images(predictor, files, method=method, stages=stages)
     for position, result in enumerate(found):
-        path = result.path
-        if result.error is not None:
+        path, overlay = result.path, result.overlay
+        if result.error is not None or overlay is None:  # an overlay whenever no error
             failures += 1
             error(f"{path}: {result.error}; skipped.")
             continue
         name = path.stem if stems[path.stem] == 1 else f"{position:04d}_{path.stem}"  # no clash
         target = output / f"{name}_{method}.png"
-        save_png(result.overlay, target)
+        save_png(overlay, target)
         if result.stages is not None:
             result.stages.savefig(output / f"{name}_stages.png", dpi=120)
             import matplotlib.pyplot as plt  # the figure's own module chose the backend

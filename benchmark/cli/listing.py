@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from pydantic import BaseModel
 
 
@@ -42,6 +44,7 @@ def list_(
     table = Table(show_header=True)
     table.add_column("name")
     table.add_column("description")
+    rows: Sequence[tuple[str, ...]]
     if what is What.strategies:
         from benchmark.strategies import list_strategies
 
@@ -86,6 +89,6 @@ def _options(model: type[BaseModel] | None, *, skip: type[BaseModel] | None = No
     for name, field in model.model_fields.items():
         if skip is not None and name in skip.model_fields:
             continue
-        default = field.default if field.default_factory is None else field.default_factory()
+        default = field.get_default(call_default_factory=True)
         options.append(f"{name}={default!r}")
     return f" Options: {', '.join(options)}." if options else ""

@@ -24,7 +24,7 @@ def report(
     writable_folder(output, what="the report folder (--output)", keep=False)
     store = track.connect(tracking_uri)
     name, spec = resolve_suite(store, suite_or_experiment)
-    written = write_report(store, name, output, references=spec.references if spec else None,
+    written = write_report(store, name, out=output, references=spec.references if spec else None,
                            description=spec.description if spec else "")  # fmt: skip
     for line in written.skipped:
         console.print(f"[dim]left out: {line}[/]")

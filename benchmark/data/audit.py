@@ -72,8 +72,9 @@ def _content(small: np.ndarray) -> tuple[tuple[float, float], float]:
 
 def _framed(small: np.ndarray, centre: tuple[float, float], radius: float, fill: float):
     scale = fill * _SIDE / 2 / radius
-    move = np.float32(
-        [[scale, 0, _SIDE / 2 - scale * centre[0]], [0, scale, _SIDE / 2 - scale * centre[1]]]
+    move = np.array(
+        [[scale, 0, _SIDE / 2 - scale * centre[0]], [0, scale, _SIDE / 2 - scale * centre[1]]],
+        dtype=np.float32,
     )
     framed = cv2.warpAffine(
         small, move, (_SIDE, _SIDE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
@@ -210,9 +211,9 @@ class AuditReport:
 def audit(
     records: pd.DataFrame,
     split: pd.Series,
+    *,
     facts: pd.DataFrame,
     pairs: pd.DataFrame,
-    *,
     bad_files: list[dict[str, str]] | None = None,
     notes: list[str] | tuple[str, ...] = (),
     groups: pd.Series | None = None,

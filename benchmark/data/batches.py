@@ -149,19 +149,22 @@ class Batches:
             self._stream = torch.cuda.Stream(self.device)
         stream = self._stream
 
-        def copy(idx: torch.Tensor):
+        def copy(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             x, y = self.images[idx].pin_memory(), self.labels[idx].pin_memory()
             with torch.cuda.stream(stream):
                 return (x.to(self.device, non_blocking=True),
                         y.to(self.device, non_blocking=True))  # fmt: skip
 
-        ahead = copy(chunks[0]) if chunks else None
+        if not chunks:
+            return
+        ahead = copy(chunks[0])
         for k in range(len(chunks)):
             torch.cuda.current_stream(self.device).wait_stream(stream)
             x, y = ahead
             x.record_stream(torch.cuda.current_stream(self.device))
             y.record_stream(torch.cuda.current_stream(self.device))
-            ahead = copy(chunks[k + 1]) if k + 1 < len(chunks) else None
+            if k + 1 < len(chunks):
+                ahead = copy(chunks[k + 1])
             yield x, y
 
     def to_input(self, x: torch.Tensor) -> torch.Tensor:

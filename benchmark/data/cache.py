@@ -76,7 +76,7 @@ class ImageCache:
         mask = np.load(mask_path, allow_pickle=False) if mask_path.exists() else None
         return image, mask
 
-    def put(self, key: str, sha: str, image: np.ndarray, mask: np.ndarray | None) -> None:
+    def put(self, key: str, sha: str, *, image: np.ndarray, mask: np.ndarray | None) -> None:
         path = self._path(key, sha)
         path.parent.mkdir(parents=True, exist_ok=True)
         if mask is not None:  # written first: once the image exists, the mask's absence means none

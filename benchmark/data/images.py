@@ -78,9 +78,10 @@ def load_images(
             ) from None
         image = prepare_image(image, ops=ops, size=size)
         if mask is not None:
-            mask = cv2.resize(mask.astype(np.uint8), (size, size), cv2.INTER_NEAREST) > 0
+            square = (size, size)
+            mask = cv2.resize(mask.astype(np.uint8), square, interpolation=cv2.INTER_NEAREST) > 0
         if cache is not None:
-            cache.put(recipe, sha, image, mask)
+            cache.put(recipe, sha, image=image, mask=mask)
         return image, mask
 
     images: list[np.ndarray] = []

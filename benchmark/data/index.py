@@ -72,7 +72,7 @@ def index_dataset(
     """
     warn = warn or (lambda message: None)
     options = get_layout(config.layout).options.model_validate(config.options)
-    source = create_source(config.layout, config.root, options)
+    source = create_source(config.layout, config.root, options=options)
     facts = scan(source, cache=cache, progress=progress)
     bad = facts["error"].notna().to_numpy()
     bad_files = [
@@ -106,7 +106,13 @@ def index_dataset(
         fold=config.split.fold,
     )
     report = audit(
-        records, split, facts, pairs, bad_files=bad_files, notes=source.notes, groups=linked
+        records,
+        split,
+        facts=facts,
+        pairs=pairs,
+        bad_files=bad_files,
+        notes=source.notes,
+        groups=linked,
     )
     if report.test_leaks:
         message = (

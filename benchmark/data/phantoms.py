@@ -95,9 +95,9 @@ def render_phantom(
     # Lesion-like distractors (vessels, calcifications) in every class, more when harder.
     for _ in range(rng.poisson(3 * d)):
         du, dv = rng.uniform(-0.6, 0.6), rng.uniform(-0.6, 0.5)
-        img[_ellipse(u, v, du, dv, *rng.uniform(0.02, 0.05, size=2), rng.uniform(0, np.pi))] += (
-            contrast * rng.uniform(0.5, 1.0)
-        )
+        au, av = rng.uniform(0.02, 0.05, size=2)
+        angle = rng.uniform(0, np.pi)
+        img[_ellipse(u, v, du, dv, au, av, angle)] += contrast * rng.uniform(0.5, 1.0)
 
     bias = 1.0 + 0.25 * d * _smooth_noise(rng, size, cells=2)
     img = np.clip(img * bias, 0, 1)

@@ -14,7 +14,7 @@ import inspect
 import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import cv2
 import numpy as np
@@ -34,7 +34,7 @@ __all__ = [
     "resize",
 ]
 
-OPS_VERSION = 2
+OPS_VERSION = 3  # 3: the lesion masks cached beside the images are resized by nearest neighbour
 
 Op = tuple[str, dict[str, Any]]
 # Height, width and channels (1: a gray H × W image, 3: RGB); a range where the content
@@ -84,8 +84,9 @@ def describe_ops() -> list[tuple[str, str]]:
     return rows
 
 
-def parse_op(spec: str | dict[str, Any]) -> Op:
-    """Turn a suite entry into ``(name, kwargs)``, checking the name and its arguments."""
+def parse_op(spec: object) -> Op:
+    """Turn a suite entry into ``(name, kwargs)``, checking the name and its arguments (the
+    entry is as the user wrote it: anything YAML reads)."""
     if isinstance(spec, str):
         name, args = spec, {}
     elif isinstance(spec, dict) and len(spec) == 1:
@@ -162,7 +163,7 @@ def to_rgb(image: np.ndarray) -> np.ndarray:
 
 @_register("resize", shape=lambda h, w, c, size, mode: (size, size, c))
 def resize(
-    image: np.ndarray, size: int = 224, mode: Literal["stretch", "pad"] = "stretch"
+    image: np.ndarray, *, size: int = 224, mode: Literal["stretch", "pad"] = "stretch"
 ) -> np.ndarray:
     """Resize to size × size: `stretch` ignores the aspect ratio, `pad` keeps it."""
     h, w = image.shape[:2]
@@ -183,12 +184,13 @@ def resize(
     "crop_brain_contour", shape=lambda h, w, c, **settings: (range(1, h + 1), range(1, w + 1), c)
 )
 def crop_brain_contour(
-    image: np.ndarray, threshold: int = 45, blur: int = 5, iterations: int = 2
+    image: np.ndarray, *, threshold: int = 45, blur: int = 5, iterations: int = 2
 ) -> np.ndarray:
     """Crop to the head: blur, threshold, erode and dilate, largest contour's extreme points."""
     gray = cv2.GaussianBlur(grayscale(image), (blur, blur), 0)
     mask = cv2.threshold(gray, threshold, 255, cv2.THRESH_BINARY)[1]
-    mask = cv2.dilate(cv2.erode(mask, None, iterations=iterations), None, iterations=iterations)
+    square = np.ones((3, 3), np.uint8)  # OpenCV's default kernel, spelt out
+    mask = cv2.dilate(cv2.erode(mask, square, iterations=iterations), square, iterations=iterations)
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:  # nothing bright enough: keep the image whole
         return image
@@ -202,7 +204,7 @@ def crop_brain_contour(
 
 @_register("bilateral")
 def bilateral(
-    image: np.ndarray, d: int = 9, sigma_color: float = 75.0, sigma_space: float = 75.0
+    image: np.ndarray, *, d: int = 9, sigma_color: float = 75.0, sigma_space: float = 75.0
 ) -> np.ndarray:
     """OpenCV's edge-preserving bilateral filter (denoises, keeps edges)."""
     return cv2.bilateralFilter(image, d, sigma_color, sigma_space)
@@ -213,18 +215,21 @@ _COLORMAPS = {
     for name in dir(cv2)
     if name.startswith("COLORMAP_")
 }
-ColormapName = Literal[tuple(sorted(_COLORMAPS))]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # the names are OpenCV's, known only when it is loaded
+    ColormapName = str
+else:
+    ColormapName = Literal[tuple(sorted(_COLORMAPS))]
 
 
 @_register("colormap", shape=lambda h, w, c, name: (h, w, 3))
-def colormap(image: np.ndarray, name: ColormapName = "bone") -> np.ndarray:
+def colormap(image: np.ndarray, *, name: ColormapName = "bone") -> np.ndarray:
     """Map gray levels through an OpenCV colormap (bone, jet, viridis, …) to RGB."""
     mapped = cv2.applyColorMap(grayscale(image), _COLORMAPS[name])
     return cv2.cvtColor(mapped, cv2.COLOR_BGR2RGB)
 
 
 @_register("clahe")
-def clahe(image: np.ndarray, clip_limit: float = 2.0, tiles: int = 8) -> np.ndarray:
+def clahe(image: np.ndarray, *, clip_limit: float = 2.0, tiles: int = 8) -> np.ndarray:
     """Contrast-limited adaptive histogram equalisation (on lightness for colour images)."""
     equalise = cv2.createCLAHE(clipLimit=clip_limit, tileGridSize=(tiles, tiles)).apply
     if image.ndim == 2:

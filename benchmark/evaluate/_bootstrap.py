@@ -41,7 +41,7 @@ def bootstrap_intervals(
         "auroc_macro": _auroc_macro(truth, probs, idx),
     }
     tail = (1 - level) / 2 * 100
-    out = {}
+    out: dict[str, float] = {}
     for name, samples in values.items():
         samples = samples[np.isfinite(samples)]
         if len(samples):

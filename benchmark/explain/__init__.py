@@ -8,22 +8,4 @@ methods without importing torch, so checking a suite stays fast.
 
 import lazy_loader as lazy
 
-__getattr__, __dir__, __all__ = lazy.attach(
-    __name__,
-    submod_attrs={
-        "_cell": ["CellExplanation", "explain_cell"],
-        "_gallery": [
-            "cam_panels",
-            "gallery_figure",
-            "heatmap",
-            "lime_panels",
-            "overlay",
-            "stages_figure",
-        ],
-        "_images": ["ImageExplanation", "explain_images"],
-        "_layers": ["stage_layers", "target_layer"],
-        "_maps": ["cam_maps", "explain_maps"],
-        "_quality": ["baseline_maps", "faithfulness", "localisation"],
-        "methods": ["Attribution", "Method", "get_method", "list_methods", "register_method"],
-    },
-)
+__getattr__, __dir__, __all__ = lazy.attach_stub(__name__, __file__)

@@ -16,7 +16,7 @@ from benchmark.explain._gallery import gallery_figure, stages_figure
 from benchmark.explain._layers import stage_layers
 from benchmark.explain._maps import cam_maps, explain_maps
 from benchmark.explain._quality import baseline_maps, faithfulness, localisation
-from benchmark.explain.methods import get_method
+from benchmark.explain.methods import Attribution, get_method
 from benchmark.suite import ExplainConfig
 
 __all__ = ["CellExplanation", "explain_cell"]
@@ -60,9 +60,11 @@ def explain_cell(
     def inputs(indices) -> torch.Tensor:
         return normalize(images[indices], mean=mean, std=std, device=device)
 
-    def maps_of(method: str, x: torch.Tensor, targets: list[int]):
-        options = {"layer": config.layer, "settings": config, "mean": mean, "std": std}
-        return explain_maps(model, x, targets, method=method, seed=seed, **options)
+    def maps_of(method: str, x: torch.Tensor, targets: list[int]) -> Attribution:
+        return explain_maps(
+            model, x, targets=targets, method=method, layer=config.layer, settings=config,
+            mean=mean, std=std, seed=seed,
+        )  # fmt: skip
 
     out = CellExplanation()
     preds = probs.argmax(axis=1)
@@ -75,7 +77,7 @@ def explain_cell(
     def score(name: str, maps: np.ndarray) -> None:
         k = len(maps)
         quality = faithfulness(
-            model, sample[:k], maps, targets[:k], top_percent=config.top_percent,
+            model, sample[:k], maps=maps, targets=targets[:k], top_percent=config.top_percent,
             road_images=config.road_images,
         )  # fmt: skip
         if sample_masks is not None:
@@ -151,7 +153,7 @@ def _gallery(picks, maps_of, method, inputs, images, labels, preds, probs, class
         for j, i in enumerate(picked):
             row.append(
                 {
-                    "panels": chosen.panels(images[i].numpy(), found, j, options),
+                    "panels": chosen.panels(images[i].numpy(), found, index=j, options=options),
                     "caption": f"{classes[k]} → {classes[preds[i]]} {probs[i, preds[i]]:.2f}",
                     "color": "green" if preds[i] == labels[i] else "red",
                 }
@@ -164,12 +166,12 @@ def _stages(model, inputs, images, preds, classes, title):
     stages = stage_layers(model)
     picked = [int(np.flatnonzero(preds == k)[0]) for k in range(len(classes)) if (preds == k).any()]
     per_stage = [
-        cam_maps(model, inputs(picked), [int(preds[i]) for i in picked], layer=name)
+        cam_maps(model, inputs(picked), targets=[int(preds[i]) for i in picked], layer=name)
         for name, _ in stages
     ]
     return stages_figure(
         [images[i].numpy() for i in picked],
         [[per_stage[s][r] for s in range(len(stages))] for r in range(len(picked))],
-        [name for name, _ in stages],
+        stages=[name for name, _ in stages],
         title=f"{title}: Grad-CAM per stage",
     )

@@ -30,7 +30,7 @@ def overlay(image: np.ndarray, cam: np.ndarray) -> np.ndarray:
 
 
 def heatmap(cam: np.ndarray) -> np.ndarray:
-    jet = cv2.applyColorMap(np.uint8(255 * np.clip(cam, 0, 1)), cv2.COLORMAP_JET)
+    jet = cv2.applyColorMap((255 * np.clip(cam, 0, 1)).astype(np.uint8), cv2.COLORMAP_JET)
     return cv2.cvtColor(jet, cv2.COLOR_BGR2RGB)
 
 
@@ -52,7 +52,7 @@ def cam_panels(image: np.ndarray, cam: np.ndarray) -> list[np.ndarray]:
 
 
 def lime_panels(
-    image: np.ndarray, segments: np.ndarray, weights: np.ndarray, *, top: int
+    image: np.ndarray, segments: np.ndarray, *, weights: np.ndarray, top: int
 ) -> list[np.ndarray]:
     """The original; the ``top`` superpixels with the highest positive weights alone on
     black; the ``top`` superpixels of highest absolute weight tinted green (for the class)
@@ -98,7 +98,7 @@ def gallery_figure(examples: list[list[dict]], *, title: str, headers: tuple[str
 
 
 def stages_figure(
-    images: list[np.ndarray], stage_maps: list[list[np.ndarray]], stages: list[str], *, title: str
+    images: list[np.ndarray], stage_maps: list[list[np.ndarray]], *, stages: list[str], title: str
 ):
     """Per image: the original, then one overlay per stage, shallow to deep."""
     fig, axes = _figure(len(images), len(stages) + 1)

@@ -70,6 +70,6 @@ def explain_images(
         )
         if stages:
             x = predictor.normalized(image[None])
-            maps = [cam_maps(predictor.model, x, [pred], layer=name)[0] for name in names]
-            found.stages = stages_figure([image.numpy()], [maps], names, title=path.name)
+            maps = [cam_maps(predictor.model, x, targets=[pred], layer=name)[0] for name in names]
+            found.stages = stages_figure([image.numpy()], [maps], stages=names, title=path.name)
         yield found

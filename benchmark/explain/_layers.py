@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import nn
 
 from benchmark.errors import MedbenchError, suggest
@@ -9,14 +11,19 @@ from benchmark.errors import MedbenchError, suggest
 __all__ = ["stage_layers", "target_layer"]
 
 
-def _feature_modules(model: nn.Module) -> list[str]:
+def _feature_info(model: nn.Module) -> list[dict[str, Any]]:
+    """timm's ``feature_info``: per stage its ``module`` name and ``reduction``."""
     info = getattr(model, "feature_info", None)
     if not info:
         raise MedbenchError(
             f"{type(model).__name__} has no timm feature_info: name its CAM layer with "
             "`explain: {layer: <module name>}`."
         )
-    return [entry["module"] for entry in info]
+    return list(info)
+
+
+def _feature_modules(model: nn.Module) -> list[str]:
+    return [entry["module"] for entry in _feature_info(model)]
 
 
 MIN_CAM_SIDE = 7  # the last stage of ImageNet CNNs at 224 px
@@ -42,7 +49,7 @@ def target_layer(
     stages = _feature_modules(model)
     name = stages[-1]
     if image_size is not None:
-        entries = model.feature_info
+        entries = _feature_info(model)
         fine = [e for e in entries if image_size // e["reduction"] >= MIN_CAM_SIDE]
         if not fine:  # nothing reaches 7 × 7: the finest there is, the deepest of those
             finest = min(e["reduction"] for e in entries)

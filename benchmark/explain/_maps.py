@@ -16,8 +16,8 @@ __all__ = ["cam_maps", "explain_maps"]
 def explain_maps(
     model: nn.Module,
     inputs: torch.Tensor,
-    targets: list[int],
     *,
+    targets: list[int],
     method: str = "gradcam",
     layer: str | None = None,
     settings: ExplainConfig | None = None,
@@ -36,12 +36,14 @@ def explain_maps(
     chosen = get_method(method)
     options = chosen.settings(settings.method_options(method) if settings else None)
     return chosen.maps(
-        model, inputs, targets, options=options, layer=layer, mean=mean, std=std,
+        model, inputs, targets=targets, options=options, layer=layer, mean=mean, std=std,
         batch_size=batch_size, seed=seed,
     )  # fmt: skip
 
 
-def cam_maps(model: nn.Module, inputs: torch.Tensor, targets: list[int], **options) -> np.ndarray:
+def cam_maps(
+    model: nn.Module, inputs: torch.Tensor, *, targets: list[int], **options
+) -> np.ndarray:
     """Maps (N × H × W, each in [0, 1], at the input's size) for the given target classes,
     of any method (``options`` as for :func:`explain_maps`). Works for frozen backbones."""
-    return explain_maps(model, inputs, targets, **options).maps
+    return explain_maps(model, inputs, targets=targets, **options).maps

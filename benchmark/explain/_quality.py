@@ -77,9 +77,9 @@ def localisation(
 def faithfulness(
     model: nn.Module,
     inputs: torch.Tensor,
+    *,
     maps: np.ndarray,
     targets: list[int],
-    *,
     top_percent: float = 10.0,
     road_images: int = 8,
     percentiles: tuple[int, ...] = (20, 50, 80),

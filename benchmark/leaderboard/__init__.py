@@ -9,13 +9,4 @@ one into text. Names load lazily: the command line reads ``_names`` without pand
 
 import lazy_loader as lazy
 
-__getattr__, __dir__, __all__ = lazy.attach(
-    __name__,
-    submod_attrs={
-        "_columns": ["Board", "Column"],
-        "_load": ["load_board"],
-        "_names": ["FORMATS", "TABLE_NAMES", "TableFormat", "TableName"],
-        "_render": ["best_mask", "cell_texts", "format_cell", "format_table"],
-        "_tables": ["LEAKS_HELP", "NOT_WORSE_HELP", "TABLES", "build_table"],
-    },
-)
+__getattr__, __dir__, __all__ = lazy.attach_stub(__name__, __file__)

@@ -7,19 +7,4 @@ torch, so a read-only command stays fast.
 
 import lazy_loader as lazy
 
-__getattr__, __dir__, __all__ = lazy.attach(
-    __name__,
-    submod_attrs={
-        "_names": ["CONFIG_FILE", "WEIGHTS_FILE", "check_backbone", "list_backbones"],
-        "_build": [
-            "ParamCounts",
-            "count_parameters",
-            "create_model",
-            "features",
-            "head_parameter_names",
-            "input_stats",
-            "load_model",
-            "save_model",
-        ],
-    },
-)
+__getattr__, __dir__, __all__ = lazy.attach_stub(__name__, __file__)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, Protocol, cast
 from urllib.error import HTTPError
 from urllib.parse import urlparse
 from urllib.request import Request, urlopen
@@ -21,6 +22,8 @@ from benchmark.models._names import CONFIG_FILE, WEIGHTS_FILE, check_backbone
 
 __all__ = [
     "ParamCounts",
+    "TimmModel",
+    "classifier_modules",
     "count_parameters",
     "create_model",
     "features",
@@ -32,6 +35,20 @@ __all__ = [
 
 
 _PROBE_TIMEOUT_S = 3.0
+
+
+class TimmModel(Protocol):
+    """What every timm model has beside ``nn.Module``'s own: for the type checker, which
+    reads any other attribute of a module as a tensor or a submodule."""
+
+    num_features: int
+    pretrained_cfg: dict[str, Any]
+
+    # timm annotates it as a module; distilled models (DeiT, LeViT, EfficientFormer) return
+    # their two heads, (head, head_dist).
+    def get_classifier(self) -> nn.Module | tuple[nn.Module, ...]: ...
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor: ...
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor: ...
 
 
 @dataclass(frozen=True)
@@ -96,11 +113,11 @@ def _drop_pre_logits(model: nn.Module, num_classes: int) -> None:
     if not isinstance(pre_logits, nn.Module) or not any(True for _ in pre_logits.parameters()):
         return  # nothing to drop: the classifier already reads the pooled features
     model.pre_logits = nn.Identity()
-    _replace_classifier(model, nn.Linear(model.num_features, num_classes))
+    _replace_classifier(model, nn.Linear(cast(TimmModel, model).num_features, num_classes))
 
 
 def _mlp(model: nn.Module, hidden: list[int], num_classes: int, dropout: float) -> nn.Sequential:
-    classifier = model.get_classifier()
+    classifier = cast(TimmModel, model).get_classifier()
     if not isinstance(classifier, nn.Linear):
         raise ModelError(
             f"an mlp head needs a dense classifier, but {type(model).__name__} has "
@@ -116,24 +133,31 @@ def _mlp(model: nn.Module, hidden: list[int], num_classes: int, dropout: float) 
 
 
 def _replace_classifier(model: nn.Module, module: nn.Module) -> None:
-    name = model.pretrained_cfg.get("classifier")
+    timm_model = cast(TimmModel, model)
+    name = timm_model.pretrained_cfg.get("classifier")
     if not isinstance(name, str):
         raise ModelError(f"cannot find the classifier of {type(model).__name__} to replace.")
     parent, _, attr = name.rpartition(".")
     setattr(model.get_submodule(parent) if parent else model, attr, module)
-    if model.get_classifier() is not module:
+    if timm_model.get_classifier() is not module:
         raise ModelError(f"cannot replace the classifier of {type(model).__name__}.")
 
 
 def features(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The pooled features the classifier reads (timm's pre-logits)."""
-    return model.forward_head(model.forward_features(x), pre_logits=True)
+    timm_model = cast(TimmModel, model)
+    return timm_model.forward_head(timm_model.forward_features(x), pre_logits=True)
+
+
+def classifier_modules(model: nn.Module) -> list[nn.Module]:
+    """The classifier: one module, or a distilled model's two heads (head and head_dist)."""
+    head = cast(TimmModel, model).get_classifier()
+    return list(head) if isinstance(head, tuple) else [head]
 
 
 def head_parameter_names(model: nn.Module) -> set[str]:
     """Names (in ``model.named_parameters()``) of the classifier's parameters."""
-    head = model.get_classifier()
-    ids = {id(p) for p in head.parameters()} if isinstance(head, nn.Module) else set()
+    ids = {id(p) for module in classifier_modules(model) for p in module.parameters()}
     return {n for n, p in model.named_parameters() if id(p) in ids}
 
 
@@ -203,11 +227,12 @@ def _ensure_weights_available(name: str) -> None:
             pass
         filename = cfg.hf_hub_filename or "model.safetensors"
         url = hf_hub_url(cfg.hf_hub_id, filename)
-    elif cfg.url:
-        cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(cfg.url).path).name
-        if cached.is_file():
+    elif cfg.url:  # a URL, or (URL, file name) as timm's hub helpers read it
+        url, filename = (
+            (cfg.url, Path(urlparse(cfg.url).path).name) if isinstance(cfg.url, str) else cfg.url
+        )
+        if (Path(torch.hub.get_dir()) / "checkpoints" / filename).is_file():
             return
-        url = cfg.url
     else:
         return
     if constants.HF_HUB_OFFLINE:

@@ -90,7 +90,7 @@ def _candidate(row: pd.Series, column: str) -> dict:
 def as_number(value: object, default: float = math.nan) -> float:
     """A runs table's value as a float; ``default`` for a missing value, NaN or text."""
     try:
-        number = float(value)  # type: ignore[arg-type]
+        number = float(value)  # type: ignore[arg-type]  # anything is tried; refusals caught
     except (TypeError, ValueError):
         return default
     return default if math.isnan(number) else number

@@ -6,6 +6,7 @@ from __future__ import annotations
 import tempfile
 import time
 import traceback
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -33,7 +34,7 @@ from benchmark.runner._context import CellOutcome, Context
 from benchmark.runner._data import Dataset, images_for
 from benchmark.runner._fit import Trained, fit_cell, split_ids, training_cost
 from benchmark.strategies import get_strategy
-from benchmark.suite import Cell, ParamSpec, param_path
+from benchmark.suite import Cell, ParamSpec, TuneConfig, param_path
 from benchmark.train import compiled, predict_proba, release_compiled
 
 
@@ -49,7 +50,7 @@ def _tags(cell: Cell) -> dict[str, str]:
 
 
 def run_cell(
-    cell: Cell, data: Dataset, context: Context, claim: tune.CellClaim | None = None
+    cell: Cell, data: Dataset, *, context: Context, claim: tune.CellClaim | None = None
 ) -> CellOutcome:
     """Tune, train, evaluate and log one cell, under ``claim`` (the worker's hold on it)."""
     start = time.perf_counter()
@@ -87,7 +88,7 @@ def _tune_train_evaluate(
     """The cell's phases: its inputs recorded, tuning on train/val, the final training of
     each seed, the test split touched once per seed after all of that, then the results."""
     _log_inputs(cell, data, run, context)
-    images = images_for(cell, data, context.reporter)
+    images = images_for(cell, data, reporter=context.reporter)
     final, refit_epochs, metrics = _tuned(cell, data, images, run, context, claim)
     per_seed, first, explanation = [], None, None
     for k, seed in enumerate(cell.seeds):
@@ -101,6 +102,7 @@ def _tune_train_evaluate(
             if cell.explain is not None:
                 explanation = _explain(cell, trained, images, data, probs, labels, context)
         del trained, result  # a later seed's model is not held while the next one trains
+    assert first is not None  # a cell has at least one seed
     metrics |= _aggregate(per_seed, cell.seeds)
     metrics |= _model_cost(first[1].model, cell, context)
     metrics |= {f"data/{split}_images": len(data.indices(split)) for split in SPLITS}
@@ -175,7 +177,8 @@ def _train_and_test(final: Cell, data, images, run: track.RunLog, context: Conte
     allocated = reset_peak_memory(context.device)
     fit_start = time.perf_counter()
     trained = fit_cell(
-        final, data, images, context, seed=seed, on_epoch=on_epoch, refit_epochs=refit_epochs,
+        final, data, images=images, context=context, seed=seed, on_epoch=on_epoch,
+        refit_epochs=refit_epochs,
         checkpoint=context.checkpoint(final.suite, final.config_hash, f"seed-{seed}"),
     )  # fmt: skip
     fit_seconds = time.perf_counter() - fit_start
@@ -186,7 +189,9 @@ def _train_and_test(final: Cell, data, images, run: track.RunLog, context: Conte
         mean=trained.mean, std=trained.std, device=context.device,
     )  # fmt: skip
     probs, labels = predict_proba(trained.model, test)
-    result = evaluate(labels, probs, classes=images.classes, ids=split_ids(images, data, "test"))
+    result = evaluate(
+        labels, probs, classes=images.classes, ids=split_ids(images, data, split="test")
+    )
     scores = {**result.metrics, **training_cost(trained, fit_seconds), "memory/peak_mb": memory}
     if final.evaluate.bootstrap:
         start = time.perf_counter()
@@ -211,10 +216,10 @@ def study_name(cell: Cell) -> str:
     return f"{cell.suite}.{cell.study_key}"
 
 
-def study_spec(cell: Cell, context: Context, run_id: str | None = None) -> tune.StudySpec:
+def study_spec(cell: Cell, context: Context, *, run_id: str | None = None) -> tune.StudySpec:
     """The cell's study, the same in every worker that runs its trials; its owner also
     records on it the cell and its MLflow run (``run_id``), for Optuna Dashboard."""
-    tune_cfg = cell.tune
+    tune_cfg = _tuning(cell)
     attrs = {}
     if run_id is not None:
         attrs = {k.removeprefix(track.TAG): v for k, v in _tags(cell).items()}
@@ -231,26 +236,35 @@ def study_spec(cell: Cell, context: Context, run_id: str | None = None) -> tune.
     )
 
 
+def _tuning(cell: Cell) -> TuneConfig:
+    """The settings of a tuned cell's study."""
+    if cell.tune is None:
+        raise ValueError(f"cell {cell.name} is not tuned")
+    return cell.tune
+
+
 def tuned_space(cell: Cell) -> dict[str, ParamSpec]:
     """The suite's search space for ``cell``: a strategy setting only where the cell's
     strategy has it (the default space's ``freeze`` is not tuned for a linear probe)."""
     options = get_strategy(cell.strategy_kind).Options.model_fields
     return {
         name: spec
-        for name, spec in cell.tune.space.items()
+        for name, spec in _tuning(cell).space.items()
         if (path := param_path(name))[0] != "strategy_config" or path[1] in options
     }
 
 
 def _tune(cell, data, images, run: track.RunLog, context: Context, claim) -> tune.StudyResult:
-    spec = study_spec(cell, context, run.run_id)
+    spec = study_spec(cell, context, run_id=run.run_id)
     context.store.adopt_trial_runs(context.experiment_id, study=spec.name, parent_run_id=run.run_id)
     if claim is not None:
         claim.note(study=spec.name)
     return tune.run_study(
         spec,
-        trials=cell.tune.trials,
-        objective=trial_objective(cell, data, images, context, parent_run_id=run.run_id),
+        trials=_tuning(cell).trials,
+        objective=trial_objective(
+            cell, data, images=images, context=context, parent_run_id=run.run_id
+        ),
         on_dead=lambda dead: end_dead_runs(dead, context),
         still_owner=claim.held if claim is not None else None,
     )
@@ -262,16 +276,16 @@ def end_dead_runs(dead: list[dict], context: Context) -> None:
 
 
 def trial_objective(
-    cell: Cell, data: Dataset, images: ImageSet, context: Context, *, parent_run_id: str
+    cell: Cell, data: Dataset, *, images: ImageSet, context: Context, parent_run_id: str
 ):
     """One trial of ``cell``: a nested MLflow run under the cell's run, trained on train,
     scored on val each epoch (the pruner may stop it), checkpointed per epoch."""
-    study = study_name(cell)
+    study, tuning = study_name(cell), _tuning(cell)
 
     def objective(trial: tune.TrialContext) -> tuple[float, int]:
         trial_cell = cell.with_params(trial.params)
         context.reporter.phase(
-            f"trial {trial.number + 1} of {cell.tune.trials}", trial_cell.train.epochs
+            f"trial {trial.number + 1} of {tuning.trials}", trial_cell.train.epochs
         )
         tags = {**_tags(cell), track.TAG + "trial": str(trial.number), track.TAG + "study": study}
         pruned = None
@@ -289,15 +303,15 @@ def trial_objective(
             def on_epoch(epoch: int, row: dict[str, float]) -> None:
                 trial_run.log_metrics(row, step=epoch)
                 context.reporter.epoch_done(epoch, row)
-                trial.report(epoch, row[cell.tune.objective])
+                trial.report(epoch, row[tuning.objective])
 
             checkpoint = context.checkpoint(*trial.key.split("/"))
             try:
                 history = fit_cell(
                     trial_cell,
                     data,
-                    images,
-                    context,
+                    images=images,
+                    context=context,
                     seed=cell.seed,
                     on_epoch=on_epoch,
                     checkpoint=checkpoint,
@@ -354,23 +368,22 @@ def _model_cost(model: torch.nn.Module, cell: Cell, context: Context) -> dict[st
     if latency is None:
         return out
     context.reporter.phase("latency", 0)
-    settings = {
-        "image_size": cell.image_size,
-        "device": context.device,
-        "batch_sizes": latency.batch_sizes,
-        "iterations": latency.iterations,
-    }
+    measure = partial(
+        measure_latency,
+        image_size=cell.image_size,
+        device=context.device,
+        batch_sizes=latency.batch_sizes,
+        iterations=latency.iterations,
+    )
     waiting = time.perf_counter()
     with device_lock(context.device, exclusive=True):  # no other worker trains here meanwhile
         out["time/latency_wait_s"] = time.perf_counter() - waiting
-        out |= measure_latency(model, warmup=latency.warmup, **settings)
+        out |= measure(model, warmup=latency.warmup)
         if latency.compile:
             context.reporter.phase("latency, compiled", 0)
             mode = "reduce-overhead" if context.device.type == "cuda" else None  # CUDA graphs
             try:
-                timed = measure_latency(
-                    compiled(model, mode=mode), warmup=max(latency.warmup, 3), **settings
-                )
+                timed = measure(compiled(model, mode=mode), warmup=max(latency.warmup, 3))
             finally:
                 release_compiled()  # its graphs and CUDA-graph memory pools
             out |= {k.replace("latency/", "latency/compiled_", 1): v for k, v in timed.items()}

@@ -44,13 +44,13 @@ def prepare_dataset(
         seed=seed,
         policy=policy,
         cache=cache,
-        progress=lambda done, total: reporter.loading(f"checking {name}", done, total),
+        progress=lambda done, total: reporter.loading(f"checking {name}", done=done, total=total),
         warn=reporter.warning,
     )
     return Dataset(**{f.name: getattr(indexed, f.name) for f in fields(indexed)}, cache=cache)
 
 
-def images_for(cell: Cell, data: Dataset, reporter: Reporter) -> ImageSet:
+def images_for(cell: Cell, data: Dataset, *, reporter: Reporter) -> ImageSet:
     """``cell``'s dataset decoded at its image size, once per size (kept for later cells)."""
     size = cell.image_size
     if size not in data.images:
@@ -58,7 +58,9 @@ def images_for(cell: Cell, data: Dataset, reporter: Reporter) -> ImageSet:
             data.source,
             ops=[parse_op(op) for op in cell.data.preprocess],
             size=size,
-            progress=lambda done, total: reporter.loading(f"decoding {cell.dataset}", done, total),
+            progress=lambda done, total: reporter.loading(
+                f"decoding {cell.dataset}", done=done, total=total
+            ),
             cache=data.cache,
             keys=data.keys,
         )

@@ -28,9 +28,9 @@ class Trained:
 def fit_cell(
     cell: Cell,
     data: Dataset,
+    *,
     images: ImageSet,
     context: Context,
-    *,
     seed: int,
     on_epoch,
     refit_epochs: int | None = None,
@@ -114,7 +114,7 @@ def fit_cell(
     return Trained(model, history, mean, std)
 
 
-def split_ids(images: ImageSet, data: Dataset, split: str) -> list[str]:
+def split_ids(images: ImageSet, data: Dataset, *, split: str) -> list[str]:
     return [images.ids[i] for i in data.indices(split)]
 
 

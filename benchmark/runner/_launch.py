@@ -31,7 +31,8 @@ STOP_GRACE_S = 60
 
 
 class Display:
-    """What the launcher shows (``console.WorkersDisplay`` draws it); this base shows nothing."""
+    """What the launcher shows (the command line's ``WorkersDisplay`` draws it); this base shows
+    nothing."""
 
     def update(self, snap: Snapshot) -> None: ...
     def log(self, line: str) -> None: ...
@@ -79,15 +80,18 @@ def launch(
     if launcher == "ray":
         from benchmark.runner._ray import run_on_ray
 
-        errors = run_on_ray(session, slots, display or Display(), poll_s)
+        errors = run_on_ray(session, slots, display=display or Display(), poll_s=poll_s)
     else:
-        errors = _run_local(session, slots, display or Display(), poll_s)
+        errors = _run_local(session, slots, display=display or Display(), poll_s=poll_s)
     summarise_suite(suite, session.context(None, Reporter()))
     return outcomes_from_board(session), errors
 
 
-def _run_local(session, slots, display: Display, poll_s: float) -> list[str]:
-    processes, errors = [], []
+def _run_local(
+    session: Session, slots: Sequence[Slot], *, display: Display, poll_s: float
+) -> list[str]:
+    processes: list[subprocess.Popen[str]] = []
+    errors: list[str] = []
     try:
         for slot in slots:
             process = subprocess.Popen(
@@ -100,6 +104,7 @@ def _run_local(session, slots, display: Display, poll_s: float) -> list[str]:
                 start_new_session=True,  # Ctrl-C reaches them through the launcher, once
             )
             processes.append(process)
+            assert process.stdin is not None  # stdin=PIPE
             process.stdin.write(assignment(session, slot).model_dump_json())
             process.stdin.close()
             _forward(process, slot.name, display.log, errors)
@@ -123,11 +128,15 @@ def progress(session: Session) -> Snapshot:
     )
 
 
-def _forward(process, name: str, log: Callable[[str], None], errors: list[str]) -> None:
+def _forward(
+    process: subprocess.Popen[str], name: str, log: Callable[[str], None], errors: list[str]
+) -> None:
     """Show a worker's messages as they come; keep its last error line."""
+    stderr = process.stderr
+    assert stderr is not None  # started with stderr=PIPE
 
     def pump() -> None:
-        for line in process.stderr:
+        for line in stderr:
             line = line.rstrip()
             if line:
                 log(f"[{name}] {line}")
@@ -137,7 +146,7 @@ def _forward(process, name: str, log: Callable[[str], None], errors: list[str]) 
     threading.Thread(target=pump, name=f"output-{name}", daemon=True).start()
 
 
-def _stop(processes: list) -> None:
+def _stop(processes: list[subprocess.Popen[str]]) -> None:
     """SIGINT to every worker still running (each ends its runs as KILLED), SIGKILL to those
     that have not stopped within the grace period."""
     alive = [p for p in processes if p.poll() is None]

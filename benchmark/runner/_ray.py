@@ -40,7 +40,7 @@ def _run_worker(handed: str, env: dict[str, str]) -> tuple[int, str]:
 
 
 def run_on_ray(
-    session: Session, slots: Sequence[Slot], display: Display, poll_s: float
+    session: Session, slots: Sequence[Slot], *, display: Display, poll_s: float
 ) -> list[str]:
     """Start one worker per slot as a Ray task (a GPU each, or a share of one with
     ``--workers-per-device``; ``--devices all`` means every GPU of the cluster), show their

@@ -5,7 +5,7 @@ what), finished or failed, and what every worker is doing. The launcher's live d
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 from benchmark import tune
 from benchmark.suite import Cell
@@ -65,9 +65,9 @@ def snapshot(
     """The suite's cells (in grid order) and workers, from its board and studies (and from
     the MLflow ``store``, for cells finished before the board existed)."""
     latest: dict[str, tune.CellEntry] = {}
-    for entry in tune.board_entries(storage, suite):
-        if not entry.duplicate:
-            latest[entry.key] = entry
+    for listed in tune.board_entries(storage, suite):
+        if not listed.duplicate:
+            latest[listed.key] = listed
     rows, workers = [], []
     for cell in cells:
         entry = latest.get(cell.config_hash)
@@ -80,7 +80,7 @@ def snapshot(
     return Snapshot(rows, workers)
 
 
-def _studied(entry: tune.CellEntry | None) -> bool:
+def _studied(entry: tune.CellEntry | None) -> TypeGuard[tune.CellEntry]:
     return entry is not None and bool(entry.attrs.get("study"))
 
 

@@ -39,7 +39,7 @@ def summarise_suite(suite: Suite, context: Context) -> None:
                     strict=True,
                 )
             )
-            best = max(accuracy, key=accuracy.get)
+            best = max(accuracy, key=accuracy.__getitem__)
             verdicts = {
                 cell: {
                     "accuracy": accuracy[cell],

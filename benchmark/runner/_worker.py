@@ -60,7 +60,7 @@ class Session:
     def post(self, *, resume: bool = True) -> int:
         """Queue the suite's cells on its board (those not queued or running already)."""
         cells = [(cell.config_hash, cell.name) for cell in self.cells]
-        return tune.post_cells(self.storage, self.suite.name, cells, resume=resume)
+        return tune.post_cells(self.storage, self.suite.name, cells=cells, resume=resume)
 
 
 def prepare(
@@ -132,7 +132,8 @@ class _Datasets:
     """The suite's datasets, indexed once per worker."""
 
     def __init__(self, suite: Suite, reporter: Reporter) -> None:
-        self.suite, self.reporter, self.done = suite, reporter, {}
+        self.suite, self.reporter = suite, reporter
+        self.done: dict[str, Dataset] = {}
 
     def index(self, names: list[str]) -> None:
         for name in names:
@@ -160,8 +161,8 @@ class _Noting(Reporter):
     def __init__(self, inner: Reporter, claim: tune.CellClaim) -> None:
         self.inner, self.claim = inner, claim
 
-    def loading(self, what: str, done: int, total: int) -> None:
-        self.inner.loading(what, done, total)
+    def loading(self, what: str, *, done: int, total: int) -> None:
+        self.inner.loading(what, done=done, total=total)
 
     def warning(self, message: str) -> None:
         self.inner.warning(message)
@@ -195,13 +196,13 @@ def _run_claimed(
         if done is not None:
             claim.release("skipped", run_id=done)
             outcome = CellOutcome(cell, "skipped", run_id=done)
-            context.reporter.cell_started(cell, index, len(session.cells))
+            context.reporter.cell_started(cell, index=index, total=len(session.cells))
             context.reporter.cell_done(outcome)
             return outcome
-        context.reporter.cell_started(cell, index, len(session.cells))
+        context.reporter.cell_started(cell, index=index, total=len(session.cells))
         noting = dataclasses.replace(context, reporter=_Noting(context.reporter, claim))
         try:
-            outcome = run_cell(cell, data.get(cell.dataset), noting, claim)
+            outcome = run_cell(cell, data.get(cell.dataset), context=noting, claim=claim)
         except BaseException:
             claim.release("interrupted")
             raise
@@ -216,10 +217,12 @@ def _help(entry: tune.CellEntry, cell: Cell, data: _Datasets, context: Context) 
     if cell.tune is None or not study or not run_id:
         return False
     dataset = data.get(cell.dataset)
-    images = images_for(cell, dataset, context.reporter)
+    images = images_for(cell, dataset, reporter=context.reporter)
     return tune.help_study(
         study_spec(cell, context),
-        objective=trial_objective(cell, dataset, images, context, parent_run_id=run_id),
+        objective=trial_objective(
+            cell, dataset, images=images, context=context, parent_run_id=run_id
+        ),
         on_dead=lambda dead: end_dead_runs(dead, context),
     )
 

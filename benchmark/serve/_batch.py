@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from benchmark.data import BadImage
 from benchmark.serve.predictor import Predictor
@@ -34,7 +35,8 @@ def predict_files(
     rows: list[dict] = []
     for start in range(0, len(files), CHUNK):
         paths = files[start : start + CHUNK]
-        good, prepared = [], []
+        good: list[tuple[int, Path]] = []
+        prepared: list[torch.Tensor] = []
         for position, (path, image) in enumerate(
             zip(paths, predictor.prepare_many(paths), strict=True), start=start
         ):
@@ -48,7 +50,7 @@ def predict_files(
             ranked = row[predictor.classes].astype(float).nlargest(top_k)
             entry = {"position": position, "file": str(path), **row.to_dict(), "error": ""}
             entry["top_k"] = "; ".join(f"{name} {p:.3f}" for name, p in ranked.items())
-            if cam is not None:
+            if cam is not None and overlays is not None:  # both or neither: checked above
                 target = overlays / f"{position:04d}_{path.stem}_{cam}.png"  # unique names
                 label = predictor.classes.index(row["label"])
                 save_png(predictor.overlay(image, target=label, method=cam), target)

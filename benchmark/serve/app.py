@@ -44,6 +44,9 @@ __all__ = ["LOCAL_HOSTS", "MAX_UPLOAD_BYTES", "check_exposure", "create_app"]
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 _REALM = "medbench"
+# The schemes the token guard reads. Module-level: FastAPI resolves the guard's annotations
+# (strings, under postponed evaluation) in this module's globals, not in a function's locals.
+_BASIC, _BEARER = HTTPBasic(auto_error=False, realm=_REALM), HTTPBearer(auto_error=False)
 _SHOWN_METRICS = ("accuracy", "f1_weighted", "f1_macro", "balanced_accuracy", "auroc_macro")
 _HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'",
@@ -128,11 +131,10 @@ def _require(token: str) -> Callable[..., None]:
     """A dependency accepting HTTP Basic (any user name, the token as password) or a bearer
     token; both are compared by their sha256 in constant time."""
     expected = hashlib.sha256(token.encode()).digest()
-    basic, bearer = HTTPBasic(auto_error=False, realm=_REALM), HTTPBearer(auto_error=False)
 
     def check(
-        user: Annotated[HTTPBasicCredentials | None, Depends(basic)],
-        key: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        user: Annotated[HTTPBasicCredentials | None, Depends(_BASIC)],
+        key: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
     ) -> None:
         given = user.password if user is not None else key.credentials if key else None
         found = hashlib.sha256((given or "").encode()).digest()

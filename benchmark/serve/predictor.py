@@ -85,11 +85,12 @@ class Predictor:
 
         Raises :class:`BadImage` naming the first input that cannot be used.
         """
-        prepared = self.prepare_many(images)
-        for i, (image, result) in enumerate(zip(images, prepared, strict=True)):
+        prepared: list[torch.Tensor] = []
+        for i, (image, result) in enumerate(zip(images, self.prepare_many(images), strict=True)):
             if isinstance(result, BadImage):
                 name = image if isinstance(image, str | Path) else f"input {i}"
                 raise BadImage(f"{name}: {result}")
+            prepared.append(result)
         return self.table(self.probabilities(prepared))
 
     def prepare_many(self, images: Sequence[ImageInput]) -> list[torch.Tensor | BadImage]:
@@ -125,7 +126,7 @@ class Predictor:
 
         mean, std = self.config["mean"], self.config["std"]
         x = self.normalized(image[None])
-        cam = cam_maps(self.model, x, [target], method=method, mean=mean, std=std)[0]
+        cam = cam_maps(self.model, x, targets=[target], method=method, mean=mean, std=std)[0]
         return overlay(image.numpy(), cam)
 
     def normalized(self, batch: torch.Tensor) -> torch.Tensor:

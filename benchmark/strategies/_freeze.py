@@ -66,7 +66,9 @@ class FreezeOptions(BaseModel):
 
 def backbone_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """The backbone's modules that own weights, in model order (the head excluded)."""
-    head = {id(p) for p in model.get_classifier().parameters()}
+    from benchmark.models import classifier_modules
+
+    head = {id(p) for module in classifier_modules(model) for p in module.parameters()}
     return [
         (name, module)
         for name, module in model.named_modules()
@@ -81,12 +83,15 @@ def freeze_backbone(model: nn.Module, freeze: Freeze, *, bn_trainable: bool = Fa
     frozen = _frozen_layers(model, layers, freeze)
     from torch.nn.modules.batchnorm import _BatchNorm
 
+    from benchmark.models import classifier_modules
+
     for name, module in layers:  # every parameter outside the head belongs to one of these
         keep = bn_trainable and isinstance(module, _BatchNorm)
         for p in module.parameters(recurse=False):
             p.requires_grad_(name not in frozen or keep)
-    for p in model.get_classifier().parameters():
-        p.requires_grad_(True)
+    for module in classifier_modules(model):
+        for p in module.parameters():
+            p.requires_grad_(True)
 
 
 def _frozen_layers(

@@ -36,12 +36,12 @@ class CostSensitive(Finetune):
         from torch import nn
 
         return nn.CrossEntropyLoss(
-            weight=class_weights(self.options.class_weights, counts, classes)
+            weight=class_weights(self.options.class_weights, counts=counts, classes=classes)
         )
 
 
 def class_weights(
-    spec: Literal["auto"] | dict[str, float], counts: Sequence[int], classes: Sequence[str]
+    spec: Literal["auto"] | dict[str, float], *, counts: Sequence[int], classes: Sequence[str]
 ) -> torch.Tensor:
     """Per-class loss weights: ``"auto"`` (inverse frequency, mean 1) or ``{class: weight}``."""
     import torch

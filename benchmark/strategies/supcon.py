@@ -66,7 +66,7 @@ class SupCon(Strategy):
 
         class SupConLoss(nn.Module):
             def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-                return supcon_loss(z, labels, options.temperature)
+                return supcon_loss(z, labels, temperature=options.temperature)
 
         return Stage(Projected(), SupConLoss(), epochs=options.encoder_epochs, views=2)
 
@@ -74,7 +74,7 @@ class SupCon(Strategy):
         freeze_backbone(model, 1.0, bn_trainable=False)
 
 
-def supcon_loss(z: torch.Tensor, labels: torch.Tensor, temperature: float) -> torch.Tensor:
+def supcon_loss(z: torch.Tensor, labels: torch.Tensor, *, temperature: float) -> torch.Tensor:
     """Supervised contrastive loss (Khosla et al. 2020, L_out) of embeddings ``z`` (N × D).
 
     Computed in float32 whatever autocast is on (in bfloat16, ``z @ z.T`` at τ = 0.07 is off

@@ -11,6 +11,7 @@ them, their structure only.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from pydantic import (
@@ -28,7 +29,7 @@ from benchmark.errors import suggest
 from benchmark.suite._schema import _names
 
 
-def problem(loc: tuple[Any, ...], message: str, value: Any, *, kind: str = "value_error"):
+def problem(loc: tuple[Any, ...], message: str, *, value: Any, kind: str = "value_error"):
     """One line of a :class:`ValidationError`: ``message`` about ``value`` at ``loc``
     (relative to the field whose validator raises it)."""
     error = PydanticCustomError(kind, "{message}", {"message": message})
@@ -67,7 +68,7 @@ def check_options(
                 message, kind = unknown(str(err["loc"][-1])), "unknown_setting"
             else:
                 message, kind = err["msg"], err["type"]
-            problems.append(problem((*loc, *err["loc"]), message, err["input"], kind=kind))
+            problems.append(problem((*loc, *err["loc"]), message, value=err["input"], kind=kind))
         return dict(values)
 
 
@@ -147,15 +148,14 @@ class ExplainConfig(BaseModel):
                 allowed = own + sorted(m for m in known if known[m] is not None)
                 hint = f" {key} is an explanation method without settings." if key in known else ""
                 message = unknown_setting(key, allowed, hint=hint)
-                problems.append(problem((key,), message, value, kind="unknown_setting"))
+                problems.append(problem((key,), message, value=value, kind="unknown_setting"))
             elif not isinstance(value, dict):
                 message = f"expected a mapping of the {key} method's settings, or one of {own}"
-                problems.append(problem((key,), message, value))
+                problems.append(problem((key,), message, value=value))
             elif options is not None:
-                fields = sorted(options.model_fields)
                 sections[key] = check_options(
                     options, value, loc=(key,), problems=problems,
-                    unknown=lambda name, fields=fields: unknown_setting(name, fields),
+                    unknown=partial(unknown_setting, allowed=sorted(options.model_fields)),
                 )  # fmt: skip
         problems.raise_if_any("ExplainConfig")
         if known is not None:

@@ -40,7 +40,7 @@ class Names(Protocol):
     model (``None``: a method without settings)."""
 
     def layout(self, name: str) -> LayoutInfo: ...
-    def op(self, spec: str | dict[str, Any]) -> None: ...
+    def op(self, spec: object) -> None: ...
     def backbone(self, name: str) -> None: ...
     def strategies(self) -> Mapping[str, type[BaseModel]]: ...
     def methods(self) -> Mapping[str, type[BaseModel] | None]: ...
@@ -135,7 +135,9 @@ class DatasetConfig(_Strict):
     @classmethod
     def _known_ops(cls, value: list, info: ValidationInfo) -> list:
         names = _names(info)
-        for i, spec in enumerate(value if names else ()):
+        if names is None:
+            return value
+        for i, spec in enumerate(value):
             try:
                 names.op(spec)
             except ValueError as exc:

@@ -3,6 +3,7 @@ checks that span its parts (a strategy's settings and training changes, tuned na
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
@@ -103,11 +104,13 @@ class Suite(_Strict):
                     + suggest(kind, known)
                     + hint
                 )
-                problems.append(problem((key, "kind") if config.kind else (key,), message, kind))
+                problems.append(
+                    problem((key, "kind") if config.kind else (key,), message, value=kind)
+                )
                 continue
             options = check_options(
                 known[kind], config.options, loc=(key,), problems=problems,
-                unknown=lambda name, kind=kind: _not_a_setting_of(name, kind, known),
+                unknown=partial(_not_a_setting_of, kind=kind, known=known),
             )  # fmt: skip
             checked[key] = config.model_copy(update=options)
         problems.raise_if_any("Suite")

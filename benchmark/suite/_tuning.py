@@ -40,6 +40,13 @@ class ParamSpec(_Strict):
         return self
 
     @property
+    def bounds(self) -> tuple[int | float, int | float]:
+        """``(low, high)`` of a range (a spec without ``choices`` has both)."""
+        if self.low is None or self.high is None:
+            raise ValueError("a spec of `choices` has no range")
+        return self.low, self.high
+
+    @property
     def is_int(self) -> bool:
         """A range written with integers (``{low: 16, high: 64}``) is sampled as integers."""
         ints = (self.low, self.high) if self.step is None else (self.low, self.high, self.step)

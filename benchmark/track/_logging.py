@@ -125,7 +125,7 @@ class RunLog:
     def log_model(self, folder: Path) -> str:
         """Log ``folder`` (a saved medbench model) as the run's pyfunc model ``model``; return
         its model id (see ``benchmark.track._models.log_model``)."""
-        return log_model(self._client, self.run_id, folder)
+        return log_model(self._client, self.run_id, folder=folder)
 
 
 @contextmanager
@@ -209,7 +209,7 @@ class Logging(Queries):
                 with contextlib.suppress(Exception):  # deleted by another process meanwhile
                     client.delete_run(info.run_id)
 
-    def log_report(self, suite: str, folder: Path, artifact_path: str) -> str:
+    def log_report(self, suite: str, folder: Path, *, artifact_path: str) -> str:
         """Log ``folder`` on the suite's summary run (created when the suite has none yet);
         return that run's id."""
         run_id = self.summary_run(suite)

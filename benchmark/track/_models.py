@@ -30,7 +30,7 @@ _FALLBACK_REQUIREMENTS = [
 ]  # fmt: skip
 
 
-def log_model(client: Any, run_id: str, folder: Path) -> str:
+def log_model(client: Any, run_id: str, *, folder: Path) -> str:
     """Log ``folder`` (``model.safetensors`` + ``config.json``) as the pyfunc model of run
     ``run_id`` and return its model id (``RunLog.log_model``).
 

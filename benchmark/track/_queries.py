@@ -138,6 +138,6 @@ class Queries(StoreBase):
             f"{self._client.get_run(run_id).info.artifact_uri}/{path}"
         )
 
-    def download_artifact(self, run_id: str, path: str, folder: Path) -> Path:
+    def download_artifact(self, run_id: str, path: str, *, folder: Path) -> Path:
         """A copy of a run's artifact ``path`` under ``folder``."""
         return Path(self._client.download_artifacts(run_id, path, str(folder)))

@@ -103,8 +103,8 @@ def board_entries(storage: str | None, suite: str) -> list[CellEntry]:
 def post_cells(
     storage: str | None,
     suite: str,
-    cells: Iterable[tuple[str, str]],
     *,
+    cells: Iterable[tuple[str, str]],
     resume: bool = True,
 ) -> int:
     """Queue each ``(config hash, name)`` that has no queued or running claim; return how
@@ -130,7 +130,9 @@ def reap_cells(storage: str | None, suite: str) -> list[CellEntry]:
     dead = [_entry(t) for t in fail_dead_trials(study)]
     for entry in dead:
         if not entry.duplicate:
-            attrs = {k: entry.attrs[k] for k in ("cell", "name", "resume") if k in entry.attrs}
+            attrs: dict[str, Any] = {
+                k: entry.attrs[k] for k in ("cell", "name", "resume") if k in entry.attrs
+            }
             root = entry.attrs.get("retry_of", entry.number)
             study.enqueue_trial({}, user_attrs={**attrs, "retry_of": root})
     return dead

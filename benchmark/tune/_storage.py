@@ -220,10 +220,9 @@ def heartbeat(storage: BaseStorage, trial_id: int) -> Iterator[None]:
     """Record the storage's heartbeat for ``trial_id`` while the block runs (RDB storages;
     nothing for the journal, whose trials are owned by pids on one host)."""
     inner = getattr(storage, "_backend", storage)  # Study wraps an RDBStorage in a cache
-    if not isinstance(inner, RDBStorage) or inner.get_heartbeat_interval() is None:
+    if not isinstance(inner, RDBStorage) or (interval := inner.get_heartbeat_interval()) is None:
         yield
         return
-    interval = inner.get_heartbeat_interval()
     stop = threading.Event()
 
     def beat() -> None:

@@ -248,12 +248,14 @@ def _suggest(trial: optuna.Trial, space: Mapping[str, ParamSpec]) -> dict[str, A
         if spec.choices is not None:
             params[name] = trial.suggest_categorical(name, spec.choices)
         elif spec.is_int:
+            low, high = spec.bounds
             params[name] = trial.suggest_int(
-                name, int(spec.low), int(spec.high), step=int(spec.step or 1), log=spec.log
+                name, int(low), int(high), step=int(spec.step or 1), log=spec.log
             )
         else:
+            low, high = spec.bounds
             params[name] = trial.suggest_float(
-                name, float(spec.low), float(spec.high), step=spec.step, log=spec.log
+                name, float(low), float(high), step=spec.step, log=spec.log
             )
     return params
 
@@ -320,4 +322,5 @@ def study_trials(storage: str | None, name: str) -> list[TrialEntry]:
 
 
 def _last(trial: FrozenTrial) -> float:
-    return trial.intermediate_values[trial.last_step] if trial.intermediate_values else float("nan")
+    step = trial.last_step  # None when it reported nothing
+    return trial.intermediate_values[step] if step is not None else float("nan")

@@ -12,7 +12,7 @@ from benchmark.errors import DataError
 def _source(tmp_path, layout, per_class=6, **options):
     root = tmp_path / layout
     write_synthetic(root, layout=layout, per_class=per_class, size=40, seed=1)
-    return create_source(layout, root, get_layout(layout).options(**options))
+    return create_source(layout, root, options=get_layout(layout).options(**options))
 
 
 def _counts(source) -> dict:
@@ -44,14 +44,14 @@ def test_iq_oth_nccd_nested_twice_source_spelling_and_unlabelled_folder(tmp_path
     renamed = create_source(
         "iq-oth-nccd",
         tmp_path / "iq-oth-nccd",
-        get_layout("iq-oth-nccd").options(labels={"Bengin": "Benign"}),
+        options=get_layout("iq-oth-nccd").options(labels={"Bengin": "Benign"}),
     )
     assert renamed.classes == ["Benign", "Malignant", "Normal"]
     with pytest.raises(DataError, match=r"renames \['Benign'\].*classes are"):
         create_source(
             "iq-oth-nccd",
             tmp_path / "iq-oth-nccd",
-            get_layout("iq-oth-nccd").options(labels={"Benign": "x"}),
+            options=get_layout("iq-oth-nccd").options(labels={"Benign": "x"}),
         )
 
 
@@ -74,7 +74,7 @@ def test_cdd_cesm_workbook_names_with_spaces_tasks_and_patients(tmp_path):
     three = create_source(
         "cdd-cesm",
         tmp_path / "cdd-cesm",
-        get_layout("cdd-cesm").options(task="three-class", images="subtracted"),
+        options=get_layout("cdd-cesm").options(task="three-class", images="subtracted"),
     )
     assert three.classes == ["Benign", "Malignant", "Normal"] and len(three) == 18
     assert three.records["id"].str.contains("Subtracted images").all()
@@ -87,7 +87,7 @@ def test_mias_info_rows_deduplicated_and_left_right_pairs_grouped(tmp_path):
     assert groups["all-mias/mdb001.pgm"] == groups["all-mias/mdb002.pgm"] == "patient001"
     assert groups["all-mias/mdb003.pgm"] == "patient002"
     binary = create_source(
-        "mias", tmp_path / "mias", get_layout("mias").options(task="abnormal-vs-normal")
+        "mias", tmp_path / "mias", options=get_layout("mias").options(task="abnormal-vs-normal")
     )
     assert _counts(binary) == {"": {"abnormal": 12, "normal": 6}}
 
@@ -108,7 +108,7 @@ def test_chest_xray_ignores_nested_copy_and_macosx_and_reads_patients(tmp_path):
     three = create_source(
         "chest-xray-pneumonia",
         tmp_path / "chest-xray-pneumonia",
-        get_layout("chest-xray-pneumonia").options(task="three-class"),
+        options=get_layout("chest-xray-pneumonia").options(task="three-class"),
     )
     assert three.classes == ["BACTERIA", "NORMAL", "VIRUS"]
 

@@ -160,7 +160,7 @@ def test_layouts_scan_and_loading_read_dicom(dicom_tree, layout):
 
 def test_dicom_settings_reach_the_decoder_and_the_cache_key(dicom_tree):
     options = get_layout("imagefolder").options.model_validate({"dicom": {"window": "auto"}})
-    source = create_source("imagefolder", dicom_tree, options)
+    source = create_source("imagefolder", dicom_tree, options=options)
     assert source.dicom == DicomOptions(window="auto")
     i = list(source.records["id"]).index("ct/MR_small.dcm")
     auto = source.read(i)[0]
@@ -173,7 +173,7 @@ def test_patient_ids_from_headers_keep_patients_in_one_split(tmp_path):
     root = tmp_path / "tree"
     write_synthetic(root, layout="imagefolder", per_class=6, size=32, format="dcm")
     options = get_layout("imagefolder").options.model_validate({"group": "patient_id"})
-    source = create_source("imagefolder", root, options)
+    source = create_source("imagefolder", root, options=options)
     groups = source.records["group"]
     assert groups.str.startswith("patient-").all() and groups.nunique() == 4 * 4  # 1+1+2+2
     ids = {pydicom.dcmread(p, stop_before_pixels=True).PatientID for p in source.records["path"]}
@@ -185,7 +185,7 @@ def test_patient_ids_from_headers_keep_patients_in_one_split(tmp_path):
     assert (pd.crosstab(groups, split) > 0).sum(axis=1).max() == 1
     with pytest.raises(DataError, match="no files to read it from"):
         by_patient = get_layout("synthetic").options.model_validate({"group": "patient_id"})
-        create_source("synthetic", None, by_patient)
+        create_source("synthetic", None, options=by_patient)
 
 
 def test_synth_writes_dicom_that_decodes_to_the_phantoms(tmp_path):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,7 +18,7 @@ from benchmark.errors import DataError
 
 
 def test_synthetic_source():
-    source = create_source("synthetic", None, SyntheticOptions(per_class=3, size=32))
+    source = create_source("synthetic", None, options=SyntheticOptions(per_class=3, size=32))
     assert len(source) == 12
     assert source.records["label"].value_counts().to_dict() == {
         "glioma": 3, "meningioma": 3, "notumor": 3, "pituitary": 3
@@ -74,7 +75,7 @@ def test_corrupt_file_is_named(tmp_path):
 
 
 def test_load_images_decodes_once_into_uint8_tensors(tmp_path):
-    source = create_source("synthetic", None, SyntheticOptions(per_class=2, size=40))
+    source = create_source("synthetic", None, options=SyntheticOptions(per_class=2, size=40))
     seen = []
     images = load_images(
         source, ops=[parse_op("to_rgb")], size=24, progress=lambda d, t: seen.append(d)
@@ -85,6 +86,16 @@ def test_load_images_decodes_once_into_uint8_tensors(tmp_path):
     assert seen[-1] == 8
     gray = load_images(source, ops=[], size=24)
     assert gray.images.shape[1] == 1
+
+
+def test_masks_are_resized_by_nearest_neighbour_not_grown_by_interpolation():
+    source = create_source("synthetic", None, options=SyntheticOptions(per_class=2, size=40))
+    masks = load_images(source, ops=[], size=24).masks
+    assert masks is not None
+    for i in range(len(source)):
+        mask = source.read(i)[1].astype(np.uint8)
+        nearest = cv2.resize(mask, (24, 24), interpolation=cv2.INTER_NEAREST) > 0
+        assert np.array_equal(masks[i].numpy(), nearest)
 
 
 def _records(n_per_class: int, official_test: int = 0) -> pd.DataFrame:

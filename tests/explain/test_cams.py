@@ -40,7 +40,7 @@ def test_every_family_resolves_a_layer_and_maps_frozen_backbones(backbone, size)
     assert sum(p.requires_grad for p in model.parameters()) == len(
         list(model.get_classifier().parameters())
     )
-    maps = cam_maps(model, torch.randn(4, 3, size, size), [0, 1, 2, 3])
+    maps = cam_maps(model, torch.randn(4, 3, size, size), targets=[0, 1, 2, 3])
     assert maps.shape == (4, size, size)
     assert np.isfinite(maps).all() and maps.min() >= 0
     # an untrained class map may be all zero (Grad-CAM's ReLU), not all four of them
@@ -58,7 +58,9 @@ SMALL = ExplainConfig(
 @pytest.mark.parametrize("method", [m.name for m in list_methods()])
 def test_every_method_runs_and_releases_its_hooks(method):
     model = create_model("test_resnet", num_classes=4)
-    maps = cam_maps(model, torch.randn(3, 3, 48, 48), [0, 1, 2], method=method, settings=SMALL)
+    maps = cam_maps(
+        model, torch.randn(3, 3, 48, 48), targets=[0, 1, 2], method=method, settings=SMALL
+    )
     assert maps.shape == (3, 48, 48) and np.isfinite(maps).all()
     assert not any(m._forward_hooks or m._backward_hooks for m in model.modules())
 
@@ -84,10 +86,10 @@ def _rss_mb() -> float:
 def test_memory_does_not_grow_over_hundreds_of_images():
     model = create_model("test_resnet", num_classes=4)
     x = torch.randn(50, 3, 64, 64)
-    cam_maps(model, x, [1] * 50)
+    cam_maps(model, x, targets=[1] * 50)
     before = _rss_mb()
     for _ in range(8):  # 400 images
-        cam_maps(model, x, [1] * 50, batch_size=25)
+        cam_maps(model, x, targets=[1] * 50, batch_size=25)
     assert _rss_mb() - before < 40
 
 
@@ -112,7 +114,9 @@ def test_baselines_and_faithfulness():
     assert random.min() >= 0 and random.max() <= 1 and center[0, 10, 10] > center[0, 0, 0]
     assert not np.array_equal(random[0], random[1])
     model = create_model("test_resnet", num_classes=4).eval()
-    scores = faithfulness(model, torch.randn(3, 3, 20, 20), random, [0, 1, 2], road_images=2)
+    scores = faithfulness(
+        model, torch.randn(3, 3, 20, 20), maps=random, targets=[0, 1, 2], road_images=2
+    )
     assert set(scores) == {"road", "drop"} and all(np.isfinite(list(scores.values())))
 
 

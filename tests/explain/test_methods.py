@@ -34,16 +34,18 @@ def test_every_method_maps_each_image_at_its_size_within_0_and_1(method, model):
     x = (images.float() / 255 - torch.tensor(MEAN)[:, None, None]) / torch.tensor(STD)[
         :, None, None
     ]
-    found = explain_maps(model, x, [0, 1, 2], method=method, settings=SMALL, mean=MEAN, std=STD)
+    found = explain_maps(
+        model, x, targets=[0, 1, 2], method=method, settings=SMALL, mean=MEAN, std=STD
+    )
     assert found.maps.shape == (3, 32, 48) and found.maps.dtype == np.float32
     assert np.isfinite(found.maps).all() and found.maps.min() >= 0 and found.maps.max() <= 1
     assert not any(m._forward_hooks or m._backward_hooks for m in model.modules())
     chosen = get_method(method)
     panels = chosen.panels(
-        images[0].numpy(), found, 0, chosen.settings(SMALL.method_options(method))
+        images[0].numpy(), found, index=0, options=chosen.settings(SMALL.method_options(method))
     )
     assert panels and all(panel.shape[:2] == (32, 48) for panel in panels)
-    none = explain_maps(model, x[:0], [], method=method, settings=SMALL, mean=MEAN, std=STD)
+    none = explain_maps(model, x[:0], targets=[], method=method, settings=SMALL, mean=MEAN, std=STD)
     assert none.maps.shape == (0, 32, 48)
 
 

@@ -54,7 +54,13 @@ def test_every_method_runs_on_a_cnn_and_a_vit(method, backbone, baseline):
     settings = ExplainConfig(**{k: {**v, "baseline": baseline} for k, v in SMALL.items()})
     x = torch.rand(2, 3, 32, 32)
     found = explain_maps(
-        model, x, [0, 2], method=method, settings=settings, mean=(0.5,) * 3, std=(0.25,) * 3
+        model,
+        x,
+        targets=[0, 2],
+        method=method,
+        settings=settings,
+        mean=(0.5,) * 3,
+        std=(0.25,) * 3,
     )
     assert found.maps.shape == found.signed.shape == (2, 32, 32)
     assert np.isfinite(found.signed).all() and found.maps.min() >= 0 and found.maps.max() <= 1
@@ -102,7 +108,7 @@ def test_lime_puts_its_top_superpixel_in_the_lesion_far_more_often_than_chance()
         hidden = torch.where(torch.from_numpy(masks)[:, None], 0.4, x)
         assert (model(x).argmax(1) == 1).all() and (model(hidden).argmax(1) == 0).all()
     settings = ExplainConfig(lime={"samples": 64, "superpixels": 30})
-    found = explain_maps(model, x, [1] * len(x), method="lime", settings=settings)
+    found = explain_maps(model, x, targets=[1] * len(x), method="lime", settings=settings)
     lime = localisation(found.maps, masks)
     chance = localisation(baseline_maps("random", count=len(x), size=48, seed=0), masks)
     assert lime["pointing_game"] > chance["pointing_game"] + 0.5
@@ -121,7 +127,7 @@ def test_lime_positive_only_and_both_signs_agree():
     x, _ = _phantoms(2)
     runs = [
         explain_maps(
-            model, x, [1, 2], method="lime", seed=3,
+            model, x, targets=[1, 2], method="lime", seed=3,
             settings=ExplainConfig(lime={**SMALL["lime"], "positive_only": positive}),
         )
         for positive in (True, False)
@@ -136,7 +142,7 @@ def test_lime_positive_only_and_both_signs_agree():
         np.testing.assert_allclose(ratio, ratio[0], rtol=1e-5)
         assert np.allclose(both.maps[i], np.abs(signed) / np.abs(signed).max(), atol=1e-6)
         image = (x[i] * 255).to(torch.uint8).numpy()
-        _, alone, _ = lime_panels(image, both.segments[i], both.weights[i], top=3)
+        _, alone, _ = lime_panels(image, both.segments[i], weights=both.weights[i], top=3)
         w = both.weights[i]
         green = [f for f in np.argsort(-np.abs(w))[:3] if w[f] > 0]
         shown = {int(f) for f in np.unique(both.segments[i][alone.sum(axis=2) > 0])}

@@ -10,10 +10,12 @@ from benchmark.models import (
     check_backbone,
     count_parameters,
     create_model,
+    head_parameter_names,
     input_stats,
     load_model,
     save_model,
 )
+from benchmark.strategies import freeze_backbone
 
 
 def test_create_model_head_dropout_and_counts():
@@ -103,3 +105,17 @@ def test_unreachable_hub_fails_within_seconds(monkeypatch):
     with pytest.raises(ModelError, match="cannot be reached") as info:
         create_model("resnet18", num_classes=2, pretrained=True)
     assert "127.0.0.1 cannot be reached" in str(info.value) and "weights:" in str(info.value)
+
+
+def test_a_distilled_model_counts_and_trains_both_of_its_heads():
+    """DeiT's get_classifier() gives two heads, (head, head_dist): both are the classifier."""
+    model = create_model("deit_tiny_distilled_patch16_224", num_classes=3, image_size=32)
+    heads = model.get_classifier()
+    assert isinstance(heads, tuple) and len(heads) == 2
+    head = {
+        n for n, p in model.named_parameters() if any(p is q for m in heads for q in m.parameters())
+    }
+    assert head_parameter_names(model) == head
+    assert count_parameters(model).head == sum(p.numel() for m in heads for p in m.parameters())
+    freeze_backbone(model, 1.0)
+    assert {n for n, p in model.named_parameters() if p.requires_grad} == head

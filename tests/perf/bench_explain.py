@@ -40,11 +40,11 @@ def main() -> None:
     for backbone in args.backbones.split(","):
         torch.manual_seed(0)
         model = create_model(backbone, num_classes=4, image_size=args.size).to(device).eval()
-        explain_maps(model, x[:1], targets[:1], method="gradcam")  # warm-up
+        explain_maps(model, x[:1], targets=targets[:1], method="gradcam")  # warm-up
         for method in list_methods():
             start = time.perf_counter()
             explain_maps(
-                model, x, targets, method=method.name, settings=settings, mean=mean, std=std
+                model, x, targets=targets, method=method.name, settings=settings, mean=mean, std=std
             )
             if device.type == "cuda":
                 torch.cuda.synchronize()

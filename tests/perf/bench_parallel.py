@@ -63,7 +63,7 @@ def claim_cost(folder: Path, cells: int = 200) -> float:
     storage = str(folder / "claims.journal")
     keys = [f"c{k}" for k in range(cells)]
     start = time.perf_counter()
-    tune.post_cells(storage, "bench", [(k, k) for k in keys])
+    tune.post_cells(storage, "bench", cells=[(k, k) for k in keys])
     while (claim := tune.claim_cell(storage, "bench", keys=keys)) is not None:
         claim.note(run_id="r")
         claim.release("finished")
@@ -94,7 +94,7 @@ def checkpoint_cost(folder: Path, name: str, image_size: int) -> tuple[float, fl
     times = []
     for _ in range(3):
         start = time.perf_counter()
-        _save(path, model, optimizer, None, batches, History(), state, 0.0, 0)
+        _save(path, model, optimizer, None, None, batches, History(), state, 0.0, 0)
         times.append(time.perf_counter() - start)
     return min(times), path.stat().st_size / 2**20, step
 

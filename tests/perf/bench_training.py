@@ -87,7 +87,9 @@ def main() -> None:
     args = parser.parse_args()
     per_class = args.images // 4
 
-    source = create_source("synthetic", None, SyntheticOptions(per_class=per_class, size=args.size))
+    source = create_source(
+        "synthetic", None, options=SyntheticOptions(per_class=per_class, size=args.size)
+    )
     data = load_images(source, ops=[], size=args.size)
     with tempfile.TemporaryDirectory() as tmp:
         write_synthetic(Path(tmp) / "bt", per_class=per_class, size=256)

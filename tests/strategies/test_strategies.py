@@ -166,13 +166,13 @@ def test_breast_paper_resnet50_all_but_last_10_layers_with_batchnorm_trainable()
 
 
 def test_class_weights():
-    auto = class_weights("auto", [10, 30, 60], ["a", "b", "c"])
+    auto = class_weights("auto", counts=[10, 30, 60], classes=["a", "b", "c"])
     assert auto.mean().item() == pytest.approx(1.0)
     assert auto[0] / auto[2] == pytest.approx(6.0)
-    given = class_weights({"b": 3.0}, [1, 1, 1], ["a", "b", "c"])
+    given = class_weights({"b": 3.0}, counts=[1, 1, 1], classes=["a", "b", "c"])
     assert given.tolist() == [1.0, 3.0, 1.0]
     with pytest.raises(Exception, match="does not have"):
-        class_weights({"z": 2.0}, [1, 1], ["a", "b"])
+        class_weights({"z": 2.0}, counts=[1, 1], classes=["a", "b"])
 
 
 def test_supcon_loss_matches_a_direct_computation():
@@ -187,18 +187,20 @@ def test_supcon_loss_matches_a_direct_computation():
         if positives:
             total += -sum((zn[i] @ zn[p] / t - denom) for p in positives) / len(positives)
             anchors += 1
-    assert supcon_loss(z, y, t).item() == pytest.approx((total / anchors).item(), rel=1e-5)
+    assert supcon_loss(z, y, temperature=t).item() == pytest.approx(
+        (total / anchors).item(), rel=1e-5
+    )
 
 
 def test_supcon_loss_is_float32_under_autocast_and_zero_without_pairs():
     """bfloat16 would round ``z @ z.T`` (4.96875 against 4.96537 at τ = 0.07)."""
     torch.manual_seed(1)
     z, y = torch.randn(16, 32, requires_grad=True), torch.arange(16) % 4
-    exact = supcon_loss(z, y, 0.07)
+    exact = supcon_loss(z, y, temperature=0.07)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        mixed = supcon_loss(z, y, 0.07)
+        mixed = supcon_loss(z, y, temperature=0.07)
     assert mixed.dtype == torch.float32 and mixed.item() == pytest.approx(exact.item(), rel=1e-6)
-    alone = supcon_loss(z[:4], torch.arange(4), 0.07)  # no two images share a class
+    alone = supcon_loss(z[:4], torch.arange(4), temperature=0.07)  # no two images share a class
     assert alone.item() == 0.0
     alone.backward()  # still part of the graph
     assert z.grad is not None and not z.grad.any()

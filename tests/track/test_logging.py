@@ -94,10 +94,10 @@ def test_the_summary_run_is_replaced_but_never_while_it_is_written(store, experi
 def test_a_report_goes_on_the_summary_run_made_for_it_if_need_be(store, tmp_path):
     (tmp_path / "figures").mkdir()
     (tmp_path / "figures" / "a.png").write_bytes(b"png")
-    run_id = store.log_report("fresh", tmp_path / "figures", "report")
+    run_id = store.log_report("fresh", tmp_path / "figures", artifact_path="report")
     assert store.summary_run("fresh") == run_id
     assert store.artifact_files(run_id, "report") == ["report/a.png"]
-    assert store.log_report("fresh", tmp_path / "figures", "again") == run_id
+    assert store.log_report("fresh", tmp_path / "figures", artifact_path="again") == run_id
 
 
 def test_runs_of_dead_workers_are_failed_and_live_ones_left_alone(store, experiment):

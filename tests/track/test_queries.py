@@ -85,7 +85,7 @@ def test_a_run_s_metrics_history_and_artifacts_read_back(store, experiment, tmp_
     assert store.artifact_files(run.run_id, "cams") == [
         "cams/gradcam/gallery.png", "cams/gradcam/info.json", "cams/stages.png"
     ]  # fmt: skip
-    local = store.download_artifact(run.run_id, "cams/stages.png", tmp_path)
+    local = store.download_artifact(run.run_id, "cams/stages.png", folder=tmp_path)
     assert local.read_text() == "png" and local.is_relative_to(tmp_path)
 
 

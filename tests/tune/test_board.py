@@ -21,7 +21,7 @@ def _worker(storage: str, seed: int, holding) -> None:
     import random
 
     random.seed(seed)
-    tune.post_cells(storage, "race", [(k, k) for k in KEYS])
+    tune.post_cells(storage, "race", cells=[(k, k) for k in KEYS])
     order = KEYS[:]
     random.shuffle(order)
     first = True
@@ -63,19 +63,19 @@ def test_workers_racing_on_one_board_run_each_cell_exactly_once(tmp_path):
 
 def test_posting_is_idempotent_and_claims_follow_the_workers_order(tmp_path):
     storage = str(tmp_path / "b.journal")
-    assert tune.post_cells(storage, "s", [("a", "A"), ("b", "B")]) == 2
-    assert tune.post_cells(storage, "s", [("a", "A"), ("b", "B"), ("c", "C")]) == 1
+    assert tune.post_cells(storage, "s", cells=[("a", "A"), ("b", "B")]) == 2
+    assert tune.post_cells(storage, "s", cells=[("a", "A"), ("b", "B"), ("c", "C")]) == 1
     first = tune.claim_cell(storage, "s", keys=["c", "b", "a"])
     assert first.entry.key == "c" and first.held()
     assert tune.claim_cell(storage, "s", keys=["c"]) is None  # taken
     first.release("failed", error="boom")
-    assert tune.post_cells(storage, "s", [("c", "C")]) == 1  # a failed cell is queued again
-    assert tune.post_cells(storage, "s", [("a", "A")], resume=False) == 0  # still queued
+    assert tune.post_cells(storage, "s", cells=[("c", "C")]) == 1  # a failed cell is queued again
+    assert tune.post_cells(storage, "s", cells=[("a", "A")], resume=False) == 0  # still queued
 
 
 def test_a_claim_whose_worker_died_is_failed_and_queued_again(tmp_path):
     storage = str(tmp_path / "d.journal")
-    tune.post_cells(storage, "s", [("a", "A")])
+    tune.post_cells(storage, "s", cells=[("a", "A")])
     claim = tune.claim_cell(storage, "s", keys=["a"])
     claim.note(pid="999999999", host=socket.gethostname(), run_id="r1")  # as if it died
     dead = tune.reap_cells(storage, "s")

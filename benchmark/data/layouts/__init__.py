@@ -57,7 +57,7 @@ def list_layouts() -> list[Layout]:
     return [layout for _, layout in LAYOUTS.items()]
 
 
-def create_source(layout: str, root: Path | None, options: BaseModel | None = None) -> Source:
+def create_source(layout: str, root: Path | None, *, options: BaseModel | None = None) -> Source:
     """Index the dataset at ``root`` with ``layout`` (no pixels are decoded yet)."""
     spec = get_layout(layout)
     if spec.needs_root:

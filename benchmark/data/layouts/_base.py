@@ -97,7 +97,7 @@ class Source:
         mask_path = self.records["mask"].iat[i]
         mask = decode_image(Path(mask_path).read_bytes()) > 127 if mask_path else None
         if mask is not None and mask.ndim == 3:
-            mask = mask.any(axis=2)
+            mask = np.asarray(mask.any(axis=2))
         return decode_image(data, dicom=self.dicom), mask
 
     def subset(self, keep: np.ndarray) -> Source:
@@ -191,7 +191,7 @@ def find_folders(root: Path, matches: Callable[[Path], bool], *, depth: int = 3)
             )
 
 
-def not_found(root: Path, layout: str, expected: str) -> DataError:
+def not_found(root: Path, layout: str, *, expected: str) -> DataError:
     """The error for a folder that does not hold ``layout``: what was expected, what is there."""
     found = sorted(p.name + ("/" if p.is_dir() else "") for p in root.iterdir())[:12]
     return DataError(
@@ -214,8 +214,8 @@ def image_files(folder: Path, skipped: list[str]) -> list[Path]:
 def class_folder_rows(
     folder: Path,
     split: str,
-    skipped: list[str],
     *,
+    skipped: list[str],
     label: Callable[[str], str] = str,
     only: Iterable[str] | None = None,
 ) -> list[dict]:

@@ -47,11 +47,13 @@ def brain_tumor_mri(root: Path, options: LayoutOptions) -> Source:
     """Kaggle Brain Tumor MRI: Training/ and Testing/, each with one folder per class."""
     top = find_folder(root, lambda p: (p / "Training").is_dir() and (p / "Testing").is_dir())
     if top is None:
-        raise not_found(root, "brain-tumor-mri", "Training/ and Testing/ with a folder per class")
+        raise not_found(
+            root, "brain-tumor-mri", expected="Training/ and Testing/ with a folder per class"
+        )
     skipped: list[str] = []
     # The official split is the folder; file names (Te-glTr_0000.jpg) are not trusted.
-    rows = class_folder_rows(top / "Training", "train", skipped)
-    rows += class_folder_rows(top / "Testing", "test", skipped)
+    rows = class_folder_rows(top / "Training", "train", skipped=skipped)
+    rows += class_folder_rows(top / "Testing", "test", skipped=skipped)
     return make_source(root, rows, expected="Training/<class>/*.jpg", notes=skipped)
 
 
@@ -82,17 +84,18 @@ def brain_mri_yes_no(root: Path, options: LayoutOptions) -> Source:
     def has_yes_no(p: Path) -> bool:
         return all((p / name).is_dir() for name in _YES_NO)
 
-    top, *copies = list(find_folders(root, has_yes_no)) or [None]
-    if top is None:
-        raise not_found(root, "brain-mri-yes-no", "yes/ and no/ folders of images")
+    found = list(find_folders(root, has_yes_no))
+    if not found:
+        raise not_found(root, "brain-mri-yes-no", expected="yes/ and no/ folders of images")
+    top, *copies = found
     skipped: list[str] = []
-    rows = class_folder_rows(top, "", skipped, only=_YES_NO)
+    rows = class_folder_rows(top, "", skipped=skipped, only=_YES_NO)
     seen = {(row["label"], Path(row["path"]).name) for row in rows}
     notes = list(skipped)
     for copy in copies:  # the archive also holds brain_tumor_dataset/yes|no: count each file once
         extra = [
             row
-            for row in class_folder_rows(copy, "", skipped, only=_YES_NO)
+            for row in class_folder_rows(copy, "", skipped=skipped, only=_YES_NO)
             if (row["label"], Path(row["path"]).name) not in seen
         ]
         seen |= {(row["label"], Path(row["path"]).name) for row in extra}

@@ -97,7 +97,7 @@ def cdd_cesm(root: Path, options: CddCesmOptions) -> Source:
     folder_name = _CDD_FOLDERS[options.images]
     top = find_folder(root, lambda p: (p / folder_name).is_dir())
     if top is None:
-        raise not_found(root, "cdd-cesm", f"'{folder_name}/' (under CDD-CESM/)")
+        raise not_found(root, "cdd-cesm", expected=f"'{folder_name}/' (under CDD-CESM/)")
     if options.annotations is not None:
         workbook = root / options.annotations
     else:
@@ -222,10 +222,11 @@ def write_mias(w: PhantomWriter) -> None:
 def mias(root: Path, options: MiasOptions) -> Source:
     """mini-MIAS mammograms: all-mias/mdbNNN.pgm + Info.txt; patient = left/right pair."""
     top = find_folder(root, lambda p: _info_file(p) is not None)
-    if top is None:
-        raise not_found(root, "mias", "all-mias/ with mdb001.pgm … and Info.txt")
+    info = _info_file(top) if top is not None else None
+    if top is None or info is None:
+        raise not_found(root, "mias", expected="all-mias/ with mdb001.pgm … and Info.txt")
     severity: dict[str, str] = {}
-    for line in _info_file(top).read_text(errors="replace").splitlines():
+    for line in info.read_text(errors="replace").splitlines():
         match = _MIAS_ROW.match(line.strip())
         if match is None:
             continue  # the description lines around the table

@@ -4,6 +4,7 @@ reader."""
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
 
 from benchmark.data.layouts._base import (
@@ -44,16 +45,19 @@ def write_sipakmed(w: PhantomWriter) -> None:
         w.write(folder / "001.bmp", whole)  # the cluster image, not a sample: left out
 
 
+def _is_cropped_of(folder: Path, *, label: str) -> bool:
+    """Whether ``folder`` is the CROPPED folder of class ``label``'s images."""
+    return folder.name == "CROPPED" and f"im_{label}" in folder.parts
+
+
 @register("sipakmed", writer=write_sipakmed)
 def sipakmed(root: Path, options: LayoutOptions) -> Source:
     """SIPaKMeD: im_<Class>/im_<Class>/CROPPED/NNN_MM.bmp; group = class + cluster image NNN."""
-    rows, missing, skipped = [], [], []
+    rows: list[dict[str, object]] = []
+    missing: list[str] = []
+    skipped: list[str] = []
     for label in SIPAKMED_CLASSES:
-        cropped = find_folder(
-            root,
-            lambda p, label=label: p.name == "CROPPED" and f"im_{label}" in p.parts,
-            depth=4,
-        )
+        cropped = find_folder(root, partial(_is_cropped_of, label=label), depth=4)
         if cropped is None:
             missing.append(f"im_{label}/im_{label}/CROPPED/")
             continue
@@ -63,5 +67,5 @@ def sipakmed(root: Path, options: LayoutOptions) -> Source:
             group = f"{label}/{cluster.group(1)}" if cluster else ""
             rows.append({"label": label, "split": "", "group": group, "path": path})
     if missing:
-        raise not_found(root, "sipakmed", f"the CROPPED folders {missing}")
+        raise not_found(root, "sipakmed", expected=f"the CROPPED folders {missing}")
     return make_source(root, rows, expected="im_<Class>/im_<Class>/CROPPED/*.bmp", notes=skipped)

@@ -83,10 +83,10 @@ def imagefolder(root: Path, options: LayoutOptions) -> Source:
         rows = [
             row
             for p in subdirs
-            for row in class_folder_rows(p, SPLIT_NAMES[p.name.lower()], skipped)
+            for row in class_folder_rows(p, SPLIT_NAMES[p.name.lower()], skipped=skipped)
         ]
     else:
-        rows = class_folder_rows(root, "", skipped)
+        rows = class_folder_rows(root, "", skipped=skipped)
     return make_source(
         root, rows, expected="root/<class>/<image> or root/<split>/<class>/<image>", notes=skipped
     )

@@ -48,10 +48,10 @@ def iq_oth_nccd(root: Path, options: LayoutOptions) -> Source:
     """IQ-OTH/NCCD lung CT: Bengin/Malignant/Normal cases (source spelling kept)."""
     top = find_folder(root, lambda p: all((p / name).is_dir() for name in _IQ_CLASSES))
     if top is None:
-        raise not_found(root, "iq-oth-nccd", f"a folder holding {list(_IQ_CLASSES)}")
+        raise not_found(root, "iq-oth-nccd", expected=f"a folder holding {list(_IQ_CLASSES)}")
     skipped: list[str] = []
     rows = class_folder_rows(
-        top, "", skipped, only=_IQ_CLASSES, label=lambda name: name.removesuffix(" cases")
+        top, "", skipped=skipped, only=_IQ_CLASSES, label=lambda name: name.removesuffix(" cases")
     )
     notes = list(skipped)
     unlabelled = top / "Test cases"
@@ -109,14 +109,17 @@ def chest_xray_pneumonia(root: Path, options: ChestXrayOptions) -> Source:
     def has_splits(p: Path) -> bool:
         return (p / "train").is_dir() and (p / "test").is_dir()
 
-    top, *copies = list(find_folders(root, has_splits)) or [None]
-    if top is None:
-        raise not_found(root, "chest-xray-pneumonia", "chest_xray/ with train/ and test/")
+    found = list(find_folders(root, has_splits))
+    if not found:
+        raise not_found(root, "chest-xray-pneumonia", expected="chest_xray/ with train/ and test/")
+    top, *copies = found
     skipped: list[str] = []
     rows = []
     for split in ("train", "val", "test"):
         if (top / split).is_dir():
-            rows += class_folder_rows(top / split, split, skipped, only=("NORMAL", "PNEUMONIA"))
+            rows += class_folder_rows(
+                top / split, split, skipped=skipped, only=("NORMAL", "PNEUMONIA")
+            )
     for row in rows:
         name = Path(row["path"]).name
         patient = _PATIENT.search(name)

@@ -77,8 +77,8 @@ class Method:
         self,
         model: nn.Module,
         inputs: torch.Tensor,
-        targets: list[int],
         *,
+        targets: list[int],
         options: Any,
         layer: str | None,
         mean: tuple[float, ...] | None,
@@ -93,7 +93,7 @@ class Method:
         raise NotImplementedError
 
     def panels(
-        self, image: np.ndarray, found: Attribution, index: int, options: Any
+        self, image: np.ndarray, found: Attribution, *, index: int, options: Any
     ) -> list[np.ndarray]:
         """A gallery example: the original, the heatmap and the overlay of map ``index``."""
         from benchmark.explain._gallery import cam_panels

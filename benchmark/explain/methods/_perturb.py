@@ -63,7 +63,9 @@ def signed_maps(
     signed = []
     for start in range(0, len(inputs), batch_size):
         x = inputs[start : start + batch_size]
-        att = attribute(x, baseline(x, fill, mean, std), targets[start : start + batch_size])
+        att = attribute(
+            x, baseline(x, fill, mean=mean, std=std), targets[start : start + batch_size]
+        )
         signed.append(att.detach().float().mean(dim=1).cpu().numpy())
     return np.concatenate(signed)
 
@@ -78,7 +80,7 @@ def unit(maps: np.ndarray, percentile: float) -> np.ndarray:
     return np.clip(maps / scale, 0, 1).astype(np.float32)
 
 
-def pixels(inputs: torch.Tensor, mean, std) -> np.ndarray:
+def pixels(inputs: torch.Tensor, *, mean, std) -> np.ndarray:
     """Normalised inputs → float N × H × W × C in [0, 1], for the segmentation."""
     import torch
 
@@ -90,7 +92,7 @@ def pixels(inputs: torch.Tensor, mean, std) -> np.ndarray:
     return x.clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
 
 
-def baseline(inputs: torch.Tensor, kind: Fill, mean, std) -> torch.Tensor:
+def baseline(inputs: torch.Tensor, kind: Fill, *, mean, std) -> torch.Tensor:
     """The inputs hidden by ``kind`` (see the module's docstring), normalised as they are."""
     import torch
 

@@ -44,8 +44,8 @@ class Lime(Method):
         self,
         model: nn.Module,
         inputs: torch.Tensor,
-        targets: list[int],
         *,
+        targets: list[int],
         options: LimeOptions,
         layer: str | None,
         mean: tuple[float, ...] | None,
@@ -71,8 +71,8 @@ class Lime(Method):
             interpretable_model=SkLearnRidge(alpha=1.0),
             similarity_func=get_exp_kernel_similarity_function("cosine", LIME_KERNEL_WIDTH),
         )
-        images = pixels(inputs, mean, std)
-        base = baseline(inputs, options.baseline, mean, std)
+        images = pixels(inputs, mean=mean, std=std)
+        base = baseline(inputs, options.baseline, mean=mean, std=std)
         segments, weights, signed = [], [], []
         with torch.random.fork_rng(devices=[]):  # captum draws the samples on the CPU
             torch.random.default_generator.manual_seed(seed)  # CUDA's generators stay as they are
@@ -99,7 +99,7 @@ class Lime(Method):
         )
 
     def panels(
-        self, image: np.ndarray, found: Attribution, index: int, options: LimeOptions
+        self, image: np.ndarray, found: Attribution, *, index: int, options: LimeOptions
     ) -> list[np.ndarray]:
         """The original, the top superpixels for the class alone, and those for and
         against it tinted (see :func:`benchmark.explain.lime_panels`)."""
@@ -107,7 +107,7 @@ class Lime(Method):
 
         assert found.segments is not None and found.weights is not None  # set by maps
         return lime_panels(
-            image, found.segments[index], found.weights[index], top=options.top_features
+            image, found.segments[index], weights=found.weights[index], top=options.top_features
         )
 
 

@@ -1,0 +1,42 @@
+"""What the package exports: read by the type checker, and by ``lazy.attach_stub`` in
+``__init__.py`` to load each name from its module on first use."""
+
+from .audit import AuditReport as AuditReport
+from .audit import audit as audit
+from .audit import duplicate_pairs as duplicate_pairs
+from .audit import link_groups as link_groups
+from .audit import scan as scan
+from .augment import create_augment as create_augment
+from .batches import Batches as Batches
+from .batches import normalize as normalize
+from .batches import place_images as place_images
+from .cache import ImageCache as ImageCache
+from .cache import default_cache as default_cache
+from .dicom import DicomOptions as DicomOptions
+from .dicom import Window as Window
+from .files import IMAGE_SUFFIXES as IMAGE_SUFFIXES
+from .files import BadImage as BadImage
+from .files import is_image_file as is_image_file
+from .files import read_image as read_image
+from .files import walk_files as walk_files
+from .images import ImageSet as ImageSet
+from .images import load_images as load_images
+from .images import prepare_image as prepare_image
+from .index import IndexedDataset as IndexedDataset
+from .index import index_dataset as index_dataset
+from .layouts import SYNTH_LAYOUTS as SYNTH_LAYOUTS
+from .layouts import Layout as Layout
+from .layouts import Source as Source
+from .layouts import create_source as create_source
+from .layouts import get_layout as get_layout
+from .layouts import is_mask as is_mask
+from .layouts import list_layouts as list_layouts
+from .layouts import write_synthetic as write_synthetic
+from .phantoms import PHANTOM_CLASSES as PHANTOM_CLASSES
+from .phantoms import Phantom as Phantom
+from .phantoms import render_phantom as render_phantom
+from .preprocess import Op as Op
+from .preprocess import list_ops as list_ops
+from .preprocess import parse_op as parse_op
+from .splits import SPLITS as SPLITS
+from .splits import assign_splits as assign_splits

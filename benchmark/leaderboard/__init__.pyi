@@ -1,0 +1,18 @@
+"""What the package exports: read by the type checker, and by ``lazy.attach_stub`` in
+``__init__.py`` to load each name from its module on first use."""
+
+from ._columns import Board as Board
+from ._columns import Column as Column
+from ._load import load_board as load_board
+from ._names import FORMATS as FORMATS
+from ._names import TABLE_NAMES as TABLE_NAMES
+from ._names import TableFormat as TableFormat
+from ._names import TableName as TableName
+from ._render import best_mask as best_mask
+from ._render import cell_texts as cell_texts
+from ._render import format_cell as format_cell
+from ._render import format_table as format_table
+from ._tables import LEAKS_HELP as LEAKS_HELP
+from ._tables import NOT_WORSE_HELP as NOT_WORSE_HELP
+from ._tables import TABLES as TABLES
+from ._tables import build_table as build_table
