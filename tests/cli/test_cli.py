@@ -92,8 +92,12 @@ def test_leaderboard_errors_are_clear(tracking_uri):
     assert result.exit_code == 1 and "no MLflow experiment named 'nope'" in result.output
     result = invoke("leaderboard", "--tracking-uri", tracking_uri)
     assert result.exit_code == 1 and "run `medbench run SUITE` first" in result.output
-    result = invoke("leaderboard", "x", "--format", "xml", "--tracking-uri", tracking_uri)
-    assert result.exit_code == 1 and "unknown --format 'xml'" in result.output
+    # A choice the command line does not offer is a usage error (exit 2), named with the choices
+    for option, value, offered in (("--format", "xml", "'table', 'markdown'"),
+                                   ("--table", "sumary", "'summary', 'classes'")):  # fmt: skip
+        result = invoke("leaderboard", "x", option, value, "--tracking-uri", tracking_uri)
+        said = " ".join(result.output.replace("│", " ").split())  # the box's lines joined
+        assert result.exit_code == 2 and f"'{value}' is not one of {offered}" in said
 
 
 def test_devices_that_are_not_here_are_named_before_anything_runs(tiny_suite_file, tracking_uri):
