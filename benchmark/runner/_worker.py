@@ -17,10 +17,11 @@ from benchmark import track, tune
 from benchmark._process import set_worker
 from benchmark.checks import check_suite
 from benchmark.devices import resolve_device, use_device
-from benchmark.runner._cell import end_dead_runs, run_cell, study_spec, trial_objective
+from benchmark.runner._cell import run_cell
 from benchmark.runner._context import CellOutcome, Context, Reporter
 from benchmark.runner._data import Dataset, images_for, prepare_dataset
 from benchmark.runner._devices import nvml_index
+from benchmark.runner._study import end_dead_runs, study_spec, trial_objective
 from benchmark.settings import check_settings, checkpoint_root, writable_folder
 from benchmark.suite import Cell, Suite, expand_cells
 

@@ -186,7 +186,7 @@ def test_every_strategy_runs_end_to_end_as_the_papers_configure_them(tiny_suite_
 
 
 def test_a_strategy_setting_is_tuned_only_where_the_strategy_has_it(tiny_suite_file):
-    from benchmark.runner._cell import tuned_space
+    from benchmark.runner._study import tuned_space
     from benchmark.suite import expand_cells
 
     kinds = ["finetune", "partial", "cost_sensitive", "linear_probe", "scratch", "supcon"]
