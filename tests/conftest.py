@@ -10,6 +10,7 @@ os.environ["MEDBENCH_CHECKPOINT_EVERY_S"] = "0"  # tiny trainings resume from ev
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,22 @@ TINY_SUITE = {
 def _image_cache(tmp_path_factory) -> None:
     """Decoded images are cached in the test session's own folder, never the user's."""
     os.environ["MEDBENCH_CACHE"] = str(tmp_path_factory.mktemp("image-cache"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_folder(tmp_path_factory) -> Iterator[None]:
+    """The session works in a folder of its own: a store or journal left at its default
+    place (``mlruns/`` in the working folder) never lands in the checkout."""
+    before = Path.cwd()
+    os.chdir(tmp_path_factory.mktemp("cwd"))
+    yield
+    os.chdir(before)
+
+
+@pytest.fixture(autouse=True)
+def _test_folder(tmp_path, monkeypatch) -> None:
+    """Each test works in its own folder (subprocesses started without ``cwd`` too)."""
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture(scope="session")
