@@ -32,6 +32,9 @@ from tests.conftest import SMALL
         ("seed_2/train/loss", False),
         ("seed_13/test/accuracy", True),
         ("memory/peak_mb", False),
+        ("time/embed_s", False),
+        ("embed/computed", None),
+        ("embed/reused", None),
     ],
 )
 def test_directions(key, better):
