@@ -65,8 +65,8 @@ class Settings(BaseSettings):
     )
     cache: Path | Off = Field(
         Path("~/.cache/medbench"),
-        description="cache of decoded images, image facts and timm's model names; off: none "
-        "(an unwritable folder is skipped with a warning)",
+        description="cache of decoded images, image facts, frozen backbones' embeddings and "
+        "timm's model names; off: none (an unwritable folder is skipped with a warning)",
     )
     checkpoints: Path | Off | None = Field(
         None,

@@ -72,6 +72,7 @@ def names_cache(tmp_path_factory) -> str:
         ("list", "cams"),
         ("list", "metrics"),
         ("list", "backbones", "--pattern", "resnet1*"),
+        ("data", "cache"),
     ],
 )
 def test_read_only_commands_import_neither_torch_nor_optuna(args, names_cache):

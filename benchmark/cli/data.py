@@ -17,6 +17,7 @@ from benchmark.console import console, print_table
 
 if TYPE_CHECKING:
     from benchmark.data import AuditReport
+    from benchmark.embeddings import StoredKey
 
 app = typer.Typer(help="Dataset utilities: inspect, audit, synth.", no_args_is_help=True)
 
@@ -69,26 +70,69 @@ def synth(
     )
 
 
+class CachePart(str, Enum):
+    images = "images"
+    embeddings = "embeddings"
+
+
 @app.command()
 def cache(
     clear: Annotated[
-        bool, typer.Option("--clear", help="Delete every cached image and fact.")
+        bool,
+        typer.Option("--clear", help="Delete what is cached (everything, unless --only)."),
     ] = False,
+    only: Annotated[
+        CachePart | None,
+        typer.Option(help="Show and clear only the decoded images and facts, or the embeddings."),
+    ] = None,
 ) -> None:
-    """Where the decoded-image cache lies and how big it is (MEDBENCH_CACHE)."""
+    """Where the cache lies and how big it is (MEDBENCH_CACHE): the decoded images, and the
+    embeddings per backbone."""
+    import shutil
 
-    from benchmark.data import default_cache
+    from benchmark.data import ImageCache
+    from benchmark.embeddings import EmbeddingStore
+    from benchmark.settings import cache_home
 
-    store = default_cache()
-    if store is None:
+    home = cache_home()
+    if home is None:
         console.print("No cache: MEDBENCH_CACHE is off, or its folder cannot be written.")
         return
-    files, size = store.usage()
-    if clear:
-        store.clear()
-        console.print(f"Cleared {store.root}: {files} files, {size / 2**20:.1f} MiB.")
-    else:
-        console.print(f"{store.root}: {files} files, {size / 2**20:.1f} MiB.")
+    images = ImageCache(home) if only is not CachePart.embeddings else None
+    embeddings = EmbeddingStore(home / "embeddings") if only is not CachePart.images else None
+    if images is not None:
+        files, size = images.usage()
+        console.print(f"{home}: {files} files, {size / 2**20:.1f} MiB of decoded images and facts.")
+    if embeddings is not None:
+        render_embeddings(embeddings.usage(), console=console)
+    if not clear:
+        return
+    if only is None:
+        shutil.rmtree(home, ignore_errors=True)  # timm's names too: everything cached
+        console.print(f"Cleared {home}.")
+    elif images is not None:
+        images.clear()
+        console.print(f"Cleared the decoded images and facts in {home}.")
+    elif embeddings is not None:
+        embeddings.clear()
+        console.print(f"Cleared the embeddings in {embeddings.root}.")
+
+
+def render_embeddings(keys: list[StoredKey], *, console: Console = console) -> None:
+    """``medbench data cache``: embeddings per backbone (images summed over its keys)."""
+    total = sum(k.bytes for k in keys)
+    console.print(f"Embeddings: {len(keys)} key(s), {total / 2**20:.1f} MiB.")
+    if not keys:
+        return
+    per: dict[str, list[StoredKey]] = {}
+    for k in keys:
+        per.setdefault(str(k.about.get("backbone", "(unknown)")), []).append(k)
+    out = Table("backbone", "keys", "images", "MiB", title="embeddings", title_justify="left")
+    for backbone, group in sorted(per.items()):
+        size = sum(k.bytes for k in group) / 2**20
+        out.add_row(escape(backbone), str(len(group)), str(sum(k.images for k in group)),
+                    f"{size:.1f}")  # fmt: skip
+    print_table(out)
 
 
 @app.command()

@@ -43,13 +43,17 @@ class ImageCache:
         self.root = root
 
     def usage(self) -> tuple[int, int]:
-        """``(files, bytes)`` the cache holds on disk."""
-        files = [p for p in self.root.rglob("*") if p.is_file()] if self.root.is_dir() else []
+        """``(files, bytes)`` of decoded images and facts on disk (not what shares the
+        folder: embeddings, timm's names)."""
+        files = [p for p in (self.root / "arrays").rglob("*") if p.is_file()]
+        files += [p for p in self.root.glob("facts.sqlite*") if p.is_file()]
         return len(files), sum(p.stat().st_size for p in files)
 
     def clear(self) -> None:
-        """Delete everything cached (it is rebuilt on the next load)."""
-        shutil.rmtree(self.root, ignore_errors=True)
+        """Delete the decoded images and facts (rebuilt on the next load)."""
+        shutil.rmtree(self.root / "arrays", ignore_errors=True)
+        for path in self.root.glob("facts.sqlite*"):
+            path.unlink(missing_ok=True)
 
     # --- preprocessed arrays -------------------------------------------------------------
 

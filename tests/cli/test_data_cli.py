@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 from mlflow import MlflowClient
 
 from benchmark.data import SYNTH_LAYOUTS
@@ -138,7 +139,44 @@ def test_cache_reports_its_size_and_clears(tmp_path, monkeypatch):
     invoke("data", "inspect", str(root), "--layout", "brain-tumor-mri")  # fills the facts
     shown = invoke("data", "cache")
     assert f"{tmp_path / 'cache'}: 1 files" in shown.output
+    assert "Embeddings: 0 key(s)" in shown.output
     cleared = invoke("data", "cache", "--clear")
     assert "Cleared" in cleared.output and not (tmp_path / "cache").exists()
     monkeypatch.setenv("MEDBENCH_CACHE", "off")
     assert "off" in invoke("data", "cache").output
+
+
+def test_cache_shows_embeddings_per_backbone_and_clears_them_alone(tmp_path, monkeypatch):
+    from benchmark.embeddings import EmbeddingStore
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MEDBENCH_CACHE", str(cache))
+    invoke("data", "inspect", str(_synth(tmp_path)), "--layout", "brain-tumor-mri")
+    store = EmbeddingStore(cache / "embeddings")
+    rows = np.ones((3, 8), np.float32)
+    store.put("k1", ["a", "b", "c"], rows, about={"backbone": "resnet10t"})
+    store.put("k1", ["d"], rows[:1], about={"backbone": "resnet10t"})
+    store.put("k2", ["a", "b"], rows[:2], about={"backbone": "resnet10t", "image_size": 64})
+    store.put("k3", ["a"], rows[:1], about={"backbone": "test_vit"})
+
+    shown = invoke("data", "cache")
+    assert shown.exit_code == 0 and "Embeddings: 3 key(s)" in shown.output
+    cells = [[c.strip() for c in line.strip("│").split("│")]
+             for line in shown.output.splitlines() if line.startswith("│")]  # fmt: skip
+    # backbone, keys, images (summed over its keys: 4 + 2), MiB
+    assert [row[:3] for row in cells] == [["resnet10t", "2", "6"], ["test_vit", "1", "1"]]
+
+    images_only = invoke("data", "cache", "--only", "images")
+    assert "Embeddings" not in images_only.output and "1 files" in images_only.output
+    cleared = invoke("data", "cache", "--clear", "--only", "embeddings")
+    assert "Cleared the embeddings" in cleared.output
+    assert not (cache / "embeddings").exists() and (cache / "facts.sqlite").exists()
+    assert "Embeddings: 0 key(s)" in invoke("data", "cache").output
+    cleared = invoke("data", "cache", "--clear", "--only", "images")
+    assert not (cache / "facts.sqlite").exists() and cache.exists()
+
+
+def _synth(tmp_path: Path) -> Path:
+    root = tmp_path / "bt"
+    invoke("data", "synth", str(root), "--per-class", "2", "--size", "32")
+    return root
