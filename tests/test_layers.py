@@ -96,3 +96,21 @@ def test_data_audit_imports_neither_torch_nor_optuna(tmp_path, names_cache):
     out = _probe("data", "audit", str(tmp_path / "bt"), "--layout", "brain-tumor-mri",
                  env_cache=names_cache)  # fmt: skip
     assert out["code"] == 0 and not {"torch", "timm", "optuna"} & set(out["loaded"])
+
+
+def test_hub_and_folder_backbones_validate_without_torch_or_the_network(
+    tmp_path, tiny_suite, names_cache
+):
+    from tests.conftest import write_suite
+    from tests.models._sources import write_timm_folder
+
+    write_timm_folder(tmp_path / "vit", weights=False)
+    tiny_suite["backbones"] = [
+        {"name": "hf-hub:MahmoodLab/UNI", "kwargs": {"init_values": 1.0e-5}},
+        "local-dir:vit",
+    ]
+    suite = write_suite(tmp_path / "hub.yaml", tiny_suite)
+    assert _probe("suite", "validate", str(suite), env_cache=names_cache) == {
+        "code": 0,
+        "loaded": [],
+    }

@@ -8,10 +8,13 @@ from ._build import count_parameters as count_parameters
 from ._build import create_model as create_model
 from ._build import features as features
 from ._build import head_parameter_names as head_parameter_names
+from ._build import input_config as input_config
 from ._build import input_stats as input_stats
 from ._build import load_model as load_model
+from ._build import rebuild_config as rebuild_config
 from ._build import save_model as save_model
 from ._names import CONFIG_FILE as CONFIG_FILE
 from ._names import WEIGHTS_FILE as WEIGHTS_FILE
 from ._names import check_backbone as check_backbone
 from ._names import list_backbones as list_backbones
+from ._names import split_source as split_source

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast
-from urllib.error import HTTPError
-from urllib.parse import urlparse
-from urllib.request import Request, urlopen
 
 import timm
 import torch
@@ -18,7 +17,8 @@ from timm.data import resolve_model_data_config
 from torch import nn
 
 from benchmark.errors import ModelError
-from benchmark.models._names import CONFIG_FILE, WEIGHTS_FILE, check_backbone
+from benchmark.models._hub import ensure_available, hub_error, weights_help
+from benchmark.models._names import CONFIG_FILE, WEIGHTS_FILE, check_backbone, split_source
 
 __all__ = [
     "ParamCounts",
@@ -28,13 +28,12 @@ __all__ = [
     "create_model",
     "features",
     "head_parameter_names",
+    "input_config",
     "input_stats",
     "load_model",
+    "rebuild_config",
     "save_model",
 ]
-
-
-_PROBE_TIMEOUT_S = 3.0
 
 
 class TimmModel(Protocol):
@@ -71,40 +70,102 @@ def create_model(
     weights: Path | None = None,
     head: dict | None = None,
     image_size: int | None = None,
+    kwargs: Mapping[str, Any] | None = None,
+    normalize: Mapping[str, Sequence[float]] | None = None,
 ) -> nn.Module:
     """Create ``name`` with a fresh ``num_classes`` head and dropout before the classifier.
 
+    ``name`` is a timm model name, ``hf-hub:ORG/NAME[@REVISION]`` or ``local-dir:PATH``.
     ``weights`` (a local ``.safetensors``/``.pth`` file) takes precedence over the hub;
     ``pretrained`` weights come from the Hugging Face Hub cache, or are downloaded once.
+    ``kwargs`` go to ``timm.create_model`` as they are; ``normalize`` (``mean`` and ``std``)
+    replaces the pretrained config's, so :func:`input_stats` gives it.
     ``head`` is ``{"kind": "linear"}`` (timm's own: pooling, dropout, dense) or
     ``{"kind": "mlp", "hidden": [64, 16, 8]}`` (dense, BatchNorm, ReLU, dropout per layer).
     Models with a fixed patch grid (ViTs) are built for ``image_size`` (timm resamples their
     position embeddings when loading pretrained weights).
     """
     check_backbone(name)
-    kwargs: dict = {"num_classes": num_classes, "drop_rate": dropout}
-    if weights is not None:
-        if not weights.is_file():
-            raise ModelError(f"weights file {weights} for backbone '{name}' does not exist.")
-        kwargs.update(pretrained=True, pretrained_cfg_overlay={"file": str(weights)})
-    elif pretrained:
-        _ensure_weights_available(name)
-        kwargs["pretrained"] = True
+    if weights is not None and not weights.is_file():
+        raise ModelError(f"weights file {weights} for backbone '{name}' does not exist.")
+    # timm reads files: pretrained weights, or a hf-hub:/local-dir: name's config (and weights)
+    reads = weights is None and (pretrained or split_source(name)[0] is not None)
+    if reads:
+        ensure_available(name, pretrained=pretrained)
+    args = _timm_args(
+        num_classes=num_classes,
+        dropout=dropout,
+        pretrained=pretrained,
+        weights=weights,
+        kwargs=kwargs,
+        normalize=normalize,
+    )
     try:
-        model = timm.create_model(name, **kwargs)
+        model = timm.create_model(name, **args)
         grid = getattr(getattr(model, "patch_embed", None), "img_size", None)
         if image_size is not None and grid is not None and tuple(grid) != (image_size, image_size):
-            model = timm.create_model(name, img_size=image_size, **kwargs)
-    except (OSError, RuntimeError) as exc:
-        if weights is None and not pretrained:
+            model = timm.create_model(name, **{**args, "img_size": image_size})
+    except TypeError as exc:
+        if (error := _kwargs_error(name, kwargs or {}, exc)) is None:
             raise
-        raise ModelError(_weights_help(name, reason=str(exc).splitlines()[0])) from exc
+        raise error from None
+    except (OSError, RuntimeError) as exc:
+        if weights is None and not reads:
+            raise
+        error = hub_error(name, exc)
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise (error or ModelError(weights_help(name, reason=reason))) from exc
     head = head or {}
     if not head.get("pre_logits", True):
         _drop_pre_logits(model, num_classes)
     if head.get("kind", "linear") == "mlp":
         _replace_classifier(model, _mlp(model, head["hidden"], num_classes, dropout))
     return model
+
+
+def _timm_args(
+    *,
+    num_classes: int,
+    dropout: float,
+    pretrained: bool,
+    weights: Path | None,
+    kwargs: Mapping[str, Any] | None,
+    normalize: Mapping[str, Sequence[float]] | None,
+) -> dict[str, Any]:
+    """``timm.create_model``'s arguments: the suite's ``kwargs``, then medbench's own (the
+    head, the weights and a normalisation in place of the pretrained config's)."""
+    args: dict[str, Any] = {**(kwargs or {}), "num_classes": num_classes, "drop_rate": dropout}
+    overlay: dict[str, Any] = {}
+    if normalize is not None:
+        overlay |= {"mean": tuple(normalize["mean"]), "std": tuple(normalize["std"])}
+    if weights is not None:
+        args["pretrained"] = True
+        overlay["file"] = str(weights)
+    elif pretrained:
+        args["pretrained"] = True
+    if overlay:
+        args["pretrained_cfg_overlay"] = overlay
+    return args
+
+
+def _kwargs_error(name: str, kwargs: Mapping[str, Any], exc: TypeError) -> ModelError | None:
+    """The one-line error of a model constructor refusing the suite's ``kwargs``; ``None``
+    when the error is not about them."""
+    if not kwargs:
+        return None
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    found = re.search(r"keyword argument '(\w+)'", message)
+    if found is None:
+        return ModelError(
+            f"backbone '{name}' refused its `kwargs:` {sorted(kwargs)} (TypeError: {message}); "
+            "check their values against the model's class in timm."
+        )
+    if found.group(1) not in kwargs:
+        return None
+    return ModelError(
+        f"backbone '{name}' does not take `kwargs: {{{found.group(1)}: ...}}` (TypeError: "
+        f"{message}); remove it, or see the arguments of the model's class in timm."
+    )
 
 
 def _drop_pre_logits(model: nn.Module, num_classes: int) -> None:
@@ -174,9 +235,34 @@ def count_parameters(model: nn.Module) -> ParamCounts:
 
 
 def input_stats(model: nn.Module) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """The normalisation ``(mean, std)`` the backbone was (pre)trained with."""
+    """The normalisation ``(mean, std)`` the backbone was (pre)trained with, or the one
+    :func:`create_model` was given in its place."""
     cfg = resolve_model_data_config(model)
     return tuple(cfg["mean"]), tuple(cfg["std"])
+
+
+def input_config(model: nn.Module) -> dict[str, Any]:
+    """The input the backbone's config asks for, as timm resolves it: ``mean`` and ``std``
+    (those :func:`create_model` was given in their place), ``input_size`` (height, width)
+    and ``interpolation``."""
+    cfg = resolve_model_data_config(model)
+    return {
+        "mean": [float(m) for m in cfg["mean"]],
+        "std": [float(s) for s in cfg["std"]],
+        "input_size": [int(n) for n in cfg["input_size"][1:]],
+        "interpolation": cfg["interpolation"],
+    }
+
+
+def rebuild_config(model: nn.Module, name: str) -> dict[str, Any]:
+    """What rebuilds a ``hf-hub:``/``local-dir:`` backbone without its source (the Hub, a
+    token, the folder): timm's ``architecture`` and the ``model_args`` of its config.json,
+    which :func:`load_model` reads from a model's config. Empty for timm names."""
+    architecture = cast(TimmModel, model).pretrained_cfg.get("architecture")
+    model_args = getattr(model, "pretrained_model_args", None)  # set by timm >= 1.0.2x
+    if split_source(name)[0] is None or not architecture or model_args is None:
+        return {}
+    return {"architecture": architecture, "model_args": dict(model_args)}
 
 
 def save_model(model: nn.Module, folder: Path, *, config: dict) -> None:
@@ -193,70 +279,22 @@ def save_model(model: nn.Module, folder: Path, *, config: dict) -> None:
 
 
 def load_model(folder: Path) -> tuple[nn.Module, dict]:
-    """Rebuild a model written by :func:`save_model`; return it (in eval mode) and its config."""
+    """Rebuild a model written by :func:`save_model`; return it (in eval mode) and its config.
+
+    The backbone is rebuilt with the config's ``kwargs`` and normalisation (``mean``,
+    ``std``); a ``hf-hub:``/``local-dir:`` one from its ``architecture`` and ``model_args``
+    when the config has them (see :func:`rebuild_config`), so neither the Hub nor the folder
+    is needed again.
+    """
     config = json.loads((folder / CONFIG_FILE).read_text())
+    has_stats = "mean" in config and "std" in config
     model = create_model(
-        config["backbone"],
+        config.get("architecture") or config["backbone"],
         num_classes=config["num_classes"],
         head=config.get("head"),
         image_size=config.get("image_size"),
+        kwargs={**config.get("model_args", {}), **config.get("kwargs", {})},
+        normalize={"mean": config["mean"], "std": config["std"]} if has_stats else None,
     )
     _load_weights(model, str(folder / WEIGHTS_FILE))
     return model.eval(), config
-
-
-def _ensure_weights_available(name: str) -> None:
-    """Fail within seconds, with instructions, when pretrained weights cannot be had.
-
-    Hugging Face Hub weights: in the local cache (``snapshot_download(local_files_only=True)``
-    raises huggingface_hub's "not in the local cache" error otherwise), else not with
-    ``HF_HUB_OFFLINE``, else the Hub answers one metadata request within
-    :data:`_PROBE_TIMEOUT_S` (its downloads retry for most of a minute before giving up).
-    """
-    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url, snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
-
-    cfg = timm.models.get_pretrained_cfg(name)
-    if cfg is None:
-        raise ModelError(f"timm has no pretrained weights for '{name}'. Use `pretrained: false`.")
-    if cfg.hf_hub_id:
-        try:
-            snapshot_download(cfg.hf_hub_id, local_files_only=True)
-            return
-        except LocalEntryNotFoundError:
-            pass
-        filename = cfg.hf_hub_filename or "model.safetensors"
-        url = hf_hub_url(cfg.hf_hub_id, filename)
-    elif cfg.url:  # a URL, or (URL, file name) as timm's hub helpers read it
-        url, filename = (
-            (cfg.url, Path(urlparse(cfg.url).path).name) if isinstance(cfg.url, str) else cfg.url
-        )
-        if (Path(torch.hub.get_dir()) / "checkpoints" / filename).is_file():
-            return
-    else:
-        return
-    if constants.HF_HUB_OFFLINE:
-        raise ModelError(
-            _weights_help(name, reason="HF_HUB_OFFLINE is set and they are not cached")
-        )
-    try:
-        if cfg.hf_hub_id:
-            get_hf_file_metadata(url, timeout=_PROBE_TIMEOUT_S)
-        else:
-            urlopen(Request(url, method="HEAD"), timeout=_PROBE_TIMEOUT_S).close()
-    except (HfHubHTTPError, HTTPError):
-        return  # the server answered (a file name it does not have): downloads can go on
-    except Exception as exc:  # DNS, refused, timed out: whatever the HTTP client raises
-        host = urlparse(url).hostname
-        raise ModelError(
-            _weights_help(name, reason=f"{host} cannot be reached ({type(exc).__name__})")
-        ) from None
-
-
-def _weights_help(name: str, *, reason: str) -> str:
-    return (
-        f"pretrained weights for backbone '{name}' cannot be loaded: {reason}. Either connect "
-        "to the internet once (timm caches them under ~/.cache/huggingface), or download them "
-        f"elsewhere and give the file: `backbones: [{{name: {name}, weights: "
-        f"path/to/{name}.safetensors}}]`, or train from scratch with `pretrained: false`."
-    )

@@ -28,7 +28,7 @@ from benchmark.evaluate import (
     reset_peak_memory,
 )
 from benchmark.explain import explain_cell
-from benchmark.models import save_model
+from benchmark.models import input_config, rebuild_config, save_model
 from benchmark.runner._context import CellOutcome, Context
 from benchmark.runner._data import Dataset, images_for
 from benchmark.runner._fit import Trained, fit_cell, split_ids, training_cost
@@ -277,8 +277,23 @@ def _log_evaluation(run: track.RunLog, result: Evaluation, cell: Cell, classes: 
 
 
 def _log_model(run: track.RunLog, trained: Trained, cell: Cell, classes: list[str]) -> None:
+    """The model with its config.json; the input it was given (the normalisation used, the
+    size, the backbone config's own size and interpolation: images are resized by medbench,
+    area when shrinking, linear when not) both there and as the run's ``input.*`` params."""
+    backbone = input_config(trained.model)
+    given = {
+        "mean": list(trained.mean),
+        "std": list(trained.std),
+        "size": cell.image_size,
+        "pretrained_size": backbone["input_size"],
+        "interpolation": backbone["interpolation"],
+    }
+    run.log_params(track.flatten({"input": given}))
     config = {
+        **rebuild_config(trained.model, cell.backbone.name),
         "backbone": cell.backbone.name,
+        "kwargs": cell.backbone.kwargs,
+        "input": given,
         "num_classes": len(classes),
         "classes": classes,
         "head": cell.head.model_dump(),

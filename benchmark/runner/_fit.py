@@ -52,6 +52,8 @@ def fit_cell(
         weights=cell.backbone.weights if strategy.pretrained else None,
         head=cell.head.model_dump(),
         image_size=cell.image_size,
+        kwargs=cell.backbone.kwargs,
+        normalize=cell.backbone.normalize.model_dump() if cell.backbone.normalize else None,
     )
     mean, std = input_stats(model)
     augment = create_augment(**cell.train.augment.model_dump()) if cell.train.augment else None

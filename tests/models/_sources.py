@@ -1,0 +1,53 @@
+"""A timm model as the Hugging Face Hub holds one, written by tests: in a folder (for
+``local-dir:`` names) or in a Hugging Face cache (for ``hf-hub:`` names, offline)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import timm
+import torch
+from safetensors.torch import save_file
+
+REVISION = "0123456789abcdef0123456789abcdef01234567"
+
+
+def write_timm_folder(folder: Path, *, weights: bool = True) -> torch.nn.Module:
+    """A timm model as the Hub holds one: timm's config.json (architecture, model_args,
+    pretrained_cfg, as UNI's) and its weights; returns the model the weights came from."""
+    model = timm.create_model("test_vit", pretrained=False, init_values=1e-5)
+    folder.mkdir(parents=True)
+    config = {
+        "architecture": "test_vit",
+        "num_classes": 1000,
+        "num_features": 64,
+        "global_pool": "token",
+        "model_args": {"init_values": 1e-5, "img_size": 160},
+        "pretrained_cfg": {
+            "tag": "in1k",
+            "input_size": [3, 160, 160],
+            "interpolation": "bicubic",
+            "crop_pct": 0.95,
+            "mean": [0.5, 0.5, 0.5],
+            "std": [0.5, 0.5, 0.5],
+            "num_classes": 1000,
+            "first_conv": "patch_embed.proj",
+            "classifier": "head",
+        },
+    }
+    (folder / "config.json").write_text(json.dumps(config))
+    if weights:
+        state = {k: v.contiguous() for k, v in model.state_dict().items()}
+        save_file(state, str(folder / "model.safetensors"))
+    return model
+
+
+def cache_repo(cache: Path, repo: str) -> torch.nn.Module:
+    """``repo`` in the cache as huggingface_hub lays it out: the files of one commit under
+    ``models--ORG--NAME/snapshots/<commit>/``, ``refs/main`` naming the commit."""
+    entry = cache / ("models--" + repo.replace("/", "--"))
+    model = write_timm_folder(entry / "snapshots" / REVISION)
+    (entry / "refs").mkdir()
+    (entry / "refs" / "main").write_text(REVISION)
+    return model
