@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.data import Batches
+from benchmark.data import Batches, FeatureBatches
 from benchmark.devices import autocast, device_lock, grad_scaler, layout, prepare_for
 from benchmark.errors import MedbenchError
 from benchmark.evaluate import score
@@ -28,10 +28,12 @@ __all__ = [
     "create_scheduler",
     "fit",
     "predict_proba",
+    "validate",
 ]
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 BatchCallback = Callable[[int, int], None]
+AnyBatches = Batches | FeatureBatches  # images, or a frozen backbone's features
 
 
 @dataclass
@@ -137,8 +139,8 @@ def create_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, *, m
 
 def fit(
     model: nn.Module,
-    train: Batches,
-    val: Batches | None,
+    train: AnyBatches,
+    val: AnyBatches | None,
     *,
     config: TrainConfig,
     criterion: nn.Module | None = None,
@@ -158,7 +160,8 @@ def fit(
     after its last epoch, with the same result as if it had never stopped (on a GPU, close
     to it: cuDNN's autotuner and CUDA's nondeterministic kernels vary between processes);
     the epochs it restores are passed to ``on_epoch`` again. A compiled model trains on
-    full batches only (one static shape: no recompiling).
+    full batches only (one static shape: no recompiling). ``FeatureBatches`` train a head
+    (its ``model``) on a frozen backbone's features the same way.
     """
     device = train.device
     channels_last = prepare_for(model, device)
@@ -193,15 +196,7 @@ def fit(
             row = step.epoch(train, history, on_batch=on_batch, warm=epoch == start_epoch)
             row["train/lr"] = optimizer.param_groups[0]["lr"]
             if val is not None:
-                probs, labels, val_loss = _predict(
-                    net, val, with_loss=True, channels_last=channels_last
-                )
-                val_scores = score(labels, probs.argmax(axis=1))
-                row |= {
-                    "val/loss": val_loss,
-                    "val/accuracy": val_scores["accuracy"],
-                    "val/f1_weighted": val_scores["f1_weighted"],
-                }
+                row |= _validate(net, val, channels_last=channels_last)
         row["time/epoch_s"] = time.perf_counter() - start
         history.epochs.append(row)
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
@@ -251,7 +246,7 @@ class _Step:
         self.model, self.config, self.channels_last = model, config, channels_last
         self.scaler = grad_scaler(next(model.parameters()).device)
 
-    def epoch(self, train: Batches, history: History, *, on_batch: BatchCallback | None,
+    def epoch(self, train: AnyBatches, history: History, *, on_batch: BatchCallback | None,
               warm: bool) -> dict[str, float]:  # fmt: skip
         """Train one epoch; the first step of the first epoch a process runs (compiling,
         cuDNN's autotuning) is warm-up, kept out of the throughput (``time/warmup_s``)."""
@@ -291,7 +286,7 @@ class _Step:
         return {"train/loss": epoch_loss}
 
 
-def _save(path: Path, model, optimizer, scheduler, scaler, train: Batches, history: History,
+def _save(path: Path, model, optimizer, scheduler, scaler, train: AnyBatches, history: History,
           best_state, best: float, stale: int) -> None:  # fmt: skip
     """Write the training state after an epoch, atomically: a kill during the write leaves
     the previous checkpoint whole."""
@@ -317,7 +312,7 @@ def _save(path: Path, model, optimizer, scheduler, scaler, train: Batches, histo
     os.replace(partial, path)
 
 
-def _restore(path: Path, model, optimizer, scheduler, scaler, train: Batches):
+def _restore(path: Path, model, optimizer, scheduler, scaler, train: AnyBatches):
     """Load a checkpoint written by :func:`_save` (tensors and plain data only: no pickle)."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -341,7 +336,23 @@ def _restore(path: Path, model, optimizer, scheduler, scaler, train: Batches):
     return history, state["best_state"], state["best"], state["stale"]
 
 
-def predict_proba(model: nn.Module, batches: Batches) -> tuple[np.ndarray, np.ndarray]:
+def validate(model: nn.Module, batches: AnyBatches) -> dict[str, float]:
+    """``val/loss``, ``val/accuracy`` and ``val/f1_weighted`` of ``model`` on ``batches``, as
+    :func:`fit` records them each epoch (a head fitted without epochs reports them so)."""
+    return _validate(model, batches, channels_last=prepare_for(model, batches.device))
+
+
+def _validate(model: nn.Module, batches: AnyBatches, *, channels_last: bool) -> dict[str, float]:
+    probs, labels, loss = _predict(model, batches, with_loss=True, channels_last=channels_last)
+    scores = score(labels, probs.argmax(axis=1))
+    return {
+        "val/loss": loss,
+        "val/accuracy": scores["accuracy"],
+        "val/f1_weighted": scores["f1_weighted"],
+    }
+
+
+def predict_proba(model: nn.Module, batches: AnyBatches) -> tuple[np.ndarray, np.ndarray]:
     """Class probabilities (N × K) and the labels of ``batches``, in order."""
     channels_last = prepare_for(model, batches.device)
     probs, labels, _ = _predict(model, batches, with_loss=False, channels_last=channels_last)
@@ -349,7 +360,7 @@ def predict_proba(model: nn.Module, batches: Batches) -> tuple[np.ndarray, np.nd
 
 
 @torch.inference_mode()
-def _predict(model: nn.Module, batches: Batches, *, with_loss: bool, channels_last: bool):
+def _predict(model: nn.Module, batches: AnyBatches, *, with_loss: bool, channels_last: bool):
     """Inference in the training's autocast; results stay on the device until the end."""
     model.eval()
     probs, labels = [], []

@@ -8,6 +8,8 @@ from .audit import link_groups as link_groups
 from .audit import scan as scan
 from .augment import create_augment as create_augment
 from .batches import Batches as Batches
+from .batches import FeatureBatches as FeatureBatches
+from .batches import FeatureSet as FeatureSet
 from .batches import normalize as normalize
 from .batches import place_images as place_images
 from .cache import ImageCache as ImageCache

@@ -1,4 +1,5 @@
-"""Mini-batches from uint8 images: shuffle, augment, normalise, on the training device.
+"""Mini-batches from uint8 images: shuffle, augment, normalise, on the training device; and
+their counterpart for heads trained on a frozen backbone's features (:class:`FeatureBatches`).
 
 The images of a cell stay where :func:`place_images` put them: on the GPU itself when they
 fit its budget (each batch is then gathered there, nothing crosses the bus), else in host
@@ -9,12 +10,20 @@ stream while the current one trains. Augmentation and normalisation run on the d
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import torch
 
 from benchmark.data.augment import Augment
 
-__all__ = ["Batches", "device_budget", "normalize", "place_images"]
+__all__ = [
+    "Batches",
+    "FeatureBatches",
+    "FeatureSet",
+    "device_budget",
+    "normalize",
+    "place_images",
+]
 
 
 def normalize(
@@ -169,3 +178,78 @@ class Batches:
 
     def to_input(self, x: torch.Tensor) -> torch.Tensor:
         return self._scale(x)
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """A split's pooled features (float32 N × D, row i of image i) and labels (int64 N),
+    on or off the device."""
+
+    features: torch.Tensor
+    labels: torch.Tensor
+
+    def __post_init__(self) -> None:
+        if self.features.dim() != 2 or self.labels.shape != (len(self.features),):
+            raise ValueError(
+                f"a FeatureSet holds N × D features and N labels, but got "
+                f"{tuple(self.features.shape)} and {tuple(self.labels.shape)}"
+            )
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    @property
+    def dim(self) -> int:
+        return self.features.shape[1]
+
+
+class FeatureBatches:
+    """Iterates ``(features, labels)`` over ``indices`` (default: all) of a :class:`FeatureSet`,
+    as :class:`Batches` does over images (the same seeded shuffling, a last batch of one left
+    out of a shuffled epoch), so ``train.fit`` trains a head on features as it trains a model
+    on images. The features are copied to ``device`` once."""
+
+    def __init__(
+        self,
+        data: FeatureSet,
+        *,
+        batch_size: int,
+        indices: Sequence[int] | torch.Tensor | None = None,
+        device: torch.device | str = "cpu",
+        shuffle: bool = False,
+        seed: int = 0,
+    ) -> None:
+        self.device = torch.device(device)
+        self.features = data.features.to(self.device).float()
+        self.labels = data.labels.to(self.device, dtype=torch.long)
+        self.indices = (
+            torch.arange(len(data))
+            if indices is None
+            else torch.as_tensor(indices, dtype=torch.long)
+        )
+        self.batch_size, self.shuffle = batch_size, shuffle
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return -(-len(self.indices) // self.batch_size)
+
+    @property
+    def num_images(self) -> int:
+        return len(self.indices)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        return self.epoch()
+
+    def epoch(self, *, drop_last: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """One pass; ``drop_last`` leaves out a last partial batch."""
+        order = self.indices
+        if self.shuffle:
+            order = order[torch.randperm(len(order), generator=self.generator)]
+        order = order.to(self.device)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            if drop_last and len(idx) < self.batch_size:
+                break
+            if self.shuffle and len(idx) == 1:
+                break  # as Batches: BatchNorm (an mlp head's) cannot train on one row
+            yield self.features[idx], self.labels[idx]

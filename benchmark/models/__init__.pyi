@@ -13,6 +13,15 @@ from ._build import input_stats as input_stats
 from ._build import load_model as load_model
 from ._build import rebuild_config as rebuild_config
 from ._build import save_model as save_model
+from ._heads import PROBE_HEADS as PROBE_HEADS
+from ._heads import FeatureHead as FeatureHead
+from ._heads import KnnHead as KnnHead
+from ._heads import LogisticHead as LogisticHead
+from ._heads import ProbeHead as ProbeHead
+from ._heads import PrototypeHead as PrototypeHead
+from ._heads import create_head as create_head
+from ._heads import install_head as install_head
+from ._heads import nearest_neighbours as nearest_neighbours
 from ._names import CONFIG_FILE as CONFIG_FILE
 from ._names import WEIGHTS_FILE as WEIGHTS_FILE
 from ._names import check_backbone as check_backbone

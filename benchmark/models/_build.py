@@ -17,6 +17,7 @@ from timm.data import resolve_model_data_config
 from torch import nn
 
 from benchmark.errors import ModelError
+from benchmark.models._heads import PROBE_HEADS, create_head
 from benchmark.models._hub import ensure_available, hub_error, weights_help
 from benchmark.models._names import CONFIG_FILE, WEIGHTS_FILE, check_backbone, split_source
 
@@ -81,7 +82,9 @@ def create_model(
     ``kwargs`` go to ``timm.create_model`` as they are; ``normalize`` (``mean`` and ``std``)
     replaces the pretrained config's, so :func:`input_stats` gives it.
     ``head`` is ``{"kind": "linear"}`` (timm's own: pooling, dropout, dense) or
-    ``{"kind": "mlp", "hidden": [64, 16, 8]}`` (dense, BatchNorm, ReLU, dropout per layer).
+    ``{"kind": "mlp", "hidden": [64, 16, 8]}`` (dense, BatchNorm, ReLU, dropout per layer),
+    or a probe head's config (``knn``, ``logistic``, ``prototype``: see ``_heads``), built
+    empty for ``load_model`` to fill.
     Models with a fixed patch grid (ViTs) are built for ``image_size`` (timm resamples their
     position embeddings when loading pretrained weights).
     """
@@ -120,6 +123,8 @@ def create_model(
         _drop_pre_logits(model, num_classes)
     if head.get("kind", "linear") == "mlp":
         _replace_classifier(model, _mlp(model, head["hidden"], num_classes, dropout))
+    elif head.get("kind") in PROBE_HEADS:
+        _replace_classifier(model, create_head(head, num_classes=num_classes))
     return model
 
 

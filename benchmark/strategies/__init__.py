@@ -9,8 +9,11 @@ settings through it); a strategy imports torch where it computes.
 from benchmark.strategies import (  # noqa: F401  (each registers its strategy)
     cost_sensitive,
     finetune,
+    knn,
     linear_probe,
+    logistic,
     partial,
+    prototype,
     scratch,
     supcon,
 )
@@ -23,6 +26,7 @@ from benchmark.strategies._base import (
     list_strategies,
     register_strategy,
 )
+from benchmark.strategies._features import HeadFit
 from benchmark.strategies._freeze import (
     Freeze,
     FreezeAllButLast,
@@ -32,6 +36,7 @@ from benchmark.strategies._freeze import (
     freeze_backbone,
 )
 from benchmark.strategies.cost_sensitive import class_weights
+from benchmark.strategies.logistic import adaptive_c
 from benchmark.strategies.supcon import supcon_loss
 
 __all__ = [
@@ -39,9 +44,11 @@ __all__ = [
     "FreezeAllButLast",
     "FreezeOptions",
     "FreezeStages",
+    "HeadFit",
     "NoOptions",
     "Stage",
     "Strategy",
+    "adaptive_c",
     "backbone_layers",
     "class_weights",
     "create_strategy",

@@ -1,5 +1,6 @@
-"""What every strategy shares: the :class:`Strategy` base, the :class:`Stage` a strategy
-may train before the classifier, and the registry (``register_strategy``,
+"""What every strategy shares: the :class:`Strategy` base (training through images, or a head
+fitted on a frozen backbone's features), the :class:`Stage` a strategy may train before the
+classifier, and the registry (``register_strategy``,
 ``create_strategy``, ``get_strategy``, ``list_strategies``).
 
 Nothing here imports torch: ``medbench suite validate`` reads the registry (each
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -20,6 +22,10 @@ from benchmark.registry import Registry
 if TYPE_CHECKING:
     import torch
     from torch import nn
+
+    from benchmark.data import FeatureSet
+    from benchmark.suite import TrainConfig
+    from benchmark.train import History
 
 __all__ = [
     "NoOptions",
@@ -56,6 +62,11 @@ class Strategy:
     A subclass registers itself with :func:`register_strategy`, names its settings in
     ``Options`` (a pydantic model: the suite's entry for the strategy is validated by it)
     and gets them validated as ``self.options`` (see :func:`create_strategy`).
+
+    A strategy trains through images (``prepare``, ``criterion``, ``pretrain``, then
+    ``train.fit``) or, where :meth:`uses_features` says so, fits its head on the frozen
+    backbone's pooled features only (:meth:`fit_features`): the backbone never runs again,
+    so its features can be computed once and cached.
     """
 
     name: ClassVar[str]
@@ -80,6 +91,42 @@ class Strategy:
         """The stage trained before the classifier (``None``: none); ``example`` is a batch
         of two training inputs, for the sizes the stage needs."""
         return None
+
+    def uses_features(self, train: TrainConfig) -> bool:
+        """True: with the training settings ``train``, this strategy needs only the frozen
+        backbone's features (:meth:`fit_features`), never the images."""
+        return False
+
+    def fit_features(
+        self,
+        model: nn.Module,
+        train: FeatureSet,
+        val: FeatureSet | None,
+        *,
+        config: TrainConfig,
+        classes: Sequence[str],
+        device: torch.device,
+        seed: int,
+        head: Mapping[str, Any] | None = None,
+        on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+        on_batch: Callable[[int, int], None] | None = None,
+        checkpoint: Path | None = None,
+    ) -> tuple[dict[str, Any], History]:
+        """Fit ``model``'s head on features and install it as its classifier.
+
+        ``train`` and ``val`` hold the pooled features (``benchmark.models.features`` of the
+        model in eval mode, its backbone as created) and labels of the training and
+        validation splits (``val`` is ``None`` in a refit); the head computes on ``device``.
+        ``head`` is the head config ``model`` was created with (``create_model(head=...)``;
+        ``None``: timm's own). Returns the fitted head's config, which ``config.json``'s
+        ``"head"`` records (``load_model`` rebuilds it), and the history: per-epoch rows as
+        ``train.fit`` gives them (``val/loss``, ``val/accuracy``, ``val/f1_weighted``, passed
+        to ``on_epoch``; with ``checkpoint``, an interrupted training continues), or for a
+        head fitted at once one row of its validation scores, ``best_score`` its
+        ``config.early_stopping.monitor`` (``val/f1_weighted`` by default). The backbone
+        is left frozen and unchanged; the whole model stays on the device it came on.
+        """
+        raise NotImplementedError(f"the '{self.name}' strategy trains through images")
 
 
 S = TypeVar("S", bound=type[Strategy])

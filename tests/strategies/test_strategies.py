@@ -1,4 +1,6 @@
-"""The contract every registered strategy passes, and each strategy's own promise."""
+"""The contracts every registered strategy passes (training through images, or a head fitted
+on frozen features: each strategy is covered by the one, or both, it offers), and each
+strategy's own promise."""
 
 from __future__ import annotations
 
@@ -8,9 +10,18 @@ import torch
 from pydantic import BaseModel
 from torch import nn
 
-from benchmark.data import Batches
+from benchmark.data import Batches, FeatureSet
 from benchmark.errors import SuiteError
-from benchmark.models import count_parameters, create_model, input_stats
+from benchmark.models import (
+    classifier_modules,
+    count_parameters,
+    create_model,
+    features,
+    head_parameter_names,
+    input_stats,
+    load_model,
+    save_model,
+)
 from benchmark.strategies import (
     FreezeAllButLast,
     FreezeStages,
@@ -22,13 +33,19 @@ from benchmark.strategies import (
     list_strategies,
     supcon_loss,
 )
-from benchmark.suite import TrainConfig
+from benchmark.suite import AugmentConfig, TrainConfig
 from benchmark.train import fit
 
 CLASSES = ["a", "b", "c", "d"]
 STRATEGIES = [s.name for s in list_strategies()]
 BACKBONES = ["test_resnet", "test_efficientnet"]
 TRAIN = TrainConfig(epochs=1, lr=0.05, optimizer="sgd", image_size=32, early_stopping=None)
+AUGMENTED = TRAIN.model_copy(update={"augment": AugmentConfig(hflip=True)})
+# Through images: every strategy that does not fit on features even with augmentation on.
+IMAGE_STRATEGIES = [n for n in STRATEGIES if not create_strategy(n).uses_features(AUGMENTED)]
+# On frozen features: every strategy that does without augmentation (linear_probe: both).
+FEATURE_STRATEGIES = [n for n in STRATEGIES if create_strategy(n).uses_features(TRAIN)]
+CPU = torch.device("cpu")
 
 
 def _batches(model, n: int = 16, views: int = 1) -> Batches:
@@ -56,7 +73,13 @@ def _trains_exactly_its_trainable_parameters(net: nn.Module, train) -> None:
     assert trainable and changed == trainable
 
 
-@pytest.mark.parametrize("name", STRATEGIES)
+def test_every_strategy_is_covered_by_a_contract():
+    assert set(IMAGE_STRATEGIES) | set(FEATURE_STRATEGIES) == set(STRATEGIES)
+    assert {"knn", "logistic", "prototype", "linear_probe"} <= set(FEATURE_STRATEGIES)
+    assert "linear_probe" in IMAGE_STRATEGIES  # with augmentation it trains through images
+
+
+@pytest.mark.parametrize("name", IMAGE_STRATEGIES)
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_every_strategy_trains_one_epoch_and_respects_what_it_freezes(name, backbone):
     """Through the one training loop, as the runner runs it: the strategy's first stage
@@ -92,7 +115,7 @@ def test_every_strategy_describes_itself_and_its_options(name):
         create_strategy(name, {"no_such_setting": 1})
 
 
-@pytest.mark.parametrize("name", STRATEGIES)
+@pytest.mark.parametrize("name", IMAGE_STRATEGIES)
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_what_each_strategy_freezes(name, backbone):
     strategy = _half_frozen(name)
@@ -204,3 +227,158 @@ def test_supcon_loss_is_float32_under_autocast_and_zero_without_pairs():
     assert alone.item() == 0.0
     alone.backward()  # still part of the graph
     assert z.grad is not None and not z.grad.any()
+
+
+def _features_of(model, n: int = 24, *, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random images as the runner feeds them to a frozen backbone, and their pooled
+    features (the model in eval mode)."""
+    batches = _batches(model, n)
+    torch.manual_seed(seed)
+    x = torch.cat([x for x, _ in batches])
+    with torch.no_grad():
+        return x, features(model.eval(), x)
+
+
+@pytest.mark.parametrize("name", FEATURE_STRATEGIES)
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_every_feature_strategy_fits_a_head_on_features_and_leaves_the_backbone(
+    name, backbone, tmp_path
+):
+    """fit_features on a tiny model's features: the backbone's weights stay as they were
+    (and frozen), the head is the model's classifier (``model(x)`` gives what it gives on the
+    features), its probabilities sum to 1, the history has the validation scores, and its
+    config rebuilds it through save/load with identical outputs."""
+    torch.manual_seed(0)
+    model = create_model(backbone, num_classes=4, pretrained=False, image_size=32)
+    images, x = _features_of(model)
+    labels = torch.arange(len(x)) % 4
+    head_names = head_parameter_names(model)
+    backbone_before = {k: v.clone() for k, v in model.state_dict().items()
+                       if k.rpartition(".")[0] + ".weight" not in head_names
+                       and k not in head_names}  # fmt: skip
+    strategy = create_strategy(name, {"k": 3} if name == "knn" else {})
+    epochs = []
+    config = TRAIN.model_copy(update={"epochs": 2})
+    head, history = strategy.fit_features(
+        model, FeatureSet(x[:16], labels[:16]), FeatureSet(x[16:], labels[16:]),
+        config=config, classes=CLASSES, device=CPU, seed=0, head={"kind": "linear"},
+        on_epoch=lambda epoch, row: epochs.append(epoch),
+    )  # fmt: skip
+    assert history.epochs and epochs == list(range(1, len(history.epochs) + 1))
+    scores = {"val/loss", "val/accuracy", "val/f1_weighted"}
+    assert all(scores <= set(row) for row in history.epochs)
+    assert history.best_score == max(row["val/f1_weighted"] for row in history.epochs)
+    after = model.state_dict()
+    assert all(torch.equal(after[k], v) for k, v in backbone_before.items())
+    assert not any(p.requires_grad for n, p in model.named_parameters() if n not in
+                   head_parameter_names(model))  # fmt: skip
+    model.eval()
+    with torch.no_grad():
+        logits = model(images)
+        assert torch.allclose(logits, classifier_modules(model)[0](x), atol=1e-5)
+    probs = logits.softmax(dim=1)
+    assert probs.shape == (len(x), 4) and torch.allclose(probs.sum(dim=1), torch.ones(len(x)))
+    save_model(model, tmp_path, config={"backbone": backbone, "num_classes": 4, "head": head,
+                                        "image_size": 32})  # fmt: skip
+    loaded, saved = load_model(tmp_path)
+    assert saved["head"] == head
+    with torch.no_grad():
+        assert torch.equal(loaded(images), logits)
+
+
+def test_linear_probe_on_features_trains_the_head_as_through_the_backbone():
+    """Without augmentation and dropout, the same initial head trained on the features and
+    trained through the frozen backbone (today's path) ends with the same weights, epoch by
+    epoch the same scores, and the whole model predicts what the head predicts on features."""
+    config = TrainConfig(epochs=3, batch_size=5, lr=0.05, optimizer="sgd", image_size=32,
+                         early_stopping={"patience": 2})  # fmt: skip
+    torch.manual_seed(0)
+    through = create_model("test_resnet", num_classes=4, image_size=32)
+    on_features = create_model("test_resnet", num_classes=4, image_size=32)
+    on_features.load_state_dict(through.state_dict())
+    mean, std = input_stats(through)
+    torch.manual_seed(1)
+    images = torch.randint(0, 255, (30, 3, 32, 32), dtype=torch.uint8)
+    labels = torch.arange(30) % 4
+
+    def batches(indices, **kwargs) -> Batches:
+        return Batches(images, labels, indices=indices, mean=mean, std=std, **kwargs)
+
+    strategy = create_strategy("linear_probe")
+    strategy.prepare(through)
+    history = fit(through, batches(range(20), batch_size=5, shuffle=True, seed=7),
+                  batches(range(20, 30), batch_size=10), config=config)  # fmt: skip
+    x = torch.cat([x for x, _ in batches(range(30), batch_size=30)])
+    with torch.no_grad():
+        f = features(on_features.eval(), x)
+    head, ours = strategy.fit_features(
+        on_features, FeatureSet(f[:20], labels[:20]), FeatureSet(f[20:], labels[20:]),
+        config=config, classes=CLASSES, device=CPU, seed=7,
+    )  # fmt: skip
+    assert head == {"kind": "linear"}
+    a, b = through.get_classifier(), on_features.get_classifier()
+    assert torch.allclose(a.weight, b.weight, atol=1e-5)
+    assert torch.allclose(a.bias, b.bias, atol=1e-5)
+    assert len(ours.epochs) == len(history.epochs) and ours.best_epoch == history.best_epoch
+    for row, expected in zip(ours.epochs, history.epochs, strict=True):
+        for key in ("train/loss", "val/loss", "val/accuracy", "val/f1_weighted"):
+            assert row[key] == pytest.approx(expected[key], abs=1e-5)
+    on_features.eval()
+    with torch.no_grad():
+        assert torch.allclose(on_features(x), b(f), atol=1e-5)
+        assert torch.allclose(on_features(x), through.eval()(x), atol=1e-4)
+
+
+def test_linear_probe_on_features_continues_from_its_checkpoint(tmp_path):
+    """An interrupted training on features continues after its last epoch and ends as an
+    uninterrupted one (the dropout's generator included)."""
+    torch.manual_seed(0)
+    model = create_model("test_resnet", num_classes=4, image_size=32)
+    _, x = _features_of(model, 20)
+    train, labels = FeatureSet(x, torch.arange(20) % 4), CLASSES
+    config = TrainConfig(epochs=4, batch_size=6, lr=0.05, dropout=0.3, image_size=32,
+                         early_stopping=None)  # fmt: skip
+
+    def trained(epochs: int, checkpoint=None):
+        torch.manual_seed(3)
+        fresh = create_model("test_resnet", num_classes=4, image_size=32, dropout=0.3)
+        fresh.load_state_dict(model.state_dict())
+        _, history = create_strategy("linear_probe").fit_features(
+            fresh, train, None, config=config.model_copy(update={"epochs": epochs}),
+            classes=labels, device=CPU, seed=0, checkpoint=checkpoint,
+        )  # fmt: skip
+        return fresh.get_classifier().weight.detach(), history
+
+    straight, _ = trained(4)
+    trained(2, tmp_path / "ckpt.pt")
+    resumed, history = trained(4, tmp_path / "ckpt.pt")
+    assert history.restored_epochs == 2 and len(history.epochs) == 4
+    assert torch.allclose(straight, resumed)
+
+
+def test_linear_probe_trains_through_the_backbone_with_augmentation_or_trainable_batchnorm():
+    probe = create_strategy("linear_probe")
+    assert probe.uses_features(TRAIN) and not probe.uses_features(AUGMENTED)
+    assert not create_strategy("linear_probe", {"bn_trainable": True}).uses_features(TRAIN)
+
+
+def test_logistic_c_is_adaptive_a_number_or_tuned_on_a_log_scale():
+    from benchmark.checks import check_suite
+    from benchmark.suite import Suite, expand_cells
+
+    assert create_strategy("logistic").options.C == "adaptive"
+    assert create_strategy("logistic", {"C": 2}).options.C == 2.0
+    with pytest.raises(SuiteError, match="C"):
+        create_strategy("logistic", {"C": -1.0})
+    suite = check_suite(Suite.model_validate({
+        "name": "probe", "datasets": {"p": {"layout": "synthetic"}}, "backbones": ["test_resnet"],
+        "strategies": {"logistic": {}, "knn": {"k": 5}},
+        "tune": {"space": {"C": {"low": 1e-3, "high": 1e2, "log": True}}},
+    }))  # fmt: skip
+    assert suite.strategies["logistic"].options == {"C": "adaptive", "normalize": "standard",
+                                                    "max_iter": 1000}  # fmt: skip
+    with pytest.raises(SuiteError, match="no strategy of this suite has a setting 'C'"):
+        check_suite(suite.model_copy(update={"strategies": {"knn": suite.strategies["knn"]}}))
+    cell = next(c for c in expand_cells(suite) if c.strategy_kind == "logistic")
+    tuned = cell.with_params({"C": 0.0123})
+    assert create_strategy("logistic", tuned.strategy_config.options).options.C == 0.0123

@@ -30,7 +30,8 @@ def test_param_paths_and_suite_validation(tmp_path, tiny_suite):
 
 def test_strategy_settings_belong_to_their_strategy(tmp_path, tiny_suite):
     tiny_suite["strategies"] = {"finetune": {"temperature": 0.1}}
-    with pytest.raises(SuiteError, match="temperature is a setting of the supcon strategy"):
+    owners = "prototype or supcon strategy"
+    with pytest.raises(SuiteError, match=f"temperature is a setting of the {owners}"):
         load_checked_suite(write_suite(tmp_path / "s.yaml", tiny_suite))
 
 

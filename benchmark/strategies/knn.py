@@ -1,0 +1,52 @@
+"""``knn``: k nearest neighbours among the training split's frozen features (UNI's and
+MedMNIST+'s protocol: centred by the training mean, L2-normalised, k = 20 in UNI)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from benchmark.strategies._base import register_strategy
+from benchmark.strategies._features import HeadFit
+
+if TYPE_CHECKING:
+    import torch
+
+    from benchmark.data import FeatureSet
+    from benchmark.models import ProbeHead
+
+__all__ = ["Knn", "KnnOptions"]
+
+
+class KnnOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    k: int = Field(20, ge=1, description="neighbours that vote (below the training size)")
+    metric: Literal["cosine", "euclidean"] = Field(
+        "cosine", description="distance: 1 - cosine similarity, or Euclidean"
+    )
+    centre: bool = Field(True, description="subtract the training features' mean first")
+    normalize: bool = Field(True, description="L2-normalise the (centred) features")
+    weights: Literal["uniform", "distance"] = Field(
+        "uniform", description="one vote per neighbour, or votes weighted by 1 / distance"
+    )
+
+
+@register_strategy("knn")
+class Knn(HeadFit):
+    """k nearest neighbours on frozen features; the probabilities are the vote fractions."""
+
+    Options = KnnOptions
+    options: KnnOptions
+
+    def fit_head(self, train: FeatureSet, *, classes: Sequence[str], device: torch.device,
+                 seed: int) -> ProbeHead:  # fmt: skip
+        from benchmark.models import KnnHead
+
+        o = self.options
+        return KnnHead.fit(
+            train.features.to(device), train.labels.to(device), num_classes=len(classes),
+            k=o.k, metric=o.metric, centre=o.centre, normalize=o.normalize, weights=o.weights,
+        )  # fmt: skip
