@@ -31,6 +31,11 @@ from tests.conftest import SMALL
         ("cam/scorecam/road", None),
         ("seed_2/train/loss", False),
         ("seed_13/test/accuracy", True),
+        ("episode_2/test/accuracy", True),
+        ("episode_3/val/loss", False),
+        ("test/accuracy_episodes_low", None),
+        ("test/f1_macro_episodes_high", None),
+        ("episodes", None),
         ("memory/peak_mb", False),
     ],
 )
