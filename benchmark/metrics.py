@@ -5,7 +5,8 @@ Training (its early-stopping monitor), tuning (the objective's direction), promo
 the leaderboard, the report, the summary and the console read directions and names from
 here. Families are templates (``test/{class}/f1``, ``latency/b{batch}_mean_ms``,
 ``cam/{method}/pointing_game``); a key matches the first entry whose template it fits, and
-``seed_<n>/<key>`` (the same metric for a further seed) is ``<key>``'s.
+``seed_<n>/<key>`` or ``episode_<n>/<key>`` (the same metric for one seed, or one episode of
+the label-efficiency axis) is ``<key>``'s.
 """
 
 from __future__ import annotations
@@ -48,9 +49,13 @@ CATALOGUE: tuple[Metric, ...] = (
     *(Metric(f"test/{name}", title, True) for name, title in _SCORES),
     Metric("test/ece", "expected calibration error", False),
     Metric("test/log_loss", "log loss", False),
-    Metric("test/{score}_std", "standard deviation across seeds", False),
+    Metric("test/{score}_std", "standard deviation across seeds or episodes", False),
     Metric("test/{score}_ci_low", "interval, lower bound", None),
     Metric("test/{score}_ci_high", "interval, upper bound", None),
+    Metric("test/{score}_episodes_low", "interval of the mean across episodes, lower", None),
+    Metric("test/{score}_episodes_high", "interval of the mean across episodes, upper", None),
+    Metric("seeds", "seeds trained and tested", None),
+    Metric("episodes", "episodes (draws of the training images) trained and tested", None),
     Metric("test/{class}/precision", "precision of a class", True),
     Metric("test/{class}/recall", "recall of a class", True),
     Metric("test/{class}/f1", "F1 of a class", True),
@@ -112,12 +117,13 @@ def _pattern(template: str) -> re.Pattern[str]:
     return re.compile("[^/]+".join(re.escape(part) for part in parts))
 
 
-_SEED = re.compile(r"seed_\d+/")
+_SEED = re.compile(r"(seed|episode)_\d+/")
 
 
 def get_metric(key: str) -> Metric:
     """The catalogue's entry for ``key`` (an exact key first, then the first family); a
-    ``seed_<n>/`` prefix (a further seed's value of the same metric) is looked through."""
+    ``seed_<n>/`` or ``episode_<n>/`` prefix (one seed's or episode's value of the same
+    metric) is looked through."""
     if key in _EXACT:
         return _EXACT[key]
     if seeded := _SEED.match(key):

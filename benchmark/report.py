@@ -4,7 +4,8 @@ One self-contained ``index.html`` (figures embedded as PNG data, no script, no s
 the same figures as PNG files in ``figures/`` beside it, and on the suite's summary run.
 Figures: confusion matrices of every cell in one grid, accuracy against parameters and
 against latency, training and validation curves per cell, ablation bars (one backbone in
-several cells), the CAM galleries and the error-overlap charts the runs logged.
+several cells), accuracy against the label budget (label efficiency), the CAM galleries and
+the error-overlap charts the runs logged.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import pandas as pd
 
 from benchmark import track
 from benchmark.errors import MedbenchError
-from benchmark.leaderboard import TABLES, build_table, format_table
+from benchmark.leaderboard import TABLES, build_table, efficiency_points, format_table
 
 if TYPE_CHECKING:
     from benchmark.suite._schema import References
@@ -90,6 +91,7 @@ def write_report(
         ),
         "training_curves": _curves(store, runs),
         "ablations": _ablations(runs),
+        "label_efficiency": _efficiency(runs),
     }
     for figure_name, figure in figures.items():
         if figure is None:
@@ -99,7 +101,7 @@ def write_report(
         figure.savefig(path, dpi=110)
         plt.close(figure)
         report.figures.append(path)
-        title = name.replace("_", " ")
+        title = figure_name.replace("_", " ")
         sections.append(f"<h2>{title}</h2>\n{_img(path.read_bytes(), title)}")
     use = _system_use(store, runs)
     if use:
@@ -283,6 +285,33 @@ def _ablations(runs: pd.DataFrame):
     ax.set_xticks(ticks, labels, fontsize=7)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("test accuracy")
+    fig.tight_layout()
+    return fig
+
+
+def _efficiency(runs: pd.DataFrame):
+    """Test accuracy against the label budget (log scale), a curve per backbone × strategy
+    and a band for the interval of each mean across episodes; a panel per dataset and axis."""
+    points = efficiency_points(runs)
+    panels = list(points[points["axis"] != ""].groupby(["dataset", "axis"]))
+    if not panels:
+        return None
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
+    for ax, ((dataset, axis), group) in zip(axes.flat, panels, strict=True):
+        for k, ((backbone, strategy), line) in enumerate(group.groupby(["backbone", "strategy"])):
+            line = line.sort_values("budget")
+            x = line["budget"] * (100 if axis == "fraction" else 1)
+            ax.plot(x, line["mean"], "o-", color=f"C{k}", label=f"{backbone}/{strategy}")
+            ax.fill_between(x, line["low"], line["high"], color=f"C{k}", alpha=0.2, lw=0)
+        ticks = sorted(set(group["budget"] * (100 if axis == "fraction" else 1)))
+        ax.set_xscale("log")
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.minorticks_off()
+        ax.set_xlabel("training images per class" if axis == "shots" else "training images (%)")
+        ax.set_ylabel("test accuracy")
+        ax.set_title(str(dataset), fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 

@@ -115,3 +115,42 @@ def _png(path: Path, seed: int) -> None:
 
     rng = np.random.default_rng(seed)
     cv2.imwrite(str(path), rng.integers(0, 255, (48, 96, 3), dtype=np.uint8))
+
+
+EFFICIENCY_SUITE = "efficiency"
+# backbone, strategy, {shots: (accuracies of the episodes)}; None: a cell without the axis
+EFFICIENCY_CELLS = [
+    ("vit", "knn", {1: (0.40, 0.50, 0.45), 5: (0.70, 0.74, 0.72), 25: (0.88, 0.90, 0.89)}),
+    ("resnet", "knn", {1: (0.30, 0.36, 0.33), 5: (0.60, 0.62, 0.64), 25: (0.80, 0.84, 0.82)}),
+    ("resnet", "finetune", {None: (0.93,)}),
+]
+
+
+def build_efficiency_store(uri: str) -> MlflowClient:
+    """Cells of a ``train.shots`` axis as the runner records them (mean, std, interval and
+    each episode's accuracy), and one cell trained on every training image."""
+    client = MlflowClient(uri)
+    experiment = client.create_experiment(EFFICIENCY_SUITE)
+    for backbone, strategy, points in EFFICIENCY_CELLS:
+        for shots, accuracies in points.items():
+            cell = f"mri/{backbone}/{strategy}" + (f"/{shots}-shot" if shots else "")
+            tags = {"medbench.suite": EFFICIENCY_SUITE, "medbench.cell": cell,
+                    "medbench.dataset": "mri", "medbench.backbone": backbone,
+                    "medbench.strategy": strategy, "medbench.kind": "cell",
+                    "medbench.config_hash": cell}  # fmt: skip
+            if shots:
+                tags["medbench.shots"] = str(shots)
+            run = client.create_run(experiment, tags=tags, run_name=cell)
+            values = np.asarray(accuracies)
+            metrics = {"test/accuracy": values.mean(), "params/total": 1e6}
+            if len(values) > 1:
+                std = values.std(ddof=1)
+                metrics |= {"test/accuracy_std": std, "episodes": float(len(values)),
+                            "test/accuracy_episodes_low": values.mean() - 2 * std,
+                            "test/accuracy_episodes_high": values.mean() + 2 * std}  # fmt: skip
+                metrics |= {f"episode_{e}/test/accuracy": v for e, v in enumerate(values, 1)}
+            client.log_batch(run.info.run_id, metrics=[
+                Metric(key, float(v), 1_700_000_000_000, 0) for key, v in metrics.items()
+            ])  # fmt: skip
+            client.set_terminated(run.info.run_id, "FINISHED")
+    return client

@@ -12,7 +12,13 @@ from PIL import Image
 
 from benchmark import track
 from benchmark.report import write_report
-from tests.store_fixture import REFERENCES, SUITE, build_store
+from tests.store_fixture import (
+    EFFICIENCY_SUITE,
+    REFERENCES,
+    SUITE,
+    build_efficiency_store,
+    build_store,
+)
 
 CHROMIUM = next(
     (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None
@@ -33,11 +39,13 @@ def test_report_holds_every_table_and_figure_and_logs_them(report):
     page = written.page.read_text()
     for table in ("summary", "classes", "cost", "latency", "compare", "explain", "trials"):
         assert f'data-table="{table}"' in page
+    assert "table efficiency: nothing recorded" in written.skipped  # no label-efficiency axis
     names = {p.stem for p in written.figures}
     assert names == {"confusion_matrices", "accuracy_vs_params", "accuracy_vs_latency",
                      "training_curves", "ablations"}  # fmt: skip
     assert page.count("data:image/png;base64,") == len(names) + 3 + 1  # + CAMs + overlap
     assert 'src="http' not in page and "<script" not in page  # opens without a server
+    assert "<h2>accuracy vs params</h2>" in page  # each figure under its own title
     assert "<b>0.9500</b>" in page  # best accuracy of its dataset in bold
     summary = store.summary_run(SUITE)
     logged = set(store.artifact_files(summary, "report"))
@@ -99,3 +107,13 @@ def test_the_report_says_how_busy_each_cell_kept_the_machine(tracking_uri, tmp_p
     assert "CPU 70 % (mean), memory 4.1 GB (peak), GPU 1 95 % (mean), 6.1 GB (peak)" in line
     assert "GPU 0" not in line and "(3 samples)" in line  # only the GPU the cell trained on
     assert f"<li>{idle['tags.medbench.cell']}:" not in page  # nothing recorded, nothing said
+
+
+def test_label_efficiency_is_drawn_as_curves_with_bands(tracking_uri, tmp_path):
+    build_efficiency_store(tracking_uri)
+    written = write_report(track.connect(tracking_uri), EFFICIENCY_SUITE, out=tmp_path / "r")
+    page = written.page.read_text()
+    assert "label_efficiency" in {p.stem for p in written.figures}
+    assert "<h2>label efficiency</h2>" in page and 'data-table="efficiency"' in page
+    image = np.asarray(Image.open(tmp_path / "r" / "figures" / "label_efficiency.png"))
+    assert image.shape[1] > 400 and len(np.unique(image.reshape(-1, image.shape[2]), axis=0)) > 50

@@ -42,3 +42,4 @@ from .preprocess import list_ops as list_ops
 from .preprocess import parse_op as parse_op
 from .splits import SPLITS as SPLITS
 from .splits import assign_splits as assign_splits
+from .splits import draw_episode as draw_episode

@@ -1,8 +1,10 @@
-"""Deterministic train/val/test assignment from the seed, group-aware when groups are known."""
+"""Deterministic train/val/test assignment from the seed, group-aware when groups are known;
+the seeded, stratified resamples of the training split that label efficiency trains on."""
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,7 +19,7 @@ from sklearn.model_selection import (
 
 from benchmark.errors import DataError
 
-__all__ = ["SPLITS", "assign_splits"]
+__all__ = ["SPLITS", "assign_splits", "draw_episode"]
 
 SPLITS = ("train", "val", "test")
 
@@ -135,3 +137,45 @@ class _Carver:
                 f"(per class: {counts}): {str(exc).rstrip('.')}. Add images, change the "
                 "fraction, or set `split.stratify: false`."
             ) from None
+
+
+def draw_episode(
+    train: np.ndarray,
+    labels: Sequence[str] | np.ndarray,
+    *,
+    classes: Sequence[str],
+    seed: int,
+    shots: int | None = None,
+    fraction: float | None = None,
+) -> np.ndarray:
+    """The positions (sorted, a subset of ``train``) of one episode's training images:
+    ``shots`` images of each class, or ``fraction`` of each class's images rounded (at least
+    one), drawn with ``seed``; ``labels`` holds every image's class, by position.
+
+    Each class's images are taken in one seeded order, so with the same seed a smaller
+    budget's images are among a larger one's (a 1-shot episode within the 5-shot one). A
+    class with fewer than ``shots`` training images is a :class:`DataError` naming it.
+    """
+    if (shots is None) == (fraction is None):
+        raise ValueError("give either `shots` or `fraction`")
+    if fraction is not None and not 0 < fraction <= 1:
+        raise ValueError(f"`0 < fraction <= 1` must hold, but got fraction={fraction}")
+    if shots is not None and shots < 1:
+        raise ValueError(f"`shots >= 1` must hold, but got shots={shots}")
+    train = np.asarray(train)
+    of_train = np.asarray(labels)[train]
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in classes:
+        members = train[of_train == label]
+        if fraction is not None:
+            take = min(len(members), max(1, round(fraction * len(members))))
+        else:
+            take = int(shots or 0)
+            if len(members) < take:
+                raise DataError(
+                    f"train.shots: {take} images per class, but class '{label}' has "
+                    f"{len(members)} training images: lower the shots, or add images."
+                )
+        chosen.append(rng.permutation(members)[:take])
+    return np.sort(np.concatenate(chosen)) if chosen else train[:0]

@@ -3,6 +3,7 @@
 
 from ._columns import Board as Board
 from ._columns import Column as Column
+from ._efficiency import efficiency_points as efficiency_points
 from ._load import load_board as load_board
 from ._names import FORMATS as FORMATS
 from ._names import TABLE_NAMES as TABLE_NAMES

@@ -10,7 +10,16 @@ import pandas as pd
 from benchmark.metrics import higher_is_better
 from benchmark.track import metric_column, tag_column
 
-__all__ = ["COST", "LATENCY", "REFERENCE_METRICS", "SUMMARY", "Board", "Column", "measure"]
+__all__ = [
+    "BUDGET",
+    "COST",
+    "LATENCY",
+    "REFERENCE_METRICS",
+    "SUMMARY",
+    "Board",
+    "Column",
+    "measure",
+]
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,8 @@ class Board:
 
 
 ID = tuple(Column(key, tag_column(key), None) for key in ("dataset", "backbone", "strategy"))
+# the label budget of a cell of the label-efficiency axis (its own row beside the others')
+BUDGET = tuple(Column(key, tag_column(key), None, optional=True) for key in ("shots", "fraction"))
 RUN = (
     Column("run", "run_id", None, label=True),
     Column("started", "start_time", None, label=True),
@@ -127,7 +138,7 @@ def from_runs(runs: pd.DataFrame, columns: tuple[Column, ...]) -> tuple[pd.DataF
 
 
 def id_columns(runs: pd.DataFrame, all_runs: bool) -> tuple[tuple[Column, ...], pd.DataFrame]:
-    columns = ID + (RUN if all_runs else ())
+    columns = ID + BUDGET + (RUN if all_runs else ())
     runs = runs.copy()
     if all_runs:
         runs["run_id"] = runs["run_id"].str[:8]

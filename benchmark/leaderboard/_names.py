@@ -8,7 +8,9 @@ from typing import Literal, get_args
 
 __all__ = ["FORMATS", "TABLE_NAMES", "TableFormat", "TableName"]
 
-TableName = Literal["summary", "classes", "cost", "latency", "compare", "explain", "trials"]
+TableName = Literal[
+    "summary", "classes", "cost", "latency", "compare", "explain", "trials", "efficiency"
+]
 TableFormat = Literal["table", "markdown", "latex", "csv", "json", "html"]
 
 TABLE_NAMES: tuple[str, ...] = get_args(TableName)

@@ -8,7 +8,7 @@ import math
 import pandas as pd
 
 from benchmark.errors import MedbenchError
-from benchmark.leaderboard._columns import ID, RUN, SUMMARY, Board, Column
+from benchmark.leaderboard._columns import BUDGET, ID, RUN, SUMMARY, Board, Column
 from benchmark.leaderboard._names import FORMATS
 
 __all__ = ["best_mask", "cell_texts", "format_cell", "format_table"]
@@ -49,7 +49,7 @@ def format_table(board: Board | pd.DataFrame, fmt: str) -> str:
     """Render as markdown, latex (booktabs), csv, json or html text; the best value per
     column (within its group) is bold in markdown, LaTeX and HTML."""
     if isinstance(board, pd.DataFrame):  # a summary frame
-        meta = {c.name: c for c in ID + RUN + SUMMARY}
+        meta = {c.name: c for c in ID + BUDGET + RUN + SUMMARY}
         board = Board("summary", board, {k: meta[k] for k in board.columns}, ["dataset"])
     frame = board.frame
     if fmt == "csv":
@@ -72,7 +72,7 @@ def format_table(board: Board | pd.DataFrame, fmt: str) -> str:
 _LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
                   "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
                   "^": r"\textasciicircum{}", "≈": r"$\approx$", "✓": r"\checkmark",
-                  "–": "--", "−": "$-$"}  # fmt: skip
+                  "–": "--", "−": "$-$", "±": r"$\pm$"}  # fmt: skip
 
 
 def _tex(text: str) -> str:

@@ -2,8 +2,9 @@
 
 ``summary``, ``classes`` (per-class precision/recall/F1, as the brain paper's Table 4),
 ``cost`` (parameters, training time, accuracy), ``latency`` (Table 6), ``compare``
-(beside a suite's published numbers, Table 7), ``explain`` (CAM quality per method) and
-``trials`` (the tuning per cell).
+(beside a suite's published numbers, Table 7), ``explain`` (CAM quality per method),
+``trials`` (the tuning per cell) and ``efficiency`` (accuracy against the label budget,
+built in ``_efficiency``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from benchmark.leaderboard._columns import (
     id_columns,
     measure,
 )
+from benchmark.leaderboard._efficiency import efficiency_table
 from benchmark.leaderboard._names import TableName
 from benchmark.metrics import CATALOGUE
 from benchmark.track import metric_column, tag_column
@@ -240,6 +242,7 @@ TABLES: dict[TableName, Callable[..., Board]] = {
     "compare": _compare,
     "explain": _explain,
     "trials": _trials,
+    "efficiency": efficiency_table,
 }
 
 

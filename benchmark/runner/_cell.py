@@ -1,5 +1,6 @@
 """One cell, start to end: tuning (``_study``: each trial a nested run), the final training
-per seed, the test split touched once, costs, CAMs, and everything logged on the cell's run."""
+per seed (or per episode of the label-efficiency axis, ``_episodes``), the test split touched
+once, costs, CAMs, and everything logged on the cell's run."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from benchmark.explain import explain_cell
 from benchmark.models import input_config, rebuild_config, save_model
 from benchmark.runner._context import CellOutcome, Context
 from benchmark.runner._data import Dataset, images_for
+from benchmark.runner._episodes import Episode, cell_episodes, summarise_episodes
 from benchmark.runner._fit import Trained, fit_cell, split_ids, training_cost
 from benchmark.runner._study import cell_tags, study_name, tune_cell
 from benchmark.suite import Cell
@@ -74,16 +76,17 @@ def _tune_train_evaluate(
     claim: tune.CellClaim | None,
 ) -> dict:
     """The cell's phases: its inputs recorded, tuning on train/val, the final training of
-    each seed, the test split touched once per seed after all of that, then the results."""
+    each seed (or episode), the test split touched once per seed after all of that, then the
+    results."""
+    episodes = cell_episodes(cell, data)  # a label budget the data cannot meet fails here
     _log_inputs(cell, data, run, context)
     images = images_for(cell, data, reporter=context.reporter)
     final, refit_epochs, metrics = _tuned(cell, data, images, run, context, claim)
     per_seed, first, explanation = [], None, None
-    for k, seed in enumerate(cell.seeds):
+    for episode in episodes:
         trained, result, scores, (probs, labels) = _train_and_test(
-            final, data, images, run, context,
-            seed=seed, prefix="" if k == 0 else f"seed_{seed}/", refit_epochs=refit_epochs,
-        )  # fmt: skip
+            final, data, images, run, context, episode=episode, refit_epochs=refit_epochs
+        )
         per_seed.append(scores)
         if first is None:  # the first seed's model and predictions are the artifacts
             first = (result, trained)
@@ -91,7 +94,10 @@ def _tune_train_evaluate(
                 explanation = _explain(cell, trained, images, data, probs, labels, context)
         del trained, result  # a later seed's model is not held while the next one trains
     assert first is not None  # a cell has at least one seed
-    metrics |= _aggregate(per_seed, cell.seeds)
+    if cell.budget:
+        metrics |= summarise_episodes(episodes, per_seed, level=cell.evaluate.level)
+    else:
+        metrics |= _aggregate(per_seed, cell.seeds)
     metrics |= _model_cost(first[1].model, cell, context)
     metrics |= {f"data/{split}_images": len(data.indices(split)) for split in SPLITS}
     if explanation is not None:
@@ -152,11 +158,12 @@ def _tuned(
 
 
 def _train_and_test(final: Cell, data, images, run: track.RunLog, context: Context, *,
-                    seed: int, prefix: str, refit_epochs: int | None):  # fmt: skip
-    """One seed's final training (its epochs logged under ``prefix``), then its one pass
-    over the test split: the trained model, the evaluation, the seed's scores and its test
-    probabilities and labels."""
-    context.reporter.phase(f"final training, seed {seed}", refit_epochs or final.train.epochs)
+                    episode: Episode, refit_epochs: int | None):  # fmt: skip
+    """One seed's (or episode's) final training (its epochs logged under its prefix), then
+    its one pass over the test split: the trained model, the evaluation, the seed's scores
+    and its test probabilities and labels."""
+    seed, prefix = episode.seed, episode.prefix
+    context.reporter.phase(f"final training, {episode.label}", refit_epochs or final.train.epochs)
 
     def on_epoch(epoch: int, row: dict[str, float]) -> None:
         run.log_metrics({prefix + key: value for key, value in row.items()}, step=epoch)
@@ -166,7 +173,7 @@ def _train_and_test(final: Cell, data, images, run: track.RunLog, context: Conte
     fit_start = time.perf_counter()
     trained = fit_cell(
         final, data, images=images, context=context, seed=seed, on_epoch=on_epoch,
-        refit_epochs=refit_epochs,
+        refit_epochs=refit_epochs, train_indices=episode.train,
         checkpoint=context.checkpoint(final.suite, final.config_hash, f"seed-{seed}"),
     )  # fmt: skip
     fit_seconds = time.perf_counter() - fit_start

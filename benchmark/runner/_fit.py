@@ -35,12 +35,14 @@ def fit_cell(
     on_epoch,
     refit_epochs: int | None = None,
     checkpoint: Path | None = None,
+    train_indices: np.ndarray | None = None,
 ) -> Trained:
     """Build the cell's model, apply its strategy and train it; validation only from val.
 
     With ``refit_epochs`` the model trains on train+val for that many epochs, without
     validation (the tuned epoch count replaces early stopping). With ``checkpoint`` the
     training continues from the last epoch saved there (see :func:`benchmark.train.fit`).
+    ``train_indices`` (an episode's draw of the train split) replace the train split.
     """
     strategy = create_strategy(cell.strategy_kind, cell.strategy_config.options)
     torch.manual_seed(seed)
@@ -57,7 +59,9 @@ def fit_cell(
     )
     mean, std = input_stats(model)
     augment = create_augment(**cell.train.augment.model_dump()) if cell.train.augment else None
-    train_idx = data.indices("train", "val") if refit_epochs else data.indices("train")
+    if train_indices is None:
+        train_indices = data.indices("train")
+    train_idx = np.union1d(train_indices, data.indices("val")) if refit_epochs else train_indices
 
     pixels = context.placement.images(images, context.device)
 

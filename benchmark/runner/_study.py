@@ -9,6 +9,7 @@ from benchmark.data import ImageSet
 from benchmark.metrics import higher_is_better
 from benchmark.runner._context import Context
 from benchmark.runner._data import Dataset
+from benchmark.runner._episodes import episode_train
 from benchmark.runner._fit import fit_cell
 from benchmark.strategies import get_strategy
 from benchmark.suite import Cell, ParamSpec, TuneConfig, param_path
@@ -25,7 +26,9 @@ __all__ = [
 
 
 def cell_tags(cell: Cell) -> dict[str, str]:
-    return {
+    """The tags of a cell's runs (its trials' too); a cell of the label-efficiency axis
+    also has ``shots`` or ``fraction``."""
+    tags = {
         track.TAG + "suite": cell.suite,
         track.TAG + "cell": cell.name,
         track.TAG + "dataset": cell.dataset,
@@ -33,6 +36,11 @@ def cell_tags(cell: Cell) -> dict[str, str]:
         track.TAG + "strategy": cell.strategy,
         track.TAG + "config_hash": cell.config_hash,
     }
+    if cell.shots is not None:
+        tags[track.TAG + "shots"] = str(cell.shots)
+    if cell.fraction is not None:
+        tags[track.TAG + "fraction"] = f"{cell.fraction:g}"
+    return tags
 
 
 def study_name(cell: Cell) -> str:
@@ -111,9 +119,11 @@ def end_dead_runs(dead: list[dict], context: Context) -> None:
 def trial_objective(
     cell: Cell, data: Dataset, *, images: ImageSet, context: Context, parent_run_id: str
 ):
-    """One trial of ``cell``: a nested MLflow run under the cell's run, trained on train,
-    scored on val each epoch (the pruner may stop it), checkpointed per epoch."""
+    """One trial of ``cell``: a nested MLflow run under the cell's run, trained on train
+    (a cell of the label-efficiency axis: its first episode's draw), scored on val each
+    epoch (the pruner may stop it), checkpointed per epoch."""
     study, tuning = study_name(cell), _tuning(cell)
+    train_indices = episode_train(cell, data)
 
     def objective(trial: tune.TrialContext) -> tuple[float, int]:
         trial_cell = cell.with_params(trial.params)
@@ -152,6 +162,7 @@ def trial_objective(
                     seed=cell.seed,
                     on_epoch=on_epoch,
                     checkpoint=checkpoint,
+                    train_indices=train_indices,
                 ).history
             except tune.Pruned as exc:
                 pruned = exc

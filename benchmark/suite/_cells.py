@@ -1,4 +1,6 @@
-"""The grid: datasets × backbones × strategies → cells, each with a stable config hash."""
+"""The grid: datasets × backbones × strategies (× the values of the label-efficiency axis,
+``train.shots`` or ``train.fraction``, where a suite has one) → cells, each with a stable
+config hash."""
 
 from __future__ import annotations
 
@@ -49,7 +51,34 @@ class Cell(_Strict):
 
     @property
     def name(self) -> str:
+        """``dataset/backbone/strategy``, and the label budget where the suite has the axis
+        (``.../5-shot``, ``.../10pct``)."""
+        budget = self.budget
+        return self.base_name + (f"/{budget}" if budget else "")
+
+    @property
+    def base_name(self) -> str:
         return f"{self.dataset}/{self.backbone.name}/{self.strategy}"
+
+    @property
+    def shots(self) -> int | None:
+        """Training images per class of a cell of the ``shots`` axis."""
+        return self.train.shots[0] if self.train.shots else None
+
+    @property
+    def fraction(self) -> float | None:
+        """The share of each class's training images of a cell of the ``fraction`` axis."""
+        return self.train.fraction[0] if self.train.fraction else None
+
+    @property
+    def budget(self) -> str:
+        """The cell's value of the label-efficiency axis as its name shows it (``5-shot``,
+        ``10pct``: readable, and safe in file names and globs); empty without the axis."""
+        if self.shots is not None:
+            return f"{self.shots}-shot"
+        if self.fraction is not None:
+            return f"{round(self.fraction * 100, 6):g}pct"
+        return ""
 
     @property
     def strategy_kind(self) -> str:
@@ -90,8 +119,9 @@ class Cell(_Strict):
 
 
 def expand_cells(suite: Suite) -> list[Cell]:
-    """The grid datasets × backbones × strategies, in the suite's order, restricted to the
-    suite's ``cells`` patterns when it has them."""
+    """The grid datasets × backbones × strategies (× the label-efficiency axis's values), in
+    the suite's order, restricted to the suite's ``cells`` patterns when it has them (a
+    pattern matches a cell's name, or its name without the axis's value)."""
     cells = [
         Cell(
             suite=suite.name,
@@ -103,7 +133,7 @@ def expand_cells(suite: Suite) -> list[Cell]:
             head=backbone.head or suite.head,
             strategy=strategy,
             strategy_config=strategy_config,
-            train=train_for(suite.train, strategy_config),
+            train=train,
             tune=suite.tune,
             evaluate=suite.evaluate,
             explain=suite.explain,
@@ -111,12 +141,27 @@ def expand_cells(suite: Suite) -> list[Cell]:
         for dataset, data in suite.datasets.items()
         for backbone in suite.backbones
         for strategy, strategy_config in suite.strategies.items()
+        for train in _budgets(train_for(suite.train, strategy_config))
     ]
     if suite.cells is None:
         return cells
-    unused = [p for p in suite.cells if not any(fnmatch(c.name, p) for c in cells)]
+    unused = [p for p in suite.cells if not any(_matches(c, p) for c in cells)]
     if unused:
         raise SuiteError(
             f"cells: {unused} match no cell of the grid; its cells are {[c.name for c in cells]}."
         )
-    return [c for c in cells if any(fnmatch(c.name, p) for p in suite.cells)]
+    return [c for c in cells if any(_matches(c, p) for p in suite.cells)]
+
+
+def _budgets(train: TrainConfig) -> list[TrainConfig]:
+    """One training per value of the label-efficiency axis (a cell's ``shots`` or
+    ``fraction`` holds its one value); the training itself without the axis."""
+    for axis in ("shots", "fraction"):
+        values = getattr(train, axis)
+        if values is not None:
+            return [train.model_copy(update={axis: [value]}) for value in values]
+    return [train]
+
+
+def _matches(cell: Cell, pattern: str) -> bool:
+    return fnmatch(cell.name, pattern) or fnmatch(cell.base_name, pattern)

@@ -191,6 +191,8 @@ def format_validation_error(exc: ValidationError, *, source: str) -> str:
     lines = []
     for err in exc.errors():
         loc = [p for p in err["loc"] if not _is_union_tag(p)]
+        if err["type"] == "extra_forbidden":  # the last part is the key found, whatever it reads
+            loc = [p for p in err["loc"][:-1] if not _is_union_tag(p)] + [err["loc"][-1]]
         where = _dotted(loc)
         msg = err["msg"].removeprefix("Value error, ")
         found = "" if err["type"] == "missing" else f" (found {_short(err.get('input'))})"

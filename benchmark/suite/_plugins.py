@@ -23,25 +23,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from benchmark.errors import suggest
-from benchmark.suite._schema import _names
-
-
-def problem(loc: tuple[Any, ...], message: str, *, value: Any, kind: str = "value_error"):
-    """One line of a :class:`ValidationError`: ``message`` about ``value`` at ``loc``
-    (relative to the field whose validator raises it)."""
-    error = PydanticCustomError(kind, "{message}", {"message": message})
-    return InitErrorDetails(type=error, loc=loc, input=value)
-
-
-class Problems(list):
-    """Lines gathered by a validator, raised together as one :class:`ValidationError`."""
-
-    def raise_if_any(self, title: str) -> None:
-        if self:
-            raise ValidationError.from_exception_data(title, list(self))
+from benchmark.suite._schema import Problems, _names, problem
 
 
 def unknown_setting(name: str, allowed: list[str], *, hint: str = "") -> str:

@@ -17,16 +17,20 @@ import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 
 class LayoutInfo(Protocol):
@@ -45,6 +49,21 @@ class Names(Protocol):
     def backbone(self, name: str) -> None: ...
     def strategies(self) -> Mapping[str, type[BaseModel]]: ...
     def methods(self) -> Mapping[str, type[BaseModel] | None]: ...
+
+
+def problem(loc: tuple[Any, ...], message: str, *, value: Any, kind: str = "value_error"):
+    """One line of a :class:`ValidationError`: ``message`` about ``value`` at ``loc``
+    (relative to the field whose validator raises it)."""
+    error = PydanticCustomError(kind, "{message}", {"message": message})
+    return InitErrorDetails(type=error, loc=loc, input=value)
+
+
+class Problems(list):
+    """Lines gathered by a validator, raised together as one :class:`ValidationError`."""
+
+    def raise_if_any(self, title: str) -> None:
+        if self:
+            raise ValidationError.from_exception_data(title, list(self))
 
 
 def _names(info: ValidationInfo) -> Names | None:
@@ -324,6 +343,54 @@ class TrainConfig(_Strict):
     compile: bool = Field(
         False, description="torch.compile the model (worth it on a GPU for long trainings)"
     )
+    shots: list[Annotated[int, Field(ge=1)]] | None = Field(
+        None,
+        min_length=1,
+        description="label efficiency: training images per class, an axis of the grid (one "
+        "cell per value, e.g. [1, 5, 10, 25]); validation and test images are all kept",
+    )
+    fraction: list[Annotated[float, Field(gt=0, le=1)]] | None = Field(
+        None,
+        min_length=1,
+        description="label efficiency: the share of each class's training images (rounded, "
+        "at least one), an axis of the grid (e.g. [0.01, 0.1, 1.0]); not with `shots`",
+    )
+    episodes: int = Field(
+        1,
+        ge=1,
+        description="with shots or fraction: seeded resamples of the training images per "
+        "cell, each trained and tested (mean, std and an interval across them)",
+    )
+
+    @field_validator("shots", "fraction")
+    @classmethod
+    def _distinct(cls, value: list | None) -> list | None:
+        if value is not None and len(set(value)) < len(value):
+            raise ValueError(f"values must be distinct, but got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_axis(self) -> TrainConfig:
+        if self.shots is not None and self.fraction is not None:
+            message = "give either `shots` or `fraction` (the label-efficiency axis), not both"
+            Problems([problem(("fraction",), message, value=self.fraction)]).raise_if_any("Train")
+        if self.episodes > 1 and self.shots is None and self.fraction is None:
+            message = (
+                "`episodes` resamples the training images of a `shots` or `fraction` axis; "
+                "without one, repeat the training with the suite's `seeds:`"
+            )
+            Problems([problem(("episodes",), message, value=self.episodes)]).raise_if_any("Train")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _axis_when_used(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Without the label-efficiency axis its settings are left out, so that the cells of
+        suites without it keep their config hashes (and resume)."""
+        data = handler(self)
+        if self.shots is None and self.fraction is None and self.episodes == 1:
+            for key in ("shots", "fraction", "episodes"):
+                data.pop(key, None)
+        return data
 
 
 class LatencyConfig(_Strict):

@@ -54,7 +54,10 @@ class Suite(_Strict):
     )
     audit: AuditConfig = Field(default_factory=AuditConfig)
     cells: list[str] | None = Field(
-        None, description="run only the grid cells matching these dataset/backbone/strategy globs"
+        None,
+        description="run only the grid cells matching these dataset/backbone/strategy globs "
+        "(with a label-efficiency axis, cells are named .../5-shot or .../10pct; a pattern "
+        "without the value matches every value)",
     )
     references: References | None = Field(None, description="published numbers to compare with")
 
@@ -66,6 +69,28 @@ class Suite(_Strict):
                     train_for(self.train, strategy)
                 except ValueError as exc:
                     raise ValueError(f"strategies.{key}.train: {exc}") from None
+        return self
+
+    @model_validator(mode="after")
+    def _label_efficiency(self) -> Suite:
+        """A cell of the ``shots``/``fraction`` axis repeats its episodes (not seeds) and
+        never trains on the validation split."""
+        if not any(_has_axis(train_for(self.train, s)) for s in self.strategies.values()):
+            return self
+        problems = Problems()
+        if self.seeds is not None and len(self.seeds) > 1:
+            message = (
+                "a cell of train.shots or train.fraction repeats its episodes, each with its "
+                "own seed and its own draw of training images: set train.episodes instead"
+            )
+            problems.append(problem(("seeds",), message, value=self.seeds))
+        if self.tune is not None and self.tune.refit == "train+val":
+            message = (
+                "train+val would add the whole validation split to the label budget of "
+                "train.shots or train.fraction; use refit: train"
+            )
+            problems.append(problem(("tune", "refit"), message, value=self.tune.refit))
+        problems.raise_if_any("Suite")
         return self
 
     @field_validator("backbones", mode="before")
@@ -129,6 +154,10 @@ class Suite(_Strict):
                 kinds = sorted({config.kind or key for key, config in strategies.items()})
                 _check_strategy_param(name, path[1:], [known[kind] for kind in kinds])
         return value
+
+
+def _has_axis(train: TrainConfig) -> bool:
+    return train.shots is not None or train.fraction is not None
 
 
 def train_for(train: TrainConfig, strategy: StrategyConfig) -> TrainConfig:

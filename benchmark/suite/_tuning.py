@@ -85,6 +85,7 @@ class TuneConfig(_Strict):
 
 _PARAM_ROOTS = {"train": TrainConfig, "strategy": None, "head": HeadConfig}
 _CELL_FIELD = {"train": "train", "strategy": "strategy_config", "head": "head"}
+_GRID_AXES = ("shots", "fraction", "episodes")
 _TUNE_HELP = "a training setting, a setting of the suite's strategies, or a dotted path"
 
 
@@ -96,6 +97,11 @@ def param_path(name: str) -> tuple[str, ...]:
     registries' to say, see ``Suite``); dotted names start at ``train.``, ``strategy.`` or
     ``head.``.
     """
+    if name.removeprefix("train.") in _GRID_AXES:
+        raise ValueError(
+            f"cannot tune '{name}': label efficiency's settings {list(_GRID_AXES)} make the "
+            "grid's cells, not a trial's settings"
+        )
     if "." not in name:
         if name in TrainConfig.model_fields:
             return ("train", name)

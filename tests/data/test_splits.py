@@ -1,4 +1,5 @@
-"""Splits: fractions and ratios, groups kept whole, k-fold, official folders, determinism."""
+"""Splits: fractions and ratios, groups kept whole, k-fold, official folders, determinism;
+the label-efficiency episodes drawn from the train split."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.data import assign_splits
+from benchmark.data import assign_splits, draw_episode
+from benchmark.errors import DataError
 from benchmark.suite._schema import SplitConfig
 
 
@@ -80,3 +82,52 @@ def test_bad_split_settings_are_refused():
         SplitConfig(folds=5, fold=5)
     with pytest.raises(ValueError, match="positive"):
         SplitConfig(ratios=(80, 0, 20))
+
+
+def _split_records(n=240, classes=4):
+    records = _records(n, classes=classes, per_group=1)
+    split = assign_splits(records, val_fraction=0.2, test_fraction=0.2, seed=3)
+    return records, split
+
+
+@pytest.mark.parametrize("budget", [{"shots": 1}, {"shots": 5}, {"fraction": 0.1}])
+def test_an_episode_is_a_stratified_draw_of_the_train_split_alone(budget):
+    records, split = _split_records()
+    train = np.flatnonzero(split == "train")
+    labels = records["label"].to_numpy()
+    classes = sorted(set(labels))
+    drawn = draw_episode(train, labels, classes=classes, seed=0, **budget)
+    assert set(drawn) <= set(train)  # never a validation or test image
+    assert not set(drawn) & set(np.flatnonzero(split != "train"))
+    per_class = pd.Series(labels[drawn]).value_counts()
+    available = pd.Series(labels[train]).value_counts()
+    expected = {c: budget.get("shots") or max(1, round(budget["fraction"] * available[c]))
+                for c in classes}  # fmt: skip
+    assert per_class.to_dict() == expected
+    assert list(drawn) == sorted(drawn) and len(set(drawn)) == len(drawn)
+
+
+def test_episodes_are_deterministic_per_seed_and_differ_across_seeds():
+    records, split = _split_records()
+    train, labels = np.flatnonzero(split == "train"), records["label"].to_numpy()
+    classes = sorted(set(labels))
+    draws = [draw_episode(train, labels, classes=classes, seed=s, shots=5) for s in range(4)]
+    again = draw_episode(train, labels, classes=classes, seed=0, shots=5)
+    assert np.array_equal(draws[0], again)
+    assert len({tuple(d) for d in draws}) == 4
+    # with one seed, a smaller budget's images are among a larger one's
+    one = draw_episode(train, labels, classes=classes, seed=2, shots=1)
+    assert set(one) <= set(draws[2])
+    whole = draw_episode(train, labels, classes=classes, seed=2, fraction=1.0)
+    assert np.array_equal(whole, np.sort(train))
+
+
+def test_more_shots_than_a_class_has_names_the_class_and_its_count():
+    records, split = _split_records(n=40)
+    train, labels = np.flatnonzero(split == "train"), records["label"].to_numpy()
+    fewest = pd.Series(labels[train]).value_counts().sort_index().idxmin()
+    count = int((labels[train] == fewest).sum())
+    with pytest.raises(DataError, match=f"class '{fewest}' has {count} training images"):
+        draw_episode(train, labels, classes=sorted(set(labels)), seed=0, shots=count + 1)
+    with pytest.raises(ValueError, match="fraction"):
+        draw_episode(train, labels, classes=["c0"], seed=0, fraction=1.5)
