@@ -28,6 +28,12 @@ class EmbedTally:
     keys: list[str] = field(default_factory=list)
     held: dict[str, torch.Tensor] = field(default_factory=dict)  # key → features, this cell
 
+    def clear(self) -> None:
+        """Forget the cell's features and counts (the worker's next cell starts afresh)."""
+        self.computed, self.reused, self.seconds = 0, 0, 0.0
+        self.keys.clear()
+        self.held.clear()
+
     def metrics(self) -> dict[str, float]:
         if not self.keys:
             return {}

@@ -104,6 +104,4 @@ for _name, _class, _slow, _about, _gradients in [
     ("scorecam", "ScoreCAM", True, "one forward pass per channel", False),
     ("ablationcam", "AblationCAM", True, "one forward pass per channel", False),
 ]:
-    register_method(
-        CamMethod(_name, "cam", _slow, _about, gradients=_gradients, cam_class=_class)
-    )
+    register_method(CamMethod(_name, "cam", _slow, _about, gradients=_gradients, cam_class=_class))
