@@ -93,11 +93,9 @@ class RichReporter(Reporter):
             self.progress.update(self._epochs, info=f"batch {step}/{total}")
 
     def epoch_done(self, epoch: int, metrics: dict[str, float]) -> None:
-        info = f"loss {metrics['train/loss']:.3f}"
-        if "val/accuracy" in metrics:
-            info += (
-                f"  val acc {metrics['val/accuracy']:.3f}  val f1 {metrics['val/f1_weighted']:.3f}"
-            )
+        shown = {"train/loss": "loss", "val/accuracy": "val acc", "val/f1_weighted": "val f1"}
+        # a head fitted at once on features has no training loss
+        info = "  ".join(f"{label} {metrics[k]:.3f}" for k, label in shown.items() if k in metrics)
         if self._epochs is not None:
             self.progress.update(self._epochs, completed=epoch, info=info)
 

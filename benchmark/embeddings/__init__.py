@@ -24,6 +24,7 @@ Importing this package loads neither torch nor timm (``medbench data cache`` lis
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -165,25 +166,27 @@ def embed_images(
         width = int(getattr(model, "num_features", 0))
         empty = torch.empty((0, width))
         return Embeddings(features=empty, key=key, computed=0, reused=0, seconds=0.0)
-    found = store.lookup(key, shas) if store is not None else {}
-    missing: dict[str, int] = {}  # hash → the first row showing that image
-    for row, sha in enumerate(shas):
-        if sha not in found and sha not in missing:
-            missing[sha] = row
-    computed: torch.Tensor | None = None
-    if missing:
-        computed = _compute(
-            model,
-            images,
-            list(missing.values()),
-            mean=mean,
-            std=std,
-            device=device,
-            batch_size=batch_size,
-            progress=progress,
-        )
-        if store is not None and bool(torch.isfinite(computed).all()):
-            store.put(key, list(missing), computed.numpy(), about=about)
+    # one process computes a key's features while the others that need them wait, then read
+    with store.computing(key) if store is not None else contextlib.nullcontext():
+        found = store.lookup(key, shas) if store is not None else {}
+        missing: dict[str, int] = {}  # hash → the first row showing that image
+        for row, sha in enumerate(shas):
+            if sha not in found and sha not in missing:
+                missing[sha] = row
+        computed: torch.Tensor | None = None
+        if missing:
+            computed = _compute(
+                model,
+                images,
+                list(missing.values()),
+                mean=mean,
+                std=std,
+                device=device,
+                batch_size=batch_size,
+                progress=progress,
+            )
+            if store is not None and bool(torch.isfinite(computed).all()):
+                store.put(key, list(missing), computed.numpy(), about=about)
     features = _assemble(shas, found, missing, computed)
     return Embeddings(
         features=features,

@@ -5,13 +5,14 @@ lists it without torch."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import io
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,21 @@ class EmbeddingStore:
         if not key or Path(key).name != key or key in (".", ".."):
             raise ValueError(f"Expected `key` to be a plain folder name, but got {key!r}.")
         return self.root / key
+
+    @contextlib.contextmanager
+    def computing(self, key: str) -> Iterator[None]:
+        """Held while this process looks up and computes ``key``'s features: another process
+        that needs the same waits, then finds them cached (workers starting cells of one
+        backbone together embed its images once). Without a writable folder, no lock."""
+        try:
+            self._folder(key).mkdir(parents=True, exist_ok=True)
+            handle = (self._folder(key) / ".lock").open("a")
+        except OSError:
+            yield
+            return
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
 
     def lookup(self, key: str, shas: Sequence[str]) -> dict[str, tuple[np.ndarray, int]]:
         """Per cached image among ``shas``: its shard (memory-mapped, checked) and row."""

@@ -42,6 +42,7 @@ class ProbeHead(nn.Module):
     """Features (N × D, or N × D × 1 × 1) → logits (N × K), in float32."""
 
     kind: ClassVar[str]
+    gradients: ClassVar[bool] = True  # False: its scores carry no gradient to the image
 
     def __init__(self, features: int, num_classes: int) -> None:
         super().__init__()
@@ -104,6 +105,7 @@ class KnnHead(ProbeHead):
     queries, so no query × support matrix larger than a few tens of MiB is ever made."""
 
     kind = "knn"
+    gradients = False  # votes are counts
     centre: torch.Tensor
     support: torch.Tensor  # centred, normalised as the queries are
     labels: torch.Tensor

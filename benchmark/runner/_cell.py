@@ -28,8 +28,8 @@ from benchmark.evaluate import (
     peak_memory_mb,
     reset_peak_memory,
 )
-from benchmark.explain import explain_cell
-from benchmark.models import input_config, rebuild_config, save_model
+from benchmark.explain import CellExplanation, explain_cell, get_method
+from benchmark.models import classifier_modules, input_config, rebuild_config, save_model
 from benchmark.runner._context import CellOutcome, Context
 from benchmark.runner._data import Dataset, images_for
 from benchmark.runner._episodes import Episode, cell_episodes, summarise_episodes
@@ -103,13 +103,16 @@ def _tune_train_evaluate(
     if explanation is not None:
         metrics |= explanation.metrics
         _log_explanation(run, explanation)
+    metrics |= context.embeddings.metrics()
     run.log_metrics(metrics)
     run.set_tags(
         {
             track.TAG + "classes": ",".join(images.classes),
             **{track.TAG + k: v for k, v in environment(context.device).items()},
+            **({track.TAG + "embed_key": ",".join(context.embeddings.keys)}
+               if context.embeddings.keys else {}),
         }
-    )
+    )  # fmt: skip
     _log_evaluation(run, first[0], cell, images.classes)
     _log_model(run, first[1], final, images.classes)
     return metrics
@@ -178,12 +181,17 @@ def _train_and_test(final: Cell, data, images, run: track.RunLog, context: Conte
     )  # fmt: skip
     fit_seconds = time.perf_counter() - fit_start
     memory = peak_memory_mb(context.device, since=allocated)
-    test = Batches(
-        context.placement.images(images, context.device), images.labels,
-        indices=data.indices("test"), batch_size=final.evaluate.batch_size,
-        mean=trained.mean, std=trained.std, device=context.device,
-    )  # fmt: skip
-    probs, labels = predict_proba(trained.model, test)
+    if trained.features is not None:  # a head on frozen features: scored from them
+        probs, labels = trained.test_proba(
+            data, images, device=context.device, batch_size=final.evaluate.batch_size
+        )
+    else:
+        test = Batches(
+            context.placement.images(images, context.device), images.labels,
+            indices=data.indices("test"), batch_size=final.evaluate.batch_size,
+            mean=trained.mean, std=trained.std, device=context.device,
+        )  # fmt: skip
+        probs, labels = predict_proba(trained.model, test)
     result = evaluate(
         labels, probs, classes=images.classes, ids=split_ids(images, data, split="test")
     )
@@ -208,10 +216,23 @@ def _log_explanation(run: track.RunLog, explanation) -> None:
 
 
 def _explain(cell, trained, images, data, probs, labels, context):
-    """CAM galleries and quality on the test split (after its scores are final)."""
+    """CAM galleries and quality on the test split (after its scores are final). A head
+    whose scores carry no gradient (kNN's votes) is explained by the methods that need none;
+    the others are named in the run's warnings."""
+    config, skipped = cell.explain, []
+    if not all(getattr(head, "gradients", True) for head in classifier_modules(trained.model)):
+        skipped = [m for m in config.methods if get_method(m).gradients]
+        config = config.model_copy(
+            update={"methods": [m for m in config.methods if m not in skipped]}
+        )
+    if not config.methods:
+        return CellExplanation(
+            warnings=[f"{', '.join(skipped)} need gradients, which a {cell.strategy} head's "
+                      "scores do not have: no explanation"]
+        )  # fmt: skip
     context.reporter.phase("class-activation maps", 0)
     indices = data.indices("test")
-    return explain_cell(
+    explanation = explain_cell(
         trained.model,
         images=images.images[indices],
         mean=trained.mean,
@@ -220,10 +241,16 @@ def _explain(cell, trained, images, data, probs, labels, context):
         probs=probs,
         masks=images.masks[indices] if images.masks is not None else None,
         classes=images.classes,
-        config=cell.explain,
+        config=config,
         title=cell.name,
         seed=cell.seed,
     )
+    if skipped:
+        explanation.warnings.append(
+            f"{', '.join(skipped)} left out: they need gradients, which a {cell.strategy} "
+            "head's scores do not have"
+        )
+    return explanation
 
 
 def _model_cost(model: torch.nn.Module, cell: Cell, context: Context) -> dict[str, float]:
@@ -303,7 +330,7 @@ def _log_model(run: track.RunLog, trained: Trained, cell: Cell, classes: list[st
         "input": given,
         "num_classes": len(classes),
         "classes": classes,
-        "head": cell.head.model_dump(),
+        "head": trained.head or cell.head.model_dump(),
         "image_size": cell.image_size,
         "in_chans": 3,
         "mean": list(trained.mean),

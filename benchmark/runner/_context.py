@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from benchmark.runner._features import EmbedTally
 from benchmark.suite import Cell
 
 if TYPE_CHECKING:
@@ -83,6 +84,7 @@ class Context:
     reporter: Reporter
     checkpoints: Path | None = None  # where trainings save their state each epoch (None: off)
     placement: Placement = field(default_factory=Placement)  # the images on the worker's device
+    embeddings: EmbedTally = field(default_factory=EmbedTally)  # the cell's, and their cost
 
     def checkpoint(self, *parts: str) -> Path | None:
         """The checkpoint file of one training (``suite/config hash/seed-0``, say)."""
@@ -94,6 +96,7 @@ class Context:
     def end_cell(self) -> None:
         """What a cell held on the device is given back: the next may need all of it."""
         self.placement.release()
+        self.embeddings.clear()
 
     def remove_checkpoint(self, path: Path | None) -> None:
         if path is not None:

@@ -1,4 +1,5 @@
-"""Build one cell's model, apply its strategy, train it; what that cost."""
+"""Build one cell's model, apply its strategy, train it (through the images, or on the
+frozen backbone's cached features); what that cost."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmark.data import Batches, ImageSet, create_augment
-from benchmark.models import count_parameters, create_model, input_stats
+from benchmark.data import Batches, FeatureBatches, FeatureSet, ImageSet, create_augment
+from benchmark.models import FeatureHead, count_parameters, create_model, input_stats
 from benchmark.runner._context import Context
 from benchmark.runner._data import Dataset
+from benchmark.runner._features import cell_features
 from benchmark.strategies import create_strategy
 from benchmark.suite import Cell
-from benchmark.train import History, fit
+from benchmark.train import History, fit, predict_proba
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,20 @@ class Trained:
     history: History
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    head: dict | None = None  # the fitted head's config, where the strategy fitted it on features
+    features: torch.Tensor | None = None  # every image's features, where it did (row i: image i)
+
+    def test_proba(self, data: Dataset, images: ImageSet, *, device: torch.device,
+                   batch_size: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """Probabilities and labels of the test split, computed from the features: what
+        ``model(x)`` gives, without a pass through the frozen backbone."""
+        assert self.features is not None
+        test = torch.as_tensor(data.indices("test"))
+        split = FeatureSet(self.features[test], images.labels[test].cpu())
+        return predict_proba(
+            FeatureHead(self.model, dropout=0.0),  # eval: dropout has no effect
+            FeatureBatches(split, batch_size=batch_size, device=device),
+        )
 
 
 def fit_cell(
@@ -43,6 +59,8 @@ def fit_cell(
     validation (the tuned epoch count replaces early stopping). With ``checkpoint`` the
     training continues from the last epoch saved there (see :func:`benchmark.train.fit`).
     ``train_indices`` (an episode's draw of the train split) replace the train split.
+    A strategy that needs only the frozen backbone's features (``uses_features``) fits its
+    head on them: every image is embedded once per cell (and cached across cells and runs).
     """
     strategy = create_strategy(cell.strategy_kind, cell.strategy_config.options)
     torch.manual_seed(seed)
@@ -58,10 +76,30 @@ def fit_cell(
         normalize=cell.backbone.normalize.model_dump() if cell.backbone.normalize else None,
     )
     mean, std = input_stats(model)
-    augment = create_augment(**cell.train.augment.model_dump()) if cell.train.augment else None
     if train_indices is None:
         train_indices = data.indices("train")
     train_idx = np.union1d(train_indices, data.indices("val")) if refit_epochs else train_indices
+    config = cell.train
+    if refit_epochs:
+        config = config.model_copy(update={"epochs": refit_epochs, "early_stopping": None})
+    if strategy.uses_features(cell.train):
+        features = cell_features(
+            cell, model, images=images, data=data, mean=mean, std=std, context=context
+        )
+        labels = images.labels.cpu()
+
+        def split(indices) -> FeatureSet:
+            rows = torch.as_tensor(indices)
+            return FeatureSet(features[rows], labels[rows])
+
+        head, history = strategy.fit_features(
+            model, split(train_idx), None if refit_epochs else split(data.indices("val")),
+            config=config, classes=images.classes, device=context.device, seed=seed,
+            head=cell.head.model_dump(), on_epoch=on_epoch,
+            on_batch=context.reporter.batch_done, checkpoint=checkpoint,
+        )  # fmt: skip
+        return Trained(model, history, mean, std, head=head, features=features)
+    augment = create_augment(**cell.train.augment.model_dump()) if cell.train.augment else None
 
     pixels = context.placement.images(images, context.device)
 
@@ -77,9 +115,6 @@ def fit_cell(
     val = (
         None if refit_epochs else batches(data.indices("val"), batch_size=cell.evaluate.batch_size)
     )
-    config = cell.train
-    if refit_epochs:
-        config = config.model_copy(update={"epochs": refit_epochs, "early_stopping": None})
     resuming = checkpoint is not None and checkpoint.is_file()
     stage = None
     if not resuming:  # a checkpoint holds the weights of the strategy's first stage

@@ -49,13 +49,16 @@ class Method:
     weighed; ``perturbation``: model-agnostic, on the input), whether it is ``slow`` (many
     forward passes per image: held to ``explain.budget_s``, not offered by the app), a
     one-line ``about``, its ``options`` model (the suite's ``explain.<name>`` section;
-    ``None``: it has no settings) and its behaviour, :meth:`maps`."""
+    ``None``: it has no settings), whether it needs the score's ``gradients`` (a head
+    without them, such as kNN's votes, is explained by the others only) and its behaviour,
+    :meth:`maps`."""
 
     name: str
     kind: Literal["cam", "perturbation"]
     slow: bool
     about: str
     options: type[BaseModel] | None = None
+    gradients: bool = True
 
     headers: ClassVar[tuple[str, ...]] = ()  # titles of a gallery example's panels
 

@@ -94,14 +94,14 @@ def _reshape_transform(model: nn.Module) -> Callable | None:
     return reshape
 
 
-for _name, _class, _slow, _about in [
-    ("gradcam", "GradCAM", False, "gradients of the class score, averaged per channel"),
-    ("gradcam++", "GradCAMPlusPlus", False, "Grad-CAM with second-order channel weights"),
-    ("xgradcam", "XGradCAM", False, "Grad-CAM with activation-scaled gradients"),
-    ("hirescam", "HiResCAM", False, "gradients times activations, element-wise"),
-    ("layercam", "LayerCAM", False, "positive gradients times activations, per location"),
-    ("eigencam", "EigenCAM", False, "first principal component of the activations"),
-    ("scorecam", "ScoreCAM", True, "one forward pass per channel"),
-    ("ablationcam", "AblationCAM", True, "one forward pass per channel"),
+for _name, _class, _slow, _about, _gradients in [
+    ("gradcam", "GradCAM", False, "gradients of the class score, averaged per channel", True),
+    ("gradcam++", "GradCAMPlusPlus", False, "Grad-CAM with second-order channel weights", True),
+    ("xgradcam", "XGradCAM", False, "Grad-CAM with activation-scaled gradients", True),
+    ("hirescam", "HiResCAM", False, "gradients times activations, element-wise", True),
+    ("layercam", "LayerCAM", False, "positive gradients times activations, per location", True),
+    ("eigencam", "EigenCAM", False, "first principal component of the activations", False),
+    ("scorecam", "ScoreCAM", True, "one forward pass per channel", False),
+    ("ablationcam", "AblationCAM", True, "one forward pass per channel", False),
 ]:
-    register_method(CamMethod(_name, "cam", _slow, _about, cam_class=_class))
+    register_method(CamMethod(_name, "cam", _slow, _about, gradients=_gradients, cam_class=_class))

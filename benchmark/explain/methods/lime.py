@@ -132,5 +132,6 @@ register_method(
         True,
         "superpixels hidden at random, a linear model fitted",
         options=LimeOptions,
+        gradients=False,
     )
 )

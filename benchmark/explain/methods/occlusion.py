@@ -90,5 +90,6 @@ register_method(
         True,
         "a patch slid over the image, one pass per place",
         options=OcclusionOptions,
+        gradients=False,
     )
 )
