@@ -30,6 +30,11 @@ class LinearProbeOptions(BaseModel):
     bn_trainable: bool = Field(
         False, description=BN_TRAINABLE + " (then it trains through the backbone)"
     )
+    features: bool = Field(
+        True,
+        description="train on the cached features when nothing differs between epochs; "
+        "false: through the backbone every epoch (the same result, slower: for comparisons)",
+    )
 
 
 @register_strategy("linear_probe")
@@ -46,7 +51,7 @@ class LinearProbe(Strategy):
         """Without augmentation, and with BatchNorm frozen, the frozen backbone gives every
         image the same features each epoch: the head trains on them, computed once. With
         augmentation every epoch sees new images, so it trains through the backbone."""
-        return train.augment is None and not self.options.bn_trainable
+        return train.augment is None and not self.options.bn_trainable and self.options.features
 
     def fit_features(
         self,

@@ -1,17 +1,15 @@
 """The suite file: schema, loading (``${VAR}``, ``--set``), and the grid of cells."""
 
+from benchmark.suite._backbone import BackboneConfig, HeadConfig, NormalizeConfig
 from benchmark.suite._cells import Cell, expand_cells
 from benchmark.suite._load import format_validation_error, load_suite
 from benchmark.suite._plugins import ExplainConfig, StrategyConfig
 from benchmark.suite._schema import (
     AugmentConfig,
-    BackboneConfig,
     DatasetConfig,
     EarlyStoppingConfig,
     EvaluateConfig,
-    HeadConfig,
     Names,
-    NormalizeConfig,
     ScheduleConfig,
     SplitConfig,
     TrainConfig,

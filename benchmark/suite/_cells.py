@@ -12,12 +12,11 @@ from typing import Any
 from pydantic import ConfigDict
 
 from benchmark.errors import SuiteError
+from benchmark.suite._backbone import BackboneConfig, HeadConfig
 from benchmark.suite._plugins import ExplainConfig, StrategyConfig
 from benchmark.suite._schema import (
-    BackboneConfig,
     DatasetConfig,
     EvaluateConfig,
-    HeadConfig,
     TrainConfig,
     _Strict,
 )

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from benchmark.errors import suggest
+from benchmark.suite._backbone import BackboneConfig, HeadConfig
 from benchmark.suite._plugins import (
     ExplainConfig,
     Problems,
@@ -19,10 +20,8 @@ from benchmark.suite._plugins import (
 )
 from benchmark.suite._schema import (
     AuditConfig,
-    BackboneConfig,
     DatasetConfig,
     EvaluateConfig,
-    HeadConfig,
     References,
     TrainConfig,
     _names,

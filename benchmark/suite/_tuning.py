@@ -9,8 +9,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from benchmark.errors import suggest
+from benchmark.suite._backbone import HeadConfig
 from benchmark.suite._plugins import StrategyConfig
-from benchmark.suite._schema import HeadConfig, Monitor, TrainConfig, _model_in, _Strict
+from benchmark.suite._schema import Monitor, TrainConfig, _model_in, _Strict
 
 
 class ParamSpec(_Strict):

@@ -211,7 +211,7 @@ def test_a_strategy_owns_its_settings(tmp_path, tiny_suite):
     assert options == {  # every setting the strategy runs with, defaults filled in
         "finetune": {"freeze": 0.0, "bn_trainable": False},
         "partial": {"freeze": 0.5, "bn_trainable": True},
-        "probe": {"bn_trainable": False},
+        "probe": {"bn_trainable": False, "features": True},
     }
     assert cells[2].resolved()["strategy_config"] == {
         "kind": "linear_probe", "train": {"lr": 0.1}, "bn_trainable": False
