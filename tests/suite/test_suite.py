@@ -214,7 +214,7 @@ def test_a_strategy_owns_its_settings(tmp_path, tiny_suite):
         "probe": {"bn_trainable": False, "features": True},
     }
     assert cells[2].resolved()["strategy_config"] == {
-        "kind": "linear_probe", "train": {"lr": 0.1}, "bn_trainable": False
+        "kind": "linear_probe", "train": {"lr": 0.1}, "bn_trainable": False, "features": True
     }  # fmt: skip
     tiny_suite["strategies"] = {
         "scratch": {"freeze": 0.5},
