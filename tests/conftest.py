@@ -83,6 +83,31 @@ def write_suite(path: Path, suite: dict) -> Path:
     return path
 
 
+def assert_served_as_evaluated(predictor, predictions_csv: str, *, rows: int | None = None,
+                               size: int = 32, difficulty: float = 0.2) -> None:  # fmt: skip
+    """The tiny suite's test phantoms listed in a run's ``eval/predictions.csv`` (its first
+    ``rows``), rendered again and given to ``predictor``: the probabilities it serves are the
+    ones the run evaluated."""
+    import io
+
+    import numpy as np
+    import pandas as pd
+
+    from benchmark.data import render_phantom
+
+    sample = pd.read_csv(io.StringIO(predictions_csv)).head(rows)
+    images = []
+    for phantom_id, label in zip(sample["id"], sample["true"], strict=True):
+        _, seed, index = phantom_id.split("_")
+        phantom = render_phantom(
+            int(index), seed=int(seed), size=size, difficulty=difficulty, label=label
+        )
+        images.append(phantom.image)
+    table = predictor.predict(images)
+    expected = sample[[f"p_{name}" for name in predictor.classes]].to_numpy()
+    np.testing.assert_allclose(table[predictor.classes].to_numpy(), expected, atol=1e-4)
+
+
 @pytest.fixture
 def tiny_suite() -> dict:
     """A copy of a suite that trains in seconds on a CPU."""

@@ -40,8 +40,13 @@ def run_cell(folder: Path, *, features: bool, args, resume: bool = True) -> dict
         },
         "backbones": [{"name": args.backbone, "pretrained": False}],
         "strategies": {"linear_probe": {"features": features}},
-        "train": {"epochs": args.epochs, "image_size": args.size, "batch_size": 64,
-                  "optimizer": "adamw", "early_stopping": None},  # fmt: skip
+        "train": {
+            "epochs": args.epochs,
+            "image_size": args.size,
+            "batch_size": 64,
+            "optimizer": "adamw",
+            "early_stopping": None,
+        },
         "tune": {"trials": args.trials, "space": {"lr": {"low": 1e-4, "high": 3e-2, "log": True}}},
         "evaluate": {"bootstrap": 0, "latency": None},
     }

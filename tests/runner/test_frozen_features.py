@@ -4,19 +4,14 @@ scored from them exactly as the saved model scores images."""
 
 from __future__ import annotations
 
-import io
-
-import numpy as np
-import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
 from benchmark import track
 from benchmark.checks import load_checked_suite
-from benchmark.data import render_phantom
 from benchmark.runner import run_suite
 from benchmark.serve import load_predictor
-from tests.conftest import write_suite
+from tests.conftest import assert_served_as_evaluated, write_suite
 
 STRATEGIES = {"knn": {"k": 3}, "logistic": {}, "prototype": {}, "linear_probe": {}}
 IMAGES = 60  # 15 per class, 4 classes
@@ -71,13 +66,4 @@ def test_a_head_on_features_scores_the_test_split_as_its_saved_model_scores_imag
     predictor, _ = load_predictor(f"runs:/{outcome.run_id}/model", tracking_uri=tracking_uri)
     assert predictor.config["head"]["kind"] == strategy
     logged = track.connect(tracking_uri).artifact_text(outcome.run_id, "eval/predictions.csv")
-    sample = pd.read_csv(io.StringIO(logged))
-    images = []
-    for phantom_id, label in zip(sample["id"], sample["true"], strict=True):
-        _, seed, index = phantom_id.split("_")
-        images.append(
-            render_phantom(int(index), seed=int(seed), size=32, difficulty=0.2, label=label).image
-        )
-    table = predictor.predict(images)
-    expected = sample[[f"p_{name}" for name in predictor.classes]].to_numpy()
-    np.testing.assert_allclose(table[predictor.classes].to_numpy(), expected, atol=1e-4)
+    assert_served_as_evaluated(predictor, logged)

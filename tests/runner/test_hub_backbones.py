@@ -3,21 +3,17 @@ used is recorded on its run and in its model, which predicts as it was evaluated
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 
-import numpy as np
-import pandas as pd
 from mlflow import MlflowClient
 
 from benchmark import track
 from benchmark.checks import load_checked_suite
-from benchmark.data import render_phantom
 from benchmark.models import input_stats
 from benchmark.runner import run_suite
 from benchmark.serve import load_predictor
-from tests.conftest import write_suite
+from tests.conftest import assert_served_as_evaluated, write_suite
 from tests.models._sources import write_timm_folder
 
 MEAN, STD = [0.2, 0.3, 0.4], [0.2, 0.25, 0.3]
@@ -53,13 +49,4 @@ def test_a_folder_backbone_with_kwargs_and_normalize_is_recorded_and_served(
     assert config["kwargs"] == {"dynamic_img_size": True} and config["architecture"] == "test_vit"
     assert config["mean"] == MEAN and input_stats(predictor.model) == (tuple(MEAN), tuple(STD))
     logged = store.artifact_text(outcome.run_id, "eval/predictions.csv")
-    sample = pd.read_csv(io.StringIO(logged)).head(12)
-    images = []
-    for phantom_id, label in zip(sample["id"], sample["true"], strict=True):
-        _, seed, index = phantom_id.split("_")
-        images.append(
-            render_phantom(int(index), seed=int(seed), size=32, difficulty=0.2, label=label).image
-        )
-    table = predictor.predict(images)
-    expected = sample[[f"p_{name}" for name in predictor.classes]].to_numpy()
-    np.testing.assert_allclose(table[predictor.classes].to_numpy(), expected, atol=1e-4)
+    assert_served_as_evaluated(predictor, logged, rows=12)
