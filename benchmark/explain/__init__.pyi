@@ -15,6 +15,7 @@ from ._layers import stage_layers as stage_layers
 from ._layers import target_layer as target_layer
 from ._maps import cam_maps as cam_maps
 from ._maps import explain_maps as explain_maps
+from ._maps import usable_methods as usable_methods
 from ._quality import baseline_maps as baseline_maps
 from ._quality import faithfulness as faithfulness
 from ._quality import localisation as localisation

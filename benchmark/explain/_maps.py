@@ -7,10 +7,27 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.explain.methods import Attribution, get_method
+from benchmark.errors import MedbenchError
+from benchmark.explain.methods import Attribution, get_method, list_methods
 from benchmark.suite import ExplainConfig
 
-__all__ = ["cam_maps", "explain_maps"]
+__all__ = ["cam_maps", "explain_maps", "usable_methods"]
+
+
+def _has_gradients(model: nn.Module) -> bool:
+    """Whether the model's scores carry a gradient to the image (a kNN head's votes do not)."""
+    from benchmark.models import classifier_modules
+
+    return all(getattr(head, "gradients", True) for head in classifier_modules(model))
+
+
+def usable_methods(model: nn.Module, methods: list[str] | None = None) -> list[str]:
+    """``methods`` (default: every registered one), less those that need the gradients
+    ``model``'s scores do not have; in their order."""
+    names = methods if methods is not None else [m.name for m in list_methods()]
+    if _has_gradients(model):
+        return list(names)
+    return [name for name in names if not get_method(name).gradients]
 
 
 def explain_maps(
@@ -34,6 +51,12 @@ def explain_maps(
     black baseline undo; ``seed`` draws LIME's samples.
     """
     chosen = get_method(method)
+    if chosen.gradients and not _has_gradients(model):
+        raise MedbenchError(
+            f"explanation method '{method}' needs the gradients of the class score, which "
+            f"this model's head does not give (kNN votes are counts): use one of "
+            f"{usable_methods(model)}."
+        )
     options = chosen.settings(settings.method_options(method) if settings else None)
     return chosen.maps(
         model, inputs, targets=targets, options=options, layer=layer, mean=mean, std=std,

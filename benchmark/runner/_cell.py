@@ -28,8 +28,8 @@ from benchmark.evaluate import (
     peak_memory_mb,
     reset_peak_memory,
 )
-from benchmark.explain import CellExplanation, explain_cell, get_method
-from benchmark.models import classifier_modules, input_config, rebuild_config, save_model
+from benchmark.explain import CellExplanation, explain_cell, usable_methods
+from benchmark.models import input_config, rebuild_config, save_model
 from benchmark.runner._context import CellOutcome, Context
 from benchmark.runner._data import Dataset, images_for
 from benchmark.runner._episodes import Episode, cell_episodes, summarise_episodes
@@ -219,12 +219,9 @@ def _explain(cell, trained, images, data, probs, labels, context):
     """CAM galleries and quality on the test split (after its scores are final). A head
     whose scores carry no gradient (kNN's votes) is explained by the methods that need none;
     the others are named in the run's warnings."""
-    config, skipped = cell.explain, []
-    if not all(getattr(head, "gradients", True) for head in classifier_modules(trained.model)):
-        skipped = [m for m in config.methods if get_method(m).gradients]
-        config = config.model_copy(
-            update={"methods": [m for m in config.methods if m not in skipped]}
-        )
+    kept = usable_methods(trained.model, cell.explain.methods)
+    skipped = [m for m in cell.explain.methods if m not in kept]
+    config = cell.explain.model_copy(update={"methods": kept})
     if not config.methods:
         return CellExplanation(
             warnings=[f"{', '.join(skipped)} need gradients, which a {cell.strategy} head's "

@@ -34,7 +34,7 @@ from starlette.concurrency import run_in_threadpool
 from benchmark import track
 from benchmark.data import BadImage
 from benchmark.errors import MedbenchError
-from benchmark.explain import list_methods
+from benchmark.explain import list_methods, usable_methods
 from benchmark.serve.predictor import Predictor
 from benchmark.settings import variable
 from benchmark.track import ModelSource
@@ -82,8 +82,9 @@ def create_app(
     )
     assets = files("benchmark.serve") / "static"
     lock = threading.Lock()  # one request at a time on the model (CAM hooks are per model)
+    offered = _offered(cam_method, predictor.model)
+    cam_method = offered[0] if offered else None  # a kNN model: the first it can explain
     info = _describe(predictor, source, max_bytes=max_bytes, cam_method=cam_method)
-    offered = info["cam_methods"]
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> Response:
@@ -149,12 +150,13 @@ def _require(token: str) -> Callable[..., None]:
     return check
 
 
-def _offered(cam_method: str | None) -> list[str]:
-    """The chosen method first, then every other one that is not slow (none without one)."""
+def _offered(cam_method: str | None, model) -> list[str]:
+    """The chosen method first, then every other one that is not slow (none without one),
+    less those that need gradients ``model``'s scores do not have."""
     if cam_method is None:
         return []
     fast = [m.name for m in list_methods() if not m.slow and m.name != cam_method]
-    return [cam_method, *fast]
+    return usable_methods(model, [cam_method, *fast])
 
 
 def _classify(predictor: Predictor, data: bytes, cam_method: str | None, lock) -> dict:
@@ -202,7 +204,7 @@ def _describe(
         "card": source.description if source else "",
         "max_bytes": max_bytes,
         "cam_method": cam_method,
-        "cam_methods": _offered(cam_method),
+        "cam_methods": _offered(cam_method, predictor.model),
     }
 
 

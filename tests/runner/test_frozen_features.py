@@ -4,13 +4,18 @@ scored from them exactly as the saved model scores images."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 
 from benchmark import track
 from benchmark.checks import load_checked_suite
+from benchmark.errors import MedbenchError
+from benchmark.explain import usable_methods
 from benchmark.runner import run_suite
 from benchmark.serve import load_predictor
+from benchmark.serve.app import create_app
 from tests.conftest import assert_served_as_evaluated, write_suite
 
 STRATEGIES = {"knn": {"k": 3}, "logistic": {}, "prototype": {}, "linear_probe": {}}
@@ -67,3 +72,32 @@ def test_a_head_on_features_scores_the_test_split_as_its_saved_model_scores_imag
     assert predictor.config["head"]["kind"] == strategy
     logged = track.connect(tracking_uri).artifact_text(outcome.run_id, "eval/predictions.csv")
     assert_served_as_evaluated(predictor, logged)
+
+
+def test_k_not_below_the_training_size_stops_the_run_before_any_run_is_created(
+    tmp_path, tiny_suite, tracking_uri
+):
+    tiny_suite["strategies"] = {"knn": {"k": 5}}
+    tiny_suite["train"] |= {"shots": [1]}  # 4 training images: k = 5 cannot vote
+    suite = load_checked_suite(write_suite(tmp_path / "k.yaml", tiny_suite))
+    with pytest.raises(MedbenchError) as info:
+        run_suite(suite, tracking_uri=tracking_uri)
+    assert "phantoms/test_resnet/knn/1-shot" in str(info.value)
+    assert "k = 5 must be below the training size 4" in str(info.value)
+    assert MlflowClient(tracking_uri).search_experiments(filter_string="name = 'tiny'") == []
+
+
+def test_a_model_without_gradients_is_explained_by_the_methods_that_need_none(
+    tmp_path, frozen_suite, tracking_uri
+):
+    suite = frozen_suite.model_copy(update={"cells": ["*/knn"], "explain": None})
+    [outcome] = run_suite(suite, tracking_uri=tracking_uri)
+    predictor, _ = load_predictor(f"runs:/{outcome.run_id}/model", tracking_uri=tracking_uri)
+    assert usable_methods(predictor.model, ["gradcam", "eigencam", "lime"]) == ["eigencam", "lime"]
+    image = predictor.prepare(np.zeros((32, 32), np.uint8))
+    with pytest.raises(MedbenchError, match="needs the gradients"):
+        predictor.overlay(image, target=0, method="gradcam")
+    assert predictor.overlay(image, target=0, method="eigencam").shape == (32, 32, 3)
+    app = create_app(predictor)  # asked for Grad-CAM, it offers what explains the model
+    info = TestClient(app).get("/api/model").json()
+    assert info["cam_method"] == "eigencam" and "gradcam" not in info["cam_methods"]
