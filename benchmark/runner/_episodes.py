@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.data import draw_episode
-from benchmark.errors import DataError
+from benchmark.errors import DataError, MedbenchError
 from benchmark.runner._data import Dataset
 from benchmark.suite import Cell
 
@@ -69,9 +69,18 @@ def episode_train(cell: Cell, data: Dataset, *, episode: int = 1) -> np.ndarray 
 
 def check_budgets(cells: Iterable[Cell], dataset: Callable[[str], Dataset]) -> None:
     """Every cell's label budget fits its dataset's training split (a class with fewer
-    images than ``shots`` fails here, before any run is created)."""
+    images than ``shots`` fails here, before any run is created), and its strategy can fit
+    that many images (kNN's k below them)."""
+    from benchmark.strategies import create_strategy
+
     for cell in cells:
-        episode_train(cell, dataset(cell.dataset))
+        data = dataset(cell.dataset)
+        train = episode_train(cell, data)
+        size = len(train) if train is not None else len(data.indices("train"))
+        try:
+            create_strategy(cell.strategy_kind, cell.strategy_config.options).check_train_size(size)
+        except MedbenchError as exc:
+            raise type(exc)(f"cell {cell.name}: {exc}") from None
 
 
 def summarise_episodes(

@@ -92,6 +92,10 @@ class Strategy:
         of two training inputs, for the sizes the stage needs."""
         return None
 
+    def check_train_size(self, size: int) -> None:
+        """Refuse, in one line, a training set of ``size`` images this strategy cannot fit
+        (checked for every cell before any run is created)."""
+
     def uses_features(self, train: TrainConfig) -> bool:
         """True: with the training settings ``train``, this strategy needs only the frozen
         backbone's features (:meth:`fit_features`), never the images."""

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from benchmark.errors import MedbenchError
 from benchmark.strategies._base import register_strategy
 from benchmark.strategies._features import HeadFit
 
@@ -40,6 +41,13 @@ class Knn(HeadFit):
 
     Options = KnnOptions
     options: KnnOptions
+
+    def check_train_size(self, size: int) -> None:
+        if not self.options.k < size:
+            raise MedbenchError(
+                f"knn: k = {self.options.k} must be below the training size {size}; choose "
+                f"`k:` from 1 to {size - 1}, or train on more images (train.shots)."
+            )
 
     def fit_head(self, train: FeatureSet, *, classes: Sequence[str], device: torch.device,
                  seed: int) -> ProbeHead:  # fmt: skip
