@@ -68,7 +68,9 @@ def prepare_for(model: nn.Module, device: torch.device) -> bool:
 
 def layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
     """``x`` in the layout :func:`prepare_for` gave the model."""
-    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+    if not channels_last or x.dim() != 4:  # features (N × D) have no layout
+        return x
+    return x.contiguous(memory_format=torch.channels_last)
 
 
 def autocast_dtype(device: torch.device) -> torch.dtype | None:

@@ -75,11 +75,13 @@ def embedding_key(
     mean: Sequence[float],
     std: Sequence[float],
     dicom: Mapping[str, Any] | None = None,
+    precision: str = "float32",
 ) -> str:
     """The digest naming one way of embedding an image: the backbone's name and the kwargs
     it was built with, its weights (:func:`weights_digest`), the preprocessing ops (and their
     version), the input size, the normalisation, how DICOM files are read (``None`` or empty:
-    the default), timm's version (the architectures' code) and this cache's format."""
+    the default), the precision it computes in (a GPU's bfloat16 features are not a CPU's
+    float32 ones), timm's version (the architectures' code) and this cache's format."""
     from importlib.metadata import version
 
     from benchmark.data.preprocess import OPS_VERSION
@@ -96,6 +98,7 @@ def embedding_key(
         "mean": [float(m) for m in mean],
         "std": [float(s) for s in std],
         "dicom": dict(dicom) if dicom else None,
+        "precision": precision,
     }
     text = json.dumps(recipe, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -212,7 +215,7 @@ def _compute(
     import torch
 
     from benchmark.data import Batches
-    from benchmark.devices import autocast, layout, prepare_for
+    from benchmark.devices import autocast, device_lock, layout, prepare_for
     from benchmark.models import features
 
     was_training = model.training
@@ -225,7 +228,8 @@ def _compute(
     parts: list[torch.Tensor] = []
     done = 0
     try:
-        with torch.inference_mode(), autocast(device):
+        # a GPU's latency is never timed while its images pass through the backbone
+        with device_lock(device), torch.inference_mode(), autocast(device):
             for x, _ in batches:
                 parts.append(features(model, layout(x, channels_last)).flatten(1).float())
                 done += len(x)

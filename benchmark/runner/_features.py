@@ -57,6 +57,7 @@ def cell_features(
     """The pooled pre-logits features of every image of ``cell``'s dataset (row ``i`` for
     image ``i``, float32 on the host) as ``model`` (a frozen backbone) computes them: from
     this cell's earlier trials, else the cache, else the backbone (then cached)."""
+    from benchmark.devices import autocast_dtype
     from benchmark.embeddings import (
         default_embedding_store,
         embed_images,
@@ -73,6 +74,7 @@ def cell_features(
         mean=mean,
         std=std,
         dicom=cell.data.options.get("dicom"),
+        precision=str(autocast_dtype(context.device) or "float32").removeprefix("torch."),
     )
     tally = context.embeddings
     if key in tally.held:

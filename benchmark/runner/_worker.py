@@ -221,13 +221,16 @@ def _help(entry: tune.CellEntry, cell: Cell, data: _Datasets, context: Context) 
         return False
     dataset = data.get(cell.dataset)
     images = images_for(cell, dataset, reporter=context.reporter)
-    return tune.help_study(
-        study_spec(cell, context),
-        objective=trial_objective(
-            cell, dataset, images=images, context=context, parent_run_id=run_id
-        ),
-        on_dead=lambda dead: end_dead_runs(dead, context),
-    )
+    try:
+        return tune.help_study(
+            study_spec(cell, context),
+            objective=trial_objective(
+                cell, dataset, images=images, context=context, parent_run_id=run_id
+            ),
+            on_dead=lambda dead: end_dead_runs(dead, context),
+        )
+    finally:
+        context.embeddings.clear()  # the helped cell's features are its own worker's to keep
 
 
 def _reap(session: Session) -> None:
