@@ -17,6 +17,20 @@ if TYPE_CHECKING:
     from benchmark.suite import Cell
 
 
+_DIGESTS: dict[str, str] = {}  # a pretrained backbone's settings → its weights' digest
+
+
+def _digest(cell: Cell, model: nn.Module) -> str:
+    """The digest of a pretrained backbone's weights, once per worker and backbone setting
+    (hashing a ViT-L's weights takes seconds; trials, seeds and episodes rebuild it)."""
+    from benchmark.embeddings import weights_digest
+
+    built = cell.backbone.model_dump_json() + cell.head.model_dump_json()
+    if built not in _DIGESTS:
+        _DIGESTS[built] = weights_digest(model)
+    return _DIGESTS[built]
+
+
 @dataclass
 class EmbedTally:
     """What one cell's embeddings cost: images through the backbone, rows read from the
@@ -53,10 +67,13 @@ def cell_features(
     mean: tuple[float, ...],
     std: tuple[float, ...],
     context: Context,
+    pretrained: bool,
 ) -> torch.Tensor:
     """The pooled pre-logits features of every image of ``cell``'s dataset (row ``i`` for
     image ``i``, float32 on the host) as ``model`` (a frozen backbone) computes them: from
-    this cell's earlier trials, else the cache, else the backbone (then cached)."""
+    this cell's earlier trials, else the cache, else the backbone (then cached).
+    ``pretrained``: the backbone's weights are its pretrained ones, the same at every build
+    (their digest is then computed once per worker; a random start is hashed each time)."""
     from benchmark.devices import autocast_dtype
     from benchmark.embeddings import (
         default_embedding_store,
@@ -68,7 +85,7 @@ def cell_features(
     key = embedding_key(
         backbone=cell.backbone.name,
         kwargs=cell.backbone.kwargs,
-        weights=weights_digest(model),
+        weights=_digest(cell, model) if pretrained else weights_digest(model),
         preprocess=cell.data.preprocess,
         image_size=cell.image_size,
         mean=mean,

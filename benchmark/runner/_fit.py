@@ -84,8 +84,9 @@ def fit_cell(
         config = config.model_copy(update={"epochs": refit_epochs, "early_stopping": None})
     if strategy.uses_features(cell.train):
         features = cell_features(
-            cell, model, images=images, data=data, mean=mean, std=std, context=context
-        )
+            cell, model, images=images, data=data, mean=mean, std=std, context=context,
+            pretrained=cell.backbone.pretrained and strategy.pretrained,
+        )  # fmt: skip
         labels = images.labels.cpu()
 
         def split(indices) -> FeatureSet:
