@@ -76,9 +76,10 @@ def fit_cell(
         normalize=cell.backbone.normalize.model_dump() if cell.backbone.normalize else None,
     )
     mean, std = input_stats(model)
-    if train_indices is None:
-        train_indices = data.indices("train")
-    train_idx = np.union1d(train_indices, data.indices("val")) if refit_epochs else train_indices
+    if train_indices is not None:  # an episode's draw (a refit on train+val is refused then)
+        train_idx = train_indices
+    else:
+        train_idx = data.indices("train", "val") if refit_epochs else data.indices("train")
     config = cell.train
     if refit_epochs:
         config = config.model_copy(update={"epochs": refit_epochs, "early_stopping": None})
