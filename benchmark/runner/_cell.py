@@ -80,6 +80,14 @@ def _tune_train_evaluate(
     results."""
     episodes = cell_episodes(cell, data)  # a label budget the data cannot meet fails here
     _log_inputs(cell, data, run, context)
+    if cell.budget:  # which training images each episode drew, beside the split
+        ids = data.source.records["id"].to_numpy()
+        drawn = [
+            pd.DataFrame({"episode": k, "seed": e.seed, "id": ids[e.train]})
+            for k, e in enumerate(episodes, start=1)
+            if e.train is not None
+        ]
+        run.log_text(pd.concat(drawn).to_csv(index=False), "data/episodes.csv")
     images = images_for(cell, data, reporter=context.reporter)
     final, refit_epochs, metrics = _tuned(cell, data, images, run, context, claim)
     per_seed, first, explanation = [], None, None

@@ -5,9 +5,11 @@ before any run is created."""
 
 from __future__ import annotations
 
+import io
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
@@ -100,6 +102,9 @@ def test_a_shots_suite_runs_its_episodes_and_tabulates_them(shots_suite, trackin
         low, high = metrics["test/accuracy_episodes_low"], metrics["test/accuracy_episodes_high"]
         assert low <= metrics["test/accuracy"] <= high
         assert metrics["data/val_images"] + metrics["data/test_images"] > 4 * shots  # untouched
+        logged = track.connect(tracking_uri).artifact_text(run.info.run_id, "data/episodes.csv")
+        table = pd.read_csv(io.StringIO(logged))  # each episode's draw, written beside the split
+        assert table.groupby("episode").size().to_dict() == {1: 4 * shots, 2: 4 * shots}
         history = client.get_metric_history(run.info.run_id, "episode_2/val/f1_weighted")
         assert [m.step for m in history] == [1]
         for key in metrics:
