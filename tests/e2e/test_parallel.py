@@ -25,8 +25,8 @@ pytestmark = pytest.mark.slow
 TUNED = {  # a trial trains for about two seconds: long enough to be caught in the middle
     "datasets": {"phantoms": {"layout": "synthetic",
                               "options": {"per_class": 60, "size": 64, "difficulty": 0.2}}},
-    "strategies": {"finetune": {}, "probe": {"kind": "linear_probe"}, "weighted": {
-        "kind": "cost_sensitive", "class_weights": "auto"}},
+    "strategies": {"finetune": {}, "probe": {"kind": "linear_probe", "features": False},
+                   "weighted": {"kind": "cost_sensitive", "class_weights": "auto"}},
     "tune": {"trials": 3, "pruner": {"kind": "none"}},
     "train": {"epochs": 8, "batch_size": 8, "lr": 0.01, "image_size": 64,
               "early_stopping": None},
