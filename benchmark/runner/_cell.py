@@ -229,12 +229,12 @@ def _explain(cell, trained, images, data, probs, labels, context):
     the others are named in the run's warnings."""
     kept = usable_methods(trained.model, cell.explain.methods)
     skipped = [m for m in cell.explain.methods if m not in kept]
-    config = cell.explain.model_copy(update={"methods": kept})
-    if not config.methods:
-        return CellExplanation(
-            warnings=[f"{', '.join(skipped)} need gradients, which a {cell.strategy} head's "
-                      "scores do not have: no explanation"]
-        )  # fmt: skip
+    warnings = [
+        f"{', '.join(skipped)} left out: they need gradients, which a {cell.strategy} head's "
+        "scores do not have"
+    ] if skipped else []  # fmt: skip
+    if not kept:
+        return CellExplanation(warnings=warnings)
     context.reporter.phase("class-activation maps", 0)
     indices = data.indices("test")
     explanation = explain_cell(
@@ -246,15 +246,11 @@ def _explain(cell, trained, images, data, probs, labels, context):
         probs=probs,
         masks=images.masks[indices] if images.masks is not None else None,
         classes=images.classes,
-        config=config,
+        config=cell.explain.model_copy(update={"methods": kept}),
         title=cell.name,
         seed=cell.seed,
     )
-    if skipped:
-        explanation.warnings.append(
-            f"{', '.join(skipped)} left out: they need gradients, which a {cell.strategy} "
-            "head's scores do not have"
-        )
+    explanation.warnings.extend(warnings)
     return explanation
 
 
