@@ -79,7 +79,28 @@ def place_images(images: torch.Tensor, device: torch.device) -> torch.Tensor:
     return images
 
 
-class Batches:
+class _Passes:
+    """What both kinds of batches share: ``len`` in batches, ``num_images``, and iterating
+    one epoch (``epoch`` of the subclass) over ``indices`` in ``batch_size`` batches."""
+
+    indices: torch.Tensor
+    batch_size: int
+
+    def __len__(self) -> int:
+        return -(-len(self.indices) // self.batch_size)
+
+    @property
+    def num_images(self) -> int:
+        return len(self.indices)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        return self.epoch()
+
+    def epoch(self, *, drop_last: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        raise NotImplementedError
+
+
+class Batches(_Passes):
     """Iterates ``(inputs, labels)`` over ``indices`` of an image tensor.
 
     Inputs are float, normalised with the model's ``mean``/``std``, with three channels
@@ -114,16 +135,6 @@ class Batches:
         self.generator = torch.Generator().manual_seed(seed)
         self._scale = _Scale(self.mean, self.std, self.device)
         self._stream: torch.cuda.Stream | None = None  # the copy-ahead stream, made once
-
-    def __len__(self) -> int:
-        return -(-len(self.indices) // self.batch_size)
-
-    @property
-    def num_images(self) -> int:
-        return len(self.indices)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        return self.epoch()
 
     def epoch(self, *, drop_last: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """One pass; ``drop_last`` leaves out a last partial batch (a compiled model sees one
@@ -203,7 +214,7 @@ class FeatureSet:
         return self.features.shape[1]
 
 
-class FeatureBatches:
+class FeatureBatches(_Passes):
     """Iterates ``(features, labels)`` over ``indices`` (default: all) of a :class:`FeatureSet`,
     as :class:`Batches` does over images (the same seeded shuffling, a last batch of one left
     out of a shuffled epoch), so ``train.fit`` trains a head on features as it trains a model
@@ -229,16 +240,6 @@ class FeatureBatches:
         )
         self.batch_size, self.shuffle = batch_size, shuffle
         self.generator = torch.Generator().manual_seed(seed)
-
-    def __len__(self) -> int:
-        return -(-len(self.indices) // self.batch_size)
-
-    @property
-    def num_images(self) -> int:
-        return len(self.indices)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        return self.epoch()
 
     def epoch(self, *, drop_last: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """One pass; ``drop_last`` leaves out a last partial batch."""
