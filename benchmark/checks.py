@@ -55,6 +55,11 @@ class _Registries:
 
         return {method.name: method.options for method in list_methods()}
 
+    def tasks(self) -> dict[str, type[BaseModel]]:
+        from benchmark.tasks import list_tasks
+
+        return {task.name: task.Options for task in list_tasks()}
+
 
 NAMES = _Registries()
 
@@ -88,15 +93,20 @@ def suite_schema() -> dict[str, Any]:
     from benchmark.data import list_layouts
     from benchmark.explain.methods import list_methods
     from benchmark.strategies import list_strategies
-    from benchmark.suite import DatasetConfig, ExplainConfig, StrategyConfig
+    from benchmark.suite import DatasetConfig, ExplainConfig, StrategyConfig, TaskConfig
+    from benchmark.tasks import list_tasks
 
     strategies = list_strategies()
+    tasks = list_tasks()
     methods = [(m, m.options) for m in list_methods() if m.options is not None]
     layouts = list_layouts()
     plugins: list[type[BaseModel]] = [s.Options for s in strategies]
     plugins += [options for _, options in methods]
     plugins += [layout.options for layout in layouts]
-    models: list[type[BaseModel]] = [Suite, StrategyConfig, ExplainConfig, DatasetConfig]
+    plugins += [task.Options for task in tasks]
+    models: list[type[BaseModel]] = [
+        Suite, StrategyConfig, ExplainConfig, DatasetConfig, TaskConfig
+    ]  # fmt: skip
     models += dict.fromkeys(plugins)
     refs, schema = models_json_schema([(model, "validation") for model in models])
     defs = schema["$defs"]
@@ -135,6 +145,23 @@ def suite_schema() -> dict[str, Any]:
     dataset["properties"]["options"]["anyOf"] = [
         ref(layout.options, title=layout.name) for layout in layouts
     ]
+    entry = definition(TaskConfig)
+    kind = entry["properties"]["kind"]
+    entry["anyOf"] = [{"type": "string", "enum": [task.name for task in tasks]}]
+    for task in tasks:
+        options = definition(task.Options)
+        variant = {
+            "title": task.name,
+            "description": task.description,
+            "type": "object",
+            "properties": {
+                "kind": {"const": task.name, "description": kind["description"]},
+                **options.get("properties", {}),
+            },
+            "required": ["kind", *options.get("required", [])],
+            "additionalProperties": False,
+        }
+        entry["anyOf"].append(variant)
     top = definition(Suite)
     return {**top, "$defs": _reachable(top, defs)}
 

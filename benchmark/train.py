@@ -17,9 +17,9 @@ from torch import nn
 from benchmark.data import Batches, FeatureBatches
 from benchmark.devices import autocast, device_lock, grad_scaler, layout, prepare_for
 from benchmark.errors import MedbenchError
-from benchmark.evaluate import score
 from benchmark.metrics import higher_is_better
 from benchmark.suite import TrainConfig
+from benchmark.tasks import Task, create_task
 
 __all__ = [
     "History",
@@ -147,6 +147,7 @@ def fit(
     on_epoch: EpochCallback | None = None,
     on_batch: BatchCallback | None = None,
     checkpoint: Path | None = None,
+    task: Task | None = None,
 ) -> History:
     """Train ``model`` in place for ``config.epochs`` with early stopping on ``val``.
 
@@ -161,17 +162,20 @@ def fit(
     to it: cuDNN's autotuner and CUDA's nondeterministic kernels vary between processes);
     the epochs it restores are passed to ``on_epoch`` again. A compiled model trains on
     full batches only (one static shape: no recompiling). ``FeatureBatches`` train a head
-    (its ``model``) on a frozen backbone's features the same way.
+    (its ``model``) on a frozen backbone's features the same way. ``task`` (default:
+    multiclass) says what the labels are: the loss when ``criterion`` is not given, the
+    probabilities and scores of each validation pass.
     """
+    task = task or create_task()
     device = train.device
     channels_last = prepare_for(model, device)
     net = compiled(model) if config.compile else model  # ``model`` keeps the weights' names
-    loss_fn = (criterion or nn.CrossEntropyLoss()).to(device)
+    loss_fn = (criterion or task.loss()).to(device)
     trainable = (p for p in model.parameters() if p.requires_grad)
     optimizer = create_optimizer(trainable, config, device=device)
     step = _Step(net, loss_fn, optimizer, model=model, config=config, channels_last=channels_last)
     stopping = config.early_stopping if val is not None else None
-    monitor: str = stopping.monitor if stopping else "val/f1_weighted"
+    monitor: str = (stopping.monitor if stopping else None) or "val/f1_weighted"
     if val is None:
         monitor = "train/loss"
     maximize = bool(higher_is_better(monitor))
@@ -196,7 +200,7 @@ def fit(
             row = step.epoch(train, history, on_batch=on_batch, warm=epoch == start_epoch)
             row["train/lr"] = optimizer.param_groups[0]["lr"]
             if val is not None:
-                row |= _validate(net, val, channels_last=channels_last)
+                row |= _validate(net, val, channels_last=channels_last, task=task)
         row["time/epoch_s"] = time.perf_counter() - start
         history.epochs.append(row)
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
@@ -336,31 +340,37 @@ def _restore(path: Path, model, optimizer, scheduler, scaler, train: AnyBatches)
     return history, state["best_state"], state["best"], state["stale"]
 
 
-def validate(model: nn.Module, batches: AnyBatches) -> dict[str, float]:
-    """``val/loss``, ``val/accuracy`` and ``val/f1_weighted`` of ``model`` on ``batches``, as
-    :func:`fit` records them each epoch (a head fitted without epochs reports them so)."""
-    return _validate(model, batches, channels_last=prepare_for(model, batches.device))
-
-
-def _validate(model: nn.Module, batches: AnyBatches, *, channels_last: bool) -> dict[str, float]:
-    probs, labels, loss = _predict(model, batches, with_loss=True, channels_last=channels_last)
-    scores = score(labels, probs.argmax(axis=1))
-    return {
-        "val/loss": loss,
-        "val/accuracy": scores["accuracy"],
-        "val/f1_weighted": scores["f1_weighted"],
-    }
-
-
-def predict_proba(model: nn.Module, batches: AnyBatches) -> tuple[np.ndarray, np.ndarray]:
-    """Class probabilities (N × K) and the labels of ``batches``, in order."""
+def validate(model: nn.Module, batches: AnyBatches, *, task: Task | None = None
+             ) -> dict[str, float]:  # fmt: skip
+    """``val/loss``, ``val/accuracy``, ``val/f1_weighted`` (and ``val/auroc_macro`` where
+    defined) of ``model`` on ``batches``, as :func:`fit` records them each epoch (a head
+    fitted without epochs reports them so)."""
     channels_last = prepare_for(model, batches.device)
-    probs, labels, _ = _predict(model, batches, with_loss=False, channels_last=channels_last)
+    return _validate(model, batches, channels_last=channels_last, task=task or create_task())
+
+
+def _validate(model: nn.Module, batches: AnyBatches, *, channels_last: bool,
+              task: Task) -> dict[str, float]:  # fmt: skip
+    probs, labels, loss = _predict(
+        model, batches, with_loss=True, channels_last=channels_last, task=task
+    )
+    return {"val/loss": loss} | {f"val/{k}": v for k, v in task.val_scores(labels, probs).items()}
+
+
+def predict_proba(model: nn.Module, batches: AnyBatches, *, task: Task | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Probabilities (N × K classes; N × L labels for a multi-label ``task``) and the labels
+    of ``batches``, in order."""
+    channels_last = prepare_for(model, batches.device)
+    probs, labels, _ = _predict(
+        model, batches, with_loss=False, channels_last=channels_last, task=task or create_task()
+    )
     return probs, labels
 
 
 @torch.inference_mode()
-def _predict(model: nn.Module, batches: AnyBatches, *, with_loss: bool, channels_last: bool):
+def _predict(model: nn.Module, batches: AnyBatches, *, with_loss: bool, channels_last: bool,
+             task: Task):  # fmt: skip
     """Inference in the training's autocast; results stay on the device until the end."""
     model.eval()
     probs, labels = [], []
@@ -369,8 +379,8 @@ def _predict(model: nn.Module, batches: AnyBatches, *, with_loss: bool, channels
         with autocast(batches.device):
             logits = model(layout(x, channels_last)).float()
         if with_loss:
-            loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum")
-        probs.append(logits.softmax(dim=1))
+            loss_sum += task.loss_sum(logits, y)
+        probs.append(task.probabilities(logits))
         labels.append(y)
     n = max(batches.num_images, 1)
     if not probs:

@@ -36,7 +36,8 @@ def test_fit_returns_a_history_per_epoch_and_learns():
     _, history = _fit(TrainConfig(epochs=6, lr=0.01, early_stopping=None))
     assert len(history.epochs) == 6
     assert set(history.epochs[0]) == {
-        "train/loss", "train/lr", "val/loss", "val/accuracy", "val/f1_weighted", "time/epoch_s"
+        "train/loss", "train/lr", "val/loss", "val/accuracy", "val/f1_weighted",
+        "val/auroc_macro", "time/epoch_s",
     }  # fmt: skip
     losses = [row["train/loss"] for row in history.epochs]
     assert losses[-1] < losses[0]

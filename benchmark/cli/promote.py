@@ -18,8 +18,12 @@ if TYPE_CHECKING:
 def promote(
     suite: SuiteOrExperiment = None,
     metric: Annotated[
-        str, typer.Option(help="Test metric that ranks the cells.")
-    ] = "test/f1_weighted",
+        str | None,
+        typer.Option(
+            help="Test metric that ranks the cells (default: test/auroc_macro for binary and "
+            "multi-label datasets, else test/f1_weighted)."
+        ),
+    ] = None,
     name: Annotated[
         str | None,
         typer.Option(help="Registered model name (default: {suite}-{dataset}); needs one dataset."),

@@ -193,14 +193,14 @@ class Batches(_Passes):
 
 @dataclass(frozen=True)
 class FeatureSet:
-    """A split's pooled features (float32 N × D, row i of image i) and labels (int64 N),
-    on or off the device."""
+    """A split's pooled features (float32 N × D, row i of image i) and labels (int64 N, or
+    float32 N × L targets of a multi-label task), on or off the device."""
 
     features: torch.Tensor
     labels: torch.Tensor
 
     def __post_init__(self) -> None:
-        if self.features.dim() != 2 or self.labels.shape != (len(self.features),):
+        if self.features.dim() != 2 or self.labels.shape[:1] != (len(self.features),):
             raise ValueError(
                 f"a FeatureSet holds N × D features and N labels, but got "
                 f"{tuple(self.features.shape)} and {tuple(self.labels.shape)}"
@@ -232,7 +232,9 @@ class FeatureBatches(_Passes):
     ) -> None:
         self.device = torch.device(device)
         self.features = data.features.to(self.device).float()
-        self.labels = data.labels.to(self.device, dtype=torch.long)
+        labels = data.labels
+        self.labels = labels.to(self.device, dtype=torch.long if not labels.is_floating_point()
+                                else torch.float32)  # fmt: skip
         self.indices = (
             torch.arange(len(data))
             if indices is None

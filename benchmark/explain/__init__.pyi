@@ -3,6 +3,7 @@
 
 from ._cell import CellExplanation as CellExplanation
 from ._cell import explain_cell as explain_cell
+from ._cell import explain_labels as explain_labels
 from ._gallery import cam_panels as cam_panels
 from ._gallery import gallery_figure as gallery_figure
 from ._gallery import heatmap as heatmap

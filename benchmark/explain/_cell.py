@@ -1,9 +1,13 @@
 """A trained cell's explanations: every method's quality scores, per-class galleries and
-raw maps, with the slow methods held to ``explain.budget_s``."""
+raw maps, with the slow methods held to ``explain.budget_s``; a multi-label model's per
+label, on the images where the label is present."""
 
 from __future__ import annotations
 
+import contextlib
+import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +23,7 @@ from benchmark.explain._quality import baseline_maps, faithfulness, localisation
 from benchmark.explain.methods import Attribution, get_method
 from benchmark.suite import ExplainConfig
 
-__all__ = ["CellExplanation", "explain_cell"]
+__all__ = ["CellExplanation", "explain_cell", "explain_labels"]
 
 
 @dataclass
@@ -119,6 +123,71 @@ def explain_cell(
     if config.stages:
         out.figures["cams/stages.png"] = _stages(model, inputs, images, preds, classes, title)
     return out
+
+
+def explain_labels(
+    model: nn.Module,
+    *,
+    images: torch.Tensor,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    targets: np.ndarray,
+    probs: np.ndarray,
+    masks: torch.Tensor | None,
+    labels: list[str],
+    config: ExplainConfig,
+    title: str,
+    seed: int = 0,
+) -> CellExplanation:
+    """:func:`explain_cell` for a multi-label model (``targets`` and ``probs`` N × L): one
+    map per present label. For each label, the test images where it is present are
+    explained with the model's output for that label read as a two-class one (absent,
+    present: a softmax over ``(0, logit)`` is its sigmoid), so every method, quality score
+    and gallery works unchanged. Each score is the mean over the labels explained (image
+    counts: their sum); galleries and maps are kept per label (``cams/<label>/…``)."""
+    out = CellExplanation()
+    scores: dict[str, list[float]] = {}
+    for k, label in enumerate(labels):
+        present = np.flatnonzero(targets[:, k] == 1)
+        if not len(present):
+            out.warnings.append(f"{label}: no test image has it, so none is explained")
+            continue
+        p = probs[present, k]
+        with _one_label(model, k):
+            found = explain_cell(
+                model, images=images[present], mean=mean, std=std,
+                labels=np.ones(len(present), dtype=np.int64), probs=np.stack([1 - p, p], 1),
+                masks=masks[present] if masks is not None else None,
+                classes=[f"no {label}", label], config=config.model_copy(update={"stages": False}),
+                title=f"{title}: {label}", seed=seed,
+            )  # fmt: skip
+        for key, value in found.metrics.items():
+            scores.setdefault(key, []).append(value)
+        folder = "cams/" + re.sub(r"[^A-Za-z0-9_.-]+", "_", label) + "/"
+        out.figures |= {path.replace("cams/", folder, 1): f for path, f in found.figures.items()}
+        out.arrays |= {path.replace("cams/", folder, 1): a for path, a in found.arrays.items()}
+        out.warnings.extend(f"{label}: {warning}" for warning in found.warnings)
+    out.metrics = {
+        key: float(np.sum(values) if key.endswith("/images") else np.nanmean(values))
+        for key, values in scores.items()
+    }
+    return out
+
+
+@contextlib.contextmanager
+def _one_label(model: nn.Module, k: int) -> Iterator[None]:
+    """``model`` outputs ``(0, logit_k)`` per image meanwhile: label ``k`` as a two-class
+    output (a forward hook, so the model's layers keep their names for the CAM layer)."""
+
+    def two_class(module: nn.Module, args: Any, logits: torch.Tensor) -> torch.Tensor:
+        chosen = logits[:, k]
+        return torch.stack([torch.zeros_like(chosen), chosen], dim=1)
+
+    handle = model.register_forward_hook(two_class)
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 def _gallery_picks(labels, preds, classes: int, per_class: int) -> list[list[int]]:

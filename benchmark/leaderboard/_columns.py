@@ -19,6 +19,7 @@ __all__ = [
     "Board",
     "Column",
     "measure",
+    "reference_metric",
 ]
 
 
@@ -69,6 +70,18 @@ SUMMARY = (
     measure("f1_weighted", "test/f1_weighted"),
     measure("f1_macro", "test/f1_macro"),
     measure("auroc", "test/auroc_macro"),
+    # a binary task's operating point (its threshold chosen on validation)
+    measure("sensitivity", "test/sensitivity", optional=True),
+    measure("specificity", "test/specificity", optional=True),
+    measure("ppv", "test/ppv", optional=True),
+    measure("npv", "test/npv", optional=True),
+    measure("threshold", "test/threshold", digits=3, optional=True),
+    # a multi-label task's means over its labels
+    measure("auroc_micro", "test/auroc_micro", optional=True),
+    measure("ap_macro", "test/average_precision_macro", optional=True),
+    # an ordinal task's agreement in grades
+    measure("kappa_q", "test/kappa_quadratic", optional=True),
+    measure("mae", "test/mae", digits=3, optional=True),
     measure("params_m", "params/total", scale=1e-6, digits=3),
     measure("train_s", "time/train_s", digits=1),
     measure("latency_ms", "latency/b1_mean_ms", digits=2, optional=True),
@@ -100,7 +113,8 @@ TRIALS = (
 
 # Published numbers (a suite's ``references``) → our metric, and the scale that turns ours
 # into the paper's unit. precision/recall/f1 without a suffix are compared with the
-# weighted averages.
+# weighted averages; a name with a slash is a per-class or per-label test metric
+# (``Atelectasis/auroc`` → ``test/Atelectasis/auroc``, see ``reference_metric``).
 REFERENCE_METRICS: dict[str, tuple[str, float]] = {
     **{name: (f"test/{name}", 1.0) for name in (
         "accuracy", "balanced_accuracy", "f1_weighted", "f1_macro", "precision_weighted",
@@ -117,6 +131,13 @@ REFERENCE_METRICS: dict[str, tuple[str, float]] = {
     "latency_min_ms": ("latency/b1_min_ms", 1.0),
     "latency_max_ms": ("latency/b1_max_ms", 1.0),
 }  # fmt: skip
+
+
+def reference_metric(name: str) -> tuple[str, float]:
+    """Our metric and scale for a published number called ``name`` (``("", 1)``: none)."""
+    if name in REFERENCE_METRICS:
+        return REFERENCE_METRICS[name]
+    return (f"test/{name}", 1.0) if "/" in name else ("", 1.0)
 
 
 def from_runs(runs: pd.DataFrame, columns: tuple[Column, ...]) -> tuple[pd.DataFrame, dict]:

@@ -9,7 +9,15 @@ from typing import Literal, get_args
 __all__ = ["FORMATS", "TABLE_NAMES", "TableFormat", "TableName"]
 
 TableName = Literal[
-    "summary", "classes", "cost", "latency", "compare", "explain", "trials", "efficiency"
+    "summary",
+    "classes",
+    "labels",
+    "cost",
+    "latency",
+    "compare",
+    "explain",
+    "trials",
+    "efficiency",
 ]
 TableFormat = Literal["table", "markdown", "latex", "csv", "json", "html"]
 

@@ -1,6 +1,7 @@
 """The tables, by name: each builds a :class:`Board` from a suite's cell runs.
 
 ``summary``, ``classes`` (per-class precision/recall/F1, as the brain paper's Table 4),
+``labels`` (per-label AUROC of multi-label cells, built in ``_labels``),
 ``cost`` (parameters, training time, accuracy), ``latency`` (Table 6), ``compare``
 (beside a suite's published numbers, Table 7), ``explain`` (CAM quality per method),
 ``trials`` (the tuning per cell) and ``efficiency`` (accuracy against the label budget,
@@ -20,7 +21,6 @@ from benchmark.leaderboard._columns import (
     COST,
     ID,
     LATENCY,
-    REFERENCE_METRICS,
     SUMMARY,
     TRIALS,
     Board,
@@ -28,8 +28,10 @@ from benchmark.leaderboard._columns import (
     from_runs,
     id_columns,
     measure,
+    reference_metric,
 )
 from benchmark.leaderboard._efficiency import efficiency_table
+from benchmark.leaderboard._labels import labels_table
 from benchmark.leaderboard._names import TableName
 from benchmark.metrics import CATALOGUE
 from benchmark.track import metric_column, tag_column
@@ -166,7 +168,7 @@ def _compare(runs, *, references=None, **_) -> Board:
                 for key in ("dataset", "backbone", "strategy")
             }
             for metric, paper in ref.values.items():
-                key, scale = REFERENCE_METRICS.get(metric, ("", 1.0))
+                key, scale = reference_metric(metric)
                 source = metric_column(key) if key else ""
                 ours = float("nan")
                 if run is not None and source in run.index and not pd.isna(run[source]):
@@ -237,6 +239,7 @@ def _trials(runs, *, all_runs=False, **_) -> Board:
 TABLES: dict[TableName, Callable[..., Board]] = {
     "summary": _summary,
     "classes": _classes,
+    "labels": labels_table,
     "cost": _simple("cost", COST, "accuracy"),
     "latency": _latency,
     "compare": _compare,

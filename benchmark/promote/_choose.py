@@ -1,5 +1,6 @@
-"""Choosing a suite's champions: per dataset, the best finished cell by one test metric,
-ties broken by the narrower confidence interval, then by the lower batch-1 latency."""
+"""Choosing a suite's champions: per dataset, the best finished cell by one test metric
+(by default its task's: AUROC where a threshold decides, weighted F1 otherwise), ties
+broken by the narrower confidence interval, then by the lower batch-1 latency."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from benchmark.metrics import higher_is_better
 from benchmark.track import metric_column, tag_column
 
 LATENCY = "latency/b1_mean_ms"
+DEFAULT_METRIC = "test/f1_weighted"
+# the tasks judged at a threshold are ranked by AUROC (their F1 depends on the threshold)
+TASK_METRICS = {"binary": "test/auroc_macro", "multilabel": "test/auroc_macro"}
 
 
 @dataclass(frozen=True)
@@ -25,11 +29,28 @@ class Choice:
     winner: pd.Series | None  # the chosen run's row of the runs table
 
 
-def choose_champions(runs: pd.DataFrame, *, metric: str) -> list[Choice]:
+def choose_champions(runs: pd.DataFrame, *, metric: str | None = None) -> list[Choice]:
     """``runs`` (the newest run of each cell, any status, from ``Store.cell_runs``) →
-    one :class:`Choice` per dataset. Failed or unfinished runs are never chosen."""
+    one :class:`Choice` per dataset, by ``metric`` (default: per dataset, its task's:
+    ``test/auroc_macro`` for binary and multi-label tasks, else ``test/f1_weighted``).
+    Failed or unfinished runs are never chosen."""
     if runs.empty:
         raise MedbenchError("the suite has no cell runs yet: run `medbench run SUITE` first.")
+    if metric is not None:
+        _check_metric(runs, metric)
+    choices = []
+    for dataset, group in runs.groupby(tag_column("dataset"), sort=True):
+        choices.append(_choose(str(dataset), group, metric or _task_metric(group)))
+    return choices
+
+
+def _task_metric(group: pd.DataFrame) -> str:
+    tasks = group.get(tag_column("task"), pd.Series(dtype=str)).dropna()
+    return TASK_METRICS.get(str(tasks.iloc[-1]) if len(tasks) else "", DEFAULT_METRIC)
+
+
+def _check_metric(runs: pd.DataFrame, metric: str) -> None:
+    """``metric`` is logged by some run and ranked by the catalogue."""
     column = metric_column(metric)
     if column not in runs or runs[column].isna().all():
         known = sorted(
@@ -45,22 +66,23 @@ def choose_champions(runs: pd.DataFrame, *, metric: str) -> list[Choice]:
             "or a signed score); choose a ranked test metric such as test/f1_weighted "
             "(`medbench list metrics` says which are)."
         )
-    choices = []
-    for dataset, group in runs.groupby(tag_column("dataset"), sort=True):
-        rows = [_candidate(row, column) for _, row in group.iterrows()]
-        table = pd.DataFrame(rows, index=group.index)
-        eligible = table[table["note"] == ""]
-        winner = None
-        if not eligible.empty:
-            sign = -1 if better else 1
-            order = eligible.assign(key=sign * eligible["value"]).sort_values(
-                ["key", "ci_width", "latency_ms"], kind="stable"
-            )
-            best = order.index[0]
-            table.loc[best, "note"] = "chosen"
-            winner = group.loc[best]
-        choices.append(Choice(dataset=str(dataset), metric=metric, candidates=table, winner=winner))
-    return choices
+
+
+def _choose(dataset: str, group: pd.DataFrame, metric: str) -> Choice:
+    column = metric_column(metric)
+    rows = [_candidate(row, column) for _, row in group.iterrows()]
+    table = pd.DataFrame(rows, index=group.index)
+    eligible = table[table["note"] == ""]
+    winner = None
+    if not eligible.empty:
+        sign = -1 if higher_is_better(metric) else 1
+        order = eligible.assign(key=sign * eligible["value"]).sort_values(
+            ["key", "ci_width", "latency_ms"], kind="stable"
+        )
+        best = order.index[0]
+        table.loc[best, "note"] = "chosen"
+        winner = group.loc[best]
+    return Choice(dataset=dataset, metric=metric, candidates=table, winner=winner)
 
 
 def _candidate(row: pd.Series, column: str) -> dict:

@@ -48,14 +48,15 @@ def promote(
     store: Store,
     *,
     suite: str,
-    metric: str = "test/f1_weighted",
+    metric: str | None = None,
     alias: str = "champion",
     dataset: str | None = None,
     name: str | None = None,
     dry_run: bool = False,
 ) -> Iterator[Promotion]:
     """Register the best finished cell of each dataset of ``suite`` (by ``metric``, ``test/``
-    assumed when it names no folder) as ``name`` (default ``{suite}-{dataset}``; one dataset
+    assumed when it names no folder; default: each dataset's task's, see
+    :func:`choose_champions`) as ``name`` (default ``{suite}-{dataset}``; one dataset
     only) and point ``alias`` at it; only ``dataset``'s with ``dataset``; nothing with
     ``dry_run``.
 
@@ -63,7 +64,7 @@ def promote(
     comes; the options are checked before anything is registered, and once every dataset
     has been handled, a promotion that registered nothing raises :class:`MedbenchError`.
     """
-    metric = metric if "/" in metric else f"test/{metric}"
+    metric = metric if metric is None or "/" in metric else f"test/{metric}"
     runs = store.cell_runs(suite, finished=False)
     choices = _selected(choose_champions(runs, metric=metric), runs, suite=suite, dataset=dataset)
     if name is not None and len(choices) > 1:
@@ -83,7 +84,7 @@ def promote(
             continue
         verdict = paired.get(choice.dataset, {}).get("cells", {})
         version, created = _register(
-            store, choice.winner, metric=metric, model=target, alias=alias,
+            store, choice.winner, metric=choice.metric, model=target, alias=alias,
             verdict=verdict.get(choice.winner[tag_column("cell")]),
         )  # fmt: skip
         promoted += 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 import tempfile
 import time
 import traceback
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -14,21 +15,19 @@ import pandas as pd
 import torch
 
 from benchmark import track, tune
-from benchmark.data import SPLITS, Batches, ImageSet
+from benchmark.data import SPLITS, ImageSet
 from benchmark.devices import device_lock
 from benchmark.errors import MedbenchError
 from benchmark.evaluate import (
     Evaluation,
-    bootstrap_intervals,
     confusion_figure,
     count_gmacs,
     environment,
-    evaluate,
     measure_latency,
     peak_memory_mb,
     reset_peak_memory,
 )
-from benchmark.explain import CellExplanation, explain_cell, usable_methods
+from benchmark.explain import CellExplanation, explain_cell, explain_labels, usable_methods
 from benchmark.models import input_config, rebuild_config, save_model
 from benchmark.runner._context import CellOutcome, Context
 from benchmark.runner._data import Dataset, images_for
@@ -36,7 +35,8 @@ from benchmark.runner._episodes import Episode, cell_episodes, summarise_episode
 from benchmark.runner._fit import Trained, fit_cell, split_ids, training_cost
 from benchmark.runner._study import cell_tags, study_name, tune_cell
 from benchmark.suite import Cell
-from benchmark.train import compiled, predict_proba, release_compiled
+from benchmark.tasks import Task
+from benchmark.train import compiled, release_compiled
 
 
 def run_cell(
@@ -121,8 +121,8 @@ def _tune_train_evaluate(
                if context.embeddings.keys else {}),
         }
     )  # fmt: skip
-    _log_evaluation(run, first[0], cell, images.classes)
-    _log_model(run, first[1], final, images.classes)
+    _log_evaluation(run, first[0], cell, images.classes, first[1].thresholds)
+    _log_model(run, first[1], final, images.classes, data.task)
     return metrics
 
 
@@ -189,26 +189,24 @@ def _train_and_test(final: Cell, data, images, run: track.RunLog, context: Conte
     )  # fmt: skip
     fit_seconds = time.perf_counter() - fit_start
     memory = peak_memory_mb(context.device, since=allocated)
-    if trained.features is not None:  # a head on frozen features: scored from them
-        probs, labels = trained.test_proba(
-            data, images, device=context.device, batch_size=final.evaluate.batch_size
-        )
-    else:
-        test = Batches(
-            context.placement.images(images, context.device), images.labels,
-            indices=data.indices("test"), batch_size=final.evaluate.batch_size,
-            mean=trained.mean, std=trained.std, device=context.device,
-        )  # fmt: skip
-        probs, labels = predict_proba(trained.model, test)
-    result = evaluate(
-        labels, probs, classes=images.classes, ids=split_ids(images, data, split="test")
-    )
+    task, batch_size = data.task, final.evaluate.batch_size
+    thresholds = None
+    if task.thresholded:  # its thresholds are chosen on val, before test is seen
+        val_probs, val_labels = trained.proba("val", data, images, context=context,
+                                              batch_size=batch_size)  # fmt: skip
+        thresholds = task.thresholds(val_labels, val_probs, images.classes)
+        trained = replace(trained, thresholds=thresholds)
+    probs, labels = trained.proba("test", data, images, context=context, batch_size=batch_size)
+    result = task.evaluate(
+        labels, probs, classes=images.classes, ids=split_ids(images, data, split="test"),
+        thresholds=thresholds,
+    )  # fmt: skip
     scores = {**result.metrics, **training_cost(trained, fit_seconds), "memory/peak_mb": memory}
     if final.evaluate.bootstrap:
         start = time.perf_counter()
-        scores |= bootstrap_intervals(
-            labels, probs, resamples=final.evaluate.bootstrap, seed=seed,
-            level=final.evaluate.level,
+        scores |= task.intervals(
+            labels, probs, classes=images.classes, thresholds=thresholds,
+            resamples=final.evaluate.bootstrap, seed=seed, level=final.evaluate.level,
         )  # fmt: skip
         scores["time/bootstrap_s"] = time.perf_counter() - start
     return trained, result, scores, (probs, labels)
@@ -237,19 +235,20 @@ def _explain(cell, trained, images, data, probs, labels, context):
         return CellExplanation(warnings=warnings)
     context.reporter.phase("class-activation maps", 0)
     indices = data.indices("test")
-    explanation = explain_cell(
-        trained.model,
+    common = dict(
         images=images.images[indices],
         mean=trained.mean,
         std=trained.std,
-        labels=labels,
         probs=probs,
         masks=images.masks[indices] if images.masks is not None else None,
-        classes=images.classes,
         config=cell.explain.model_copy(update={"methods": kept}),
         title=cell.name,
         seed=cell.seed,
     )
+    if data.task.multilabel:  # one map per present label
+        explanation = explain_labels(trained.model, targets=labels, labels=images.classes, **common)
+    else:
+        explanation = explain_cell(trained.model, labels=labels, classes=images.classes, **common)
     explanation.warnings.extend(warnings)
     return explanation
 
@@ -300,18 +299,26 @@ def _aggregate(per_seed: list[dict[str, float]], seeds: list[int]) -> dict[str, 
     return out
 
 
-def _log_evaluation(run: track.RunLog, result: Evaluation, cell: Cell, classes: list[str]) -> None:
+def _log_evaluation(run: track.RunLog, result: Evaluation, cell: Cell, classes: list[str],
+                    thresholds: dict[str, float] | None) -> None:  # fmt: skip
+    """The confusion matrix (one 2 × 2 per label for a multi-label task), the report, the
+    predictions, the thresholds chosen on validation and what the metrics left out."""
     run.log_dict(
         {"classes": classes, "matrix": result.confusion.tolist()}, "eval/confusion_matrix.json"
     )
-    run.log_figure(
-        confusion_figure(result.confusion, classes, title=cell.name), "eval/confusion_matrix.png"
-    )
+    if result.confusion.ndim == 2:
+        figure = confusion_figure(result.confusion, classes, title=cell.name)
+        run.log_figure(figure, "eval/confusion_matrix.png")
+    if thresholds is not None:
+        run.log_dict(thresholds, "eval/thresholds.json")
+    if result.notes:
+        run.set_tags({track.TAG + "eval_notes": " | ".join(result.notes)})
     run.log_dict(result.report, "eval/classification_report.json")
     run.log_text(result.predictions.to_csv(index=False), "eval/predictions.csv")
 
 
-def _log_model(run: track.RunLog, trained: Trained, cell: Cell, classes: list[str]) -> None:
+def _log_model(run: track.RunLog, trained: Trained, cell: Cell, classes: list[str],
+               task: Task) -> None:  # fmt: skip
     """The model with its config.json; the input it was given (the normalisation used, the
     size, the backbone config's own size and interpolation: images are resized by medbench,
     area when shrinking, linear when not) both there and as the run's ``input.*`` params."""
@@ -331,6 +338,8 @@ def _log_model(run: track.RunLog, trained: Trained, cell: Cell, classes: list[st
         "input": given,
         "num_classes": len(classes),
         "classes": classes,
+        "task": task.config(),
+        "thresholds": trained.thresholds,  # chosen on validation; None: the likeliest class
         "head": trained.head or cell.head.model_dump(),
         "image_size": cell.image_size,
         "in_chans": 3,

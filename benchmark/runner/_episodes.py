@@ -70,15 +70,23 @@ def episode_train(cell: Cell, data: Dataset, *, episode: int = 1) -> np.ndarray 
 def check_budgets(cells: Iterable[Cell], dataset: Callable[[str], Dataset]) -> None:
     """Every cell's label budget fits its dataset's training split (a class with fewer
     images than ``shots`` fails here, before any run is created), and its strategy can fit
-    that many images (kNN's k below them)."""
+    that many images (kNN's k below them) and its dataset's task (one class per image, or
+    several)."""
     from benchmark.strategies import create_strategy
 
     for cell in cells:
         data = dataset(cell.dataset)
-        train = episode_train(cell, data)
-        size = len(train) if train is not None else len(data.indices("train"))
+        strategy = create_strategy(cell.strategy_kind, cell.strategy_config.options)
         try:
-            create_strategy(cell.strategy_kind, cell.strategy_config.options).check_train_size(size)
+            if data.task.multilabel and not strategy.multilabel:
+                raise MedbenchError(
+                    f"the '{cell.strategy_kind}' strategy needs one class per image, but "
+                    f"dataset '{cell.dataset}' is multi-label: leave the cell out (`cells:`) "
+                    "or use finetune, linear_probe, partial, cost_sensitive or scratch."
+                )
+            train = episode_train(cell, data)
+            size = len(train) if train is not None else len(data.indices("train"))
+            strategy.check_train_size(size)
         except MedbenchError as exc:
             raise type(exc)(f"cell {cell.name}: {exc}") from None
 

@@ -27,18 +27,28 @@ class Trained:
     std: tuple[float, ...]
     head: dict | None = None  # the fitted head's config, where the strategy fitted it on features
     features: torch.Tensor | None = None  # every image's features, where it did (row i: image i)
+    thresholds: dict[str, float] | None = None  # chosen on validation, where the task decides so
 
-    def test_proba(self, data: Dataset, images: ImageSet, *, device: torch.device,
-                   batch_size: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-        """Probabilities and labels of the test split, computed from the features: what
-        ``model(x)`` gives, without a pass through the frozen backbone."""
-        assert self.features is not None
-        test = torch.as_tensor(data.indices("test"))
-        split = FeatureSet(self.features[test], images.labels[test].cpu())
-        return predict_proba(
-            FeatureHead(self.model, dropout=0.0),  # eval: dropout has no effect
-            FeatureBatches(split, batch_size=batch_size, device=device),
-        )
+    def proba(self, split: str, data: Dataset, images: ImageSet, *, context: Context,
+              batch_size: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """Probabilities and labels of ``split`` (``val``, ``test``): from the features where
+        the head was fitted on them (what ``model(x)`` gives, without a pass through the
+        frozen backbone), else through the model."""
+        indices = data.indices(split)
+        if self.features is not None:
+            rows = torch.as_tensor(indices)
+            features = FeatureSet(self.features[rows], images.labels[rows].cpu())
+            return predict_proba(
+                FeatureHead(self.model, dropout=0.0),  # eval: dropout has no effect
+                FeatureBatches(features, batch_size=batch_size, device=context.device),
+                task=data.task,
+            )
+        batches = Batches(
+            context.placement.images(images, context.device), images.labels,
+            indices=torch.as_tensor(indices),
+            batch_size=batch_size, mean=self.mean, std=self.std, device=context.device,
+        )  # fmt: skip
+        return predict_proba(self.model, batches, task=data.task)
 
 
 def fit_cell(
@@ -97,7 +107,7 @@ def fit_cell(
         head, history = strategy.fit_features(
             model, split(train_idx), None if refit_epochs else split(data.indices("val")),
             config=config, classes=images.classes, device=context.device, seed=seed,
-            head=cell.head.model_dump(), on_epoch=on_epoch,
+            task=data.task, head=cell.head.model_dump(), on_epoch=on_epoch,
             on_batch=context.reporter.batch_done, checkpoint=checkpoint,
         )  # fmt: skip
         return Trained(model, history, mean, std, head=head, features=features)
@@ -142,8 +152,9 @@ def fit_cell(
         )
         context.reporter.phase(f"{strategy.name} stage 2", config.epochs)
     strategy.prepare(model)
-    counts = np.bincount(images.labels[train_idx].numpy(), minlength=len(images.classes))
-    criterion = strategy.criterion(counts=counts.tolist(), classes=images.classes)
+    criterion = strategy.criterion(
+        task=data.task, labels=images.labels[train_idx], classes=images.classes
+    )
     history = fit(
         model,
         train,
@@ -153,6 +164,7 @@ def fit_cell(
         on_epoch=on_epoch,
         on_batch=context.reporter.batch_done,
         checkpoint=checkpoint,
+        task=data.task,
     )
     return Trained(model, history, mean, std)
 

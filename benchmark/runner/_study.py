@@ -34,6 +34,7 @@ def cell_tags(cell: Cell) -> dict[str, str]:
         track.TAG + "dataset": cell.dataset,
         track.TAG + "backbone": cell.backbone.name,
         track.TAG + "strategy": cell.strategy,
+        track.TAG + "task": cell.data.task.kind,
         track.TAG + "config_hash": cell.config_hash,
     }
     if cell.shots is not None:
@@ -59,7 +60,7 @@ def study_spec(cell: Cell, context: Context, *, run_id: str | None = None) -> tu
         name=study_name(cell),
         storage=context.storage,
         space=tuned_space(cell),
-        maximize=bool(higher_is_better(tune_cfg.objective)),
+        maximize=bool(higher_is_better(cell.objective)),
         seed=cell.seed,
         pruner=tune_cfg.pruner,
         epochs=cell.train.epochs,
@@ -150,7 +151,7 @@ def trial_objective(
             def on_epoch(epoch: int, row: dict[str, float]) -> None:
                 trial_run.log_metrics(row, step=epoch)
                 context.reporter.epoch_done(epoch, row)
-                trial.report(epoch, row[tuning.objective])
+                trial.report(epoch, row[cell.objective])
 
             checkpoint = context.checkpoint(*trial.key.split("/"))
             try:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from benchmark.data import FeatureSet
     from benchmark.suite import TrainConfig
+    from benchmark.tasks import Task
     from benchmark.train import History
 
 __all__ = [
@@ -73,6 +74,8 @@ class Strategy:
     description: ClassVar[str]
     Options: ClassVar[type[BaseModel]] = NoOptions
     pretrained: ClassVar[bool] = True  # False: the backbone starts from random weights
+    multilabel: ClassVar[bool] = True  # False: needs one class per image (a multi-label
+    # dataset's cells with this strategy are refused before any run)
 
     def __init__(self, options: BaseModel) -> None:
         self.options = options
@@ -81,11 +84,9 @@ class Strategy:
         """Set ``requires_grad`` on ``model`` for the classifier's training."""
         raise NotImplementedError
 
-    def criterion(self, *, counts: Sequence[int], classes: Sequence[str]) -> nn.Module:
-        """The classifier's loss, given the training split's ``counts`` per class."""
-        from torch import nn
-
-        return nn.CrossEntropyLoss()
+    def criterion(self, *, task: Task, labels: torch.Tensor, classes: Sequence[str]) -> nn.Module:
+        """The classifier's loss for ``task``, given the training split's ``labels``."""
+        return task.loss()
 
     def pretrain(self, model: nn.Module, example: torch.Tensor) -> Stage | None:
         """The stage trained before the classifier (``None``: none); ``example`` is a batch
@@ -111,6 +112,7 @@ class Strategy:
         classes: Sequence[str],
         device: torch.device,
         seed: int,
+        task: Task | None = None,
         head: Mapping[str, Any] | None = None,
         on_epoch: Callable[[int, dict[str, float]], None] | None = None,
         on_batch: Callable[[int, int], None] | None = None,
@@ -122,12 +124,13 @@ class Strategy:
         model in eval mode, its backbone as created) and labels of the training and
         validation splits (``val`` is ``None`` in a refit); the head computes on ``device``.
         ``head`` is the head config ``model`` was created with (``create_model(head=...)``;
-        ``None``: timm's own). Returns the fitted head's config, which ``config.json``'s
-        ``"head"`` records (``load_model`` rebuilds it), and the history: per-epoch rows as
-        ``train.fit`` gives them (``val/loss``, ``val/accuracy``, ``val/f1_weighted``, passed
-        to ``on_epoch``; with ``checkpoint``, an interrupted training continues), or for a
-        head fitted at once one row of its validation scores, ``best_score`` its
-        ``config.early_stopping.monitor`` (``val/f1_weighted`` by default). The backbone
+        ``None``: timm's own); ``task`` (default multiclass) says what the labels are.
+        Returns the fitted head's config, which ``config.json``'s ``"head"`` records
+        (``load_model`` rebuilds it), and the history: per-epoch rows as ``train.fit`` gives
+        them (``val/loss``, ``val/accuracy``, ``val/f1_weighted``, passed to ``on_epoch``;
+        with ``checkpoint``, an interrupted training continues), or for a head fitted at
+        once one row of its validation scores, ``best_score`` its
+        ``config.early_stopping.monitor``. The backbone
         is left frozen and unchanged; the whole model stays on the device it came on.
         """
         raise NotImplementedError(f"the '{self.name}' strategy trains through images")

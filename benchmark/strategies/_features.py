@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from benchmark.data import FeatureSet
     from benchmark.models import ProbeHead
     from benchmark.suite import TrainConfig
+    from benchmark.tasks import Task
     from benchmark.train import History
 
 __all__ = ["HeadFit", "require_every_class"]
@@ -29,7 +30,9 @@ VAL_BATCH = 4096  # rows scored at once on the validation features
 
 class HeadFit(Strategy):
     """A head fitted on the frozen backbone's features at once, without epochs or images
-    (training augmentation does not apply)."""
+    (training augmentation does not apply); one class per image."""
+
+    multilabel = False
 
     def uses_features(self, train: TrainConfig) -> bool:
         return True
@@ -55,6 +58,7 @@ class HeadFit(Strategy):
         classes: Sequence[str],
         device: torch.device,
         seed: int,
+        task: Task | None = None,
         head: Mapping[str, Any] | None = None,
         on_epoch: Callable[[int, dict[str, float]], None] | None = None,
         on_batch: Callable[[int, int], None] | None = None,
@@ -73,9 +77,11 @@ class HeadFit(Strategy):
         fit_seconds = time.perf_counter() - start
         row: dict[str, float] = {}
         if val is not None:
-            row |= validate(fitted, FeatureBatches(val, batch_size=VAL_BATCH, device=device))
+            batches = FeatureBatches(val, batch_size=VAL_BATCH, device=device)
+            row |= validate(fitted, batches, task=task)
         row["time/epoch_s"] = time.perf_counter() - start
-        monitor = config.early_stopping.monitor if config.early_stopping else "val/f1_weighted"
+        stopping = config.early_stopping
+        monitor = (stopping.monitor if stopping else None) or "val/f1_weighted"
         history = History(epochs=[row], best_epoch=1, best_score=row.get(monitor, float("nan")),
                           train_seconds=fit_seconds, images_seen=len(train))  # fmt: skip
         if on_epoch is not None:

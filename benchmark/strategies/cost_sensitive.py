@@ -16,39 +16,38 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from benchmark.tasks import Task
+
 __all__ = ["CostSensitive", "CostSensitiveOptions", "class_weights"]
 
 
 class CostSensitiveOptions(FreezeOptions):
     class_weights: Literal["auto"] | dict[str, float] = Field(
-        "auto", description="inverse class frequency, or a weight per class"
+        "auto",
+        description="inverse class frequency, or a weight per class (multi-label: each "
+        "label's positives weighted by its negatives over its positives, or as given)",
     )
 
 
 @register_strategy("cost_sensitive")
 class CostSensitive(Finetune):
-    """Fine-tune with class-weighted cross-entropy (inverse frequency, or given weights)."""
+    """Fine-tune with a class-weighted loss (inverse frequency, or given weights; per-label
+    positive weights for a multi-label task)."""
 
     Options = CostSensitiveOptions
     options: CostSensitiveOptions
 
-    def criterion(self, *, counts: Sequence[int], classes: Sequence[str]) -> nn.Module:
-        from torch import nn
+    def criterion(self, *, task: Task, labels: torch.Tensor, classes: Sequence[str]) -> nn.Module:
+        spec = self.options.class_weights
+        if spec == "auto":
+            return task.loss(task.balanced_weights(labels, classes))
+        return task.loss(class_weights(spec, classes=classes))
 
-        return nn.CrossEntropyLoss(
-            weight=class_weights(self.options.class_weights, counts=counts, classes=classes)
-        )
 
-
-def class_weights(
-    spec: Literal["auto"] | dict[str, float], *, counts: Sequence[int], classes: Sequence[str]
-) -> torch.Tensor:
-    """Per-class loss weights: ``"auto"`` (inverse frequency, mean 1) or ``{class: weight}``."""
+def class_weights(spec: dict[str, float], *, classes: Sequence[str]) -> torch.Tensor:
+    """Per-class (or per-label) loss weights as given, 1 for the classes not named."""
     import torch
 
-    if spec == "auto":
-        inverse = torch.tensor([1.0 / max(n, 1) for n in counts])
-        return inverse / inverse.sum() * len(counts)
     unknown = sorted(set(spec) - set(classes))
     if unknown:
         raise MedbenchError(

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from benchmark.data import FeatureSet
     from benchmark.suite import TrainConfig
+    from benchmark.tasks import Task
     from benchmark.train import History
 
 VAL_BATCH = 1024  # validation rows per batch (no effect on the scores)
@@ -63,6 +64,7 @@ class LinearProbe(Strategy):
         classes: Sequence[str],
         device: torch.device,
         seed: int,
+        task: Task | None = None,
         head: Mapping[str, Any] | None = None,
         on_epoch: Callable[[int, dict[str, float]], None] | None = None,
         on_batch: Callable[[int, int], None] | None = None,
@@ -72,10 +74,9 @@ class LinearProbe(Strategy):
         trained on the features by ``train.fit``, as the images' path trains it: the same
         optimiser, schedule, early stopping, checkpoints, seeded shuffling and per-epoch
         validation. The head config is ``head``'s, unchanged."""
-        import numpy as np
-
         from benchmark.data import FeatureBatches
         from benchmark.models import FeatureHead
+        from benchmark.tasks import create_task
         from benchmark.train import fit
 
         home = next(model.parameters()).device
@@ -85,9 +86,10 @@ class LinearProbe(Strategy):
             train, batch_size=config.batch_size, shuffle=True, seed=seed, device=device
         )
         checks = None if val is None else FeatureBatches(val, batch_size=VAL_BATCH, device=device)
-        counts = np.bincount(train.labels.cpu().numpy(), minlength=len(classes))
-        criterion = self.criterion(counts=counts.tolist(), classes=list(classes))
+        task = task or create_task()
+        criterion = self.criterion(task=task, labels=train.labels, classes=list(classes))
         history = fit(net, batches, checks, config=config, criterion=criterion,
-                      on_epoch=on_epoch, on_batch=on_batch, checkpoint=checkpoint)  # fmt: skip
+                      on_epoch=on_epoch, on_batch=on_batch, checkpoint=checkpoint,
+                      task=task)  # fmt: skip
         model.to(home)
         return dict(head or {"kind": "linear"}), history

@@ -33,6 +33,7 @@ class SupCon(Strategy):
 
     Options = SupConOptions
     options: SupConOptions
+    multilabel = False  # images share a class or do not: one class per image
 
     def pretrain(self, model: nn.Module, example: torch.Tensor) -> Stage:
         """Stage 1: the encoder (less its leading ``freeze`` part) and a projection head

@@ -12,6 +12,7 @@ from benchmark.suite._schema import (
     Names,
     ScheduleConfig,
     SplitConfig,
+    TaskConfig,
     TrainConfig,
 )
 from benchmark.suite._suite import Suite
@@ -34,6 +35,7 @@ __all__ = [
     "SplitConfig",
     "StrategyConfig",
     "Suite",
+    "TaskConfig",
     "TrainConfig",
     "TuneConfig",
     "expand_cells",

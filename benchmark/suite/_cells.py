@@ -80,6 +80,12 @@ class Cell(_Strict):
         return ""
 
     @property
+    def objective(self) -> str:
+        """What tuning maximises (or minimises): the suite's ``tune.objective``, else the
+        dataset's task's default."""
+        return (self.tune.objective if self.tune else None) or self.data.task.monitor
+
+    @property
     def strategy_kind(self) -> str:
         return self.strategy_config.kind or self.strategy
 
@@ -132,8 +138,8 @@ def expand_cells(suite: Suite) -> list[Cell]:
             head=backbone.head or suite.head,
             strategy=strategy,
             strategy_config=strategy_config,
-            train=train,
-            tune=suite.tune,
+            train=_monitored(train, data),
+            tune=_objective(suite.tune, data),
             evaluate=suite.evaluate,
             explain=suite.explain,
         )
@@ -150,6 +156,24 @@ def expand_cells(suite: Suite) -> list[Cell]:
             f"cells: {unused} match no cell of the grid; its cells are {[c.name for c in cells]}."
         )
     return [c for c in cells if any(_matches(c, p) for p in suite.cells)]
+
+
+def _monitored(train: TrainConfig, data: DatasetConfig) -> TrainConfig:
+    """``train`` with its early-stopping monitor set: the dataset's task's default where the
+    suite names none."""
+    stopping = train.early_stopping
+    if stopping is None or stopping.monitor is not None:
+        return train
+    monitor = stopping.model_copy(update={"monitor": data.task.monitor})
+    return train.model_copy(update={"early_stopping": monitor})
+
+
+def _objective(tune: TuneConfig | None, data: DatasetConfig) -> TuneConfig | None:
+    """``tune`` with its objective set: the dataset's task's default where the suite names
+    none."""
+    if tune is None or tune.objective is not None:
+        return tune
+    return tune.model_copy(update={"objective": data.task.monitor})
 
 
 def _budgets(train: TrainConfig) -> list[TrainConfig]:

@@ -41,14 +41,15 @@ class LayoutInfo(Protocol):
 class Names(Protocol):
     """The registries' answers about names: ``layout``, ``op`` and ``backbone`` raise
     ``ValueError`` (with the expected names and close matches) for a name they do not know;
-    ``strategies`` and ``methods`` map every strategy and explanation method to its options
-    model (``None``: a method without settings)."""
+    ``strategies``, ``methods`` and ``tasks`` map every strategy, explanation method and task
+    type to its options model (``None``: a method without settings)."""
 
     def layout(self, name: str) -> LayoutInfo: ...
     def op(self, spec: object) -> None: ...
     def backbone(self, name: str) -> None: ...
     def strategies(self) -> Mapping[str, type[BaseModel]]: ...
     def methods(self) -> Mapping[str, type[BaseModel] | None]: ...
+    def tasks(self) -> Mapping[str, type[BaseModel]]: ...
 
 
 def problem(loc: tuple[Any, ...], message: str, *, value: Any, kind: str = "value_error"):
@@ -125,10 +126,55 @@ class AuditConfig(_Strict):
     )
 
 
+Monitor = Literal["val/loss", "val/accuracy", "val/f1_weighted", "val/auroc_macro"]
+
+
+class TaskConfig(BaseModel):
+    """What is predicted per image: ``multiclass`` (one class, the default), ``binary`` (a
+    positive class at a threshold), ``multilabel`` (several findings) or ``ordinal``
+    (grades); written as a name, or as ``{kind: binary, positive: cancer}`` with the type's
+    own settings (`medbench suite schema` lists them)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    kind: str = Field("multiclass", description="multiclass, binary, multilabel or ordinal")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"kind": value} if isinstance(value, str) else value
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _options(cls, value: Any, handler, info: ValidationInfo) -> TaskConfig:
+        config = handler(value)
+        names = _names(info)
+        if names is None:
+            return config
+        known = names.tasks()
+        if config.kind not in known:
+            raise ValueError(f"unknown task '{config.kind}': expected one of {sorted(known)}")
+        options = known[config.kind].model_validate(config.model_extra or {})
+        return cls.model_construct(
+            kind=config.kind, **options.model_dump(mode="json", exclude_none=True)
+        )
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+    @property
+    def monitor(self) -> Monitor:
+        """The default tuning objective and early-stopping monitor: AUROC where a threshold
+        decides (binary, multi-label: accuracy at 0.5 says little there), else weighted F1."""
+        return "val/auroc_macro" if self.kind in ("binary", "multilabel") else "val/f1_weighted"
+
+
 class DatasetConfig(_Strict):
     layout: str = Field(description="layout adapter; see `medbench list layouts`")
     root: Path | None = Field(None, description="unpacked dataset folder")
     options: dict[str, Any] = Field(default_factory=dict, description="layout-specific settings")
+    task: TaskConfig = Field(default_factory=TaskConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     preprocess: list[Any] = Field(
         default_factory=list, description="ops applied once before training"
@@ -171,6 +217,15 @@ class DatasetConfig(_Strict):
             raise ValueError(f"layout '{self.layout}' needs `root:`, the unpacked dataset folder")
         return self
 
+    @model_serializer(mode="wrap")
+    def _task_when_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The default task (multiclass) is left out, so that the cells of suites without
+        ``task:`` keep their config hashes (and resume)."""
+        data = handler(self)
+        if self.task.kind == "multiclass" and not self.task.options:
+            data.pop("task", None)
+        return data
+
 
 class AugmentConfig(_Strict):
     rotate: float = Field(0.0, ge=0, le=180, description="degrees")
@@ -183,11 +238,11 @@ class AugmentConfig(_Strict):
     contrast: float = Field(0.0, ge=0, lt=1)
 
 
-Monitor = Literal["val/loss", "val/accuracy", "val/f1_weighted"]
-
-
 class EarlyStoppingConfig(_Strict):
-    monitor: Monitor = "val/f1_weighted"
+    monitor: Monitor | None = Field(
+        None, description="default: val/auroc_macro for binary and multilabel tasks, else "
+        "val/f1_weighted"
+    )  # fmt: skip
     patience: int = Field(5, ge=1, description="epochs without improvement before stopping")
 
 

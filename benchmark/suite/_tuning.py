@@ -70,7 +70,10 @@ def default_space() -> dict[str, ParamSpec]:
 
 class TuneConfig(_Strict):
     trials: int = Field(20, ge=1)
-    objective: Monitor = "val/f1_weighted"
+    objective: Monitor | None = Field(
+        None, description="default: val/auroc_macro for binary and multilabel tasks, else "
+        "val/f1_weighted (a cell's dataset decides)"
+    )  # fmt: skip
     pruner: PrunerConfig = Field(default_factory=PrunerConfig)
     refit: Literal["train", "train+val"] = Field(
         "train", description="what the tuned model is retrained on before the test"

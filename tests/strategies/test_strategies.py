@@ -34,6 +34,7 @@ from benchmark.strategies import (
     supcon_loss,
 )
 from benchmark.suite import AugmentConfig, TrainConfig
+from benchmark.tasks import create_task
 from benchmark.train import fit
 
 CLASSES = ["a", "b", "c", "d"]
@@ -98,7 +99,9 @@ def test_every_strategy_trains_one_epoch_and_respects_what_it_freezes(name, back
         )  # fmt: skip
     strategy.prepare(model)
     assert all(p.requires_grad for p in model.get_classifier().parameters())
-    criterion = strategy.criterion(counts=[4, 4, 4, 4], classes=CLASSES)
+    criterion = strategy.criterion(
+        task=create_task(), labels=torch.arange(16) % len(CLASSES), classes=CLASSES
+    )
     _trains_exactly_its_trainable_parameters(
         model, lambda: fit(model, _batches(model), None, config=TRAIN, criterion=criterion)
     )
@@ -189,13 +192,31 @@ def test_breast_paper_resnet50_all_but_last_10_layers_with_batchnorm_trainable()
 
 
 def test_class_weights():
-    auto = class_weights("auto", counts=[10, 30, 60], classes=["a", "b", "c"])
+    labels = torch.tensor([0] * 10 + [1] * 30 + [2] * 60)
+    auto = create_task().balanced_weights(labels, ["a", "b", "c"])
     assert auto.mean().item() == pytest.approx(1.0)
     assert auto[0] / auto[2] == pytest.approx(6.0)
-    given = class_weights({"b": 3.0}, counts=[1, 1, 1], classes=["a", "b", "c"])
+    given = class_weights({"b": 3.0}, classes=["a", "b", "c"])
     assert given.tolist() == [1.0, 3.0, 1.0]
     with pytest.raises(Exception, match="does not have"):
-        class_weights({"z": 2.0}, counts=[1, 1], classes=["a", "b"])
+        class_weights({"z": 2.0}, classes=["a", "b"])
+
+
+def test_cost_sensitive_weights_each_labels_positives_in_a_multilabel_task():
+    """Multi-label: each label's positives weighted by its negatives over its positives
+    (missing labels counted as neither), and a missing label adds nothing to the loss."""
+    nan = float("nan")
+    labels = torch.tensor([[1.0, 0.0], [0.0, nan], [0.0, 1.0], [0.0, 1.0], [0.0, 0.0]])
+    task = create_task("multilabel")
+    criterion = create_strategy("cost_sensitive").criterion(
+        task=task, labels=labels, classes=["a", "b"]
+    )
+    assert criterion.pos_weight.tolist() == [4.0, 1.0]  # a: 1 of 5; b: 2 of 4 observed
+    logits = torch.zeros(5, 2)
+    changed = labels.clone()
+    changed[1, 1] = 1.0  # the missing entry filled in changes the loss; NaN leaves it out
+    assert criterion(logits, labels).item() != pytest.approx(criterion(logits, changed).item())
+    assert torch.isfinite(criterion(logits, labels))
 
 
 def test_supcon_loss_matches_a_direct_computation():
