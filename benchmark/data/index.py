@@ -104,6 +104,7 @@ def index_dataset(
         official_val=config.split.official_val,
         folds=config.split.folds,
         fold=config.split.fold,
+        targets=getattr(source, "targets", None),
     )
     report = audit(
         records,

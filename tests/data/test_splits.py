@@ -131,3 +131,95 @@ def test_more_shots_than_a_class_has_names_the_class_and_its_count():
         draw_episode(train, labels, classes=sorted(set(labels)), seed=0, shots=count + 1)
     with pytest.raises(ValueError, match="fraction"):
         draw_episode(train, labels, classes=["c0"], seed=0, fraction=1.5)
+
+
+_PREVALENCE = np.array([0.3, 0.15, 0.08, 0.04, 0.02])
+
+
+def _multilabel(n=600, per_group=1, seed=0):
+    """Records and targets of five independent findings; a group's images share them."""
+    group = np.arange(n) // per_group
+    rng = np.random.default_rng(seed)
+    targets = (rng.random((group.max() + 1, 5)) < _PREVALENCE)[group].astype(np.float32)
+    labels = ["|".join(f"f{j}" for j in np.flatnonzero(row)) for row in targets]
+    records = pd.DataFrame({"id": [f"img{i}" for i in range(n)], "label": labels, "split": "",
+                            "group": [f"patient{g}" for g in group]})  # fmt: skip
+    return records, targets
+
+
+def _off_share(split, targets, shares):
+    """Per split and label: positives found minus its share of all positives."""
+    return np.array([targets[(split == name).to_numpy()].sum(axis=0) - share * targets.sum(axis=0)
+                     for name, share in shares.items()])  # fmt: skip
+
+
+_SHARES = {"train": 0.6, "val": 0.2, "test": 0.2}  # test 20%, val 25% of the rest
+
+
+def test_multilabel_splits_keep_every_labels_prevalence_where_a_random_split_drifts():
+    records, targets = _multilabel()
+    kwargs = {"val_fraction": 0.25, "test_fraction": 0.2, "seed": 0}
+    split = assign_splits(records, targets=targets, **kwargs)
+    assert split.value_counts().to_dict() == {"train": 360, "val": 120, "test": 120}
+    assert np.abs(_off_share(split, targets, _SHARES)).max() < 1  # within one image
+    random = assign_splits(records, stratify=False, targets=targets, **kwargs)
+    assert np.abs(_off_share(random, targets, _SHARES)).max() > 3
+    with pytest.raises(DataError, match="least populated"):  # combinations are too rare
+        assign_splits(records, **kwargs)
+
+
+def test_multilabel_splits_keep_patients_whole_and_prevalence_within_a_patient():
+    records, targets = _multilabel(per_group=3)
+    split = assign_splits(
+        records, val_fraction=0.25, test_fraction=0.2, seed=0, groups=records["group"],
+        targets=targets,
+    )  # fmt: skip
+    assert (records.assign(split=split).groupby("group")["split"].nunique() == 1).all()
+    assert split.value_counts().to_dict() == {"train": 360, "val": 120, "test": 120}
+    assert np.abs(_off_share(split, targets, _SHARES)).max() <= 3  # one patient's images
+
+
+def test_multilabel_k_fold_test_splits_partition_the_data_with_each_label_spread():
+    records, targets = _multilabel(per_group=2)
+    held = [assign_splits(
+        records, val_fraction=0.2, test_fraction=0.2, folds=5, fold=k, seed=1,
+        groups=records["group"], targets=targets,
+    ) == "test" for k in range(5)]  # fmt: skip
+    assert (np.sum(held, axis=0) == 1).all()  # every image in exactly one test fold
+    positives = np.array([targets[h.to_numpy()].sum(axis=0) for h in held])
+    assert np.abs(positives - targets.sum(axis=0) / 5).max() <= 2
+
+
+def test_multilabel_splits_are_deterministic_and_unknown_targets_count_as_absent():
+    records, targets = _multilabel(per_group=2)
+    kwargs = {"val_fraction": 0.2, "test_fraction": 0.2, "groups": records["group"]}
+    a = assign_splits(records, seed=5, targets=targets, **kwargs)
+    assert (a == assign_splits(records, seed=5, targets=targets.copy(), **kwargs)).all()
+    assert not (a == assign_splits(records, seed=6, targets=targets, **kwargs)).all()
+    unknown = targets.copy()
+    unknown[np.random.default_rng(0).random(targets.shape) < 0.2] = np.nan
+    absent = np.nan_to_num(unknown)
+    b = assign_splits(records, seed=5, targets=unknown, **kwargs)
+    assert (b == assign_splits(records, seed=5, targets=absent, **kwargs)).all()
+
+
+def test_a_label_too_rare_for_its_share_stays_in_train():
+    """A label's first carve gives no split more than its share rounded up: with two
+    positives, 20% test (0.4) and 25% of the rest for val (0.5) both stay in train; with
+    three, test's 0.6 rounds up to one."""
+    records, targets = _multilabel(n=200)
+    targets[:, 4] = 0
+    for n, expected in ((2, {"train": 2}), (3, {"train": 2, "test": 1})):
+        rare = targets.copy()
+        rare[[10, 90, 150][:n], 4] = 1
+        split = assign_splits(records, val_fraction=0.25, test_fraction=0.2, seed=2, targets=rare)
+        assert split[rare[:, 4] == 1].value_counts().to_dict() == expected
+
+
+def test_an_episode_needs_a_single_label_task():
+    records, targets = _multilabel(n=40)
+    with pytest.raises(DataError, match="single-label task"):
+        draw_episode(np.arange(30), records["label"].to_numpy(), classes=["f0"], seed=0,
+                     shots=1, targets=targets)  # fmt: skip
+    with pytest.raises(DataError, match="multi-label"):
+        draw_episode(np.arange(30), targets, classes=["f0"], seed=0, fraction=0.5)

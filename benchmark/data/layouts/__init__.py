@@ -17,7 +17,14 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from benchmark.data.dicom import patient_id
-from benchmark.data.layouts import brain, breast, cervical, generic, lung  # noqa: F401 (register)
+from benchmark.data.layouts import (  # noqa: F401 (register)
+    brain,
+    breast,
+    cervical,
+    generic,
+    lung,
+    synthetic_chest,
+)
 from benchmark.data.layouts._base import (
     LAYOUTS,
     MASK_SUFFIX,

@@ -62,7 +62,9 @@ class Source:
 
     Files are decoded when needed, DICOM ones as ``dicom`` says; in-memory datasets give
     ``render`` instead of paths. ``notes`` say what was found but left out (copies,
-    unlabelled folders, links).
+    unlabelled folders, links). A multi-label dataset has ``targets`` (float32 N × L: 1
+    present, 0 absent, NaN unknown; its columns are ``classes``) and a ``label`` that joins
+    the present ones with ``|`` in class order (empty for none).
     """
 
     records: pd.DataFrame
@@ -71,6 +73,11 @@ class Source:
     fingerprint: str = ""  # identifies rendered content (the generator's settings)
     notes: tuple[str, ...] = ()
     dicom: DicomOptions | None = None  # None: DicomOptions' defaults
+    targets: np.ndarray | None = None  # multi-label: float32 N × L (1, 0, NaN)
+
+    @property
+    def multilabel(self) -> bool:
+        return self.targets is not None
 
     def __len__(self) -> int:
         return len(self.records)
@@ -111,7 +118,8 @@ class Source:
             def render(i: int) -> tuple[np.ndarray, np.ndarray | None]:
                 return parent(int(positions[i]))
 
-        return replace(self, records=records, render=render)
+        targets = None if self.targets is None else self.targets[np.asarray(keep, dtype=bool)]
+        return replace(self, records=records, render=render, targets=targets)
 
 
 @dataclass(frozen=True)
