@@ -1,4 +1,6 @@
-"""``medbench predict``: classify images with a registered, tracked or local model."""
+"""``medbench predict``: classify images with a registered, tracked or local model (the
+likeliest class; the positive class at its threshold for a binary model; every label at or
+above its threshold for a multi-label one)."""
 
 from __future__ import annotations
 
@@ -28,10 +30,16 @@ def predict(
     output: Annotated[
         Path, typer.Option(help="Folder for predictions.csv and the overlays.")
     ] = Path("predictions"),
-    top_k: Annotated[int, typer.Option(min=1, help="Classes listed per image.")] = 3,
+    top_k: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Likeliest classes (labels, for a multi-label model) listed per image."
+        ),
+    ] = 3,
     tracking_uri: Tracking = None,
 ) -> None:
-    """Predict the class of each image; a table, OUTPUT/predictions.csv, CAM overlays."""
+    """Predict the class (or labels) of each image; a table, OUTPUT/predictions.csv, CAM
+    overlays (for a multi-label model, one per label found)."""
     from benchmark.cli._common import image_files
     from benchmark.console import progress_bar
     from benchmark.errors import MedbenchError
@@ -61,24 +69,46 @@ def predict(
 
 
 def render_model(source: ModelSource, config: dict) -> None:
-    """Which model answers: its registered name and version (or run), backbone, test scores."""
+    """Which model answers: its registered name and version (or run), backbone, test scores,
+    and how it decides when that is not the likeliest class (its thresholds)."""
+    from benchmark.serve import ServedTask
+
     scores = ", ".join(
         f"{key.removeprefix('test/')} {source.metrics[key]:.3f}"
         for key in ("test/accuracy", "test/f1_weighted", "test/auroc_macro")
         if key in source.metrics
     )
+    task = ServedTask.from_config(config)
+    names = "labels" if task.multilabel else "classes"
     console.print(
         f"[bold]{escape(source.label)}[/]: {config['backbone']} at {config['image_size']} px, "
-        f"classes {', '.join(config['classes'])}" + (f"; test {scores}" if scores else "")
+        f"{names} {', '.join(config['classes'])}" + (f"; test {scores}" if scores else "")
     )
+    if task.positive is not None:
+        negative, positive = (escape(name) for name in task.classes)
+        threshold = task.thresholds[task.positive]
+        console.print(f"binary: {positive} when its probability ≥ {threshold:.3f}, else {negative}")
+    elif task.multilabel:
+        cut = ", ".join(f"{escape(name)} {t:.3f}" for name, t in task.thresholds.items())
+        console.print(f"multilabel: each label found when its probability ≥ its threshold ({cut})")
 
 
 def render_predictions(frame: Any) -> None:
-    """One row per image: predicted class, confidence, the top classes, or why it failed."""
-    out = Table("file", "predicted", "confidence", "top classes")
+    """One row per image: predicted class and confidence (or the labels found), the top
+    classes, or why it failed."""
+    multilabel = "labels" in frame
+    out = (
+        Table("file", "labels found", "top labels")
+        if multilabel
+        else Table("file", "predicted", "confidence", "top classes")
+    )
     for row in frame.itertuples():
         if row.error:
-            out.add_row(escape(row.file), "[red]error[/]", "", f"[red]{escape(row.error)}[/]")
+            failed = ["[red]error[/]", *([] if multilabel else [""])]
+            out.add_row(escape(row.file), *failed, f"[red]{escape(row.error)}[/]")
+        elif multilabel:
+            found = escape(row.labels.replace("|", ", ")) if row.labels else "[dim]none[/]"
+            out.add_row(escape(row.file), found, escape(row.top_k))
         else:
             out.add_row(escape(row.file), row.label, f"{row.confidence:.3f}", row.top_k)
     print_table(out)

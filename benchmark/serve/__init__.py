@@ -5,6 +5,14 @@
 from __future__ import annotations
 
 from benchmark.serve._batch import predict_files, save_png
+from benchmark.serve._task import ServedTask
 from benchmark.serve.predictor import ImageInput, Predictor, load_predictor
 
-__all__ = ["ImageInput", "Predictor", "load_predictor", "predict_files", "save_png"]
+__all__ = [
+    "ImageInput",
+    "Predictor",
+    "ServedTask",
+    "load_predictor",
+    "predict_files",
+    "save_png",
+]

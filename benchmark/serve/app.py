@@ -1,6 +1,8 @@
 """The web page of ``medbench app``: upload an image, see the predicted class, a bar per
-class, the class-activation map (of the methods that answer within seconds, the user's
-choice), and which model answered with its test scores.
+class (a binary model's positive class against its threshold; for a multi-label model the
+labels found, each against its threshold), the class-activation map (one per label found;
+of the methods that answer within seconds, the user's choice), and which model answered
+with its test scores.
 
 Uploads are decoded in memory and never written to disk; the page and its script are plain
 files of this package, with no external resource. Served beyond this machine, every request
@@ -160,20 +162,48 @@ def _offered(cam_method: str | None, model) -> list[str]:
 
 
 def _classify(predictor: Predictor, data: bytes, cam_method: str | None, lock) -> dict:
+    """One upload's answer: the predictor's (see ``Predictor.table``), a probability per
+    class, the input as the model sees it and the maps of the classes decided."""
     image = predictor.prepare(data)
     with lock:
         probs = predictor.probabilities([image])[0]
-        top = int(probs.argmax())
-        overlay = predictor.overlay(image, target=top, method=cam_method) if cam_method else None
+        targets = predictor.targets(probs)
+        chosen: list[int] = []
+        maps: list[np.ndarray] = []
+        if cam_method is not None:
+            chosen = targets
+            maps = [predictor.overlay(image, target=k, method=cam_method) for k in chosen]
+    task, classes = predictor.task, predictor.classes
+    if task.multilabel:
+        found = predictor.table(probs[None])["labels"].iloc[0]
+        return {
+            "labels": found,
+            "probabilities": [
+                {
+                    "class": name,
+                    "probability": float(p),
+                    "threshold": task.thresholds[name],
+                    "found": name in found,
+                }
+                for name, p in zip(classes, probs, strict=True)
+            ],
+            "input": _png(image.permute(1, 2, 0).numpy()),
+            "overlays": [
+                {"class": classes[k], "overlay": _png(m)} for k, m in zip(chosen, maps, strict=True)
+            ],
+            "cam_method": cam_method,
+        }
+    top = targets[0]
+    answer = {"label": classes[top], "confidence": float(probs[top])}
+    if task.positive is not None:
+        answer |= {"positive": task.positive, "threshold": task.thresholds[task.positive]}
     return {
-        "label": predictor.classes[top],
-        "confidence": float(probs[top]),
+        **answer,
         "probabilities": [
-            {"class": name, "probability": float(p)}
-            for name, p in zip(predictor.classes, probs, strict=True)
+            {"class": name, "probability": float(p)} for name, p in zip(classes, probs, strict=True)
         ],
         "input": _png(image.permute(1, 2, 0).numpy()),
-        "overlay": _png(overlay) if overlay is not None else None,
+        "overlay": _png(maps[0]) if maps else None,
         "cam_method": cam_method,
     }
 
@@ -200,6 +230,9 @@ def _describe(
         "backbone": predictor.config["backbone"],
         "image_size": predictor.config["image_size"],
         "classes": predictor.classes,
+        "task": predictor.task.kind,
+        "positive": predictor.task.positive,
+        "thresholds": predictor.task.thresholds or None,
         "metrics": shown,
         "card": source.description if source else "",
         "max_bytes": max_bytes,

@@ -3,9 +3,14 @@ file when the model is loaded, so nothing is unpickled. medbench itself never im
 
 ``mlflow.pyfunc.load_model(uri).predict({"image": [...]})`` takes, per row, the base64 of an
 image file's bytes (what REST clients send), the bytes themselves or a uint8 array, and
-returns ``label``, ``confidence`` and one probability column per class. A string is never
-taken for a file name: a served model opens no file a client names. A local caller who
-wants files read passes :class:`pathlib.Path` objects, which no JSON request can carry.
+returns one row per image: ``label`` and ``confidence`` (the decided class and its
+probability; a binary model decides by the positive class's threshold, which it adds as
+``threshold``), or for a multi-label model ``labels`` (the list of labels whose sigmoid
+probability is at or above their thresholds, ``[]`` for none), then one probability column
+per class or label. The task and thresholds are the model's own, read from the
+``config.json`` saved with it. A string is never taken for a file name: a served model
+opens no file a client names. A local caller who wants files read passes
+:class:`pathlib.Path` objects, which no JSON request can carry.
 
 Loading checks the weights against the sha256 recorded in the model's ``config.json``.
 """

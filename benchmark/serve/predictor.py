@@ -1,5 +1,6 @@
-"""A trained cell's model as a predictor: raw images in, class probabilities out, with the
-preprocessing of training (the same ops, size and normalisation, read from its config)."""
+"""A trained cell's model as a predictor: raw images in, class probabilities and the decided
+class (or labels) out, with the preprocessing of training (the same ops, size and
+normalisation) and the task's decision (thresholds included), all read from its config."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from benchmark.data import DicomOptions, normalize, parse_op, prepare_image
 from benchmark.data.files import BadImage, decode_image, read_image
 from benchmark.devices import autocast, layout, prepare_for, resolve_device
 from benchmark.models import load_model
+from benchmark.serve._task import ServedTask
 
 __all__ = ["ImageInput", "Predictor", "load_predictor"]
 
@@ -35,6 +37,10 @@ class Predictor:
     config: dict
     device: torch.device
     channels_last: bool = False  # the layout the model was put in on a GPU
+    task: ServedTask = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.task = ServedTask.from_config(self.config)
 
     @classmethod
     def load(cls, folder: Path, *, device: str = "auto") -> Predictor:
@@ -71,17 +77,19 @@ class Predictor:
         return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)
 
     def probabilities(self, images: Sequence[torch.Tensor], *, batch_size: int = 32) -> np.ndarray:
-        """Prepared images (see :meth:`prepare`) → N × classes probabilities."""
+        """Prepared images (see :meth:`prepare`) → N × classes probabilities (a sigmoid per
+        label for a multi-label model, a softmax otherwise)."""
         out = [np.zeros((0, len(self.classes)), np.float32)]
         with torch.inference_mode(), autocast(self.device):
             for start in range(0, len(images), batch_size):
                 batch = torch.stack(list(images[start : start + batch_size]))
                 logits = self.model(layout(self.normalized(batch), self.channels_last))
-                out.append(logits.float().softmax(dim=1).cpu().numpy())
+                out.append(self.task.probabilities(logits).cpu().numpy())
         return np.concatenate(out)
 
     def predict(self, images: Sequence[ImageInput]) -> pd.DataFrame:
-        """One row per input: ``label``, ``confidence`` and one probability column per class.
+        """One row per input: the answer and one probability column per class (see
+        :meth:`table`).
 
         Raises :class:`BadImage` naming the first input that cannot be used.
         """
@@ -109,16 +117,15 @@ class Predictor:
             return list(pool.map(attempt, images))
 
     def table(self, probs: np.ndarray) -> pd.DataFrame:
-        """Probabilities → ``label``, ``confidence``, then one column per class."""
-        classes = self.classes
-        top = probs.argmax(axis=1) if len(probs) else np.zeros(0, int)
-        frame = pd.DataFrame(
-            {
-                "label": [classes[k] for k in top],
-                "confidence": probs[np.arange(len(probs)), top].astype(float),
-            }
-        )
-        return pd.concat([frame, pd.DataFrame(probs.astype(float), columns=classes)], axis=1)
+        """Probabilities → ``label``, ``confidence`` (binary: and its ``threshold``), or for a
+        multi-label model ``labels`` (the list of labels at or above their thresholds), then
+        one column per class."""
+        return self.task.table(probs)
+
+    def targets(self, probs: np.ndarray) -> list[int]:
+        """One image's probabilities → the classes its maps explain: the decided class, or
+        each label at or above its threshold, likeliest first (else the likeliest label)."""
+        return self.task.targets(probs)
 
     def overlay(self, image: torch.Tensor, *, target: int, method: str = "gradcam") -> np.ndarray:
         """The ``method`` map of class ``target`` over a prepared image (uint8 H × W × 3)."""

@@ -36,7 +36,9 @@ def log_model(client: Any, run_id: str, *, folder: Path) -> str:
 
     The model is the code of ``benchmark/serve/mlflow_model.py`` with the medbench package
     beside it, so it loads where medbench is not installed; its signature takes one ``image``
-    column and returns ``label``, ``confidence`` and a probability per class. The logged
+    column and returns the answer (``label`` and ``confidence``, with ``threshold`` for a
+    binary model; ``labels``, a list, for a multi-label one: the task in ``config.json``)
+    and a probability per class. The logged
     ``config.json`` and the run's ``medbench.weights_sha256`` tag record the sha256 of the
     weights, checked by every load (editing the artifacts does not change the tag).
     """
@@ -53,8 +55,7 @@ def log_model(client: Any, run_id: str, *, folder: Path) -> str:
         inputs=Schema([ColSpec(AnyType(), "image")]),
         outputs=Schema(
             [
-                ColSpec("string", "label"),
-                ColSpec("double", "confidence"),
+                *_answer_columns(config),
                 *(ColSpec("double", name) for name in classes),
             ]
         ),
@@ -84,6 +85,19 @@ def log_model(client: Any, run_id: str, *, folder: Path) -> str:
         )
     client.set_tag(run_id, SHA_TAG, config[SHA_KEY])  # a record outside the artifacts
     return logged.model_id
+
+
+def _answer_columns(config: dict) -> list[Any]:
+    """The pyfunc's answer columns for the task recorded in ``config`` (none: multiclass),
+    as ``benchmark.serve``'s predictor writes them."""
+    from mlflow.types.schema import Array, ColSpec
+
+    task = config.get("task") or "multiclass"
+    kind = task if isinstance(task, str) else task.get("kind", "multiclass")
+    if kind == "multilabel":
+        return [ColSpec(Array("string"), "labels")]
+    answer = [ColSpec("string", "label"), ColSpec("double", "confidence")]
+    return [*answer, ColSpec("double", "threshold")] if kind == "binary" else answer
 
 
 def _requirements() -> list[str]:

@@ -89,3 +89,51 @@ def test_predict_explains_what_is_wrong(small_uri, tmp_path):
         small_uri, SMALL_CHAMPION, str(images / "notes.png"), "--output", str(tmp_path / "out")
     )
     assert unreadable.exit_code == 1 and "no image could be read" in unreadable.output
+
+
+def test_a_multilabel_model_lists_the_labels_found_with_a_map_each(tracking_uri, tmp_path):
+    from tests.serve._tiny import LABELS, scans, tiny_model
+
+    thresholds = {"atelectasis": 0.0, "effusion": 1.5, "nodule": 0.0}
+    model = tiny_model(
+        tmp_path / "model", classes=LABELS, task={"kind": "multilabel"}, thresholds=thresholds
+    )
+    images = tmp_path / "scans"
+    images.mkdir()
+    for k, image in enumerate(scans(2)):
+        Image.fromarray(image).save(images / f"scan{k}.png")
+    out = tmp_path / "out"
+    result = _predict(
+        tracking_uri, str(model), str(images), "--cam", "gradcam", "--output", str(out),
+        "--top-k", "2",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "labels atelectasis, effusion, nodule" in result.output
+    assert "multilabel: each label found when its probability ≥ its threshold" in result.output
+    table = pd.read_csv(out / "predictions.csv", keep_default_na=False)
+    assert list(table.columns) == ["file", "labels", "top_k", *LABELS, "overlay", "error"]
+    assert list(table["labels"]) == ["atelectasis|nodule"] * 2
+    assert table["top_k"].str.count(";").eq(1).all()  # the two likeliest labels
+    maps = [path for paths in table["overlay"] for path in paths.split("|")]
+    assert len(set(maps)) == 4  # one per label found, no two with one name
+    assert {path.rsplit("_", 1)[1] for path in maps} == {"atelectasis.png", "nodule.png"}
+    for path in maps:
+        assert Image.open(path).size == (32, 32)
+
+
+def test_a_binary_model_reports_its_threshold(tracking_uri, tmp_path):
+    from tests.serve._tiny import BINARY, scans, tiny_model
+
+    task = {"kind": "binary", "positive": "cancer"}
+    model = tiny_model(tmp_path / "model", classes=BINARY, task=task, thresholds={"cancer": 0.0})
+    scan = tmp_path / "scan.png"
+    Image.fromarray(scans(1)[0]).save(scan)
+    out = tmp_path / "out"
+    result = _predict(tracking_uri, str(model), str(scan), "--output", str(out))
+    assert result.exit_code == 0, result.output
+    assert "binary: cancer when its probability ≥ 0.000, else benign" in result.output
+    table = pd.read_csv(out / "predictions.csv", keep_default_na=False)
+    assert list(table.columns) == [
+        "file", "label", "confidence", "threshold", "top_k", *BINARY, "error"
+    ]  # fmt: skip
+    assert list(table["label"]) == ["cancer"] and list(table["threshold"]) == [0.0]

@@ -267,3 +267,59 @@ def test_a_clinician_uploads_a_scan_in_the_browser(quickstart_store, tmp_path):
         app.terminate()
         app.communicate(timeout=30)
     assert Image.open(ARTIFACTS / "app.png").size[0] > 500
+
+
+def _tiny_app(tmp_path, **options):
+    from tests.serve._tiny import tiny_model
+
+    predictor = Predictor.load(tiny_model(tmp_path / "model", **options), device="cpu")
+    return serve_in_thread(create_app(predictor, max_bytes=LIMIT))
+
+
+def test_a_multilabel_model_answers_every_label_against_its_threshold(tmp_path):
+    from tests.serve._tiny import LABELS, png, scans
+
+    thresholds = {"atelectasis": 0.0, "effusion": 1.5, "nodule": 0.0}
+    options = {"classes": LABELS, "task": {"kind": "multilabel"}, "thresholds": thresholds}
+    with _tiny_app(tmp_path, **options) as url:
+        card = json.loads(_request(f"{url}/api/model")[2])
+        status, _, body = _request(f"{url}/api/predict", png(scans(1)[0]))
+    assert (card["task"], card["positive"], card["thresholds"]) == ("multilabel", None, thresholds)
+    assert status == 200, body
+    answer = json.loads(body)
+    assert "label" not in answer and answer["labels"] == ["atelectasis", "nodule"]
+    bars = answer["probabilities"]
+    assert [(b["class"], b["threshold"], b["found"]) for b in bars] == [
+        ("atelectasis", 0.0, True), ("effusion", 1.5, False), ("nodule", 0.0, True)
+    ]  # fmt: skip
+    assert abs(sum(b["probability"] for b in bars) - 1) > 1e-3  # sigmoids, not a softmax
+    maps = answer["overlays"]  # one per label found, likeliest first
+    assert sorted(m["class"] for m in maps) == ["atelectasis", "nodule"]
+    ranked = sorted(bars[0::2], key=lambda b: -b["probability"])
+    assert [m["class"] for m in maps] == [b["class"] for b in ranked]
+    for found in maps:
+        png_bytes = base64.b64decode(found["overlay"].removeprefix("data:image/png;base64,"))
+        assert Image.open(io.BytesIO(png_bytes)).size == (32, 32)
+
+
+@pytest.mark.parametrize(("threshold", "label"), [(0.0, "cancer"), (1.5, "benign")])
+def test_a_binary_model_answers_the_positive_class_against_its_threshold(
+    tmp_path, threshold, label
+):
+    from tests.serve._tiny import BINARY, png, scans
+
+    task = {"kind": "binary", "positive": "cancer"}
+    options = {"classes": BINARY, "task": task, "thresholds": {"cancer": threshold}}
+    with _tiny_app(tmp_path, **options) as url:
+        card = json.loads(_request(f"{url}/api/model")[2])
+        status, _, body = _request(f"{url}/api/predict", png(scans(1)[0]))
+    assert (card["task"], card["positive"]) == ("binary", "cancer")
+    assert card["thresholds"] == {"cancer": threshold}
+    assert status == 200, body
+    answer = json.loads(body)
+    assert (answer["label"], answer["positive"], answer["threshold"]) == (
+        label, "cancer", threshold
+    )  # fmt: skip
+    probabilities = {p["class"]: p["probability"] for p in answer["probabilities"]}
+    assert answer["confidence"] == probabilities[label]
+    assert answer["overlay"].startswith("data:image/png;base64,")
