@@ -61,6 +61,7 @@ def episode_train(cell: Cell, data: Dataset, *, episode: int = 1) -> np.ndarray 
         return draw_episode(
             data.indices("train"), data.source.records["label"].to_numpy(),
             classes=data.source.classes, seed=episode_seed(cell, episode),
+            targets=data.source.targets,
             shots=cell.shots, fraction=cell.fraction,
         )  # fmt: skip
     except DataError as exc:

@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from benchmark.errors import ModelError
+from benchmark.errors import MedbenchError, ModelError
 from benchmark.models._names import CONFIG_FILE
+from benchmark.tasks import Task, create_task, list_tasks
 
-__all__ = ["KINDS", "ServedTask"]
+__all__ = ["ServedTask"]
 
-KINDS = ("multiclass", "binary", "ordinal", "multilabel")
 DEFAULT_THRESHOLD = 0.5  # a binary or multi-label model saved without thresholds
 
 
@@ -30,19 +30,25 @@ class ServedTask:
     kind: str
     classes: list[str]
     thresholds: dict[str, float] = field(default_factory=dict)
+    task: Task = field(default_factory=create_task)  # what the model's logits mean
 
     @classmethod
     def from_config(cls, config: dict) -> ServedTask:
         """The task recorded in a model's config; a config without ``task`` is multiclass.
         A kind or threshold this version cannot read raises :class:`ModelError`."""
         classes = [str(name) for name in config["classes"]]
-        task = config.get("task") or "multiclass"
-        kind = task if isinstance(task, str) else task.get("kind", "multiclass")
-        if kind not in KINDS:
+        recorded = config.get("task") or "multiclass"
+        kind = recorded if isinstance(recorded, str) else recorded.get("kind", "multiclass")
+        kinds = [t.name for t in list_tasks()]
+        if kind not in kinds:
             raise ModelError(
-                f"{CONFIG_FILE}: task kind '{kind}' is not one of {', '.join(KINDS)}: the "
+                f"{CONFIG_FILE}: task kind '{kind}' is not one of {', '.join(kinds)}: the "
                 "model was saved by a newer medbench; predict with that version."
             )
+        try:
+            task = create_task(recorded)
+        except MedbenchError as exc:
+            raise ModelError(f"{CONFIG_FILE}: {exc}") from None
         if kind == "binary" and len(classes) != 2:
             raise ModelError(
                 f"{CONFIG_FILE}: a binary model needs two classes [negative, positive], but "
@@ -60,11 +66,11 @@ class ServedTask:
                 f"thresholds for {expected}: fix `thresholds` in {CONFIG_FILE}."
             )
         thresholds = {name: float(given.get(name, t)) for name, t in decided.items()}
-        return cls(kind=kind, classes=classes, thresholds=thresholds)
+        return cls(kind=kind, classes=classes, thresholds=thresholds, task=task)
 
     @property
     def multilabel(self) -> bool:
-        return self.kind == "multilabel"
+        return self.task.multilabel
 
     @property
     def positive(self) -> str | None:
@@ -73,8 +79,7 @@ class ServedTask:
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """N × outputs logits → probabilities: a sigmoid per label, else a softmax."""
-        logits = logits.float()
-        return logits.sigmoid() if self.multilabel else logits.softmax(dim=1)
+        return self.task.probabilities(logits.float())
 
     def decisions(self, probs: np.ndarray) -> np.ndarray:
         """N × classes probabilities → N × classes booleans: the labels at or above their
