@@ -38,7 +38,10 @@ from benchmark.track import metric_column, tag_column
 
 __all__ = ["LEAKS_HELP", "NOT_WORSE_HELP", "TABLES", "build_table"]
 
-NOT_WORSE_HELP = "≈best: not significantly worse than the best cell of its dataset (McNemar, Holm)"
+NOT_WORSE_HELP = (
+    "≈best: not significantly worse than the best cell of its dataset (McNemar on accuracy; "
+    "binary: DeLong on AUROC; multi-label: paired bootstrap of the macro AUROC; Holm)"
+)
 LEAKS_HELP = (
     "test_leaks: test images that duplicate, or share a patient with, training or validation "
     "images; their scores may be inflated (`medbench data audit`; `audit.on_leak: drop`)"

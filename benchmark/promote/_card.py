@@ -103,7 +103,10 @@ def model_card(
     lines += ["", f"Chosen by `{metric}` among the suite's cells of this dataset."]
     if verdict is not None:
         if verdict.get("not_worse_than_best"):
-            lines.append("≈best: not significantly worse than the best cell (McNemar, Holm).")
+            lines.append(
+                "≈best: not significantly worse than the best cell (McNemar on accuracy; "
+                "AUROC for binary and multi-label tasks; Holm)."
+            )
         else:
             p = as_number(verdict.get("p_vs_best"))
             shown = "" if math.isnan(p) else f" (p = {p:.3g})"

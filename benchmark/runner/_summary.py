@@ -4,17 +4,31 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pandas as pd
 
 from benchmark import track
-from benchmark.evaluate import error_overlap, overlap_figure, paired_tests
+from benchmark.evaluate import error_overlap, overlap_figure, paired_auroc_tests, paired_tests
 from benchmark.runner._context import Context
 from benchmark.suite import Suite
 
+# what the verdicts rank by and test, per task: the tasks decided at a threshold are compared
+# by AUROC (DeLong's test for one binary label; a paired bootstrap of the macro AUROC for
+# several labels), the others by accuracy (McNemar's test)
+TESTS = {
+    "binary": ("test/auroc_macro", "DeLong (AUROC), Holm-adjusted"),
+    "multilabel": (
+        "test/auroc_macro",
+        "paired bootstrap of the macro AUROC (the same resamples for every cell), Holm-adjusted",
+    ),
+}
+DEFAULT_TEST = ("test/accuracy", "McNemar, Holm-adjusted")
+
 
 def summarise_suite(suite: Suite, context: Context) -> None:
-    """Suite-level analyses over the latest finished cells: paired McNemar tests (Holm) and
-    error overlap, per dataset, on the suite's ``summary`` run."""
+    """Suite-level analyses over the latest finished cells, per dataset, on the suite's
+    ``summary`` run: paired tests between its cells (Holm) and which cells are not
+    significantly worse than the best, and (one class per image) the error overlap."""
     runs = context.store.cell_runs(suite.name)
     by_dataset = runs.groupby(track.tag_column("dataset")) if not runs.empty else []
     groups = [(dataset, group) for dataset, group in by_dataset if len(group) >= 2]
@@ -23,39 +37,45 @@ def summarise_suite(suite: Suite, context: Context) -> None:
     alpha = suite.evaluate.alpha
     with context.store.start_summary_run(context.experiment_id, suite=suite.name) as run:
         for dataset, group in groups:
-            correct = {}
-            for _, row in group.iterrows():
-                text = context.store.artifact_text(row["run_id"], "eval/predictions.csv")
-                predictions = pd.read_csv(io.StringIO(text))
-                correct[row[track.tag_column("cell")]] = pd.Series(
-                    (predictions["true"] == predictions["pred"]).to_numpy(), index=predictions["id"]
-                )
-            table = pd.DataFrame(correct).dropna()  # images every cell was tested on
-            matrix = paired_tests(table)
-            accuracy = dict(
-                zip(
-                    group[track.tag_column("cell")],
-                    group[track.metric_column("test/accuracy")],
-                    strict=True,
-                )
-            )
-            best = max(accuracy, key=accuracy.__getitem__)
+            config = suite.datasets.get(str(dataset))
+            kind = config.task.kind if config is not None else "multiclass"
+            cells = list(group[track.tag_column("cell")])
+            predictions = {
+                cell: pd.read_csv(io.StringIO(
+                    context.store.artifact_text(run_id, "eval/predictions.csv")
+                )).set_index("id")
+                for cell, run_id in zip(cells, group["run_id"], strict=True)
+            }  # fmt: skip
+            common = sorted(set.intersection(*(set(p.index) for p in predictions.values())))
+            predictions = {cell: p.loc[common] for cell, p in predictions.items()}
+            metric, test = TESTS.get(kind, DEFAULT_TEST)
+            folder = f"analysis/{dataset}"
+            if kind in TESTS:
+                matrix = _auroc_tests(predictions, kind=kind, seed=suite.seed)
+                run.log_text(matrix.to_csv(), f"{folder}/auroc_holm_p.csv")
+            else:
+                matrix = paired_tests(pd.DataFrame(_correct(predictions)))
+                run.log_text(matrix.to_csv(), f"{folder}/mcnemar_holm_p.csv")
+            scores = dict(zip(cells, group[track.metric_column(metric)], strict=True))
+            best = max(scores, key=scores.__getitem__)
+            name = metric.removeprefix("test/")
             verdicts = {
                 cell: {
-                    "accuracy": accuracy[cell],
+                    name: scores[cell],
                     "p_vs_best": float(matrix.loc[best, cell]),
                     "not_worse_than_best": cell == best or float(matrix.loc[best, cell]) >= alpha,
                 }
                 for cell in matrix.columns
             }
-            per_image, counts = error_overlap(table)
-            folder = f"analysis/{dataset}"
-            run.log_text(matrix.to_csv(), f"{folder}/mcnemar_holm_p.csv")
             run.log_dict(
-                {"best": best, "alpha": alpha, "test": "McNemar, Holm-adjusted",
-                 "images": len(table), "cells": verdicts},
+                {"best": best, "alpha": alpha, "metric": metric, "test": test,
+                 "images": len(common), "cells": verdicts},
                 f"{folder}/paired_tests.json",
             )  # fmt: skip
+            if kind == "multilabel":
+                continue  # "wrong" has no single meaning with several labels per image
+            table = pd.DataFrame(_correct(predictions))
+            per_image, counts = error_overlap(table)
             run.log_text(per_image.to_csv(index=False), f"{folder}/error_overlap.csv")
             run.log_dict(counts, f"{folder}/error_overlap_counts.json")
             run.log_figure(
@@ -63,3 +83,30 @@ def summarise_suite(suite: Suite, context: Context) -> None:
                 f"{folder}/error_overlap.png",
             )
             run.log_metrics({f"{dataset}/{k}": v for k, v in counts.items()})
+
+
+def _correct(predictions: dict[str, pd.DataFrame]) -> dict[str, pd.Series]:
+    """Per cell, whether it got each test image right (its decided class is the true one)."""
+    return {cell: p["true"] == p["pred"] for cell, p in predictions.items()}
+
+
+def _auroc_tests(predictions: dict[str, pd.DataFrame], *, kind: str, seed: int) -> pd.DataFrame:
+    """Holm-adjusted p-values of equal AUROC between every two cells, from their test
+    predictions (the labels read from ``true`` and ``missing``, the scores from ``p_*``)."""
+    first = next(iter(predictions.values()))
+    columns = [c for c in first.columns if c.startswith("p_")]
+    names = [c.removeprefix("p_") for c in columns]
+    if kind == "binary":  # the positive class is the second (``classes[1]``)
+        targets = (first["true"] == names[1]).to_numpy(float)
+        scores = {cell: p[columns[1]].to_numpy() for cell, p in predictions.items()}
+    else:
+        targets = np.stack([_has(first["true"], n) for n in names], axis=1).astype(float)
+        missing = np.stack([_has(first.get("missing", first["true"] * 0), n) for n in names], 1)
+        targets[missing] = np.nan
+        scores = {cell: p[columns].to_numpy() for cell, p in predictions.items()}
+    return paired_auroc_tests(targets, scores, seed=seed)
+
+
+def _has(joined: pd.Series, name: str) -> np.ndarray:
+    """Whether ``name`` is among each row's ``|``-joined labels."""
+    return joined.fillna("").astype(str).map(lambda text: name in text.split("|")).to_numpy()
