@@ -113,6 +113,8 @@ def index_dataset(
         bad_files=bad_files,
         notes=source.notes,
         groups=linked,
+        targets=source.targets,
+        classes=source.classes,
     )
     if report.test_leaks:
         message = (
