@@ -303,7 +303,7 @@ def make_source(
 
     A multi-label dataset gives ``classes`` and ``targets`` (one row per row of ``rows``,
     no ``label`` needed: it becomes the summary of the present labels); ``boxes`` are keyed
-    by each image's path."""
+    by each image's path (as a string)."""
     import pandas as pd
 
     if not rows:

@@ -147,7 +147,7 @@ def nih_chestxray14(root: Path, options: NihOptions) -> Source:
             notes.append(f"{left} image(s) of other views than {options.views} left out")
         table = table[view.isin(options.views)]
     listed = set(table["Image Index"])
-    on_disk = table["Image Index"].isin(files).to_numpy()
+    on_disk = np.array([name in files for name in table["Image Index"]], dtype=bool)
     if absent := sorted(listed - set(files)):
         shown = ", ".join(absent[:5]) + (", …" if len(absent) > 5 else "")
         notes.append(f"{len(absent)} image(s) listed in {entries.name} not on disk: {shown}")
@@ -227,7 +227,7 @@ def _official_split(top: Path, names: pd.Series, notes: list[str]) -> list[str]:
 
 def _boxes(
     path: Path, files: dict[str, Path], classes: set[str], notes: list[str]
-) -> dict[Path, list[Box]] | None:
+) -> dict[str, list[Box]] | None:
     """The boxes of BBox_List_2017.csv (header ``Bbox [x,y,w,h]`` spread over four
     columns) by image file, for the findings kept."""
     if not path.is_file():
@@ -243,7 +243,7 @@ def _boxes(
             "Use the box list as downloaded, or set `options.boxes: false`."
         )
     name_at, label_at = header.index("Image Index"), header.index("Finding Label")
-    boxes: dict[Path, list[Box]] = {}
+    boxes: dict[str, list[Box]] = {}
     bad = 0
     for row in rows[1:]:
         try:
@@ -254,7 +254,7 @@ def _boxes(
             continue
         label = _BOX_NAMES.get(label, label)
         if name in files and label in classes:
-            boxes.setdefault(files[name], []).append(Box(x, y, w, h, label, BOX_FRAME))
+            boxes.setdefault(str(files[name]), []).append(Box(x, y, w, h, label, BOX_FRAME))
     if bad:
         notes.append(f"{bad} row(s) of {path.name} without four numbers left out")
     return boxes
