@@ -327,6 +327,16 @@ def test_csv_label_columns_with_uncertain_and_blank_values(tmp_path):
         get_layout("csv").options(label_columns=["a"], label_separator="|")
 
 
+def test_csv_options_dump_only_the_multilabel_settings_in_use():
+    options = get_layout("csv").options
+    assert set(options().model_dump()) == {"labels", "group", "dicom", "manifest"}  # as before
+    assert "label_separator" in options(label_separator="|").model_dump()
+    dumped = options(label_columns=["A"], uncertain="ones").model_dump()
+    assert options.model_validate(dumped) == options(label_columns=["A"], uncertain="ones")
+    with pytest.raises(ValidationError, match="apply to `label_columns`"):
+        options(uncertain="ones")
+
+
 def test_csv_label_separator(tmp_path):
     root = _manifest(tmp_path, [{"label": "Mass|Effusion"}, {"label": ""}, {"label": " Mass "}])
     source = _source(root, "csv", label_separator="|")

@@ -40,7 +40,7 @@ _PATIENT = re.compile(r"(patient\d+)")
 _VIEW = "Frontal/Lateral"
 
 
-class ChexpertOptions(LayoutOptions, ObservationOptions):
+class ChexpertOptions(ObservationOptions, LayoutOptions):
     findings: list[str] | Literal["competition"] | None = Field(
         None,
         description="keep these observations as the labels (default: all 14), or "

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import Field, field_validator, model_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from benchmark.data.files import is_image_file
 from benchmark.data.layouts._base import (
@@ -97,7 +103,7 @@ def imagefolder(root: Path, options: LayoutOptions) -> Source:
     )
 
 
-class CsvOptions(LayoutOptions, ObservationOptions):
+class CsvOptions(ObservationOptions, LayoutOptions):
     manifest: str = Field(
         "manifest.csv", description="the CSV under root: path,label[,split][,group]"
     )
@@ -118,7 +124,21 @@ class CsvOptions(LayoutOptions, ObservationOptions):
     def _one_way(self) -> CsvOptions:
         if self.label_columns is not None and self.label_separator is not None:
             raise ValueError("give either `label_columns` or `label_separator`, not both")
+        if self.label_columns is None and {"uncertain", "blank"} & self.model_fields_set:
+            raise ValueError("`uncertain` and `blank` apply to `label_columns`: give them too")
         return self
+
+    @model_serializer(mode="wrap")
+    def _single_label_as_before(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Only the settings in use are dumped: a single-label manifest's options as before
+        multi-label ones existed (they are part of a cell's configuration and its hash)."""
+        data = handler(self)
+        if self.label_columns is None:
+            for key in ("label_columns", "uncertain", "blank"):
+                data.pop(key, None)
+        if self.label_separator is None:
+            data.pop("label_separator", None)
+        return data
 
 
 def write_csv(w: PhantomWriter) -> None:
