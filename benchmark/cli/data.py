@@ -141,7 +141,8 @@ def inspect(
     layout: Annotated[str, typer.Option(help="Layout (`medbench list layouts`).")] = "imagefolder",
     format: Annotated[Format, typer.Option(help="table, or json (a stable shape).")] = Format.table,
 ) -> None:
-    """Count images per split and class, with their sizes and modes; list unreadable files."""
+    """Count images per split and class (multi-label: per label present), with their sizes
+    and modes; list unreadable files."""
     from benchmark.console import progress_bar
     from benchmark.data import create_source, default_cache, scan
 
@@ -156,12 +157,22 @@ def inspect(
         mode=facts["mode"],
         error=facts["error"],
     )
-    ok = records[records["error"].isna()]
+    readable = records["error"].isna().to_numpy()
+    ok = records[readable]
+    splits = _nested_counts(ok, ["split", "label"])
+    if source.targets is not None:  # multi-label: per label, the images where it is present
+        import pandas as pd
+
+        splits = source.subset(readable).counts()
+        ok = pd.concat(
+            [ok[source.targets[readable, j] == 1.0].assign(label=c)
+             for j, c in enumerate(source.classes)]
+        )  # fmt: skip
     result = {
         "layout": layout,
         "root": str(path),
-        "images": len(ok),
-        "splits": _nested_counts(ok, ["split", "label"]),
+        "images": int(readable.sum()),
+        "splits": splits,
         "sizes": _nested_counts(ok, ["split", "label", "size"]),
         "modes": _nested_counts(ok, ["split", "label", "mode"]),
         "bad_files": [
@@ -229,12 +240,13 @@ def render_inspection(result: dict[str, typing.Any], *, console: Console = conso
         out.add_column(name, justify="right" if name == "images" else "left")
     for split, classes in result["splits"].items():
         for label, count in classes.items():
-            sizes = result["sizes"][split][label]
+            sizes = result["sizes"].get(split, {}).get(label, {})
             common = sorted(sizes.items(), key=lambda kv: -kv[1])
             text = ", ".join(f"{s} ×{n}" for s, n in common[:3])
             if len(common) > 3:
                 text += f", … ({len(common)} sizes)"
-            modes = ", ".join(f"{m} ×{n}" for m, n in result["modes"][split][label].items())
+            found = result["modes"].get(split, {}).get(label, {})
+            modes = ", ".join(f"{m} ×{n}" for m, n in found.items())
             out.add_row(split, label, str(count), text, modes)
     print_table(out)
     for bad in result["bad_files"]:

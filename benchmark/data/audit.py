@@ -217,13 +217,20 @@ def audit(
     bad_files: list[dict[str, str]] | None = None,
     notes: list[str] | tuple[str, ...] = (),
     groups: pd.Series | None = None,
+    targets: np.ndarray | None = None,
+    classes: list[str] | None = None,
 ) -> AuditReport:
     """Check a split dataset: duplicates within and across splits, patient groups across
     splits, test images that leak, class balance, odd sizes and modes. ``groups`` is
-    :func:`link_groups` of the records when the caller has it already."""
+    :func:`link_groups` of the records when the caller has it already. A multi-label
+    dataset gives its ``targets`` and ``classes``: the balance is then per label present."""
     split = pd.Series(split.to_numpy(), index=records.index)
     report = AuditReport(images=len(records), bad_files=list(bad_files or []), notes=list(notes))
-    table = pd.crosstab(split, records["label"])
+    if targets is not None:
+        present = pd.DataFrame(np.asarray(targets) == 1.0, columns=classes, index=records.index)
+        table = present.groupby(split).sum()
+    else:
+        table = pd.crosstab(split, records["label"])
     report.splits = {s: {k: int(v) for k, v in row.items()} for s, row in table.iterrows()}
 
     linked = link_groups(records.assign(group=records["id"]), pairs)  # duplicates only

@@ -58,12 +58,17 @@ class ImageCache:
     # --- preprocessed arrays -------------------------------------------------------------
 
     @staticmethod
-    def key(ops: Sequence[Op], size: int, *, dicom: DicomOptions | None = None) -> str:
+    def key(
+        ops: Sequence[Op], size: int, *, dicom: DicomOptions | None = None, gray: bool = False
+    ) -> str:
         """Names one preprocessing: the op list, the final size and the ops' version (and
-        how DICOM files are read, when that is not the default)."""
+        how DICOM files are read, when that is not the default; ``gray`` when colour files
+        are read as grey)."""
         parts: list = [OPS_VERSION, [list(op) for op in ops], size]
         if dicom is not None and dicom != DicomOptions():
             parts.append(dicom.model_dump(mode="json"))
+        if gray:
+            parts.append("gray")
         recipe = json.dumps(parts, sort_keys=True)
         return hashlib.sha256(recipe.encode()).hexdigest()[:16]
 

@@ -28,7 +28,7 @@ class ImageSet:
     """Preprocessed images of one dataset at one size, aligned with its source records."""
 
     images: torch.Tensor  # uint8, N × C × H × W (C is 1 for grayscale data, else 3)
-    labels: torch.Tensor  # int64, N
+    labels: torch.Tensor  # int64, N; multi-label: float32, N × L (NaN: missing)
     masks: torch.Tensor | None  # bool, N × H × W, where the layout provides lesion masks
     classes: list[str]
     ids: list[str]
@@ -62,7 +62,7 @@ def load_images(
     A file that cannot be decoded is an error here: the runner audits and drops them first.
     """
     n = len(source)
-    recipe = ImageCache.key(ops, size, dicom=source.dicom)
+    recipe = ImageCache.key(ops, size, dicom=source.dicom, gray=source.gray)
 
     def prepare(i: int) -> tuple[np.ndarray, np.ndarray | None]:
         sha, data = (keys[i], None) if keys is not None else source.content(i)
@@ -101,8 +101,11 @@ def load_images(
     if any(m is not None for m in masks):
         empty = np.zeros((size, size), dtype=bool)
         mask_tensor = torch.from_numpy(np.stack([empty if m is None else m for m in masks]))
-    index = {name: k for k, name in enumerate(source.classes)}
-    labels = torch.tensor([index[label] for label in source.records["label"]], dtype=torch.long)
+    if source.targets is not None:
+        labels = torch.from_numpy(np.array(source.targets, dtype=np.float32))
+    else:
+        index = {name: k for k, name in enumerate(source.classes)}
+        labels = torch.tensor([index[label] for label in source.records["label"]], dtype=torch.long)
     return ImageSet(
         images=stacked,
         labels=labels,

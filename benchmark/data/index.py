@@ -104,7 +104,7 @@ def index_dataset(
         official_val=config.split.official_val,
         folds=config.split.folds,
         fold=config.split.fold,
-        targets=getattr(source, "targets", None),
+        targets=source.targets,
     )
     report = audit(
         records,
@@ -114,6 +114,8 @@ def index_dataset(
         bad_files=bad_files,
         notes=source.notes,
         groups=linked,
+        targets=source.targets,
+        classes=source.classes,
     )
     if report.test_leaks:
         message = (

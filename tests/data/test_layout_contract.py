@@ -23,16 +23,15 @@ def _check_well_formed(source: Source) -> None:
     assert records["id"].is_unique and len(source) > 0
     assert set(records["split"]) <= {"", *SPLIT_NAMES.values()}
     assert records["group"].astype(bool).all()  # every image in a group (its own at least)
-    if source.targets is None:
+    if source.multilabel:  # targets N × L over the labels; the label column summarises them
+        assert source.targets.dtype == np.float32
+        assert source.targets.shape == (len(source), len(source.classes))
+        assert len(set(source.classes)) == len(source.classes)
+        present = [{c for c, t in zip(source.classes, row, strict=True) if t == 1} for row in
+                   source.targets]  # fmt: skip
+        assert [set(filter(None, label.split("|"))) for label in records["label"]] == present
+    else:
         assert source.classes == sorted(records["label"].unique())
-        return
-    # multi-label: a column per class; the label names the present ones in class order
-    assert source.targets.dtype == np.float32
-    assert source.targets.shape == (len(source), len(source.classes))
-    assert set(np.unique(source.targets[~np.isnan(source.targets)])) <= {0.0, 1.0}
-    present = [[c for c, t in zip(source.classes, row, strict=True) if t == 1]
-               for row in source.targets]  # fmt: skip
-    assert list(records["label"]) == ["|".join(names) for names in present]
 
 
 def _check_readable(source: Source) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 from pydantic import BaseModel
 
 from benchmark.data.dicom import patient_id
@@ -21,8 +22,10 @@ from benchmark.data.layouts import (  # noqa: F401 (register)
     brain,
     breast,
     cervical,
+    chexpert,
     generic,
     lung,
+    nih,
     synthetic_chest,
 )
 from benchmark.data.layouts._base import (
@@ -34,6 +37,7 @@ from benchmark.data.layouts._base import (
     Source,
     is_mask,
 )
+from benchmark.data.layouts._labels import Box, label_summary
 from benchmark.data.layouts._synth import write_synthetic
 from benchmark.data.layouts.generic import SyntheticOptions
 from benchmark.errors import DataError
@@ -42,6 +46,7 @@ __all__ = [
     "MASK_SUFFIX",
     "SPLIT_NAMES",
     "SYNTH_LAYOUTS",
+    "Box",
     "Layout",
     "LayoutOptions",
     "Source",
@@ -82,6 +87,8 @@ def create_source(layout: str, root: Path | None, *, options: BaseModel | None =
     if getattr(options, "group", "layout") == "patient_id":
         source = _patient_groups(source, layout)
     source = _rename(source, getattr(options, "labels", {}))
+    if source.multilabel:
+        return _note_labels_per_split(source)
     _check_classes_per_split(source, layout)
     return source
 
@@ -95,8 +102,41 @@ def _rename(source: Source, labels: dict[str, str]) -> Source:
             f"options.labels renames {unknown}, which the dataset does not have; its classes "
             f"are {source.classes}."
         )
+    if source.targets is not None:
+        return _rename_columns(source, source.targets, labels)
     records = source.records.assign(label=source.records["label"].replace(labels))
     return replace(source, records=records, classes=sorted(records["label"].unique()))
+
+
+def _rename_columns(source: Source, targets: np.ndarray, labels: dict[str, str]) -> Source:
+    """Multi-label: rename the label columns; columns given one name become one (present
+    where any is, absent where any is observed absent, else missing)."""
+    names = [labels.get(name, name) for name in source.classes]
+    classes = list(dict.fromkeys(names))
+    targets = np.stack(
+        [
+            np.fmax.reduce(targets[:, [j for j, n in enumerate(names) if n == name]], axis=1)
+            for name in classes
+        ],
+        axis=1,
+    ).astype(np.float32)
+    records = source.records.assign(label=label_summary(targets, classes))
+    return replace(source, records=records, classes=classes, targets=targets)
+
+
+def _note_labels_per_split(source: Source) -> Source:
+    """Multi-label: a label without a positive image in an official split is noted, not an
+    error (the metrics leave such a label out and name it)."""
+    records = source.records
+    counts = source.counts()
+    empty = [
+        f"'{label}' has no positive image in the {split} split"
+        for split, per in counts.items()
+        if split in set(records["split"]) - {""}
+        for label, n in per.items()
+        if not n
+    ]
+    return replace(source, notes=source.notes + tuple(empty)) if empty else source
 
 
 def _patient_groups(source: Source, layout: str) -> Source:

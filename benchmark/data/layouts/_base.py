@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,6 +23,7 @@ from benchmark.data.files import (
     is_image_file,
     walk_files,
 )
+from benchmark.data.layouts._labels import Box, box_mask, label_summary
 from benchmark.errors import DataError
 from benchmark.registry import Registry
 
@@ -44,11 +46,23 @@ NO_SPLIT = "all"  # how counts name the images of a dataset without official spl
 _SPLIT_ORDER = {"train": 0, "val": 1, "test": 2}
 
 
-def split_counts(records: pd.DataFrame) -> Counts:
+def split_counts(
+    records: pd.DataFrame,
+    targets: np.ndarray | None = None,
+    classes: Sequence[str] = (),
+) -> Counts:
     """Images per official split and class (``all`` where the dataset has no split), the
-    way ``medbench data synth`` and ``medbench data inspect`` report them."""
+    way ``medbench data synth`` and ``medbench data inspect`` report them; with multi-label
+    ``targets``, the images per split where each of ``classes`` is present (0 included)."""
     counts: Counts = {}
     splits = records["split"].replace("", NO_SPLIT)
+    if targets is not None:
+        present = np.asarray(targets) == 1.0
+        for split in splits.unique():
+            rows = (splits == split).to_numpy()
+            per = present[rows].sum(axis=0)
+            counts[str(split)] = {str(c): int(n) for c, n in zip(classes, per, strict=True)}
+        return dict(sorted(counts.items(), key=lambda kv: (_SPLIT_ORDER.get(kv[0], 3), kv[0])))
     for (split, label), n in records.groupby([splits, "label"]).size().items():
         counts.setdefault(str(split), {})[str(label)] = int(n)
     return dict(sorted(counts.items(), key=lambda kv: (_SPLIT_ORDER.get(kv[0], 3), kv[0])))
@@ -62,9 +76,13 @@ class Source:
 
     Files are decoded when needed, DICOM ones as ``dicom`` says; in-memory datasets give
     ``render`` instead of paths. ``notes`` say what was found but left out (copies,
-    unlabelled folders, links). A multi-label dataset has ``targets`` (float32 N × L: 1
-    present, 0 absent, NaN unknown; its columns are ``classes``) and a ``label`` that joins
-    the present ones with ``|`` in class order (empty for none).
+    unlabelled folders, links, listed images absent on disk).
+
+    A multi-label dataset has ``targets``: float32 N × L, 1.0 present, 0.0 absent, NaN
+    missing, its columns ``classes``; ``label`` then holds the present labels joined by
+    ``|`` in class order (``""`` for none). ``boxes`` (by image id) are lesion boxes, read
+    as the mask of an image without a mask file. ``gray``: every image is grey, the few
+    stored in colour (RGBA) are read as one channel.
     """
 
     records: pd.DataFrame
@@ -73,18 +91,21 @@ class Source:
     fingerprint: str = ""  # identifies rendered content (the generator's settings)
     notes: tuple[str, ...] = ()
     dicom: DicomOptions | None = None  # None: DicomOptions' defaults
-    targets: np.ndarray | None = None  # multi-label: float32 N × L (1, 0, NaN)
+    targets: np.ndarray | None = None  # multi-label: float32 N × L (NaN: missing)
+    boxes: Mapping[str, Sequence[Box]] | None = None
+    gray: bool = False
+
+    def __len__(self) -> int:
+        return len(self.records)
 
     @property
     def multilabel(self) -> bool:
         return self.targets is not None
 
-    def __len__(self) -> int:
-        return len(self.records)
-
     def counts(self) -> Counts:
-        """Images per official split and class (see :func:`split_counts`)."""
-        return split_counts(self.records)
+        """Images per official split and class, or per label present (see
+        :func:`split_counts`)."""
+        return split_counts(self.records, self.targets, self.classes)
 
     def content(self, i: int) -> tuple[str, bytes | None]:
         """``(sha256, file bytes)`` of image ``i``; rendered images have no bytes, and their
@@ -105,7 +126,12 @@ class Source:
         mask = decode_image(Path(mask_path).read_bytes()) > 127 if mask_path else None
         if mask is not None and mask.ndim == 3:
             mask = np.asarray(mask.any(axis=2))
-        return decode_image(data, dicom=self.dicom), mask
+        image = decode_image(data, dicom=self.dicom)
+        if self.gray and image.ndim == 3:
+            image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        if mask is None and self.boxes and (boxes := self.boxes.get(self.records["id"].iat[i])):
+            mask = box_mask(boxes, image.shape)
+        return image, mask
 
     def subset(self, keep: np.ndarray) -> Source:
         """The same source restricted to the rows where ``keep`` is true."""
@@ -118,7 +144,7 @@ class Source:
             def render(i: int) -> tuple[np.ndarray, np.ndarray | None]:
                 return parent(int(positions[i]))
 
-        targets = None if self.targets is None else self.targets[np.asarray(keep, dtype=bool)]
+        targets = self.targets[np.asarray(keep)] if self.targets is not None else None
         return replace(self, records=records, render=render, targets=targets)
 
 
@@ -267,14 +293,26 @@ def make_source(
     *,
     expected: str,
     notes: Iterable[str] = (),
+    classes: Sequence[str] | None = None,
+    targets: np.ndarray | None = None,
+    boxes: Mapping[str, Sequence[Box]] | None = None,
+    gray: bool = False,
 ) -> Source:
     """Rows of ``label``, ``split``, ``path`` (and optionally ``group``, ``mask``) → Source,
-    with ids relative to ``root``. An image's group defaults to the image itself."""
+    with ids relative to ``root``. An image's group defaults to the image itself.
+
+    A multi-label dataset gives ``classes`` and ``targets`` (one row per row of ``rows``,
+    no ``label`` needed: it becomes the summary of the present labels); ``boxes`` are keyed
+    by each image's path (as a string)."""
     import pandas as pd
 
     if not rows:
         raise DataError(f"no images found under {root}; expected {expected}.")
     table = pd.DataFrame(rows)
+    if targets is not None:
+        targets = np.asarray(targets, dtype=np.float32)
+        table["label"] = label_summary(targets, classes or [])
+        table["_row"] = np.arange(len(table))
     table["id"] = [Path(p).relative_to(root).as_posix() for p in table["path"]]
     table["path"] = table["path"].map(str)
     for column in ("split", "group", "mask"):
@@ -282,6 +320,20 @@ def make_source(
             table[column] = ""
     table["mask"] = table["mask"].map(str)
     table["group"] = table["group"].where(table["group"].astype(bool), table["id"])
+    if boxes is not None:
+        ids = dict(zip(table["path"], table["id"], strict=True))
+        boxes = {ids[str(path)]: kept for path, kept in boxes.items() if str(path) in ids}
     table = table.sort_values("id", kind="stable").reset_index(drop=True)
+    if targets is not None:
+        return Source(
+            records=table[RECORD_COLUMNS],
+            classes=list(classes or []),
+            notes=tuple(notes),
+            targets=targets[table["_row"].to_numpy()],
+            boxes=boxes,
+            gray=gray,
+        )
     classes = sorted(table["label"].unique())
-    return Source(records=table[RECORD_COLUMNS], classes=classes, notes=tuple(notes))
+    return Source(
+        records=table[RECORD_COLUMNS], classes=classes, notes=tuple(notes), boxes=boxes, gray=gray
+    )

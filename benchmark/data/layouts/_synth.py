@@ -10,7 +10,7 @@ the extra ones apart by a colour tint.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import cv2
@@ -18,6 +18,7 @@ import numpy as np
 
 from benchmark.data.dicom import write_dicom
 from benchmark.data.layouts._base import LAYOUTS, Counts, split_counts
+from benchmark.data.layouts._labels import targets_of
 from benchmark.data.phantoms import render_phantom
 from benchmark.errors import DataError
 
@@ -30,7 +31,8 @@ _TINTS = [(1.0, 1.0, 1.0), (1.0, 0.75, 0.85), (0.8, 0.9, 1.0), (1.0, 0.95, 0.7),
 
 class PhantomWriter:
     """Renders phantoms and writes them under ``out``; ``counts`` are the images the
-    layout's reader will find (with its default options), per official split and class."""
+    layout's reader will find (with its default options), per official split and class
+    (multi-label: per split and label present)."""
 
     def __init__(
         self,
@@ -49,11 +51,14 @@ class PhantomWriter:
         self.suffix = suffix  # the file format of writers without one of their own ("": theirs)
         self.test_count = max(1, round(per_class * test_fraction)) if per_class > 1 else 0
         self.progress, self.total, self.done = progress, 0, 0
-        self._found: list[tuple[str, str]] = []
+        self._found: list[tuple[str, str | frozenset[str]]] = []
+        self.labels: tuple[str, ...] | None = None
 
-    def expect(self, files: int) -> None:
-        """How many files ``write`` will be called for (the progress bar's total)."""
+    def expect(self, files: int, *, labels: Sequence[str] | None = None) -> None:
+        """How many files ``write`` will be called for (the progress bar's total), and for
+        a multi-label dataset its ``labels`` (each write then names the labels present)."""
         self.total = files
+        self.labels = tuple(labels) if labels is not None else None
 
     def is_test(self, k: int) -> bool:
         """Whether a class's ``k``-th image goes to the official test split."""
@@ -75,26 +80,50 @@ class PhantomWriter:
             image = np.clip(image[..., None] * colour, 0, 255).astype(np.uint8)
         return image, mask
 
+    def chest(self, index: int, present: Iterable[int], *, labels: int) -> np.ndarray:
+        """A grey chest radiograph-like image (lungs, spine, heart, noise) with a bright
+        patch for each ``present`` finding (of ``labels``), each in a place of its own."""
+        size = self.size
+        rng = np.random.default_rng([self.seed, index, 7])
+        image = np.full((size, size), 40, np.float32)
+        yy, xx = np.mgrid[0:size, 0:size] / size
+        for cx in (0.3, 0.7):  # the lungs
+            lung = ((xx - cx) / 0.17) ** 2 + ((yy - 0.5) / 0.33) ** 2 < 1
+            image[lung] = 25
+        image[np.abs(xx - 0.5) < 0.05] = 150  # the spine
+        image[((xx - 0.56) / 0.14) ** 2 + ((yy - 0.66) / 0.12) ** 2 < 1] = 120  # the heart
+        for k in present:
+            angle = 2 * np.pi * k / max(labels, 1)
+            cx, cy = 0.5 + 0.3 * np.cos(angle), 0.5 + 0.3 * np.sin(angle)
+            patch = ((xx - cx) ** 2 + (yy - cy) ** 2) < (0.06 + 0.02 * self.difficulty) ** 2
+            image[patch] += 90 * (1.0 - 0.6 * self.difficulty)
+        image += rng.normal(0, 6 + 20 * self.difficulty, image.shape)
+        return np.clip(image, 0, 255).astype(np.uint8)
+
     def write(
         self,
         path: Path,
         image: np.ndarray,
         *,
-        label: str | None = None,
+        label: str | Iterable[str] | None = None,
         split: str = "",
         patient: str = "",
     ) -> None:
-        """Write ``image`` (RGB or gray; ``.dcm`` as a DICOM slice of ``patient``). The
-        reader finds it as ``label`` in the official ``split`` (``""``: none); without a
-        label, it is a file the reader leaves out."""
+        """Write ``image`` (RGB, RGBA or gray; ``.dcm`` as a DICOM slice of ``patient``).
+        The reader finds it as ``label`` (multi-label: the labels present, any iterable) in
+        the official ``split`` (``""``: none); without a label, it is a file the reader
+        leaves out."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
+        if image.ndim == 3 and image.shape[2] == 4:
+            bgr = cv2.cvtColor(image, cv2.COLOR_RGBA2BGRA)
+        else:
+            bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
         if path.suffix == ".dcm":
             write_dicom(path, image, patient=patient or path.stem, instance=self.done + 1)
         elif not cv2.imwrite(str(path), bgr):
             raise DataError(f"cannot write {path}.")
         if label is not None:
-            self._found.append((split, label))
+            self._found.append((split, label if isinstance(label, str) else frozenset(label)))
         self.done += 1
         if self.progress is not None:
             self.progress(self.done, self.total)
@@ -102,7 +131,11 @@ class PhantomWriter:
     def counts(self) -> Counts:
         import pandas as pd
 
-        return split_counts(pd.DataFrame(self._found, columns=["split", "label"]))
+        found = pd.DataFrame(self._found, columns=["split", "label"])
+        if self.labels is None:
+            return split_counts(found)
+        targets = targets_of(found["label"], self.labels)
+        return split_counts(found, targets, self.labels)
 
 
 WriteTree = Callable[[PhantomWriter], None]

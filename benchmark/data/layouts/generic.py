@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from benchmark.data.files import is_image_file
 from benchmark.data.layouts._base import (
@@ -18,9 +25,13 @@ from benchmark.data.layouts._base import (
     make_source,
     register,
 )
+from benchmark.data.layouts._labels import ObservationOptions, observations, targets_of
 from benchmark.data.layouts._synth import PhantomWriter
 from benchmark.data.phantoms import CLASSES, render_phantom
 from benchmark.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class SyntheticOptions(LayoutOptions):
@@ -92,10 +103,42 @@ def imagefolder(root: Path, options: LayoutOptions) -> Source:
     )
 
 
-class CsvOptions(LayoutOptions):
+class CsvOptions(ObservationOptions, LayoutOptions):
     manifest: str = Field(
         "manifest.csv", description="the CSV under root: path,label[,split][,group]"
     )
+    label_columns: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="multi-label: one column per label (instead of `label`), each 1, 0, -1 "
+        "(uncertain) or blank, as `uncertain` and `blank` say",
+    )
+    label_separator: str | None = Field(
+        None,
+        min_length=1,
+        description="multi-label: the `label` column lists the labels present split by this "
+        '(e.g. "|"; empty: none)',
+    )
+
+    @model_validator(mode="after")
+    def _one_way(self) -> CsvOptions:
+        if self.label_columns is not None and self.label_separator is not None:
+            raise ValueError("give either `label_columns` or `label_separator`, not both")
+        if self.label_columns is None and {"uncertain", "blank"} & self.model_fields_set:
+            raise ValueError("`uncertain` and `blank` apply to `label_columns`: give them too")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _single_label_as_before(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Only the settings in use are dumped: a single-label manifest's options as before
+        multi-label ones existed (they are part of a cell's configuration and its hash)."""
+        data = handler(self)
+        if self.label_columns is None:
+            for key in ("label_columns", "uncertain", "blank"):
+                data.pop(key, None)
+        if self.label_separator is None:
+            data.pop("label_separator", None)
+        return data
 
 
 def write_csv(w: PhantomWriter) -> None:
@@ -129,19 +172,22 @@ def csv(root: Path, options: CsvOptions) -> Source:
         )
     table = pd.read_csv(manifest, dtype=str, keep_default_na=False)
     table.columns = [c.strip().lower() for c in table.columns]
-    missing = [c for c in ("path", "label") if c not in table.columns]
+    columns = [c.strip().lower() for c in options.label_columns or ["label"]]
+    missing = [c for c in ("path", *columns) if c not in table.columns]
     if missing:
         raise DataError(
             f"{manifest}: missing column(s) {missing}; found {list(table.columns)}. Expected "
-            "path,label and optionally split,group."
+            f"path,{','.join(columns)} and optionally split,group."
         )
+    multilabel = options.label_columns is not None or options.label_separator is not None
     problems = []
     rows = []
+    kept = []
     top = root.resolve()
     for line, record in enumerate(table.to_dict("records"), start=2):
         path = (manifest.parent / record["path"].strip()).resolve()
         split = record.get("split", "").strip().lower()
-        if not record["label"].strip():
+        if not multilabel and not record["label"].strip():
             problems.append(f"line {line}: empty label")
         elif not path.is_relative_to(top):
             problems.append(f"line {line}: {record['path']} lies outside {root}")
@@ -152,14 +198,37 @@ def csv(root: Path, options: CsvOptions) -> Source:
         else:
             rows.append(
                 {
-                    "label": record["label"].strip(),
+                    "label": record.get("label", "").strip(),
                     "split": SPLIT_NAMES.get(split, ""),
                     "group": record.get("group", "").strip(),
                     "path": path,
                 }
             )
+            kept.append(line - 2)
+    classes, targets = None, None
+    if multilabel:
+        classes, targets = _multilabel(table, options, problems)
+        targets = targets[kept]
     if problems:
         shown = "\n  ".join(problems[:10])
         more = f"\n  … and {len(problems) - 10} more" if len(problems) > 10 else ""
         raise DataError(f"{manifest} has {len(problems)} bad row(s):\n  {shown}{more}")
-    return make_source(top, rows, expected=f"rows in {manifest}")
+    return make_source(top, rows, expected=f"rows in {manifest}", classes=classes, targets=targets)
+
+
+def _multilabel(
+    table: pd.DataFrame, options: CsvOptions, problems: list[str]
+) -> tuple[list[str], np.ndarray]:
+    """The labels and targets of a multi-label manifest: one column per label (1, 0, -1,
+    blank), or the label column split by ``options.label_separator``."""
+    if options.label_columns is not None:
+        values = table[[c.strip().lower() for c in options.label_columns]]
+        targets, bad = observations(values, uncertain=options.uncertain, blank=options.blank)
+        problems += [f"{b} (expected 1, 0, -1 or empty)" for b in bad]
+        return [c.strip() for c in options.label_columns], targets
+    present = [
+        {part.strip() for part in value.split(options.label_separator) if part.strip()}
+        for value in table["label"]
+    ]
+    classes = sorted(set().union(*present))
+    return classes, targets_of(present, classes)
