@@ -42,8 +42,8 @@ def evaluate_multilabel(
     each joined with ``|``, beside one ``p_<label>`` column per label.
     """
     targets, probs = np.asarray(targets, float), np.asarray(probs, float)
-    thresholds = np.asarray(thresholds, float)
-    seen, present, decision = ~np.isnan(targets), targets == 1, probs >= thresholds
+    cut = np.asarray(thresholds, float)
+    seen, present, decision = ~np.isnan(targets), targets == 1, probs >= cut
     m: dict[str, float] = {}
     report: dict[str, Any] = {}
     notes: list[str] = []
@@ -52,7 +52,7 @@ def evaluate_multilabel(
     for k, name in enumerate(labels):
         y, p, d = present[seen[:, k], k], probs[seen[:, k], k], decision[seen[:, k], k]
         n_pos, n_obs = int(y.sum()), len(y)
-        per: dict[str, float] = {"threshold": thresholds[k], "support": n_pos}
+        per: dict[str, float] = {"threshold": float(cut[k]), "support": n_pos}
         if n_obs:
             per |= {"prevalence": n_pos / n_obs, "ece": label_ece(y, p)}
         per |= {key: v for key, v in operating_point(y, d).items() if "pv" not in key}
@@ -77,15 +77,15 @@ def evaluate_multilabel(
         y, p = present[:, scored][mask], probs[:, scored][mask]
         d = decision[:, scored][mask]
         m |= {
-            f"{stat}_macro": np.mean([m[f"{labels[k]}/{stat}"] for k in scored])
+            f"{stat}_macro": float(np.mean([m[f"{labels[k]}/{stat}"] for k in scored]))
             for stat in ("auroc", "average_precision", "f1")
         }
         m |= {
             "auroc_micro": skm.roc_auc_score(y, p),
             "average_precision_micro": skm.average_precision_score(y, p),
             "f1_micro": skm.f1_score(y, d, zero_division=0),
-            "ece": np.mean([m[f"{labels[k]}/ece"] for k in scored]),
-            "accuracy": np.mean(y == d),
+            "ece": float(np.mean([m[f"{labels[k]}/ece"] for k in scored])),
+            "accuracy": float(np.mean(y == d)),
         }
     predictions = pd.DataFrame(
         {
@@ -225,5 +225,5 @@ def _joined(mask: np.ndarray, labels: Sequence[str]) -> list[str]:
     _, first, which = np.unique(
         packed.view(f"V{packed.shape[1]}").ravel(), return_index=True, return_inverse=True
     )
-    names = np.array(["|".join(labels[k] for k in np.flatnonzero(mask[i])) for i in first])
+    names = np.array(["|".join(labels[int(k)] for k in np.flatnonzero(mask[i])) for i in first])
     return names[which.ravel()].tolist()
