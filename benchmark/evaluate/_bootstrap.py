@@ -13,6 +13,7 @@ from scipy.stats import rankdata
 __all__ = ["bootstrap_intervals", "intervals", "resample_chunks", "resample_weights", "resampled"]
 
 _CHUNK = 12_000_000  # resampled entries held at once per thread (rows × images × width)
+_ROWS = 128  # and at most this many resamples
 
 
 def bootstrap_intervals(
@@ -68,11 +69,11 @@ def resample_chunks(n: int, resamples: int, seed: int, *, width: int = 1) -> Ite
     """The bootstrap's draws of ``n`` images with replacement, ``resamples`` rows in all, in
     chunks small enough to hold (``width``: entries per image each chunk expands to).
 
-    When one chunk holds them all (small test sets) the rows are exactly
+    When one chunk holds them all (up to 128 resamples of a small test set) the rows are exactly
     ``default_rng(seed).integers(0, n, size=(resamples, n))``, as in :func:`bootstrap_intervals`.
     """
     rng = np.random.default_rng(seed)
-    rows = max(1, _CHUNK // max(1, n * width))
+    rows = max(1, min(_ROWS, _CHUNK // max(1, n * width)))
     for start in range(0, resamples, rows):
         yield rng.integers(0, n, size=(min(rows, resamples - start), n))
 
