@@ -16,6 +16,7 @@ import pandas as pd
 from scipy import sparse
 from sklearn import metrics as skm
 
+from benchmark.errors import MedbenchError
 from benchmark.evaluate._binary import operating_point
 from benchmark.evaluate._bootstrap import intervals, resample_weights, resampled
 from benchmark.evaluate._metrics import Evaluation
@@ -43,6 +44,13 @@ def evaluate_multilabel(
     """
     targets, probs = np.asarray(targets, float), np.asarray(probs, float)
     cut = np.asarray(thresholds, float)
+    shape = (len(ids), len(labels))
+    if not (targets.shape == probs.shape == shape and cut.shape == (len(labels),)):
+        raise MedbenchError(
+            f"a multi-label evaluation needs N × L targets and probabilities and L thresholds "
+            f"(N = {len(ids)} ids, L = {len(labels)} labels), but got targets {targets.shape}, "
+            f"probabilities {probs.shape} and {cut.size} thresholds."
+        )
     seen, present, decision = ~np.isnan(targets), targets == 1, probs >= cut
     m: dict[str, float] = {}
     report: dict[str, Any] = {}
@@ -55,7 +63,8 @@ def evaluate_multilabel(
         per: dict[str, float] = {"threshold": float(cut[k]), "support": n_pos}
         if n_obs:
             per |= {"prevalence": n_pos / n_obs, "ece": label_ece(y, p)}
-        per |= {key: v for key, v in operating_point(y, d).items() if "pv" not in key}
+        rates = operating_point(y, d)
+        per |= {key: rates[key] for key in ("sensitivity", "specificity") if key in rates}
         if 0 < n_pos < n_obs:
             scored.append(k)
             per |= {
@@ -144,7 +153,7 @@ def multilabel_intervals(
     decision = probs[:, scored] >= np.asarray(thresholds, float)[scored]
     y = present[:, scored]
     cells = np.concatenate([y & decision & mask, ~y & decision & mask, y & ~decision & mask], 1)
-    cells = sparse.csr_matrix(cells.T.astype(float))  # 3S × images: the weight of each
+    cells = sparse.csr_matrix(cells.T.astype(float))  # 3S × images: where each count comes from
 
     def measure(idx: np.ndarray) -> dict[str, np.ndarray]:
         weights = resample_weights(idx, n)

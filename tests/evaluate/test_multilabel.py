@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
+from benchmark.errors import MedbenchError
 from benchmark.evaluate import (
     evaluate_multilabel,
     label_ece,
@@ -183,3 +184,9 @@ def test_intervals_are_the_same_on_any_number_of_threads(predictions):
         for t in (1, 2)
     )
     assert one == two
+
+
+def test_mismatched_shapes_are_refused(predictions):
+    targets, probs = predictions
+    with pytest.raises(MedbenchError, match="N × L targets and probabilities and L thresholds"):
+        evaluate_multilabel(targets, probs, labels=LABELS, ids=[""] * 120, thresholds=[0.5])
