@@ -25,7 +25,7 @@ class Metric:
     key: str  # the MLflow metric key, or a template of a family of keys
     title: str  # what a table or a figure calls it
     higher_is_better: bool | None  # None: not ranked (counts, settings, ROAD's signed score)
-    unit: str = ""  # "", "s", "ms", "min", "img/s", "parameters", "GMACs", "images"
+    unit: str = ""  # "", "s", "ms", "img/s", "parameters", "GMACs", "images", "labels", "grades"
 
     def matches(self, key: str) -> bool:
         return _pattern(self.key).fullmatch(key) is not None
@@ -43,12 +43,31 @@ _SCORES = (  # (name, title): test scores in [0, 1], higher is better
     ("auroc_macro", "AUROC (macro)"),
     ("mcc", "Matthews correlation"),
     ("kappa", "Cohen's kappa"),
+    # binary tasks: threshold-free, and at the operating point
+    ("auroc", "AUROC"),
+    ("average_precision", "average precision"),
+    ("sensitivity", "sensitivity"),
+    ("specificity", "specificity"),
+    ("ppv", "positive predictive value"),
+    ("npv", "negative predictive value"),
+    # multi-label tasks: over the labels with both classes in the test split
+    ("auroc_micro", "AUROC (micro)"),
+    ("average_precision_macro", "average precision (macro)"),
+    ("average_precision_micro", "average precision (micro)"),
+    ("f1_micro", "F1 (micro)"),
+    # ordinal tasks
+    ("kappa_quadratic", "quadratic-weighted kappa"),
+    ("accuracy_within_1", "accuracy within one grade"),
 )
 
 CATALOGUE: tuple[Metric, ...] = (
     *(Metric(f"test/{name}", title, True) for name, title in _SCORES),
     Metric("test/ece", "expected calibration error", False),
     Metric("test/log_loss", "log loss", False),
+    Metric("test/mae", "mean absolute error", False, "grades"),
+    Metric("test/threshold", "decision threshold (chosen on validation)", None),
+    Metric("test/labels_scored", "labels with both classes in test", None, "labels"),
+    Metric("test/labels_left_out", "labels left out (one class in test)", None, "labels"),
     Metric("test/{score}_std", "standard deviation across seeds or episodes", False),
     Metric("test/{score}_ci_low", "interval, lower bound", None),
     Metric("test/{score}_ci_high", "interval, upper bound", None),
@@ -62,6 +81,12 @@ CATALOGUE: tuple[Metric, ...] = (
     Metric("test/{class}/sensitivity", "sensitivity of a class", True),
     Metric("test/{class}/specificity", "specificity of a class", True),
     Metric("test/{class}/auroc", "AUROC of a class against the rest", True),
+    Metric("test/{class}/average_precision", "average precision of a label", True),
+    Metric("test/{class}/ece", "expected calibration error of a label", False),
+    Metric("test/{class}/threshold", "decision threshold of a label", None),
+    Metric("test/{class}/prevalence", "share of a label's observed test images", None),
+    Metric("test/{class}/auroc_ci_low", "interval of a label's AUROC, lower bound", None),
+    Metric("test/{class}/auroc_ci_high", "interval of a label's AUROC, upper bound", None),
     Metric("test/{class}/support", "test images of a class", None, "images"),
     Metric("train/loss", "training loss", False),
     Metric("train/lr", "learning rate", None),
@@ -71,6 +96,7 @@ CATALOGUE: tuple[Metric, ...] = (
     Metric("val/loss", "validation loss", False),
     Metric("val/accuracy", "validation accuracy", True),
     Metric("val/f1_weighted", "validation F1 (weighted)", True),
+    Metric("val/auroc_macro", "validation AUROC (macro)", True),
     Metric("params/total", "parameters", False, "parameters"),
     Metric("params/trainable", "trainable parameters", False, "parameters"),
     Metric("params/backbone", "backbone parameters", False, "parameters"),

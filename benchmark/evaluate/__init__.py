@@ -1,7 +1,17 @@
-"""Evaluation: metrics, bootstrap intervals, paired tests, error overlap, cost and latency."""
+"""Evaluation: metrics (multiclass, binary at an operating point, multi-label, ordinal),
+thresholds, bootstrap intervals, paired tests, error overlap, cost and latency."""
 
+from benchmark.evaluate._binary import binary_intervals, evaluate_binary, operating_point
 from benchmark.evaluate._bootstrap import bootstrap_intervals
-from benchmark.evaluate._compare import error_overlap, holm, mcnemar, overlap_figure, paired_tests
+from benchmark.evaluate._compare import (
+    delong_test,
+    error_overlap,
+    holm,
+    mcnemar,
+    overlap_figure,
+    paired_auroc_tests,
+    paired_tests,
+)
 from benchmark.evaluate._cost import (
     count_gmacs,
     environment,
@@ -16,20 +26,43 @@ from benchmark.evaluate._metrics import (
     expected_calibration_error,
     score,
 )
+from benchmark.evaluate._multilabel import (
+    evaluate_multilabel,
+    label_ece,
+    multilabel_intervals,
+    multilabel_val_scores,
+)
+from benchmark.evaluate._ordinal import evaluate_ordinal, ordinal_intervals, ordinal_metrics
+from benchmark.evaluate._thresholds import RULES, choose_threshold, choose_thresholds
 
 __all__ = [
+    "RULES",
     "Evaluation",
+    "binary_intervals",
     "bootstrap_intervals",
+    "choose_threshold",
+    "choose_thresholds",
     "confusion_figure",
     "count_gmacs",
+    "delong_test",
     "environment",
     "error_overlap",
     "evaluate",
+    "evaluate_binary",
+    "evaluate_multilabel",
+    "evaluate_ordinal",
     "expected_calibration_error",
     "holm",
+    "label_ece",
     "mcnemar",
     "measure_latency",
+    "multilabel_intervals",
+    "multilabel_val_scores",
+    "operating_point",
+    "ordinal_intervals",
+    "ordinal_metrics",
     "overlap_figure",
+    "paired_auroc_tests",
     "paired_tests",
     "peak_memory_mb",
     "reset_peak_memory",

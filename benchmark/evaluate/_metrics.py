@@ -21,6 +21,7 @@ class Evaluation:
     confusion: np.ndarray
     report: dict[str, Any]
     predictions: pd.DataFrame
+    notes: tuple[str, ...] = ()  # what a reader should know: e.g. labels left out of the means
 
 
 def score(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -38,10 +39,15 @@ def evaluate(
     classes: list[str],
     ids: list[str],
     prefix: str = "test/",
+    y_pred: np.ndarray | None = None,
 ) -> Evaluation:
-    """Score class probabilities ``probs`` (N × K) against integer labels ``y_true``."""
+    """Score class probabilities ``probs`` (N × K) against integer labels ``y_true``.
+
+    The decision is the most probable class unless ``y_pred`` gives another (a binary
+    task's operating point); the threshold-free metrics (log loss, AUROC, ECE) read ``probs``.
+    """
     y_true = np.asarray(y_true)
-    y_pred = probs.argmax(axis=1)
+    y_pred = probs.argmax(axis=1) if y_pred is None else np.asarray(y_pred)
     labels = list(range(len(classes)))
     m: dict[str, float] = {"accuracy": skm.accuracy_score(y_true, y_pred)}
     for avg in ("weighted", "macro"):
@@ -90,7 +96,7 @@ def evaluate(
             "id": ids,
             "true": [classes[i] for i in y_true],
             "pred": [classes[i] for i in y_pred],
-            "confidence": probs.max(axis=1),
+            "confidence": probs[np.arange(len(y_pred)), y_pred],  # of the class predicted
             **{f"p_{name}": probs[:, k] for k, name in enumerate(classes)},
         }
     )
