@@ -113,10 +113,8 @@ class RichReporter(Reporter):
         elif outcome.status == "failed":
             self.progress.console.print(f"[red]✗ {cell.name} failed:[/] {outcome.error}")
         else:
-            m = outcome.metrics
             self.progress.console.print(
-                f"[green]✓[/] {cell.name}: test accuracy {m['test/accuracy']:.3f}, "
-                f"F1 {m['test/f1_weighted']:.3f} in {outcome.seconds:.1f}s"
+                f"[green]✓[/] {cell.name}: {outcome.scores} in {outcome.seconds:.1f}s"
             )
 
 

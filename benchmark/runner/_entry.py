@@ -61,11 +61,7 @@ class LineReporter(Reporter):
         elif outcome.status == "skipped":
             line = f"↷ {cell.name}: already finished (run {outcome.run_id})"
         else:
-            m = outcome.metrics
-            line = (
-                f"✓ {cell.name}: test accuracy {m['test/accuracy']:.3f}, "
-                f"F1 {m['test/f1_weighted']:.3f} in {outcome.seconds:.1f}s"
-            )
+            line = f"✓ {cell.name}: {outcome.scores} in {outcome.seconds:.1f}s"
         err_console.print(line, highlight=False, markup=False)
 
 
