@@ -29,6 +29,7 @@ class Predictor(Protocol):
     def classes(self) -> list[str]: ...
     def prepare(self, image: Path) -> torch.Tensor: ...
     def probabilities(self, images: Sequence[torch.Tensor]) -> np.ndarray: ...
+    def targets(self, probs: np.ndarray) -> list[int]: ...
     def overlay(self, image: torch.Tensor, *, target: int, method: str) -> np.ndarray: ...
     def normalized(self, batch: torch.Tensor) -> torch.Tensor: ...
 
@@ -50,7 +51,8 @@ class ImageExplanation:
 def explain_images(
     predictor: Predictor, paths: Sequence[Path], *, method: str = "gradcam", stages: bool = False
 ) -> Iterator[ImageExplanation]:
-    """Each image's explanation for its predicted class, one at a time (a folder of
+    """Each image's explanation for its predicted class (at its threshold for a binary
+    model; a multi-label model's likeliest label found), one at a time (a folder of
     thousands holds one figure at a time): ``method``'s overlay and, with ``stages``, the
     Grad-CAM of every stage; an image that cannot be read gives its error instead."""
     names = [name for name, _ in stage_layers(predictor.model)] if stages else []
@@ -61,7 +63,7 @@ def explain_images(
             yield ImageExplanation(path, error=str(exc))
             continue
         probs = predictor.probabilities([image])[0]
-        pred = int(probs.argmax())
+        pred = predictor.targets(probs)[0]  # the decided class (first found label)
         found = ImageExplanation(
             path,
             predicted=predictor.classes[pred],

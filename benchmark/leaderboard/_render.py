@@ -42,7 +42,8 @@ def format_cell(value: object, column: Column) -> str:
 
 def cell_texts(board: Board) -> pd.DataFrame:
     """Every value as shown: units' digits, a dash for missing."""
-    return board.frame.apply(lambda s: s.map(lambda v: format_cell(v, board.columns[s.name])))
+    texts = board.frame.apply(lambda s: s.map(lambda v: format_cell(v, board.columns[s.name])))
+    return texts.astype(object if board.frame.empty else texts.dtypes)  # an empty table: text
 
 
 def format_table(board: Board | pd.DataFrame, fmt: str) -> str:
