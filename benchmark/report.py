@@ -178,7 +178,9 @@ def _confusion_grid(store: track.Store, runs: pd.DataFrame):
             data = json.loads(store.artifact_text(run["run_id"], "eval/confusion_matrix.json"))
         except Exception:  # an older run without it
             continue
-        matrices.append((_label(run), data["classes"], np.asarray(data["matrix"])))
+        matrix = np.asarray(data["matrix"])
+        if matrix.ndim == 2:  # a multi-label cell's 2 × 2 per label is not one matrix
+            matrices.append((_label(run), data["classes"], matrix))
     if not matrices:
         return None
     cols = min(3, len(matrices))

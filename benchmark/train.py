@@ -175,7 +175,7 @@ def fit(
     optimizer = create_optimizer(trainable, config, device=device)
     step = _Step(net, loss_fn, optimizer, model=model, config=config, channels_last=channels_last)
     stopping = config.early_stopping if val is not None else None
-    monitor: str = (stopping.monitor if stopping else None) or "val/f1_weighted"
+    monitor: str = (stopping.monitor if stopping else None) or task.objective
     if val is None:
         monitor = "train/loss"
     maximize = bool(higher_is_better(monitor))

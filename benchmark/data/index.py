@@ -5,7 +5,7 @@ audit``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ from benchmark.data.layouts import Source, create_source, get_layout
 from benchmark.data.splits import assign_splits
 from benchmark.errors import DataError
 from benchmark.suite._schema import AuditConfig, DatasetConfig
+from benchmark.tasks import Task, create_task
 
 __all__ = ["IndexedDataset", "index_dataset"]
 
@@ -33,6 +34,7 @@ class IndexedDataset:
     split: pd.Series  # train / val / test per record (or "dropped": a test leak left out)
     keys: list[str]  # content hash per record (the cache key)
     report: AuditReport
+    task: Task = field(default_factory=create_task)  # the source's classes in its order
 
     def split_table(self) -> pd.DataFrame:
         """One row per image: id, label, official split, group, assigned split, sha256."""
@@ -69,10 +71,14 @@ def index_dataset(
     split keeps them together; test images that still leak (official splits) are warned
     about, dropped from the test split, or fail the run, as ``policy.on_leak`` says.
     ``progress(done, total)`` follows the scan; ``warn`` hears what was left out.
+    The dataset's task is checked against what the layout found before anything is read
+    (one class an image or several; a binary task's two classes), and orders its classes.
     """
     warn = warn or (lambda message: None)
     options = get_layout(config.layout).options.model_validate(config.options)
     source = create_source(config.layout, config.root, options=options)
+    task = create_task(config.task.model_dump())
+    source = _fit_task(source, task, where=f"datasets.{name}.task")
     facts = scan(source, cache=cache, progress=progress)
     bad = facts["error"].notna().to_numpy()
     bad_files = [
@@ -129,4 +135,49 @@ def index_dataset(
             split = split.where(~records["id"].isin(report.test_leaks), "dropped")
             message += "; dropped from the test split"
         warn(message)
-    return IndexedDataset(source, split, list(facts["sha256"]), report)
+    _check_val(source, split, task, name=name, warn=warn)
+    return IndexedDataset(source, split, list(facts["sha256"]), report, task)
+
+
+def _fit_task(source: Source, task: Task, *, where: str) -> Source:
+    """``source`` with its classes in ``task``'s order, or a ``DataError`` saying why the
+    task does not fit what the layout found."""
+    if source.multilabel != task.multilabel:
+        found = "several labels per image" if source.multilabel else "one class per image"
+        fix = (
+            "set `task: multilabel`."
+            if source.multilabel
+            else "use `task: multiclass`, `binary` or `ordinal`, or a multi-label layout."
+        )
+        raise DataError(f"{where}: '{task.name}' does not fit the dataset, whose layout "
+                        f"gives {found}: {fix}")  # fmt: skip
+    return replace(source, classes=task.classes(source.classes, where=where))
+
+
+def _check_val(source: Source, split: pd.Series, task: Task, *, name: str,
+               warn: Callable[[str], None]) -> None:  # fmt: skip
+    """A task that decides at thresholds chosen on the validation split needs both answers
+    there: a binary task's two classes (else a ``DataError``), each label's presence and
+    absence (else a warning: that label keeps 0.5)."""
+    if not task.thresholded:
+        return
+    val = (split == "val").to_numpy()
+    if not task.multilabel:
+        missing = sorted(set(source.classes) - set(source.records["label"][val]))
+        if missing:
+            raise DataError(
+                f"dataset '{name}': the val split has no image of {missing}, so the binary "
+                "task's threshold cannot be chosen on it: raise `split.val_fraction`, or keep "
+                "`split.stratify: true`."
+            )
+        return
+    targets = source.targets[val] if source.targets is not None else np.zeros((0, 0))
+    seen = ~np.isnan(targets)
+    both = [(targets[seen[:, k], k] == 1).any() and (targets[seen[:, k], k] == 0).any()
+            for k in range(targets.shape[1])]  # fmt: skip
+    lacking = [label for label, ok in zip(source.classes, both, strict=True) if not ok]
+    if lacking:
+        warn(
+            f"dataset '{name}': {lacking} lack positive or negative images in the val split: "
+            "their thresholds stay at 0.5 and they do not count in val/auroc_macro"
+        )

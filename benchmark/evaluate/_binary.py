@@ -106,6 +106,7 @@ def binary_intervals(
         }
 
     values = resampled(measure, n, resamples=resamples, seed=seed)
+    values["auroc_macro"] = values["auroc"]  # as the metric itself: tables work across tasks
     return intervals(values, level=level, prefix=prefix)
 
 

@@ -178,7 +178,8 @@ def multilabel_intervals(
 def multilabel_val_scores(targets: np.ndarray, probs: np.ndarray) -> dict[str, float]:
     """The validation numbers tracked every epoch, at 0.5, over observed entries: label-wise
     ``accuracy``, ``f1_weighted`` (each label's F1 weighted by its positives) and
-    ``auroc_macro`` over the labels with both classes (absent when none has)."""
+    ``auroc_macro`` over the labels with both classes (NaN when none has: a monitor that
+    never improves, never a missing key)."""
     targets, probs = np.asarray(targets, float), np.asarray(probs, float)
     seen, present, decision = ~np.isnan(targets), targets == 1, probs >= 0.5
     out = {"accuracy": float(np.mean(present[seen] == decision[seen])) if seen.any() else 0.0}
@@ -191,8 +192,7 @@ def multilabel_val_scores(targets: np.ndarray, probs: np.ndarray) -> dict[str, f
             aurocs.append(skm.roc_auc_score(y, p))
     total = sum(supports)
     out["f1_weighted"] = float(np.dot(f1s, supports) / total) if total else 0.0
-    if aurocs:
-        out["auroc_macro"] = float(np.mean(aurocs))
+    out["auroc_macro"] = float(np.mean(aurocs)) if aurocs else float("nan")
     return out
 
 

@@ -49,9 +49,11 @@ def explain_cell(
     config: ExplainConfig,
     title: str,
     seed: int = 0,
+    preds: np.ndarray | None = None,
 ) -> CellExplanation:
     """Galleries and quality scores of every method for a trained model on (part of) its
-    test split.
+    test split; ``preds`` are the classes the model decided (default: the likeliest; a
+    binary task's at its threshold).
 
     ``images`` are the uint8 test images (normalised with ``mean``/``std`` only where a map
     is computed), ``probs`` the model's test probabilities. Maps for quality are computed for
@@ -71,7 +73,7 @@ def explain_cell(
         )  # fmt: skip
 
     out = CellExplanation()
-    preds = probs.argmax(axis=1)
+    preds = probs.argmax(axis=1) if preds is None else np.asarray(preds)
     n = min(len(images), config.max_images)
     chosen = np.random.default_rng(seed).permutation(len(images))[:n]
     sample = inputs(chosen)
@@ -138,15 +140,22 @@ def explain_labels(
     config: ExplainConfig,
     title: str,
     seed: int = 0,
+    thresholds: list[float] | None = None,
 ) -> CellExplanation:
     """:func:`explain_cell` for a multi-label model (``targets`` and ``probs`` N × L): one
-    map per present label. For each label, the test images where it is present are
-    explained with the model's output for that label read as a two-class one (absent,
-    present: a softmax over ``(0, logit)`` is its sigmoid), so every method, quality score
-    and gallery works unchanged. Each score is the mean over the labels explained (image
-    counts: their sum); galleries and maps are kept per label (``cams/<label>/…``)."""
+    map per present label, found where its probability reaches its threshold (default
+    0.5). For each label, the test images where it is present are explained with the
+    model's output for that label read as a two-class one (absent, present: a softmax over
+    ``(0, logit)`` is its sigmoid), so every method, quality score and gallery works
+    unchanged. Each score is the mean over the labels explained (image
+    counts: their sum); galleries and maps are kept per label (``cams/<label>/…``). A slow
+    method's ``budget_s`` is shared by the labels."""
     out = CellExplanation()
     scores: dict[str, list[float]] = {}
+    explained = [k for k in range(len(labels)) if (targets[:, k] == 1).any()]
+    share = config.model_copy(
+        update={"stages": False, "budget_s": config.budget_s / max(len(explained), 1)}
+    )
     for k, label in enumerate(labels):
         present = np.flatnonzero(targets[:, k] == 1)
         if not len(present):
@@ -158,8 +167,8 @@ def explain_labels(
                 model, images=images[present], mean=mean, std=std,
                 labels=np.ones(len(present), dtype=np.int64), probs=np.stack([1 - p, p], 1),
                 masks=masks[present] if masks is not None else None,
-                classes=[f"no {label}", label], config=config.model_copy(update={"stages": False}),
-                title=f"{title}: {label}", seed=seed,
+                classes=[f"no {label}", label], config=share, title=f"{title}: {label}",
+                seed=seed, preds=(p >= (thresholds[k] if thresholds else 0.5)).astype(np.int64),
             )  # fmt: skip
         for key, value in found.metrics.items():
             scores.setdefault(key, []).append(value)

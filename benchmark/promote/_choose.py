@@ -14,9 +14,6 @@ from benchmark.metrics import higher_is_better
 from benchmark.track import metric_column, tag_column
 
 LATENCY = "latency/b1_mean_ms"
-DEFAULT_METRIC = "test/f1_weighted"
-# the tasks judged at a threshold are ranked by AUROC (their F1 depends on the threshold)
-TASK_METRICS = {"binary": "test/auroc_macro", "multilabel": "test/auroc_macro"}
 
 
 @dataclass(frozen=True)
@@ -45,8 +42,11 @@ def choose_champions(runs: pd.DataFrame, *, metric: str | None = None) -> list[C
 
 
 def _task_metric(group: pd.DataFrame) -> str:
+    """The ranking metric of the dataset's task (its runs' ``task`` tag; none: multiclass)."""
+    from benchmark.tasks import get_task
+
     tasks = group.get(tag_column("task"), pd.Series(dtype=str)).dropna()
-    return TASK_METRICS.get(str(tasks.iloc[-1]) if len(tasks) else "", DEFAULT_METRIC)
+    return get_task(str(tasks.iloc[-1]) if len(tasks) else "multiclass").ranking
 
 
 def _check_metric(runs: pd.DataFrame, metric: str) -> None:

@@ -106,6 +106,8 @@ def _tune_train_evaluate(
         metrics |= summarise_episodes(episodes, per_seed, level=cell.evaluate.level)
     else:
         metrics |= _aggregate(per_seed, cell.seeds)
+    # the thresholds logged are those the saved model (the first seed's) decides with
+    metrics |= {k: v for k, v in per_seed[0].items() if k.endswith("threshold")}
     metrics |= _model_cost(first[1].model, cell, context)
     metrics |= {f"data/{split}_images": len(data.indices(split)) for split in SPLITS}
     if explanation is not None:
@@ -245,10 +247,19 @@ def _explain(cell, trained, images, data, probs, labels, context):
         title=cell.name,
         seed=cell.seed,
     )
-    if data.task.multilabel:  # one map per present label
-        explanation = explain_labels(trained.model, targets=labels, labels=images.classes, **common)
+    thresholds = trained.thresholds or {}
+    if data.task.multilabel:  # one map per present label, decided at its threshold
+        explanation = explain_labels(
+            trained.model, targets=labels, labels=images.classes, **common,
+            thresholds=[thresholds.get(name, 0.5) for name in images.classes],
+        )  # fmt: skip
     else:
-        explanation = explain_cell(trained.model, labels=labels, classes=images.classes, **common)
+        positive = images.classes[-1]  # a binary task decides at its threshold
+        decided = probs[:, -1] >= thresholds.get(positive, 0.5)
+        preds = decided.astype(int) if positive in thresholds else None
+        explanation = explain_cell(
+            trained.model, labels=labels, classes=images.classes, preds=preds, **common
+        )
     explanation.warnings.extend(warnings)
     return explanation
 

@@ -32,15 +32,11 @@ class CellOutcome:
 
     @property
     def scores(self) -> str:
-        """The finished cell's headline test scores, as its task is judged: accuracy and
-        weighted F1 (one class per image), AUROC and the operating point (binary), macro
-        AUROC and F1 (multi-label)."""
-        single = (("accuracy", "test/accuracy"), ("F1", "test/f1_weighted"))
-        shown = {
-            "binary": (("AUROC", "test/auroc"), ("sensitivity", "test/sensitivity"),
-                       ("specificity", "test/specificity")),
-            "multilabel": (("macro AUROC", "test/auroc_macro"), ("macro F1", "test/f1_macro")),
-        }.get(self.cell.data.task.kind, single)  # fmt: skip
+        """The finished cell's headline test scores, as its task is judged (``headline``:
+        accuracy and F1; AUROC and the operating point; macro AUROC and F1)."""
+        from benchmark.tasks import get_task
+
+        shown = get_task(self.cell.data.task.kind).headline
         parts = [f"{name} {self.metrics[key]:.3f}" for name, key in shown if key in self.metrics]
         return "test " + ", ".join(parts) if parts else "no test scores"
 

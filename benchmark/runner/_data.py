@@ -3,7 +3,7 @@ then decoded once per image size and placed on the worker's device."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 
 from benchmark.data import (
     ImageCache,
@@ -13,19 +13,16 @@ from benchmark.data import (
     load_images,
     parse_op,
 )
-from benchmark.errors import DataError
 from benchmark.runner._context import Reporter
 from benchmark.suite import Cell
 from benchmark.suite._schema import AuditConfig, DatasetConfig
-from benchmark.tasks import Task, create_task
 
 
 @dataclass(frozen=True)
 class Dataset(IndexedDataset):
-    """An indexed dataset, its task (its classes in the order the task gives them) and what
-    one worker made of it: its images decoded per size (from ``cache``)."""
+    """An indexed dataset (its task too) and what one worker made of it: its images decoded
+    per size (from ``cache``)."""
 
-    task: Task = field(default_factory=create_task)
     cache: ImageCache | None = None
     images: dict[int, ImageSet] = field(default_factory=dict)  # by image size
 
@@ -39,10 +36,8 @@ def prepare_dataset(
     reporter: Reporter,
     cache: ImageCache | None = None,
 ) -> Dataset:
-    """Index dataset ``name`` (:func:`benchmark.data.index_dataset`), showing its progress
-    and warnings through ``reporter``; its classes ordered as its task needs them (binary:
-    the positive one last; ordinal: the grades in order)."""
-    task = create_task(config.task.model_dump())
+    """Index dataset ``name`` (:func:`benchmark.data.index_dataset`: its task checked, its
+    classes in the task's order), showing its progress and warnings through ``reporter``."""
     indexed = index_dataset(
         name,
         config,
@@ -52,20 +47,7 @@ def prepare_dataset(
         progress=lambda done, total: reporter.loading(f"checking {name}", done=done, total=total),
         warn=reporter.warning,
     )
-    where = f"datasets.{name}.task"
-    source = indexed.source
-    multilabel = source.multilabel
-    if multilabel != task.multilabel:
-        found = "several labels per image" if multilabel else "one class per image"
-        raise DataError(
-            f"{where}: '{task.name}' does not fit the dataset, whose layout gives {found}: "
-            + ("set `task: multilabel`." if multilabel else
-               "use `task: multiclass`, `binary` or `ordinal`, or a multi-label layout.")
-        )  # fmt: skip
-    ordered = replace(source, classes=task.classes(source.classes, where=where))
-    indexed = replace(indexed, source=ordered)
-    parts = {f.name: getattr(indexed, f.name) for f in fields(indexed)}
-    return Dataset(**parts, task=task, cache=cache)
+    return Dataset(**{f.name: getattr(indexed, f.name) for f in fields(indexed)}, cache=cache)
 
 
 def images_for(cell: Cell, data: Dataset, *, reporter: Reporter) -> ImageSet:

@@ -68,22 +68,30 @@ def episode_train(cell: Cell, data: Dataset, *, episode: int = 1) -> np.ndarray 
         raise DataError(f"cell {cell.name}: {exc}") from None
 
 
-def check_budgets(cells: Iterable[Cell], dataset: Callable[[str], Dataset]) -> None:
+def check_cells(cells: Iterable[Cell], dataset: Callable[[str], Dataset]) -> None:
     """Every cell's label budget fits its dataset's training split (a class with fewer
     images than ``shots`` fails here, before any run is created), and its strategy can fit
     that many images (kNN's k below them) and its dataset's task (one class per image, or
-    several)."""
-    from benchmark.strategies import create_strategy
+    several; a task deciding at thresholds chosen on val needs val out of the final
+    training)."""
+    from benchmark.strategies import create_strategy, list_strategies
 
     for cell in cells:
         data = dataset(cell.dataset)
         strategy = create_strategy(cell.strategy_kind, cell.strategy_config.options)
         try:
             if data.task.multilabel and not strategy.multilabel:
+                able = [s.name for s in list_strategies() if s.multilabel]
                 raise MedbenchError(
                     f"the '{cell.strategy_kind}' strategy needs one class per image, but "
                     f"dataset '{cell.dataset}' is multi-label: leave the cell out (`cells:`) "
-                    "or use finetune, linear_probe, partial, cost_sensitive or scratch."
+                    f"or use one of {able}."
+                )
+            if data.task.thresholded and cell.tune is not None and cell.tune.refit != "train":
+                raise MedbenchError(
+                    f"tune.refit: {cell.tune.refit} trains the final model on the val split, "
+                    f"where a {data.task.name} task chooses its thresholds: they would be "
+                    "chosen on training images. Use `tune.refit: train`."
                 )
             train = episode_train(cell, data)
             size = len(train) if train is not None else len(data.indices("train"))

@@ -8,27 +8,21 @@ import numpy as np
 import pandas as pd
 
 from benchmark import track
+from benchmark.errors import DataError
 from benchmark.evaluate import error_overlap, overlap_figure, paired_auroc_tests, paired_tests
 from benchmark.runner._context import Context
 from benchmark.suite import Suite
-
-# what the verdicts rank by and test, per task: the tasks decided at a threshold are compared
-# by AUROC (DeLong's test for one binary label; a paired bootstrap of the macro AUROC for
-# several labels), the others by accuracy (McNemar's test)
-TESTS = {
-    "binary": ("test/auroc_macro", "DeLong (AUROC), Holm-adjusted"),
-    "multilabel": (
-        "test/auroc_macro",
-        "paired bootstrap of the macro AUROC (the same resamples for every cell), Holm-adjusted",
-    ),
-}
-DEFAULT_TEST = ("test/accuracy", "McNemar, Holm-adjusted")
+from benchmark.tasks import get_task
 
 
 def summarise_suite(suite: Suite, context: Context) -> None:
     """Suite-level analyses over the latest finished cells, per dataset, on the suite's
     ``summary`` run: paired tests between its cells (Holm) and which cells are not
-    significantly worse than the best, and (one class per image) the error overlap."""
+    significantly worse than the best, and (one class per image) the error overlap. The
+    tasks decided at a threshold are compared by AUROC (their ``paired_test``: DeLong's
+    for a binary label, a paired bootstrap of the macro AUROC for several), the others by
+    accuracy (McNemar's test). A dataset whose test split cannot be compared so (a class
+    missing) is said in a warning; the others go on."""
     runs = context.store.cell_runs(suite.name)
     by_dataset = runs.groupby(track.tag_column("dataset")) if not runs.empty else []
     groups = [(dataset, group) for dataset, group in by_dataset if len(group) >= 2]
@@ -38,20 +32,26 @@ def summarise_suite(suite: Suite, context: Context) -> None:
     with context.store.start_summary_run(context.experiment_id, suite=suite.name) as run:
         for dataset, group in groups:
             config = suite.datasets.get(str(dataset))
-            kind = config.task.kind if config is not None else "multiclass"
+            task = get_task(config.task.kind if config is not None else "multiclass")
             cells = list(group[track.tag_column("cell")])
             predictions = {
-                cell: pd.read_csv(io.StringIO(
-                    context.store.artifact_text(run_id, "eval/predictions.csv")
-                )).set_index("id")
+                cell: pd.read_csv(
+                    io.StringIO(context.store.artifact_text(run_id, "eval/predictions.csv")),
+                    dtype={"id": str, "true": str, "pred": str, "missing": str},
+                    keep_default_na=False,  # class names such as "0", "1" or "NA" stay text
+                ).set_index("id")
                 for cell, run_id in zip(cells, group["run_id"], strict=True)
-            }  # fmt: skip
+            }
             common = sorted(set.intersection(*(set(p.index) for p in predictions.values())))
             predictions = {cell: p.loc[common] for cell, p in predictions.items()}
-            metric, test = TESTS.get(kind, DEFAULT_TEST)
+            metric = task.ranking if task.thresholded else "test/accuracy"
             folder = f"analysis/{dataset}"
-            if kind in TESTS:
-                matrix = _auroc_tests(predictions, kind=kind, seed=suite.seed)
+            if task.thresholded:
+                try:
+                    matrix = _auroc_tests(predictions, multilabel=task.multilabel, seed=suite.seed)
+                except DataError as exc:
+                    context.reporter.warning(f"dataset '{dataset}': no paired tests ({exc})")
+                    continue
                 run.log_text(matrix.to_csv(), f"{folder}/auroc_holm_p.csv")
             else:
                 matrix = paired_tests(pd.DataFrame(_correct(predictions)))
@@ -68,11 +68,11 @@ def summarise_suite(suite: Suite, context: Context) -> None:
                 for cell in matrix.columns
             }
             run.log_dict(
-                {"best": best, "alpha": alpha, "metric": metric, "test": test,
+                {"best": best, "alpha": alpha, "metric": metric, "test": task.paired_test,
                  "images": len(common), "cells": verdicts},
                 f"{folder}/paired_tests.json",
             )  # fmt: skip
-            if kind == "multilabel":
+            if task.multilabel:
                 continue  # "wrong" has no single meaning with several labels per image
             table = pd.DataFrame(_correct(predictions))
             per_image, counts = error_overlap(table)
@@ -90,13 +90,14 @@ def _correct(predictions: dict[str, pd.DataFrame]) -> dict[str, pd.Series]:
     return {cell: p["true"] == p["pred"] for cell, p in predictions.items()}
 
 
-def _auroc_tests(predictions: dict[str, pd.DataFrame], *, kind: str, seed: int) -> pd.DataFrame:
+def _auroc_tests(predictions: dict[str, pd.DataFrame], *, multilabel: bool,
+                 seed: int) -> pd.DataFrame:  # fmt: skip
     """Holm-adjusted p-values of equal AUROC between every two cells, from their test
     predictions (the labels read from ``true`` and ``missing``, the scores from ``p_*``)."""
     first = next(iter(predictions.values()))
     columns = [c for c in first.columns if c.startswith("p_")]
     names = [c.removeprefix("p_") for c in columns]
-    if kind == "binary":  # the positive class is the second (``classes[1]``)
+    if not multilabel:  # binary: the positive class is the second (``classes[1]``)
         targets = (first["true"] == names[1]).to_numpy(float)
         scores = {cell: p[columns[1]].to_numpy() for cell, p in predictions.items()}
     else:

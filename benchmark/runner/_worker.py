@@ -21,7 +21,7 @@ from benchmark.runner._cell import run_cell
 from benchmark.runner._context import CellOutcome, Context, Reporter
 from benchmark.runner._data import Dataset, images_for, prepare_dataset
 from benchmark.runner._devices import nvml_index
-from benchmark.runner._episodes import check_budgets
+from benchmark.runner._episodes import check_cells
 from benchmark.runner._study import end_dead_runs, study_spec, trial_objective
 from benchmark.settings import check_settings, checkpoint_root, writable_folder
 from benchmark.suite import Cell, Suite, expand_cells
@@ -101,7 +101,7 @@ def work(
     set_worker(device=device_name or str(torch_device), nvml=nvml_index(torch_device))
     data = _Datasets(session.suite, reporter)
     data.index(sorted({cell.dataset for cell in session.cells}))
-    check_budgets(session.cells, data.get)
+    check_cells(session.cells, data.get)
     context = session.context(torch_device, reporter)
     if post:
         session.post(resume=resume)

@@ -49,10 +49,12 @@ class ServedTask:
             task = create_task(recorded)
         except MedbenchError as exc:
             raise ModelError(f"{CONFIG_FILE}: {exc}") from None
-        if kind == "binary" and len(classes) != 2:
+        positive = getattr(task.options, "positive", None)
+        if kind == "binary" and (len(classes) != 2 or positive != classes[-1]):
             raise ModelError(
-                f"{CONFIG_FILE}: a binary model needs two classes [negative, positive], but "
-                f"its classes are {classes}: fix `classes` or `task` in {CONFIG_FILE}."
+                f"{CONFIG_FILE}: a binary model needs two classes [negative, positive], its "
+                f"positive class ('{positive}') last, but its classes are {classes}: fix "
+                f"`classes` or `task` in {CONFIG_FILE}."
             )
         given = config.get("thresholds") or {}
         decided = {classes[1]: DEFAULT_THRESHOLD} if kind == "binary" else {}

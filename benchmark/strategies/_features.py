@@ -69,6 +69,7 @@ class HeadFit(Strategy):
         from benchmark.data import FeatureBatches
         from benchmark.models import install_head
         from benchmark.strategies._freeze import freeze_backbone
+        from benchmark.tasks import create_task
         from benchmark.train import History, validate
 
         freeze_backbone(model, 1.0)
@@ -81,7 +82,7 @@ class HeadFit(Strategy):
             row |= validate(fitted, batches, task=task)
         row["time/epoch_s"] = time.perf_counter() - start
         stopping = config.early_stopping
-        monitor = (stopping.monitor if stopping else None) or "val/f1_weighted"
+        monitor = (stopping.monitor if stopping else None) or (task or create_task()).objective
         history = History(epochs=[row], best_epoch=1, best_score=row.get(monitor, float("nan")),
                           train_seconds=fit_seconds, images_seen=len(train))  # fmt: skip
         if on_epoch is not None:

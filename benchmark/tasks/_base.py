@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from benchmark.errors import SuiteError
 from benchmark.registry import Registry
@@ -65,6 +72,25 @@ class OperatingPoint(TaskOptions):
         "by the saved model",
     )
 
+    @field_validator("threshold", mode="before")
+    @classmethod
+    def _one_rule(cls, value: Any) -> Any:
+        """One readable line for a rule that is none of the four."""
+        if value in ("youden", "f1"):
+            return value
+        if isinstance(value, dict) and len(value) == 1:
+            ((key, target),) = value.items()
+            if (
+                key in ("sensitivity", "specificity")
+                and isinstance(target, int | float)
+                and (0 < target < 1)
+            ):
+                return value
+        raise ValueError(
+            f"expected youden, f1, {{sensitivity: x}} or {{specificity: x}} with 0 < x < 1, "
+            f"but got {value!r}"
+        )
+
     @property
     def rule(self) -> tuple[str, float | None]:
         """``(rule, target)`` as :func:`benchmark.evaluate.choose_threshold` takes them."""
@@ -89,6 +115,16 @@ class Task:
     Options: ClassVar[type[BaseModel]] = TaskOptions
     multilabel: ClassVar[bool] = False  # N × L targets (sigmoids) instead of one class
     thresholded: ClassVar[bool] = False  # decides at thresholds chosen on validation
+    # what judges it: the validation score tuning and early stopping follow (the schema's
+    # ``TaskConfig.monitor`` says the same: a test keeps them in step), the test score that
+    # ranks cells (promotion, the paired tests' best), its headline scores, and the paired
+    # test between two cells on the same test images
+    objective: ClassVar[str] = "val/f1_weighted"
+    ranking: ClassVar[str] = "test/f1_weighted"
+    headline: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("accuracy", "test/accuracy"), ("F1", "test/f1_weighted"),
+    )  # fmt: skip
+    paired_test: ClassVar[str] = "McNemar on accuracy, Holm-adjusted"
 
     def __init__(self, options: BaseModel) -> None:
         self.options = options

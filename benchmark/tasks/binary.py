@@ -29,6 +29,11 @@ class Binary(Multiclass):
     Options = BinaryOptions
     options: BinaryOptions
     thresholded = True
+    objective = "val/auroc_macro"
+    ranking = "test/auroc_macro"
+    headline = (("AUROC", "test/auroc"), ("sensitivity", "test/sensitivity"),
+                ("specificity", "test/specificity"))  # fmt: skip
+    paired_test = "DeLong on AUROC, Holm-adjusted"
 
     def classes(self, found: Sequence[str], *, where: str) -> list[str]:
         """``[negative, positive]``: the positive class's probability is output 1."""
@@ -75,8 +80,7 @@ class Binary(Multiclass):
 
 
 def _threshold(thresholds: Mapping[str, float] | None, classes: Sequence[str] | None) -> float:
-    """The positive class's threshold (0.5 where none was chosen: a refit without validation
-    keeps the tuned one, so this is only a model scored before any)."""
+    """The positive class's threshold (0.5 where none was chosen)."""
     if not thresholds:
         return 0.5
     if classes is not None and classes[1] in thresholds:

@@ -26,6 +26,12 @@ class Multilabel(Task):
     options: OperatingPoint
     multilabel = True
     thresholded = True
+    objective = "val/auroc_macro"
+    ranking = "test/auroc_macro"
+    headline = (("macro AUROC", "test/auroc_macro"), ("macro F1", "test/f1_macro"))
+    paired_test = (
+        "paired bootstrap of the macro AUROC (the same resamples for every cell), Holm-adjusted"
+    )
 
     def loss(self, weights: torch.Tensor | None = None) -> nn.Module:
         return _masked_bce()(weights)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -122,6 +123,13 @@ def test_an_ordinal_cell_reports_agreement_in_grades(tmp_path, tiny_suite, track
           "task": "multilabel"}, "knn", "the 'knn' strategy needs one class per image"),
         ({"layout": "synthetic-multilabel", "options": {"images": 20, "size": 32}}, "finetune",
          "set `task: multilabel`"),
+        ({"options": {"classes": ["glioma", "notumor"], "per_class": 10, "size": 32},
+          "split": {"stratify": False, "val_fraction": 0.05},
+          "task": {"kind": "binary", "positive": "glioma"}}, "finetune",
+         "the val split has no image of"),
+        ({"options": {"classes": ["glioma", "notumor"], "per_class": 10, "size": 32},
+          "task": {"kind": "binary", "positive": "glioma"}, "tune": True}, "finetune",
+         "tune.refit: train+val trains the final model on the val split"),
     ],
 )  # fmt: skip
 def test_a_task_that_does_not_fit_fails_before_any_run(
@@ -129,10 +137,12 @@ def test_a_task_that_does_not_fit_fails_before_any_run(
 ):
     if "layout" in dataset:
         tiny_suite["datasets"]["phantoms"] = {}
+    if dataset.pop("tune", False):
+        tiny_suite["tune"] = {"trials": 1, "refit": "train+val", "space": {}}
     tiny_suite["datasets"]["phantoms"] |= dataset
     tiny_suite["strategies"] = {strategy: {}}
     suite = load_checked_suite(write_suite(tmp_path / "bad.yaml", tiny_suite))
-    with pytest.raises(MedbenchError, match=message.replace("(", r"\(").replace("*", r"\*")):
+    with pytest.raises(MedbenchError, match=re.escape(message)):
         run_suite(suite, tracking_uri=tracking_uri)
     assert (
         MlflowClient(tracking_uri).search_runs(
@@ -163,3 +173,22 @@ def _artifact(client: MlflowClient, run_id: str, path: str) -> str:
     local = client.download_artifacts(run_id, path)
     with open(local) as f:
         return f.read()
+
+
+def test_the_paired_auroc_test_reads_numeric_class_names_as_names():
+    """A binary dataset whose classes are called 0 and 1: the predictions' CSV keeps them as
+    text, so the positive images are found (DeLong's test needs both classes)."""
+    from benchmark.runner._summary import _auroc_tests
+
+    rng = np.random.default_rng(0)
+    truth = np.array(["0", "1"] * 20)
+    frames = {}
+    for cell in ("a", "b"):
+        p = np.clip((truth == "1") * 0.6 + rng.random(40) * 0.5, 0, 1)
+        table = pd.DataFrame({"id": range(40), "true": truth, "pred": truth,
+                              "p_0": 1 - p, "p_1": p})  # fmt: skip
+        frames[cell] = pd.read_csv(io.StringIO(table.to_csv(index=False)),
+                                   dtype={"id": str, "true": str, "pred": str},
+                                   keep_default_na=False).set_index("id")  # fmt: skip
+    matrix = _auroc_tests(frames, multilabel=False, seed=0)
+    assert 0.0 < matrix.loc["a", "b"] <= 1.0

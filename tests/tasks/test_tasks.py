@@ -104,6 +104,14 @@ def test_every_tasks_settings_survive_a_suite_and_a_saved_model(name):
     assert served.multilabel == task.multilabel
 
 
+@pytest.mark.parametrize("name", TASKS)
+def test_the_schemas_default_objective_is_the_tasks(name):
+    """The suite's schema (which imports no plugin) and the task agree on what tuning and
+    early stopping follow."""
+    task, *_ = _example(name)
+    assert DatasetConfig(layout="synthetic", task=task.config()).task.monitor == task.objective
+
+
 def test_the_default_task_is_multiclass_and_leaves_the_config_hash_alone():
     config = DatasetConfig(layout="synthetic")
     assert config.task.kind == "multiclass" and "task" not in config.model_dump()
