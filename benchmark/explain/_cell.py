@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,13 +141,16 @@ def explain_labels(
     title: str,
     seed: int = 0,
     thresholds: list[float] | None = None,
+    label_masks: Callable[[int, np.ndarray], torch.Tensor | None] | None = None,
 ) -> CellExplanation:
     """:func:`explain_cell` for a multi-label model (``targets`` and ``probs`` N × L): one
     map per present label, found where its probability reaches its threshold (default
     0.5). For each label, the test images where it is present are explained with the
     model's output for that label read as a two-class one (absent, present: a softmax over
     ``(0, logit)`` is its sigmoid), so every method, quality score and gallery works
-    unchanged. Each score is the mean over the labels explained (image
+    unchanged. A map is scored against ``label_masks(k, positions)`` (label ``k``'s own
+    lesions in those images, e.g. NIH's boxes of that finding) where given, else ``masks``.
+    Each score is the mean over the labels explained (image
     counts: their sum); galleries and maps are kept per label (``cams/<label>/…``). A slow
     method's ``budget_s`` is shared by the labels."""
     out = CellExplanation()
@@ -166,7 +169,7 @@ def explain_labels(
             found = explain_cell(
                 model, images=images[present], mean=mean, std=std,
                 labels=np.ones(len(present), dtype=np.int64), probs=np.stack([1 - p, p], 1),
-                masks=masks[present] if masks is not None else None,
+                masks=_masks_of(k, present, masks, label_masks),
                 classes=[f"no {label}", label], config=share, title=f"{title}: {label}",
                 seed=seed, preds=(p >= (thresholds[k] if thresholds else 0.5)).astype(np.int64),
             )  # fmt: skip
@@ -181,6 +184,16 @@ def explain_labels(
         for key, values in scores.items()
     }
     return out
+
+
+def _masks_of(k: int, present: np.ndarray, masks: torch.Tensor | None,
+              label_masks: Callable[[int, np.ndarray], torch.Tensor | None] | None
+              ) -> torch.Tensor | None:  # fmt: skip
+    """Label ``k``'s lesion masks of the images at ``present``: its own where known."""
+    own = label_masks(k, present) if label_masks is not None else None
+    if own is not None:
+        return own
+    return masks[present] if masks is not None else None
 
 
 @contextlib.contextmanager

@@ -11,11 +11,13 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
 from benchmark import track, tune
 from benchmark.data import SPLITS, ImageSet
+from benchmark.data.layouts import box_mask
 from benchmark.devices import device_lock
 from benchmark.errors import MedbenchError
 from benchmark.evaluate import (
@@ -252,6 +254,7 @@ def _explain(cell, trained, images, data, probs, labels, context):
         explanation = explain_labels(
             trained.model, targets=labels, labels=images.classes, **common,
             thresholds=[thresholds.get(name, 0.5) for name in images.classes],
+            label_masks=_label_masks(data, images, indices),
         )  # fmt: skip
     else:
         positive = images.classes[-1]  # a binary task decides at its threshold
@@ -262,6 +265,25 @@ def _explain(cell, trained, images, data, probs, labels, context):
         )
     explanation.warnings.extend(warnings)
     return explanation
+
+
+def _label_masks(data: Dataset, images: ImageSet, indices):
+    """Where the dataset has lesion boxes named by finding (NIH's), each label's own: the
+    boxes of that finding in the test images at ``positions`` (of ``indices``), at the
+    images' size, so a map is scored against its finding's lesions only."""
+    boxes, ids = data.source.boxes, data.source.records["id"].to_numpy()[indices]
+    if not boxes:
+        return None
+    size = tuple(images.images.shape[-2:])
+
+    def masks(k: int, positions) -> torch.Tensor:
+        label = images.classes[k]
+        return torch.from_numpy(np.stack([
+            box_mask([b for b in boxes.get(i, ()) if b.label == label], size)
+            for i in ids[positions]
+        ]))  # fmt: skip
+
+    return masks
 
 
 def _model_cost(model: torch.nn.Module, cell: Cell, context: Context) -> dict[str, float]:

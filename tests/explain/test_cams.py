@@ -13,6 +13,7 @@ from benchmark.explain import (
     baseline_maps,
     cam_maps,
     explain_cell,
+    explain_labels,
     faithfulness,
     list_methods,
     localisation,
@@ -29,6 +30,39 @@ FAMILIES = [
     ("mobilenetv2_100", 64), ("legacy_xception", 96), ("densenet169", 64),
     ("efficientnet_b0", 64), ("test_vit", 160),
 ]  # fmt: skip
+
+
+def test_a_multilabel_model_gets_one_map_per_present_label_scored_on_its_own_lesions():
+    """Each label is explained on the images where it is present, as a two-class output
+    (the model's outputs restored after), scored against that label's own masks."""
+    model = create_model("test_resnet", num_classes=3).eval()
+    n, labels = 10, ["nodule", "mass", "hernia"]
+    targets = np.zeros((n, 3), dtype=np.float32)
+    targets[:6, 0], targets[4:, 1] = 1, 1  # hernia: never present
+    targets[0, 1] = np.nan
+    asked = []
+
+    def label_masks(k: int, positions: np.ndarray) -> torch.Tensor:
+        asked.append((k, positions.tolist()))
+        masks = torch.zeros(len(positions), 32, 32, dtype=torch.bool)
+        masks[:, :16, :16] = True
+        return masks
+
+    x = torch.randint(0, 255, (2, 3, 32, 32), dtype=torch.uint8)
+    before = model(x.float())
+    out = explain_labels(
+        model, images=torch.randint(0, 255, (n, 1, 32, 32), dtype=torch.uint8),
+        mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), targets=targets,
+        probs=np.full((n, 3), 0.7), masks=None, labels=labels,
+        config=ExplainConfig(methods=["gradcam"], per_class=1, road_images=0, max_images=4),
+        title="t", thresholds=[0.5, 0.8, 0.5], label_masks=label_masks,
+    )  # fmt: skip
+    assert asked == [(0, [0, 1, 2, 3, 4, 5]), (1, [4, 5, 6, 7, 8, 9])]
+    assert {"cams/nodule/gradcam/gallery.png", "cams/mass/gradcam/gallery.png"} <= set(out.figures)
+    assert out.metrics["cam/gradcam/images"] == 8  # 4 per label explained, summed
+    assert "cam/gradcam/pointing_game" in out.metrics  # scored: the masks were given
+    assert any("hernia" in w for w in out.warnings)
+    torch.testing.assert_close(model(x.float()), before)  # the hook is gone
 
 
 @pytest.mark.slow

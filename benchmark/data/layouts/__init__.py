@@ -37,7 +37,7 @@ from benchmark.data.layouts._base import (
     Source,
     is_mask,
 )
-from benchmark.data.layouts._labels import Box, label_summary
+from benchmark.data.layouts._labels import Box, box_mask, label_summary
 from benchmark.data.layouts._synth import write_synthetic
 from benchmark.data.layouts.generic import SyntheticOptions
 from benchmark.errors import DataError
@@ -51,6 +51,7 @@ __all__ = [
     "LayoutOptions",
     "Source",
     "SyntheticOptions",
+    "box_mask",
     "create_source",
     "get_layout",
     "is_mask",
