@@ -3,14 +3,17 @@ explanation methods."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
 
-from benchmark.errors import MedbenchError, suggest
+from pydantic import BaseModel, ValidationError
+
+from benchmark.errors import MedbenchError, SuiteError, suggest
 
 T = TypeVar("T")
+C = TypeVar("C", bound=type)
 
-__all__ = ["Registry", "UnknownNameError"]
+__all__ = ["Registry", "UnknownNameError", "plugin_options"]
 
 
 class UnknownNameError(MedbenchError, ValueError):
@@ -42,6 +45,19 @@ class Registry(Generic[T]):
                 + suggest(name, self._items)
             ) from None
 
+    def register_class(self, name: str, *, description: str | None = None) -> Callable[[C], C]:
+        """Class decorator: register the class as ``name``, and set its ``name`` and its
+        ``description`` (given, or the first line of its docstring) on it."""
+
+        def decorator(cls: C) -> C:
+            setattr(cls, "name", name)  # noqa: B010 (any class: its attributes are its own)
+            setattr(cls, "description",  # noqa: B010
+                    description or (cls.__doc__ or "").strip().splitlines()[0])  # fmt: skip
+            self.register(name)(cls)  # type: ignore[arg-type]  # a registry of classes
+            return cls
+
+        return decorator
+
     def names(self) -> list[str]:
         return sorted(self._items)
 
@@ -50,3 +66,20 @@ class Registry(Generic[T]):
 
     def __contains__(self, name: object) -> bool:
         return name in self._items
+
+
+def plugin_options(
+    what: str, model: type[BaseModel], options: Mapping[str, Any], *, hint: str = ""
+) -> BaseModel:
+    """A plugin's ``options`` (as a suite writes them) validated by its options ``model``;
+    a bad setting is a :class:`SuiteError` naming it and ``what`` it configures."""
+    try:
+        return model.model_validate(dict(options))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, err['loc'])) or '(options)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise SuiteError(
+            f"invalid settings for {what}: {problems}. Its settings are "
+            f"{sorted(model.model_fields)}{hint}."
+        ) from None

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from benchmark.errors import SuiteError
-from benchmark.registry import Registry
+from benchmark.registry import Registry, plugin_options
 
 if TYPE_CHECKING:
     import torch
@@ -144,14 +143,7 @@ _STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
 def register_strategy(name: str, *, description: str | None = None) -> Callable[[S], S]:
     """Class decorator: register the class as strategy ``name``, described by
     ``description`` or the first line of its docstring."""
-
-    def decorator(cls: S) -> S:
-        cls.name = name
-        cls.description = description or (cls.__doc__ or "").strip().splitlines()[0]
-        _STRATEGIES.register(name)(cls)
-        return cls
-
-    return decorator
+    return _STRATEGIES.register_class(name, description=description)
 
 
 def get_strategy(kind: str) -> type[Strategy]:
@@ -168,14 +160,5 @@ def create_strategy(kind: str, options: Mapping[str, Any] | None = None) -> Stra
     """Strategy ``kind`` with ``options`` (its settings as a suite writes them) validated
     by its options model; a bad setting is a :class:`SuiteError` naming it."""
     cls = get_strategy(kind)
-    try:
-        validated = cls.Options.model_validate(dict(options or {}))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, err['loc'])) or '(options)'}: {err['msg']}" for err in exc.errors()
-        )
-        raise SuiteError(
-            f"invalid settings for the '{kind}' strategy: {problems}. Its settings are "
-            f"{sorted(cls.Options.model_fields)}; `medbench list strategies` describes them."
-        ) from None
-    return cls(validated)
+    hint = "; `medbench list strategies` describes them"
+    return cls(plugin_options(f"the '{kind}' strategy", cls.Options, options or {}, hint=hint))

@@ -15,13 +15,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from benchmark.errors import SuiteError
-from benchmark.registry import Registry
+from benchmark.registry import Registry, plugin_options
 
 if TYPE_CHECKING:
     import numpy as np
@@ -188,14 +186,7 @@ _TASKS: Registry[type[Task]] = Registry("task")
 
 def register_task(name: str, *, description: str | None = None) -> Callable[[T], T]:
     """Class decorator: register the class as task ``name``."""
-
-    def decorator(cls: T) -> T:
-        cls.name = name
-        cls.description = description or (cls.__doc__ or "").strip().splitlines()[0]
-        _TASKS.register(name)(cls)
-        return cls
-
-    return decorator
+    return _TASKS.register_class(name, description=description)
 
 
 def get_task(kind: str) -> type[Task]:
@@ -215,13 +206,4 @@ def create_task(config: Mapping[str, Any] | str | None = None) -> Task:
         config = {"kind": config or "multiclass"}
     options = dict(config)
     cls = get_task(options.pop("kind", "multiclass"))
-    try:
-        return cls(cls.Options.model_validate(options))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, err['loc'])) or '(options)'}: {err['msg']}" for err in exc.errors()
-        )
-        raise SuiteError(
-            f"invalid settings for the '{cls.name}' task: {problems}. Its settings are "
-            f"{sorted(cls.Options.model_fields)}."
-        ) from None
+    return cls(plugin_options(f"the '{cls.name}' task", cls.Options, options))
