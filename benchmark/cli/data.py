@@ -218,13 +218,15 @@ def audit(
     else:
         datasets = {suite_or_path.name: DatasetConfig(layout=layout, root=suite_or_path)}
         policy = AuditConfig()
+    found_task = suite_or_path.suffix not in (".yaml", ".yml")  # a folder: no task written
     reports = {}
     listing = AuditConfig(on_leak="warn", near_distance=policy.near_distance)
     for name, cfg in datasets.items():  # leaks are listed below, not acted on or warned of
         with progress_bar(f"checking {name}") as update:
             indexed = index_dataset(
-                name, cfg, seed=seed, policy=listing, cache=default_cache(), progress=update
-            )
+                name, cfg, seed=seed, policy=listing, cache=default_cache(), progress=update,
+                task_from_source=found_task,
+            )  # fmt: skip
         reports[name] = indexed.report
     if format is Format.json:
         typer.echo(json.dumps({k: r.to_dict() for k, r in reports.items()}, indent=2))

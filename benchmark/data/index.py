@@ -64,6 +64,7 @@ def index_dataset(
     cache: ImageCache | None = None,
     progress: Progress | None = None,
     warn: Callable[[str], None] | None = None,
+    task_from_source: bool = False,
 ) -> IndexedDataset:
     """Index, scan, split and audit dataset ``name``, before any run is created.
 
@@ -72,12 +73,16 @@ def index_dataset(
     about, dropped from the test split, or fail the run, as ``policy.on_leak`` says.
     ``progress(done, total)`` follows the scan; ``warn`` hears what was left out.
     The dataset's task is checked against what the layout found before anything is read
-    (one class an image or several; a binary task's two classes), and orders its classes.
+    (one class an image or several; a binary task's two classes), and orders its classes;
+    with ``task_from_source`` (a folder audited without a suite) a layout that gives
+    several labels an image is multi-label.
     """
     warn = warn or (lambda message: None)
     options = get_layout(config.layout).options.model_validate(config.options)
     source = create_source(config.layout, config.root, options=options)
     task = create_task(config.task.model_dump())
+    if task_from_source and source.multilabel:
+        task = create_task("multilabel")
     source = _fit_task(source, task, where=f"datasets.{name}.task")
     facts = scan(source, cache=cache, progress=progress)
     bad = facts["error"].notna().to_numpy()

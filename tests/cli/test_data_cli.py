@@ -82,6 +82,17 @@ def test_audit_of_a_folder_and_of_a_suite(tmp_path):
     assert result.exit_code == 0 and "Policy on_leak: fail" in result.output
 
 
+def test_audit_of_a_multilabel_folder_needs_no_task(tmp_path):
+    """A folder audited without a suite: a layout with several labels an image is audited
+    as the multi-label dataset it is (a suite must say `task: multilabel`)."""
+    root = tmp_path / "nih"
+    invoke("data", "synth", str(root), "--layout", "nih-chestxray14", "--per-class", "3",
+           "--size", "48")  # fmt: skip
+    result = invoke("data", "audit", str(root), "--layout", "nih-chestxray14", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["nih"]["counts"]["images"] > 0
+
+
 def test_run_logs_the_audit_and_applies_the_leak_policy(tmp_path, tiny_suite, tracking_uri):
     root = tmp_path / "bt"
     invoke("data", "synth", str(root), "--per-class", "8", "--size", "32")

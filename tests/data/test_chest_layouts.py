@@ -359,7 +359,9 @@ def test_a_multilabel_dataset_is_indexed_and_audited_per_label(tmp_path):
     from benchmark.suite._schema import AuditConfig, DatasetConfig
 
     root = _write(tmp_path, "chexpert", per_class=4)
-    config = DatasetConfig(layout="chexpert", root=root, split={"stratify": False})
+    config = DatasetConfig(
+        layout="chexpert", root=root, split={"stratify": False}, task="multilabel"
+    )
     indexed = index_dataset("cx", config, seed=0, policy=AuditConfig())
     source = indexed.source
     assert set(indexed.split) == {"train", "val", "test"}

@@ -102,7 +102,7 @@ def test_bad_options_are_refused():
 def test_indexing_splits_patients_whole_with_every_findings_prevalence():
     options = {"images": 240, "size": 32, "per_patient": 2, "prevalence": {"mass": 0.1}}
     config = DatasetConfig(
-        layout="synthetic-multilabel", options=options,
+        layout="synthetic-multilabel", options=options, task="multilabel",
         split=SplitConfig(ratios=(60, 20, 20)),
     )  # fmt: skip
     data = index_dataset("chest", config, seed=0, policy=AuditConfig())
