@@ -258,8 +258,7 @@ def _explain(cell, trained, images, data, probs, labels, context):
         )  # fmt: skip
     else:
         positive = images.classes[-1]  # a binary task decides at its threshold
-        decided = probs[:, -1] >= thresholds.get(positive, 0.5)
-        preds = decided.astype(int) if positive in thresholds else None
+        preds = (probs[:, -1] >= thresholds[positive]).astype(int) if thresholds else None
         explanation = explain_cell(
             trained.model, labels=labels, classes=images.classes, preds=preds, **common
         )

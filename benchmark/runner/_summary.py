@@ -46,6 +46,9 @@ def summarise_suite(suite: Suite, context: Context) -> None:
             predictions = {cell: p.loc[common] for cell, p in predictions.items()}
             metric = task.ranking if task.thresholded else "test/accuracy"
             folder = f"analysis/{dataset}"
+            correct = pd.DataFrame(
+                {cell: p["true"] == p["pred"] for cell, p in predictions.items()}
+            )  # whether each cell decided each test image's class (or labels) right
             if task.thresholded:
                 try:
                     matrix = _auroc_tests(predictions, multilabel=task.multilabel, seed=suite.seed)
@@ -54,7 +57,7 @@ def summarise_suite(suite: Suite, context: Context) -> None:
                     continue
                 run.log_text(matrix.to_csv(), f"{folder}/auroc_holm_p.csv")
             else:
-                matrix = paired_tests(pd.DataFrame(_correct(predictions)))
+                matrix = paired_tests(correct)
                 run.log_text(matrix.to_csv(), f"{folder}/mcnemar_holm_p.csv")
             scores = dict(zip(cells, group[track.metric_column(metric)], strict=True))
             best = max(scores, key=scores.__getitem__)
@@ -74,20 +77,14 @@ def summarise_suite(suite: Suite, context: Context) -> None:
             )  # fmt: skip
             if task.multilabel:
                 continue  # "wrong" has no single meaning with several labels per image
-            table = pd.DataFrame(_correct(predictions))
-            per_image, counts = error_overlap(table)
+            per_image, counts = error_overlap(correct)
             run.log_text(per_image.to_csv(index=False), f"{folder}/error_overlap.csv")
             run.log_dict(counts, f"{folder}/error_overlap_counts.json")
             run.log_figure(
-                overlap_figure(counts, n_models=table.shape[1], title=dataset),
+                overlap_figure(counts, n_models=correct.shape[1], title=dataset),
                 f"{folder}/error_overlap.png",
             )
             run.log_metrics({f"{dataset}/{k}": v for k, v in counts.items()})
-
-
-def _correct(predictions: dict[str, pd.DataFrame]) -> dict[str, pd.Series]:
-    """Per cell, whether it got each test image right (its decided class is the true one)."""
-    return {cell: p["true"] == p["pred"] for cell, p in predictions.items()}
 
 
 def _auroc_tests(predictions: dict[str, pd.DataFrame], *, multilabel: bool,
@@ -102,12 +99,11 @@ def _auroc_tests(predictions: dict[str, pd.DataFrame], *, multilabel: bool,
         scores = {cell: p[columns[1]].to_numpy() for cell, p in predictions.items()}
     else:
         targets = np.stack([_has(first["true"], n) for n in names], axis=1).astype(float)
-        missing = np.stack([_has(first.get("missing", first["true"] * 0), n) for n in names], 1)
-        targets[missing] = np.nan
+        targets[np.stack([_has(first["missing"], n) for n in names], axis=1)] = np.nan
         scores = {cell: p[columns].to_numpy() for cell, p in predictions.items()}
     return paired_auroc_tests(targets, scores, seed=seed)
 
 
 def _has(joined: pd.Series, name: str) -> np.ndarray:
     """Whether ``name`` is among each row's ``|``-joined labels."""
-    return joined.fillna("").astype(str).map(lambda text: name in text.split("|")).to_numpy()
+    return joined.map(lambda text: name in text.split("|")).to_numpy()  # read as text

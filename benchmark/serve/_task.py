@@ -24,13 +24,13 @@ DEFAULT_THRESHOLD = 0.5  # a binary or multi-label model saved without threshold
 
 @dataclass(frozen=True)
 class ServedTask:
-    """The task of a saved model: its ``kind``, ``classes`` (labels for multi-label) and
-    ``thresholds`` (class or label → threshold; empty for multiclass and ordinal)."""
+    """The task of a saved model (``task``: what its logits mean), its ``classes`` (labels
+    for multi-label) and ``thresholds`` (class or label → threshold; empty for multiclass
+    and ordinal)."""
 
-    kind: str
     classes: list[str]
     thresholds: dict[str, float] = field(default_factory=dict)
-    task: Task = field(default_factory=create_task)  # what the model's logits mean
+    task: Task = field(default_factory=create_task)
 
     @classmethod
     def from_config(cls, config: dict) -> ServedTask:
@@ -57,9 +57,9 @@ class ServedTask:
                 f"`classes` or `task` in {CONFIG_FILE}."
             )
         given = config.get("thresholds") or {}
-        decided = {classes[1]: DEFAULT_THRESHOLD} if kind == "binary" else {}
-        if kind == "multilabel":
-            decided = dict.fromkeys(classes, DEFAULT_THRESHOLD)
+        decided = {}  # binary: the positive class's threshold; multi-label: each label's
+        if task.thresholded:
+            decided = dict.fromkeys(classes if task.multilabel else classes[1:], DEFAULT_THRESHOLD)
         unknown = sorted(set(given) - set(decided))
         if unknown:
             expected = list(decided) or "none (the likeliest class is predicted)"
@@ -68,7 +68,11 @@ class ServedTask:
                 f"thresholds for {expected}: fix `thresholds` in {CONFIG_FILE}."
             )
         thresholds = {name: float(given.get(name, t)) for name, t in decided.items()}
-        return cls(kind=kind, classes=classes, thresholds=thresholds, task=task)
+        return cls(classes=classes, thresholds=thresholds, task=task)
+
+    @property
+    def kind(self) -> str:
+        return self.task.name
 
     @property
     def multilabel(self) -> bool:
