@@ -4,8 +4,8 @@
 ``labels`` (per-label AUROC of multi-label cells, built in ``_labels``),
 ``cost`` (parameters, training time, accuracy), ``latency`` (Table 6), ``compare``
 (beside a suite's published numbers, Table 7), ``explain`` (CAM quality per method),
-``trials`` (the tuning per cell) and ``efficiency`` (accuracy against the label budget,
-built in ``_efficiency``).
+``trials`` (the tuning per cell), ``efficiency`` (accuracy against the label budget,
+built in ``_efficiency``) and ``ranks`` (across datasets, built in ``_ranks``).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from benchmark.leaderboard._columns import (
 from benchmark.leaderboard._efficiency import efficiency_table
 from benchmark.leaderboard._labels import labels_table
 from benchmark.leaderboard._names import TableName
+from benchmark.leaderboard._ranks import ranks_table
 from benchmark.metrics import CATALOGUE
 from benchmark.track import metric_column, tag_column
 
@@ -249,12 +250,13 @@ TABLES: dict[TableName, Callable[..., Board]] = {
     "explain": _explain,
     "trials": _trials,
     "efficiency": efficiency_table,
+    "ranks": ranks_table,
 }
 
 
 def build_table(name: str, runs: pd.DataFrame, **options) -> Board:
-    """Build table ``name`` from cell runs; ``options``: ``sort``, ``paired``, ``references``,
-    ``all_runs``."""
+    """Build table ``name`` from cell runs; ``options``: ``sort``, ``paired``, ``pvalues``,
+    ``references``, ``all_runs``."""
     if name not in TABLES:
         raise MedbenchError(f"unknown table '{name}': expected one of {list(TABLES)}.")
     board = TABLES[name](runs, **options)

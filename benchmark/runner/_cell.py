@@ -102,6 +102,9 @@ def _tune_train_evaluate(
             first = (result, trained)
             if cell.explain is not None:
                 explanation = _explain(cell, trained, images, data, probs, labels, context)
+        else:  # the others' test scores beside them (paired tests, MedMNIST's evaluator)
+            text = result.predictions.to_csv(index=False)
+            run.log_text(text, f"eval/{episode.prefix}predictions.csv")
         del trained, result  # a later seed's model is not held while the next one trains
     assert first is not None  # a cell has at least one seed
     if cell.budget:
