@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from benchmark.leaderboard._columns import BUDGET, Board, Column, reference_metric
@@ -19,7 +20,6 @@ __all__ = ["ranks_figure", "ranks_table"]
 
 ACCURACY, AUROC = "test/accuracy", "test/auroc_macro"
 _SIZE = "params.data.options.size"  # a MedMNIST cell's resolution (its layout's option)
-_MATCH_KEYS = ("size",)  # reference values that say which rows a row matches, not a result
 
 
 def ranks_table(
@@ -240,11 +240,15 @@ def ranks_figure(board: Board, *, datasets: int = 2):
     if matrix:
         ax = axes[0, 1]
         values = frame[matrix].to_numpy(float)
-        ax.imshow(values, cmap="Greens", vmin=0)
-        for (i, j), count in pd.DataFrame(values).stack().items():
-            ax.text(j, i, f"{count:.0f}", ha="center", va="center", fontsize=7)
+        top = max(datasets, 1)
+        ax.imshow(values, cmap="Greens", vmin=0, vmax=top)
+        for (i, j), count in np.ndenumerate(values):
+            if np.isnan(count):  # the diagonal
+                continue
+            colour = "white" if count > top / 2 else "black"
+            ax.text(j, i, f"{count:.0f}", ha="center", va="center", fontsize=7, color=colour)
         ax.set_xticks(range(n), [f"#{k}" for k in range(1, n + 1)], fontsize=7)
         ax.set_yticks(range(n), [f"#{k}" for k in range(1, n + 1)], fontsize=7)
-        ax.set_xlabel("significantly better than (datasets)")
+        ax.set_xlabel(f"significantly better than (datasets of {datasets})")
     fig.tight_layout()
     return fig

@@ -21,6 +21,7 @@ from benchmark.leaderboard._columns import (
     COST,
     ID,
     LATENCY,
+    MATCH_KEYS,
     SUMMARY,
     TRIALS,
     Board,
@@ -172,6 +173,8 @@ def _compare(runs, *, references=None, **_) -> Board:
                 for key in ("dataset", "backbone", "strategy")
             }
             for metric, paper in ref.values.items():
+                if metric in MATCH_KEYS:
+                    continue
                 key, scale = reference_metric(metric)
                 source = metric_column(key) if key else ""
                 ours = float("nan")
