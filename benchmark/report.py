@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Report", "write_report"]
 
-_DATASET = track.tag_column("dataset")
 CAMS_PER_CELL = 6  # figures under cams/: a gallery per method (the CAMs and LIME alike), stages
 
 
@@ -96,7 +95,7 @@ def write_report(
         "training_curves": _curves(store, runs),
         "ablations": _ablations(runs),
         "label_efficiency": _efficiency(runs),
-        "ranks": leaderboard.ranks_figure(boards["ranks"], datasets=runs[_DATASET].nunique()),
+        "ranks": leaderboard.ranks_figure(boards["ranks"]),
     }
     for figure_name, figure in figures.items():
         if figure is None:

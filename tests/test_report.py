@@ -42,7 +42,7 @@ def test_report_holds_every_table_and_figure_and_logs_them(report):
     assert "table efficiency: nothing recorded" in written.skipped  # no label-efficiency axis
     names = {p.stem for p in written.figures}
     assert names == {"confusion_matrices", "accuracy_vs_params", "accuracy_vs_latency",
-                     "training_curves", "ablations", "ranks"}  # fmt: skip
+                     "training_curves", "ablations"}  # fmt: skip
     assert page.count("data:image/png;base64,") == len(names) + 3 + 1  # + CAMs + overlap
     assert 'src="http' not in page and "<script" not in page  # opens without a server
     assert "<h2>accuracy vs params</h2>" in page  # each figure under its own title

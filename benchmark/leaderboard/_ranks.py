@@ -209,10 +209,11 @@ def _significant(frame: pd.DataFrame, keys: list[str], table: pd.DataFrame,
     return counts
 
 
-def ranks_figure(board: Board, *, datasets: int = 2):
+def ranks_figure(board: Board):
     """Mean rank per row (bars, wins written beside) and the matrix of significant wins
-    (a heatmap); ``None`` for fewer than two rows or ``datasets``."""
+    (a heatmap); ``None`` for fewer than two rows or datasets."""
     frame = board.frame
+    datasets = int(frame["datasets"].max()) if len(frame) else 0
     if len(frame) < 2 or datasets < 2:
         return None
     import matplotlib
@@ -240,7 +241,7 @@ def ranks_figure(board: Board, *, datasets: int = 2):
     if matrix:
         ax = axes[0, 1]
         values = frame[matrix].to_numpy(float)
-        top = max(datasets, 1)
+        top = datasets
         ax.imshow(values, cmap="Greens", vmin=0, vmax=top)
         for (i, j), count in np.ndenumerate(values):
             if np.isnan(count):  # the diagonal

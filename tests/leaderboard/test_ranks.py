@@ -176,6 +176,6 @@ def test_the_report_draws_the_ranks_and_the_matrix(store, tmp_path):
     assert 'data-table="ranks"' in page and "<h2>ranks</h2>" in page
     assert (tmp_path / "report" / "figures" / "ranks.png").exists()
     assert '<img alt="ranks" src="data:image/png;base64,' in page  # embedded, no server
-    figure = ranks_figure(load_board(store, SUITE, table="ranks"), datasets=3)
+    figure = ranks_figure(load_board(store, SUITE, table="ranks"))
     assert len(figure.axes) == 2  # the bars and the heatmap
-    assert ranks_figure(load_board(store, SUITE, table="ranks"), datasets=1) is None
+    assert ranks_figure(load_board(store, SUITE, table="ranks", dataset="blood")) is None
