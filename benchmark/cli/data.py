@@ -335,11 +335,13 @@ def fetch(
     from benchmark.errors import MedbenchError
 
     if list_:
-        out = Table("name", "source", "size", "licence", "commercial use",
+        out = Table("name", "source", "size", "licence", "commercial",
                     title="fetchable datasets", title_justify="left")  # fmt: skip
         for item in CATALOGUE.values():
-            out.add_row(item.name, escape(item.source), item.size, escape(item.licence),
-                        "yes" if item.commercial else "no")  # fmt: skip
+            commercial = "yes" if item.commercial else "no"
+            if item.name == "medmnist":
+                commercial = "yes (DermaMNIST: no)"
+            out.add_row(item.name, escape(item.host), item.size, escape(item.licence), commercial)
         print_table(out)
         return
     if name is None:

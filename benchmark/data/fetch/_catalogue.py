@@ -10,7 +10,7 @@ IQ-OTH/NCCD), and TCIA for CDD-CESM, whose images TCIA hands out only through IB
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from benchmark.errors import DataError, suggest
 
@@ -44,10 +44,10 @@ class Entry:
     citation: str
     commercial: bool  # whether the licence allows commercial use
     size: str  # approximate download size
+    host: str = ""  # the source in a few words, for the list
     kaggle: str = ""  # a Kaggle dataset handle, fetched with kagglehub
     files: tuple[File, ...] = ()  # files fetched over HTTP
     manual: str = ""  # what the user downloads by hand and gives with --archive
-    notes: tuple[str, ...] = field(default=())
 
 
 CATALOGUE: dict[str, Entry] = {
@@ -64,6 +64,7 @@ CATALOGUE: dict[str, Entry] = {
             "doi:10.34740/KAGGLE/DSV/2645886",
             True,
             "≈ 0.15 GB",
+            host="Kaggle (kagglehub)",
             kaggle="masoudnickparvar/brain-tumor-mri-dataset",
         ),
         Entry(
@@ -80,6 +81,7 @@ CATALOGUE: dict[str, Entry] = {
             "Images for Classification. Mendeley Data, v2 (2018). doi:10.17632/rscbjbr9sj.2",
             True,
             "≈ 1.2 GB",
+            host="Kaggle (kagglehub)",
             kaggle="paultimothymooney/chest-xray-pneumonia",
         ),
         Entry(
@@ -92,8 +94,8 @@ CATALOGUE: dict[str, Entry] = {
             "Navoneel Chakrabarty. Brain MRI Images for Brain Tumor Detection. Kaggle (2019).",
             False,
             "≈ 0.02 GB",
+            host="Kaggle (kagglehub)",
             kaggle="navoneel/brain-mri-images-for-brain-tumor-detection",
-            notes=("No licence is stated: not for commercial use without the uploader's leave.",),
         ),
         Entry(
             "iq-oth-nccd",
@@ -107,6 +109,7 @@ CATALOGUE: dict[str, Entry] = {
             "(2021). doi:10.17632/bhmdr45bh2",
             True,
             "≈ 0.1 GB",
+            host="Kaggle, the first author's upload",
             kaggle="hamdallak/the-iqothnccd-lung-cancer-dataset",
         ),
         Entry(
@@ -114,7 +117,7 @@ CATALOGUE: dict[str, Entry] = {
             "SIPaKMeD Pap smear cells (five classes; 4,049 cells from 966 cluster images)",
             "its authors' site at the University of Ioannina (one 7-Zip archive per class)",
             "https://www.cs.uoi.gr/~marina/sipakmed.html",
-            "free for experimental (research) use, citing the paper below",
+            "research use, citing the paper (the authors' terms)",
             "https://www.cs.uoi.gr/~marina/sipakmed.html",
             "Plissiti, M. E., Dimitrakopoulos, P., Sfikas, G., Nikou, C., Krikoni, O., "
             "Charchanti, A. SIPAKMED: A new dataset for feature and image based classification "
@@ -122,6 +125,7 @@ CATALOGUE: dict[str, Entry] = {
             "3144-3148. doi:10.1109/ICIP.2018.8451588",
             False,
             "≈ 1 GB",
+            host="the authors' site (uoi.gr), 7-Zip",
             files=tuple(
                 File(f"https://www.cs.uoi.gr/~marina/SIPAKMED/im_{c}.7z", f"im_{c}.7z", f"im_{c}")
                 for c in (
@@ -132,7 +136,6 @@ CATALOGUE: dict[str, Entry] = {
                     "Superficial-Intermediate",
                 )
             ),
-            notes=("Its archives are 7-Zip: reading them needs py7zr (pip install py7zr).",),
         ),
         Entry(
             "mias",
@@ -140,14 +143,20 @@ CATALOGUE: dict[str, Entry] = {
             "the Pilot European Image Processing Archive (PEIPA, University of Essex), where "
             "MIAS publishes the mini database",
             "http://peipa.essex.ac.uk/info/mias.html",
-            "MIAS licence agreement: research use only; may not be rented, leased or sold",
+            "MIAS licence: research use only",
             "http://peipa.essex.ac.uk/info/mias.html",
             "Suckling, J. et al. The Mammographic Image Analysis Society Digital Mammogram "
             "Database. Exerpta Medica, International Congress Series 1069, 375-378 (1994)",
             False,
             "≈ 0.1 GB",
-            files=(File("http://peipa.essex.ac.uk/pix/mias/all-mias.tar.gz", "all-mias.tar.gz",
-                        "all-mias"),),  # fmt: skip
+            host="PEIPA (University of Essex)",
+            files=(
+                File(
+                    "http://peipa.essex.ac.uk/pix/mias/all-mias.tar.gz",
+                    "all-mias.tar.gz",
+                    "all-mias",
+                ),
+            ),
         ),
         Entry(
             "cdd-cesm",
@@ -164,6 +173,7 @@ CATALOGUE: dict[str, Entry] = {
             "Scientific Data 9, 122 (2022)",
             True,
             "≈ 4 GB",
+            host="TCIA; images by Aspera, then --archive",
             files=(
                 File(
                     "https://wiki.cancerimagingarchive.net/download/attachments/109379611/"
@@ -185,7 +195,8 @@ CATALOGUE: dict[str, Entry] = {
             _CC_BY,
             "",  # MedMNIST's own, from benchmark.data.medmnist
             True,
-            "0.1 MB to 14 GB a file (by flag and size)",
+            "up to ≈ 16 GB a file (by flag, size)",
+            host="Zenodo, MD5-checked",
         ),
     )
 }

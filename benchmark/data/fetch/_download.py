@@ -40,6 +40,7 @@ def download(
     if dest.is_file() and expected and _digests(dest, expected) == expected:
         return dest
     hashers = {alg: hashlib.new(alg) for alg in expected}
+    total: int | None
     if url.startswith("file://"):  # a mirror on a shared disk: copied, then checked alike
         done = total = _copy_local(url, part, hashers)
     else:
@@ -62,7 +63,9 @@ def download(
     return dest
 
 
-def _fetch(url: str, part: Path, dest: Path, hashers: dict, progress: bool):
+def _fetch(
+    url: str, part: Path, dest: Path, hashers: dict, progress: bool
+) -> tuple[int, int | None]:
     """``url``'s bytes appended to ``part`` (continued where it holds some), hashed; returns
     the bytes now in ``part`` and the size announced (``None``: not announced)."""
     import requests
@@ -76,7 +79,11 @@ def _fetch(url: str, part: Path, dest: Path, hashers: dict, progress: bool):
         if offset:
             _feed(part, hashers)
         done = offset
-        with response, open(part, "ab" if offset else "wb") as out, _bar(dest.name, progress) as bar:
+        with (
+            response,
+            open(part, "ab" if offset else "wb") as out,
+            _bar(dest.name, progress) as bar,
+        ):
             bar(done, total)
             for chunk in response.iter_content(chunk_size=_CHUNK):
                 out.write(chunk)

@@ -154,7 +154,7 @@ def _tar_entry(member: tarfile.TarInfo) -> _Entry:
 def _tar_read(tf: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes]:
     source = tf.extractfile(member)
     if source is None:
-        raise DataError(f"{member.name} in {tf.name} cannot be read.")
+        raise DataError(f"{member.name} cannot be read from its archive.")
     return source
 
 

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from benchmark.cli import app
 from benchmark.data import create_source, write_synthetic
-from benchmark.data.fetch import CATALOGUE, PROVENANCE, File, about, content_digest, fetch
+from benchmark.data.fetch import CATALOGUE, PROVENANCE, about, content_digest, fetch
 from benchmark.errors import DataError
 from tests.data.fetch._http import Files, serve
 
@@ -46,7 +46,9 @@ def test_a_kaggle_dataset_lands_where_its_layout_reads_it(tmp_path, monkeypatch,
 
     fake, counts = _fake(tmp_path, layout)
     asked = []
-    monkeypatch.setattr(kagglehub, "dataset_download", lambda handle: asked.append(handle) or str(fake))
+    monkeypatch.setattr(
+        kagglehub, "dataset_download", lambda handle: asked.append(handle) or str(fake)
+    )
     root = tmp_path / "data" / layout
     provenance = fetch(layout, root=root, progress=False)
     assert asked == [CATALOGUE[layout].kaggle]

@@ -19,7 +19,7 @@ def _zip(path: Path, entries: dict[str, bytes], links: dict[str, str] | None = N
             zf.writestr(name, data)
         for name, target in (links or {}).items():
             info = zipfile.ZipInfo(name)
-            info.external_attr = (0o120777 << 16)  # a symbolic link
+            info.external_attr = 0o120777 << 16  # a symbolic link
             zf.writestr(info, target)
     return path
 
@@ -65,7 +65,9 @@ def test_a_symbolic_link_in_a_zip_is_refused(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize(("kind", "words"), [("symlink", "symbolic link"), ("hardlink", "hard link")])
+@pytest.mark.parametrize(
+    ("kind", "words"), [("symlink", "symbolic link"), ("hardlink", "hard link")]
+)
 def test_links_in_a_tar_are_refused(tmp_path, kind, words):
     archive = _tar(tmp_path / "link.tar.gz", GOOD, **{kind: "top/passwd"})
     with pytest.raises(DataError, match=words):
