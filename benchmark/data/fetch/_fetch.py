@@ -79,8 +79,9 @@ def fetch(
             _copy_tree(_kaggle(item.kaggle), folder)
             record["kaggle"] = item.kaggle
         for f in item.files if archive is None or item.manual else ():
-            saved = download(f.url, downloads / f.name, md5=f.md5, sha256=f.sha256,
-                             progress=progress)  # fmt: skip
+            saved = downloads / f.name  # complete when present: it was renamed there
+            if f.md5 or f.sha256 or not saved.is_file():
+                download(f.url, saved, md5=f.md5, sha256=f.sha256, progress=progress)
             checks = {"md5": f.md5} if f.md5 else {}
             record["files"][f.name] = {"url": f.url, **checks, "sha256": _file_sha256(saved)}
             target = folder / f.into

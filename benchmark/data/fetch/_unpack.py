@@ -79,6 +79,8 @@ def extract(
     link or other special file, more than ``max_files`` entries or ``max_bytes`` bytes."""
     archive, folder = Path(archive), Path(folder)
     kind = _kind(archive)
+    if kind == "7z":
+        return _extract_7z(archive, folder, max_bytes=max_bytes, max_files=max_files)
     with _open(archive, kind) as (entries, read):
         _check(archive, entries, max_bytes=max_bytes, max_files=max_files)
         written = 0
@@ -118,14 +120,11 @@ def _open(archive: Path, kind: str):
         if kind == "zip":
             with zipfile.ZipFile(archive) as zf:
                 yield [_zip_entry(i) for i in zf.infolist()], lambda e: zf.open(e.name)
-        elif kind == "tar":
+        else:
             with tarfile.open(archive) as tf:
                 members = {m.name: m for m in tf.getmembers()}
                 yield ([_tar_entry(m) for m in members.values()],
                        lambda e: _tar_read(tf, members[e.name]))  # fmt: skip
-        else:
-            with _seven_zip(archive) as (entries, read):
-                yield entries, read
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
         if isinstance(exc, OSError) and not isinstance(exc, EOFError) and exc.errno:
             raise  # a disk error, not a damaged archive
@@ -158,30 +157,31 @@ def _tar_read(tf: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes]:
     return source
 
 
-@contextmanager
-def _seven_zip(archive: Path):
+def _extract_7z(archive: Path, folder: Path, *, max_bytes: int, max_files: int) -> int:
+    """A 7-Zip archive checked as the others are, then extracted by py7zr (which streams
+    solid blocks itself and refuses paths outside ``folder`` too); the bytes on disk are
+    counted afterwards."""
     try:
         import py7zr
     except ImportError:
         raise DataError(
             f"{archive} is a 7-Zip archive; reading it needs py7zr (pip install py7zr)."
         ) from None
-    import io
-
-    with py7zr.SevenZipFile(archive) as sz:
-        entries = []
-        for f in sz.files:
-            problem = "a symbolic link" if f.is_symlink else ""
-            entries.append(_Entry(f.filename, f.uncompressed or 0, f.is_directory, problem))
-        cache: dict[str, bytes] = {}
-
-        def read(entry: _Entry) -> IO[bytes]:
-            if not cache:  # 7z streams are solid: one pass reads every file
-                for name, data in sz.readall().items():
-                    cache[name] = data.read()
-            return io.BytesIO(cache.pop(entry.name, b""))
-
-        yield entries, read
+    try:
+        with py7zr.SevenZipFile(archive) as sz:
+            entries = [
+                _Entry(f.filename, f.uncompressed or 0, f.is_directory,
+                       "a symbolic link" if f.is_symlink else "")
+                for f in sz.files
+            ]  # fmt: skip
+            _check(archive, entries, max_bytes=max_bytes, max_files=max_files)
+            sz.extractall(path=folder)
+    except (py7zr.exceptions.ArchiveError, py7zr.exceptions.Bad7zFile, EOFError) as exc:
+        raise DataError(f"{archive} is damaged ({exc}); download it again.") from None
+    written = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    if written > max_bytes:
+        raise DataError(_too_big(archive, max_bytes))
+    return written
 
 
 def _check(archive: Path, entries: list[_Entry], *, max_bytes: int, max_files: int) -> None:

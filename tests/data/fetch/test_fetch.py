@@ -188,3 +188,27 @@ def test_about_says_licence_and_commercial_use_per_layout(tmp_path):
     assert about("imagefolder", tmp_path) == {
         "licence": "unknown", "commercial": "unknown", "source": str(tmp_path), "citation": ""
     }  # fmt: skip
+
+
+def test_an_interrupted_fetch_leaves_no_tree_and_resumes_its_downloads(tmp_path, monkeypatch):
+    fake, counts = _fake(tmp_path, "sipakmed")
+    files, entries = Files(), []
+    for f in CATALOGUE["sipakmed"].files:
+        files.content[f"/{f.name}"] = _zip_of(fake / f.into / f.into, under=f"{f.into}/")
+        entries.append(f)
+    last = f"/{entries[-1].name}"
+    held = files.content.pop(last)  # the last archive is not there yet
+    root = tmp_path / "sip"
+    with serve(files) as url:
+        entries = [dataclasses.replace(f, url=f"{url}/{f.name}") for f in entries]
+        item = dataclasses.replace(CATALOGUE["sipakmed"], files=tuple(entries))
+        monkeypatch.setitem(CATALOGUE, "sipakmed", item)
+        with pytest.raises(DataError, match="HTTP 404"):
+            fetch("sipakmed", root=root, progress=False)
+        assert sorted(p.name for p in tmp_path.iterdir()) == [".sip.downloads", "fake"]
+        for name in list(files.content):
+            files.content[name] = b"not served again"  # what was downloaded is reused
+        files.content[last] = held
+        fetch("sipakmed", root=root, progress=False)
+    assert create_source("sipakmed", root).counts() == counts
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fake", "sip"]
