@@ -50,6 +50,11 @@ def fetch(
     download). A root already fetched is kept as it is."""
     item = entry(name)
     root = Path(root) if root is not None else default_root(name)
+    if name == "medmnist" and archive is not None:
+        raise DataError(
+            "medmnist takes no --archive: set MEDBENCH_MEDMNIST_MIRROR to the folder's "
+            "file:// URL (or a server) holding its .npz files."
+        )
     if name == "medmnist":
         return _fetch_medmnist(item, flag, size, root, progress=progress, say=say)
     if flag is not None:
