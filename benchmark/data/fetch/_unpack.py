@@ -1,9 +1,9 @@
-"""Archives unpacked safely: zip, tar (plain, gz, bz2, xz) and, with ``py7zr`` installed,
-7-Zip. Every entry must stay inside the destination (no absolute path, no ``..``) and be a
-plain file or folder (no symbolic or hard link, no device); the entries' count and total
-size are bounded (a zip bomb is refused before a byte is written, and the bytes written are
-counted as well). :func:`unpack` extracts into a temporary sibling renamed into place at the
-end, so an interrupted unpack never leaves a half tree under the final name."""
+"""Archives unpacked safely: zip, tar (plain, gz, bz2, xz) and 7-Zip (py7zr). Every entry
+must stay inside the destination (no absolute path, no ``..``) and be a plain file or folder
+(no symbolic or hard link, no device); the entries' count and total size are bounded (a zip
+bomb is refused before a byte is written, and the bytes written are counted as well).
+:func:`unpack` extracts into a temporary sibling renamed into place at the end, so an
+interrupted unpack never leaves a half tree under the final name."""
 
 from __future__ import annotations
 
@@ -161,12 +161,8 @@ def _extract_7z(archive: Path, folder: Path, *, max_bytes: int, max_files: int) 
     """A 7-Zip archive checked as the others are, then extracted by py7zr (which streams
     solid blocks itself and refuses paths outside ``folder`` too); the bytes on disk are
     counted afterwards."""
-    try:
-        import py7zr
-    except ImportError:
-        raise DataError(
-            f"{archive} is a 7-Zip archive; reading it needs py7zr (pip install py7zr)."
-        ) from None
+    import py7zr
+
     try:
         with py7zr.SevenZipFile(archive) as sz:
             entries = [

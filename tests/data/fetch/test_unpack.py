@@ -109,19 +109,9 @@ def test_an_existing_destination_is_not_overwritten(tmp_path):
         unpack(archive, tmp_path / "out")
 
 
-def test_a_7z_archive_without_py7zr_says_what_to_install(tmp_path, monkeypatch):
-    import sys
-
-    monkeypatch.setitem(sys.modules, "py7zr", None)  # as if it were not installed
-    archive = tmp_path / "im_Parabasal.7z"
-    archive.write_bytes(b"7z\xbc\xaf\x27\x1c" + bytes(64))
-    with pytest.raises(DataError, match="pip install py7zr"):
-        unpack(archive, tmp_path / "out")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["im_Parabasal.7z"]
-
-
 def test_a_7z_archive_unpacks_and_its_links_are_refused(tmp_path):
-    py7zr = pytest.importorskip("py7zr")
+    import py7zr
+
     source = tmp_path / "src"
     (source / "im_Parabasal" / "CROPPED").mkdir(parents=True)
     (source / "im_Parabasal" / "CROPPED" / "001_01.bmp").write_bytes(b"bmp")
