@@ -38,7 +38,7 @@ from benchmark.leaderboard._ranks import ranks_table
 from benchmark.metrics import CATALOGUE
 from benchmark.track import metric_column, tag_column
 
-__all__ = ["LEAKS_HELP", "NOT_WORSE_HELP", "TABLES", "build_table"]
+__all__ = ["LEAKS_HELP", "NON_COMMERCIAL_HELP", "NOT_WORSE_HELP", "TABLES", "build_table"]
 
 NOT_WORSE_HELP = (
     "≈best: not significantly worse than the best cell of its dataset (McNemar on accuracy; "
@@ -48,6 +48,8 @@ LEAKS_HELP = (
     "test_leaks: test images that duplicate, or share a patient with, training or validation "
     "images; their scores may be inflated (`medbench data audit`; `audit.on_leak: drop`)"
 )
+NON_COMMERCIAL = "†"
+NON_COMMERCIAL_HELP = "† not for commercial use under its licence: "
 # CAM quality scores, in the catalogue's order (the counts of images scored left out)
 CAM_SCORES = tuple(
     m.key.removeprefix("cam/{method}/")
@@ -84,7 +86,25 @@ def _summary(runs, *, sort="accuracy", paired=None, all_runs=False, **_) -> Boar
         board.notes.append(NOT_WORSE_HELP)
     if "test_leaks" in frame:
         board.notes.append(LEAKS_HELP)
+    _mark_non_commercial(board, runs)
     return _sorted(board, sort)
+
+
+def _mark_non_commercial(board: Board, runs: pd.DataFrame) -> None:
+    """A † after each dataset whose licence rules out commercial use (the runs' tag
+    ``medbench.commercial``), and a footnote naming each one's licence."""
+    commercial = runs.get(tag_column("commercial"))
+    if commercial is None or "dataset" not in board.frame:
+        return
+    marked = (commercial == "no").to_numpy()
+    if not marked.any():
+        return
+    board.frame.loc[marked, "dataset"] = board.frame.loc[marked, "dataset"] + f" {NON_COMMERCIAL}"
+    licences = runs.get(tag_column("licence"), pd.Series("", index=runs.index))
+    named = dict(zip(runs[tag_column("dataset")][marked], licences[marked], strict=True))
+    board.notes.append(
+        NON_COMMERCIAL_HELP + "; ".join(f"{k} ({v})" for k, v in sorted(named.items()))
+    )
 
 
 def _simple(name: str, columns: tuple[Column, ...], default_sort: str):
