@@ -92,6 +92,11 @@ def ranks_table(
             if "paper_note" in table:
                 meta["paper_note"] = Column("paper_note", higher_is_better=None, label=True)
             notes.append(f"paper_*: the published averages over the datasets ({references.source})")
+    if tag_column("commercial") in runs:  # the mark of the fetch's licence records
+        marked = runs[runs[tag_column("commercial")] == "no"]
+        if not marked.empty:
+            named = sorted(set(marked[tag_column("dataset")]))
+            notes.append(f"† the means include datasets not for commercial use: {named}")
     matrix = _significant(frame, keys, table, paired or {}, pvalues or {})
     if matrix is None:
         notes.append("#k columns need the paired tests of a summary run (two cells per dataset)")

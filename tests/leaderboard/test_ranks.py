@@ -60,7 +60,8 @@ def build_ranks_store(uri: str) -> None:
             tags = {"medbench.suite": SUITE, "medbench.cell": cell, "medbench.dataset": dataset,
                     "medbench.backbone": backbone, "medbench.strategy": strategy,
                     "medbench.task": task, "medbench.kind": "cell",
-                    "medbench.config_hash": cell}  # fmt: skip
+                    "medbench.config_hash": cell,
+                    "medbench.commercial": "no" if dataset == "blood" else "yes"}  # fmt: skip
             run = client.create_run(experiment, tags=tags, run_name=cell)
             ranking = "test/auroc_macro" if task == "binary" else "test/f1_weighted"
             metrics = {"test/accuracy": score - 0.05, "test/auroc_macro": score + 0.02,
@@ -118,6 +119,7 @@ def test_mean_ranks_wins_and_means_over_the_datasets(store):
     assert frame.loc["vit/finetune", "accuracy"] == pytest.approx((0.75 + 0.90 + 0.45) / 3)
     assert frame.loc["vit/probe", "auroc"] == pytest.approx((0.72 + 0.80) / 2)
     assert any("not alike" in note for note in board.notes)  # vit/probe ran on two
+    assert any("not for commercial use: ['blood']" in note for note in board.notes)
 
 
 def test_how_often_each_row_is_significantly_better_than_each_other(store):
