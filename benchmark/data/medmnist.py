@@ -7,8 +7,8 @@ offered."""
 from __future__ import annotations
 
 import ast
-import re
 import importlib.util
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ CITATION = (
     "Di Salvo, F., Brockmann, J., Ledig, C. Rethinking model prototyping through the MedMNIST+ "
     "dataset collection. Scientific Reports 15, 7669 (2025)"
 )
-_UNSAFE = re.compile(r"[^\w.:-]*[^\w .:-]+[^\w.:-]*")  # what MLflow refuses in a key, and its spaces
+_UNSAFE = re.compile(r"[^\w.:-]*[^\w .:-]+[^\w.:-]*")  # what a metric key refuses
 _TASKS = {  # MedMNIST's task names -> medbench's task kinds
     "multi-class": "multiclass",
     "binary-class": "binary",
