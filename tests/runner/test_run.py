@@ -146,13 +146,13 @@ def test_runs_left_running_by_a_dead_process_are_marked_failed(tiny_suite_file, 
 
 
 def test_bad_data_fails_before_any_run_is_created(tiny_suite_file, tracking_uri, tmp_path):
-    from benchmark.errors import DataError
+    from benchmark.runner import PreflightError
 
     suite = load_checked_suite(
         tiny_suite_file,
         overrides=[f"datasets={{mri: {{layout: brain-tumor-mri, root: {tmp_path}/none}}}}"],
     )
-    with pytest.raises(DataError, match="does not exist"):
+    with pytest.raises(PreflightError, match="does not exist"):
         run_suite(suite, tracking_uri=tracking_uri)
     assert MlflowClient(tracking_uri).get_experiment_by_name("tiny") is None
 
