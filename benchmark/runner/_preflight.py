@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from benchmark.errors import MedbenchError
 from benchmark.settings import (
@@ -23,6 +23,9 @@ from benchmark.settings import (
 )
 from benchmark.suite import Cell, Suite, expand_cells
 from benchmark.suite._schema import DatasetConfig
+
+if TYPE_CHECKING:
+    from benchmark.models import Weights
 
 __all__ = [
     "FETCHABLE_LAYOUTS",
@@ -247,19 +250,21 @@ def _offline() -> bool:
     return bool(constants.HF_HUB_OFFLINE)
 
 
-def _probe(weights) -> str | None:
-    """``None`` when the source answers; else the one-line reason."""
+def _probe(weights: Weights) -> str | None:
+    """``None`` when the source of ``weights`` answers; else the one-line reason."""
     from benchmark.errors import ModelError
-    from benchmark.models._hub import ensure_available
+    from benchmark.models._hub import Unreachable, ensure_available
 
     try:
         ensure_available(weights.backbone, pretrained=weights.kind != "none")
-    except ModelError as exc:
+    except Unreachable as exc:
+        return f"weights {weights.source} are not cached here, and {exc.reason}."
+    except ModelError as exc:  # gated, no such repository: what the Hub answered
         return str(exc)
     return None
 
 
-def _where(w) -> str:
+def _where(w: Weights) -> str:
     size = w.size
     where = w.paths[-1] if w.paths else w.source
     return f"{size / 2**20:,.1f} MiB at {where}"

@@ -139,3 +139,26 @@ def test_cached_weights_list_and_a_suite_that_needs_them_runs_offline(
     )
     assert result.exit_code == 0, result.output
     assert "1 finished, 0 skipped, 0 failed" in result.output
+
+
+def test_weights_neither_cached_nor_reachable_online_are_a_problem_too(
+    hub_cache, tiny_suite, tmp_path, monkeypatch
+):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    hub = "http://127.0.0.1:9"  # the discard port: refused at once
+    monkeypatch.setattr(constants, "ENDPOINT", hub)
+    monkeypatch.setattr(
+        constants, "HUGGINGFACE_CO_URL_TEMPLATE", hub + "/{repo_id}/resolve/{revision}/{filename}"
+    )
+    tiny_suite["backbones"] = ["test_resnet", "test_vit"]
+    suite_file = write_suite(tmp_path / "suite.yaml", tiny_suite)
+    checks = preflight(load_checked_suite(suite_file), suite_file=suite_file)
+    with pytest.raises(PreflightError) as info:
+        check_ready(checks, suite="tiny")
+    lines = str(info.value).splitlines()
+    assert "cannot start (2 problems)" in lines[0]
+    assert lines[1].startswith("  backbone 'test_resnet': weights timm/test_resnet.r160_in1k")
+    assert lines[1].endswith("are not cached here, and 127.0.0.1 cannot be reached (ConnectError).")
+    assert lines[-1].startswith(f"  medbench weights fetch {suite_file}")
