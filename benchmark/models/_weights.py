@@ -11,7 +11,7 @@ weights from its repository. Both caches are huggingface_hub's and torch's own, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
@@ -34,6 +34,7 @@ class Weights:
     backbone: str
     kind: Kind
     source: str
+    pretrained: bool = True  # False: a hf-hub: or local-dir: name's config.json only
     needed: tuple[tuple[str, ...], ...] = ()  # hub: file groups, one of each is needed
     revision: str | None = None
     paths: tuple[Path, ...] = ()  # the files found on this machine
@@ -78,9 +79,9 @@ def locate_weights(name: str, *, pretrained: bool, weights: Path | None = None) 
     if source == "hf-hub":
         repo, _, revision = rest.partition("@")
         groups = ((CONFIG_FILE,), *((_HUB_WEIGHTS,) if pretrained else ()))
-        return _hub(name, repo, revision or None, groups)
+        return replace(_hub(name, repo, revision or None, groups), pretrained=pretrained)
     if not pretrained:
-        return Weights(name, "none", "pretrained: false")
+        return Weights(name, "none", "pretrained: false", pretrained=False)
     import timm
 
     cfg = timm.models.get_pretrained_cfg(name)
@@ -148,8 +149,8 @@ def _folder(name: str, folder: Path, *, pretrained: bool) -> Weights:
     missing = [str(p) for p in files if not p.is_file()]
     if pretrained and len(files) == 1:
         missing.append(f"weights in {folder}")
-    return Weights(name, "folder", str(folder), paths=tuple(p for p in files if p.is_file()),
-                   missing=tuple(missing))  # fmt: skip
+    found = tuple(p for p in files if p.is_file())
+    return Weights(name, "folder", str(folder), pretrained, paths=found, missing=tuple(missing))
 
 
 def _url_and_file(url: str | tuple[str, str]) -> tuple[str, str]:

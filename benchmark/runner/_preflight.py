@@ -102,8 +102,10 @@ def check_ready(checks: Sequence[Check], *, suite: str) -> None:
     fixes = list(dict.fromkeys(c.fix for c in failed if c.fix))
     lines = [f"suite '{suite}' cannot start ({count}); nothing was run:"]
     lines += [f"  {c.line()}" for c in failed]
-    if fixes:
-        lines += [f"To fix {'them' if len(failed) > 1 else 'it'}:", *(f"  {fix}" for fix in fixes)]
+    if len(fixes) == 1:
+        lines.append(f"To fix {'them' if len(failed) > 1 else 'it'}: {fixes[0]}")
+    elif fixes:
+        lines += ["To fix them:", *(f"  {fix}" for fix in fixes)]
     raise PreflightError("\n".join(lines))
 
 
@@ -219,7 +221,9 @@ def _backbones(cells: Sequence[Cell], suite_file: Path | None) -> list[Check]:
             detail = "pretrained: false" if w.kind == "none" else _where(w)
             checks.append(Check("backbone", name, detail))
         elif not w.fetchable:
-            checks.append(Check("backbone", name, w.source, f"{w.missing[0]} does not exist."))
+            problem = f"{' and '.join(w.missing)}: not found."
+            fix = f"put the weights of {name} there, or train it from scratch (`pretrained: false`)"
+            checks.append(Check("backbone", name, w.source, problem, fix=fix))
         elif offline:
             cache = "torch's hub cache" if w.kind == "url" else "the Hugging Face cache"
             problem = f"weights {w.source} are not in {cache}, and HF_HUB_OFFLINE is set."
@@ -256,7 +260,7 @@ def _probe(weights: Weights) -> str | None:
     from benchmark.models._hub import Unreachable, ensure_available
 
     try:
-        ensure_available(weights.backbone, pretrained=weights.kind != "none")
+        ensure_available(weights.backbone, pretrained=weights.pretrained)
     except Unreachable as exc:
         return f"weights {weights.source} are not cached here, and {exc.reason}."
     except ModelError as exc:  # gated, no such repository: what the Hub answered
@@ -275,7 +279,8 @@ def _where(w: Weights) -> str:
 
 def _folders(tracking: str | None, storage: str | None) -> list[Check]:
     """The folders a run writes: the MLflow store's, the Optuna journal's, the checkpoints';
-    the cache's only warns (a run goes on without a cache). Nothing is left created."""
+    the cache's only warns (a run goes on without a cache). Nothing is left created. A
+    folder that cannot be written is one problem, naming everything that lies in it."""
     uri = tracking_uri(tracking)
     # (what, how to move it, folder, the file in it the run writes, whether it refuses a run)
     folders: list[tuple[str, str, Path, Path | None, bool]] = []
@@ -292,17 +297,32 @@ def _folders(tracking: str | None, storage: str | None) -> list[Check]:
     cache = settings().cache
     if isinstance(cache, Path):
         folders.append(("the cache", "MEDBENCH_CACHE", cache, None, False))
-    checks = []
+    checks: list[Check] = []
+    failed: dict[Path, tuple[str, list[tuple[str, str, bool]]]] = {}  # path: reason, users
     for what, option, folder, file, blocking in folders:
+        inside = next((p for p in failed if folder == p or p in folder.parents), None)
+        if inside is not None:  # in a folder that cannot be written already
+            failed[inside][1].append((what, option, blocking))
+            continue
         try:
             writable_folder(folder, what=what, keep=False)
-            if file is not None and file.exists() and not os.access(file, os.W_OK):
-                raise MedbenchError(f"{what} {file} cannot be written (read-only).")
         except MedbenchError as exc:
-            problem = str(exc).removeprefix(f"{what} ").removesuffix(" Choose a writable folder.")
-            fix = f"make {folder} writable, or point {option} at a writable place"
-            fix += "." if blocking else " (meanwhile runs go on without it)."
-            checks.append(Check("folder", f"({what})", str(folder), problem, fix, blocking))
+            reason = (
+                str(exc)
+                .removeprefix(f"{what} {folder} ")
+                .removesuffix(" Choose a writable folder.")
+            )
+            failed[folder] = (reason, [(what, option, blocking)])
+            continue
+        if file is not None and file.exists() and not os.access(file, os.W_OK):
+            failed[file] = ("cannot be written (read-only).", [(what, option, blocking)])
         else:
             checks.append(Check("folder", f"({what})", str(folder)))
+    for path, (reason, users) in failed.items():
+        whats = ", ".join(what for what, _, _ in users)
+        options = ", ".join(option for _, option, _ in users)
+        blocking = any(b for _, _, b in users)
+        fix = f"make {path} writable, or point {options} at a writable place"
+        fix += "." if blocking else " (meanwhile runs go on without it)."
+        checks.append(Check("folder", f"{path} ({whats})", str(path), reason, fix, blocking))
     return checks

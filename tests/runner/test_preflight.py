@@ -52,7 +52,9 @@ def test_every_problem_is_one_message_and_nothing_is_created(broken_suite, track
     assert f"dataset 'mri' (brain-tumor-mri): folder {tmp_path / 'absent' / 'mri'} does not" in out
     assert "backbone 'test_resnet': weights timm/test_resnet.r160_in1k are not in" in out
     assert "HF_HUB_OFFLINE is set" in out and "test_vit" not in out  # from scratch: no weights
-    assert "folder (the checkpoints):" in out and "MEDBENCH_CHECKPOINTS" in out
+    checkpoints = tmp_path / "a-file" / "checkpoints"
+    assert f"folder {checkpoints} (the checkpoints): cannot be written" in out
+    assert f"make {checkpoints} writable, or point MEDBENCH_CHECKPOINTS at" in out
     assert f"medbench data fetch brain-tumor-mri --root {tmp_path / 'absent' / 'mri'}" in out
     assert f"medbench weights fetch {broken_suite}" in out
     client = MlflowClient(tracking_uri)
@@ -161,4 +163,4 @@ def test_weights_neither_cached_nor_reachable_online_are_a_problem_too(
     assert "cannot start (2 problems)" in lines[0]
     assert lines[1].startswith("  backbone 'test_resnet': weights timm/test_resnet.r160_in1k")
     assert lines[1].endswith("are not cached here, and 127.0.0.1 cannot be reached (ConnectError).")
-    assert lines[-1].startswith(f"  medbench weights fetch {suite_file}")
+    assert lines[-1].startswith(f"To fix them: medbench weights fetch {suite_file}")
