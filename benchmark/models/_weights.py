@@ -116,6 +116,11 @@ def fetch_weights(name: str, *, pretrained: bool, weights: Path | None = None) -
             f"backbone '{name}': HF_HUB_OFFLINE is set, so its weights cannot be fetched; "
             "fetch them on a machine with internet (unset HF_HUB_OFFLINE there)."
         )
+    from benchmark.models._hub import ensure_available
+
+    # one request, refused within seconds where the source cannot be reached (gated, no
+    # such repository, no network), before a download that retries for most of a minute
+    ensure_available(name, pretrained=found.pretrained)
     if found.kind == "url":
         _download_url(name, found.source, found.missing[0])
     else:

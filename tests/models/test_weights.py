@@ -144,6 +144,23 @@ def test_fetched_hub_weights_are_what_timm_then_reads_offline(hub_server, tmp_pa
     assert torch.equal(model.state_dict()[name], source.state_dict()[name])
 
 
+def test_an_unreachable_hub_is_refused_within_seconds(hub_server, monkeypatch):
+    from huggingface_hub import constants
+
+    hub = "http://127.0.0.1:9"  # the discard port: refused at once
+    monkeypatch.setattr(constants, "ENDPOINT", hub)
+    monkeypatch.setattr(
+        constants, "HUGGINGFACE_CO_URL_TEMPLATE", hub + "/{repo_id}/resolve/{revision}/{filename}"
+    )
+
+    def no_backoff(seconds: float) -> None:
+        raise AssertionError(f"huggingface_hub backs off for {seconds} s before retrying")
+
+    monkeypatch.setattr("huggingface_hub.utils._http.time.sleep", no_backoff)
+    with pytest.raises(ModelError, match=r"127\.0\.0\.1 cannot be reached"):
+        fetch_weights("test_resnet", pretrained=True)
+
+
 def test_a_repository_without_weights_is_one_line(hub_server):
     with pytest.raises(ModelError) as info:
         fetch_weights("test_resnet", pretrained=True)
