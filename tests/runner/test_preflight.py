@@ -164,3 +164,34 @@ def test_weights_neither_cached_nor_reachable_online_are_a_problem_too(
     assert lines[1].startswith("  backbone 'test_resnet': weights timm/test_resnet.r160_in1k")
     assert lines[1].endswith("are not cached here, and 127.0.0.1 cannot be reached (ConnectError).")
     assert lines[-1].startswith(f"To fix them: medbench weights fetch {suite_file}")
+
+
+def test_a_refused_start_loads_neither_mlflow_nor_optuna(broken_suite, tmp_path):
+    """The checks come before the stores are even imported: a refusal takes the time of
+    importing timm, not of MLflow, Optuna and the rest of the runner."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = (
+        "import json, sys\n"
+        "from benchmark.cli import app\n"
+        "name = None\n"
+        "try:\n"
+        "    app(sys.argv[1:], standalone_mode=False)\n"
+        "except BaseException as exc:\n"
+        "    name = type(exc).__name__\n"
+        "print(json.dumps({'error': name, 'loaded': [m for m in ('mlflow', 'optuna') "
+        "if m in sys.modules]}))\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", code, "--debug", "run", str(broken_suite)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env,
+    )  # fmt: skip
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome == {"error": "PreflightError", "loaded": []}, result.stderr[-2000:]
+    assert not (tmp_path / "mlruns").exists()
