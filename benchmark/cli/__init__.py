@@ -21,6 +21,7 @@ from benchmark.cli import (
     serve,
     suite,
     ui,
+    weights,
 )
 from benchmark.errors import MedbenchError
 
@@ -86,3 +87,4 @@ app.command("list")(listing.list_)
 app.command("config")(config.config)
 app.add_typer(suite.app, name="suite")
 app.add_typer(data.app, name="data")
+app.add_typer(weights.app, name="weights")

@@ -59,7 +59,14 @@ def run(
     resume: Annotated[
         bool, typer.Option(help="Skip cells already FINISHED with the same configuration.")
     ] = True,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the cells and stop.")] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="List the cells and the checks made before a run (data, weights, folders); "
+            "run nothing.",
+        ),
+    ] = False,
     system_metrics: Annotated[
         float | None,
         typer.Option(
@@ -86,6 +93,7 @@ def run(
         from benchmark.cli.suite import render_cells
 
         render_cells(expand_cells(spec))
+        render_checks(spec, suite, tracking_uri=tracking_uri, storage=storage)
         return
     _execute(
         spec, suite, devices=devices, workers=workers, per_device=workers_per_device,
@@ -121,6 +129,12 @@ def _execute(
     threads: int | None, launcher: Launcher, resume: bool, tracking_uri: str | None,
     storage: str | None,
 ) -> None:  # fmt: skip
+    from benchmark.runner._preflight import check_ready, preflight
+
+    # everything the suite needs, checked before the stores (MLflow, Optuna) are even imported
+    checks = preflight(spec, tracking=tracking_uri, storage=storage, suite_file=suite_file)
+    check_ready(checks, suite=spec.name)
+
     from benchmark.cli._reporters import RichReporter, WorkersDisplay
     from benchmark.console import warning
     from benchmark.runner import launch, plan_slots, prepare, summarise, work
@@ -136,7 +150,7 @@ def _execute(
         with WorkersDisplay() as display:
             outcomes, errors = launch(
                 spec, slots=slots, tracking_uri=tracking_uri, storage=storage, resume=resume,
-                launcher=launcher.value, display=display,
+                launcher=launcher.value, display=display, check=False,
             )  # fmt: skip
     else:
         import torch
@@ -144,7 +158,7 @@ def _execute(
         slot = slots[0]
         if threads is not None or workers is not None:
             torch.set_num_threads(slot.threads)
-        session = prepare(spec, tracking_uri=tracking_uri, storage=storage)
+        session = prepare(spec, tracking_uri=tracking_uri, storage=storage, check=False)
         with RichReporter() as reporter:
             outcomes = work(session, device=slot.device, reporter=reporter, resume=resume)
         summarise(session)
@@ -183,6 +197,29 @@ def status(
         experiment_id=store.experiment_id(spec.name),
     )
     render_status(spec.name, snap)
+
+
+_CHECK_STATE = {True: "[green]ok[/]", False: "[red]problem[/]"}
+
+
+def render_checks(
+    spec, suite_file: Path, *, tracking_uri: str | None, storage: str | None
+) -> None:  # fmt: skip
+    """``run --dry-run``: what a run checks before it starts, and why it would refuse."""
+    from benchmark.console import warning
+    from benchmark.runner._preflight import PreflightError, check_ready, preflight
+
+    checks = preflight(spec, tracking=tracking_uri, storage=storage, suite_file=suite_file)
+    out = Table("check", "of", "state", "detail", title="before a run", title_justify="left")
+    for check in checks:
+        state = _CHECK_STATE[check.ok] if check.blocking or check.ok else "[yellow]warning[/]"
+        detail = check.detail if check.ok else check.problem  # the fixes follow, once each
+        out.add_row(check.kind, escape(check.name), state, escape(detail))
+    print_table(out)
+    try:
+        check_ready(checks, suite=spec.name)
+    except PreflightError as exc:
+        warning(f"a run would be refused: {exc}")
 
 
 def _interrupt(signum, frame) -> None:

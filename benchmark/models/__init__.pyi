@@ -27,3 +27,6 @@ from ._names import WEIGHTS_FILE as WEIGHTS_FILE
 from ._names import check_backbone as check_backbone
 from ._names import list_backbones as list_backbones
 from ._names import split_source as split_source
+from ._weights import Weights as Weights
+from ._weights import fetch_weights as fetch_weights
+from ._weights import locate_weights as locate_weights

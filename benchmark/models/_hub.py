@@ -20,7 +20,7 @@ import torch
 from benchmark.errors import ModelError
 from benchmark.models._names import CONFIG_FILE, split_source
 
-__all__ = ["PROBE_TIMEOUT_S", "ensure_available", "hub_error", "weights_help"]
+__all__ = ["PROBE_TIMEOUT_S", "Unreachable", "ensure_available", "hub_error", "weights_help"]
 
 PROBE_TIMEOUT_S = 3.0
 _HUB_WEIGHTS = ("model.safetensors", "pytorch_model.bin")  # what timm reads from a repository
@@ -150,9 +150,16 @@ def _refuse_offline(name: str) -> None:
         raise ModelError(weights_help(name, reason=reason))
 
 
+class Unreachable(ModelError):
+    """A backbone's files are not cached and their source cannot be reached (``reason``)."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(weights_help(name, reason=reason))
+        self.reason = reason
+
+
 def _unreachable(name: str, url: str, exc: Exception) -> ModelError:
-    host = urlparse(url).hostname
-    return ModelError(weights_help(name, reason=f"{host} cannot be reached ({type(exc).__name__})"))
+    return Unreachable(name, f"{urlparse(url).hostname} cannot be reached ({type(exc).__name__})")
 
 
 def weights_help(name: str, *, reason: str) -> str:

@@ -69,11 +69,13 @@ def launch(
     launcher: str = "local",
     display: Display | None = None,
     poll_s: float = 1.0,
+    check: bool = True,
 ) -> tuple[list[CellOutcome], list[str]]:
     """Run ``suite`` on ``slots``, one worker each, as local processes or as Ray tasks
     (``launcher``); return the cells' outcomes and the errors of workers that stopped with
-    one. The stores are checked and the cells queued once, before any worker starts."""
-    session = prepare(suite, tracking_uri=tracking_uri, storage=storage)
+    one. What the suite needs is checked (with ``check``: see :func:`prepare`), the stores
+    opened and the cells queued once, before any worker starts."""
+    session = prepare(suite, tracking_uri=tracking_uri, storage=storage, check=check)
     session.open_experiment()
     session.post(resume=resume)
 

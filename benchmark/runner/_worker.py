@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from benchmark import track, tune
 from benchmark._process import set_worker
@@ -22,6 +23,7 @@ from benchmark.runner._context import CellOutcome, Context, Reporter
 from benchmark.runner._data import Dataset, images_for, prepare_dataset
 from benchmark.runner._devices import nvml_index
 from benchmark.runner._episodes import check_cells
+from benchmark.runner._preflight import check_ready, preflight
 from benchmark.runner._study import end_dead_runs, study_spec, trial_objective
 from benchmark.settings import check_settings, checkpoint_root, writable_folder
 from benchmark.suite import Cell, Suite, expand_cells
@@ -66,12 +68,23 @@ class Session:
 
 
 def prepare(
-    suite: Suite, *, tracking_uri: str | None = None, storage: str | None = None
+    suite: Suite,
+    *,
+    tracking_uri: str | None = None,
+    storage: str | None = None,
+    suite_file: Path | None = None,
+    check: bool = True,
 ) -> Session:
-    """Check the suite's names, open both stores and check the checkpoint folder, within
-    seconds when one cannot be reached or written, before any data is read."""
+    """Check the suite's names and, with ``check``, everything it needs (its data, its
+    backbones' weights, the folders it writes: one :class:`PreflightError` naming every
+    problem, before any store is opened); then open both stores and the checkpoint folder,
+    within seconds when one cannot be reached or written. ``suite_file`` is named in the
+    fixes the preflight suggests."""
     check_settings()
     suite = check_suite(suite, source=f"suite '{suite.name}'")
+    if check:
+        checks = preflight(suite, tracking=tracking_uri, storage=storage, suite_file=suite_file)
+        check_ready(checks, suite=suite.name)
     storage = tune.check_storage(storage)
     store = track.connect(tracking_uri, write=True)
     checkpoints = checkpoint_root(store.tracking_uri)

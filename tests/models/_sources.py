@@ -51,3 +51,18 @@ def cache_repo(cache: Path, repo: str) -> torch.nn.Module:
     (entry / "refs").mkdir()
     (entry / "refs" / "main").write_text(REVISION)
     return model
+
+
+def cache_timm_weights(cache: Path, name: str) -> torch.nn.Module:
+    """The pretrained weights timm reads for the timm model ``name`` (``test_resnet``, say),
+    in the cache as huggingface_hub lays them out: its ``hf_hub_id`` repository's
+    ``model.safetensors`` (a model built without weights: the values do not matter)."""
+    repo = timm.models.get_pretrained_cfg(name).hf_hub_id
+    entry = cache / ("models--" + repo.replace("/", "--"))
+    model = timm.create_model(name, pretrained=False)
+    (entry / "snapshots" / REVISION).mkdir(parents=True)
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(entry / "snapshots" / REVISION / "model.safetensors"))
+    (entry / "refs").mkdir()
+    (entry / "refs" / "main").write_text(REVISION)
+    return model
