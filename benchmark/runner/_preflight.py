@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from benchmark.models import Weights
 
 __all__ = [
-    "FETCHABLE_LAYOUTS",
     "Check",
     "PreflightError",
     "check_ready",
@@ -36,17 +35,6 @@ __all__ = [
     "weight_needs",
 ]
 
-FETCHABLE_LAYOUTS = (
-    "brain-tumor-mri",
-    "iq-oth-nccd",
-    "sipakmed",
-    "cdd-cesm",
-    "mias",
-    "chest-xray-pneumonia",
-    "brain-mri-yes-no",
-    "medmnist",
-)
-"""The layouts ``medbench data fetch LAYOUT`` downloads (named in the fix of a missing root)."""
 
 
 class PreflightError(MedbenchError):
@@ -151,7 +139,9 @@ def _dataset(label: str, config: DatasetConfig, suite_file: Path | None) -> Chec
 
 
 def _data_fix(config: DatasetConfig) -> str:
-    if config.layout not in FETCHABLE_LAYOUTS:
+    from benchmark.data.fetch import CATALOGUE, default_root
+
+    if config.layout not in CATALOGUE:
         return (
             "download the dataset and point `root:` (or MEDBENCH_DATA) at the unpacked folder, "
             f"or write a small fake one with `medbench data synth OUT --layout {config.layout}`."
@@ -161,8 +151,10 @@ def _data_fix(config: DatasetConfig) -> str:
         flag, size = config.options.get("flag"), config.options.get("size", 28)
         args = f" {flag}" + (f" --size {size}" if size not in (None, 28) else "")
     root = config.root
-    default = (settings().data / config.layout).resolve()
+    default = default_root(config.layout).resolve()
     where = "" if root is None or root.resolve() == default else f" --root {root}"
+    if CATALOGUE[config.layout].manual:  # the images are downloaded by hand first
+        args += " --archive FILE"
     return f"medbench data fetch {config.layout}{args}{where}"
 
 
