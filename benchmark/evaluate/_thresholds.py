@@ -1,8 +1,8 @@
 """Operating points: the decision threshold on a positive-class score, chosen on validation.
 
-A threshold ``t`` decides positive where ``score >= t``; every rule returns one of the
-validation scores (a point of scikit-learn's ROC or precision–recall curve), so the decision
-it makes on validation is exactly the one the rule measured.
+A threshold ``t`` decides positive where ``score >= t``; every rule but ``fixed`` returns
+one of the validation scores (a point of scikit-learn's ROC or precision–recall curve), so
+the decision it makes on validation is exactly the one the rule measured.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from benchmark.errors import MedbenchError
 
 __all__ = ["RULES", "choose_threshold", "choose_thresholds"]
 
-RULES = ("youden", "f1", "sensitivity", "specificity")
+RULES = ("youden", "f1", "sensitivity", "specificity", "fixed")
 _UNDECIDED = 0.5  # the threshold when validation holds one class only
 
 
@@ -26,9 +26,13 @@ def choose_threshold(
     ``youden``: the most sensitivity + specificity − 1 on the ROC curve; ``f1``: the best F1
     on the precision–recall curve; ``sensitivity``: the highest threshold whose sensitivity is
     at least ``target``; ``specificity``: the lowest threshold whose specificity is at least
-    ``target``. Ties go to the higher threshold. With one class only (or no images): 0.5.
+    ``target``; ``fixed``: ``target`` itself, whatever validation says. Ties go to the higher
+    threshold. With one class only (or no images): 0.5.
     """
     _check(rule, target)
+    if rule == "fixed":
+        assert target is not None
+        return float(target)
     y, scores = np.asarray(y, bool), np.asarray(scores, float)
     if y.all() or not y.any():
         return _UNDECIDED
@@ -73,7 +77,7 @@ def choose_thresholds(
 def _check(rule: str, target: float | None) -> None:
     if rule not in RULES:
         raise MedbenchError(f"unknown threshold rule '{rule}': expected one of {', '.join(RULES)}.")
-    needs = rule in ("sensitivity", "specificity")
+    needs = rule in ("sensitivity", "specificity", "fixed")
     if needs and (target is None or not 0 < target <= 1):
         raise MedbenchError(
             f"the threshold rule '{rule}' needs a target in (0, 1], got {target}: "

@@ -63,11 +63,12 @@ class Target(BaseModel):
 class OperatingPoint(TaskOptions):
     """Options of the tasks that decide at a threshold chosen on the validation split."""
 
-    threshold: Literal["youden", "f1"] | Target = Field(
+    threshold: Literal["youden", "f1"] | Target | float = Field(
         "youden",
         description="youden (max sensitivity + specificity − 1), f1 (max F1), or a target "
         "{sensitivity: 0.9} / {specificity: 0.95}; chosen on validation, used on test and "
-        "by the saved model",
+        "by the saved model; or a number in (0, 1): that threshold, chosen by nobody (0.5 "
+        "decides as MedMNIST's evaluator does)",
     )
 
     @field_validator("threshold", mode="before")
@@ -76,6 +77,8 @@ class OperatingPoint(TaskOptions):
         """One readable line for a rule that is none of the four."""
         if value in ("youden", "f1"):
             return value
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 1:
+            return float(value)
         if isinstance(value, dict) and len(value) == 1:
             ((key, target),) = value.items()
             if (
@@ -85,8 +88,8 @@ class OperatingPoint(TaskOptions):
             ):
                 return value
         raise ValueError(
-            f"expected youden, f1, {{sensitivity: x}} or {{specificity: x}} with 0 < x < 1, "
-            f"but got {value!r}"
+            f"expected youden, f1, {{sensitivity: x}}, {{specificity: x}} or a fixed threshold "
+            f"x, with 0 < x < 1, but got {value!r}"
         )
 
     @property
@@ -94,6 +97,8 @@ class OperatingPoint(TaskOptions):
         """``(rule, target)`` as :func:`benchmark.evaluate.choose_threshold` takes them."""
         if isinstance(self.threshold, str):
             return self.threshold, None
+        if isinstance(self.threshold, float):
+            return "fixed", self.threshold
         if self.threshold.sensitivity is not None:
             return "sensitivity", self.threshold.sensitivity
         return "specificity", self.threshold.specificity

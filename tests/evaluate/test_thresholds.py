@@ -100,3 +100,15 @@ def test_per_label_thresholds_mask_missing_targets(validation):
     assert out[0] == choose_threshold(y[seen], scores[seen])
     assert out[1] == choose_threshold(~y, 1 - scores)
     assert out[2] == 0.5  # no positive observed
+
+
+def test_a_fixed_threshold_is_kept_whatever_validation_says(validation):
+    y, scores = validation
+    assert choose_threshold(y, scores, rule="fixed", target=0.5) == 0.5
+    targets = np.stack([y, ~y], 1).astype(float)
+    assert choose_thresholds(targets, np.stack([scores, scores], 1), rule="fixed", target=0.3) == [
+        0.3,
+        0.3,
+    ]
+    with pytest.raises(MedbenchError, match="needs a target"):
+        choose_threshold(y, scores, rule="fixed")

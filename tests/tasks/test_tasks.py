@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from benchmark.checks import NAMES
-from benchmark.errors import DataError
+from benchmark.errors import DataError, SuiteError
 from benchmark.metrics import get_metric
 from benchmark.serve import ServedTask
 from benchmark.suite import DatasetConfig
@@ -145,3 +145,19 @@ def test_a_missing_label_teaches_nothing():
     assert logits.grad[0, 1] == 0 and logits.grad[0, 0] != 0
     known = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     assert task.loss_sum(logits, labels) != task.loss_sum(logits, known)
+
+
+def test_a_fixed_threshold_decides_as_medmnist_does():
+    """``threshold: 0.5`` is no rule chosen on validation: every label decides at 0.5, so the
+    accuracy is the one MedMNIST's evaluator computes."""
+    task = create_task({"kind": "multilabel", "threshold": 0.5})
+    y = np.array([[1, 0], [0, 1], [1, 1], [0, 0]], float)
+    p = np.array([[0.9, 0.1], [0.4, 0.6], [0.45, 0.7], [0.2, 0.55]])
+    assert task.thresholds(y, p, ["a", "b"]) == {"a": 0.5, "b": 0.5}
+    assert create_task({"kind": "binary", "positive": "b", "threshold": 0.5}).options.rule == (
+        "fixed",
+        0.5,
+    )
+    for bad in (1.5, 0, True):
+        with pytest.raises(SuiteError, match="fixed threshold"):
+            create_task({"kind": "binary", "positive": "b", "threshold": bad})
