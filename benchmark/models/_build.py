@@ -24,6 +24,7 @@ from benchmark.models._names import CONFIG_FILE, WEIGHTS_FILE, check_backbone, s
 __all__ = [
     "ParamCounts",
     "TimmModel",
+    "backbone_stats",
     "classifier_modules",
     "count_parameters",
     "create_model",
@@ -244,6 +245,24 @@ def input_stats(model: nn.Module) -> tuple[tuple[float, ...], tuple[float, ...]]
     :func:`create_model` was given in its place."""
     cfg = resolve_model_data_config(model)
     return tuple(cfg["mean"]), tuple(cfg["std"])
+
+
+def backbone_stats(
+    name: str,
+    *,
+    kwargs: Mapping[str, Any] | None = None,
+    normalize: Mapping[str, Sequence[float]] | None = None,
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The normalisation ``(mean, std)`` that :func:`create_model` gives backbone ``name``
+    (:func:`input_stats` of the model it builds), known before it is built: ``normalize``
+    when given, else its pretrained config's (read from a model built on the meta device:
+    no weights read, no memory taken)."""
+    if normalize is not None:
+        return tuple(normalize["mean"]), tuple(normalize["std"])
+    check_backbone(name)
+    with torch.device("meta"):
+        model = timm.create_model(name, pretrained=False, **(kwargs or {}))
+    return input_stats(model)
 
 
 def input_config(model: nn.Module) -> dict[str, Any]:
