@@ -87,7 +87,9 @@ def create_model(
     or a probe head's config (``knn``, ``logistic``, ``prototype``: see ``_heads``), built
     empty for ``load_model`` to fill.
     Models with a fixed patch grid (ViTs) are built for ``image_size`` (timm resamples their
-    position embeddings when loading pretrained weights).
+    position embeddings when loading pretrained weights); one whose patch embedding takes any
+    size (SAM's ViT, a ViT with ``dynamic_img_size``) is kept at its own grid and resamples
+    them per input, as timm builds it (SAM's checkpoint would not load at another grid).
     """
     check_backbone(name)
     if weights is not None and not weights.is_file():
@@ -106,8 +108,12 @@ def create_model(
     )
     try:
         model = timm.create_model(name, **args)
-        grid = getattr(getattr(model, "patch_embed", None), "img_size", None)
-        if image_size is not None and grid is not None and tuple(grid) != (image_size, image_size):
+        embed = getattr(model, "patch_embed", None)
+        grid = getattr(embed, "img_size", None)
+        fixed = getattr(embed, "strict_img_size", True)  # False: it takes any size as it is
+        if image_size is not None and grid is not None and fixed and tuple(grid) != (
+            image_size, image_size
+        ):  # fmt: skip
             model = timm.create_model(name, **{**args, "img_size": image_size})
     except TypeError as exc:
         if (error := _kwargs_error(name, kwargs or {}, exc)) is None:
