@@ -39,7 +39,8 @@ def fake_medmnist_plus(tmp_path) -> dict:
     suite["train"] |= {"image_size": 48, "epochs": 2}
     suite["seeds"] = suite["seeds"][:1]
     suite["evaluate"] = {"bootstrap": 0, "latency": None}
-    rows = [r for r in suite["references"]["rows"] if r["backbone"] in BACKBONES]
+    rows = [r for r in suite["references"]["rows"] if r["backbone"] in BACKBONES
+            and r.get("dataset") in (None, *suite["datasets"])]  # fmt: skip
     for r in rows:
         r["backbone"] = BACKBONES[r["backbone"]]
         r["where"] = {"data.options.size": {28: 32}.get(r["where"]["data.options.size"], 0)}
@@ -65,9 +66,13 @@ def test_the_medmnist_plus_suite_runs_small_on_phantoms(tmp_path, tracking_uri, 
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
-    # the 28 px rows (renamed 32 px here) beside our means, the other sizes left out
-    assert len(rows) == 2 * (2 + 2 + 1)  # finetune and linear_probe: ACC, AUC; knn: ACC
-    assert {row["dataset"] for row in rows} == {"mean of 2 datasets"}
+    # the 28 px rows (renamed 32 px here) beside ours, the other sizes left out: per backbone,
+    # finetune and linear_probe's ACC and AUC, knn's ACC, as a mean and for each dataset
+    assert len(rows) == 2 * (2 + 2 + 1) * 3
+    assert {row["dataset"] for row in rows} == {"mean of 2 datasets", "bloodmnist", "chestmnist"}
     assert all(0.0 <= row["ours"] <= 1.0 for row in rows)
-    vgg = {(r["strategy"], r["metric"]): r["paper"] for r in rows if r["backbone"] == "test_resnet"}
-    assert vgg[("finetune", "accuracy")] == 0.8234 and vgg[("knn", "accuracy")] == 0.6607
+    vgg = {(r["dataset"], r["strategy"], r["metric"]): r["paper"] for r in rows
+           if r["backbone"] == "test_resnet"}  # fmt: skip
+    assert vgg[("mean of 2 datasets", "finetune", "accuracy")] == 0.8234
+    assert vgg[("mean of 2 datasets", "knn", "accuracy")] == 0.6607
+    assert vgg[("bloodmnist", "finetune", "accuracy")] == 0.9485

@@ -45,7 +45,7 @@ def test_one_override_sets_the_size_of_every_dataset():
 
 def test_every_backbone_and_scheme_has_its_published_average_at_every_size():
     suite = load_suite(SUITE)
-    rows = suite.references.rows
+    rows = [r for r in suite.references.rows if r.average == "datasets"]
     names = [b.name for b in suite.backbones] + ["alexnet"]
     found = {(r.backbone, r.strategy, r.where["data.options.size"]) for r in rows}
     assert found == {(b, s, size) for b in names for s in suite.strategies for size in SIZES}
@@ -69,3 +69,22 @@ def test_every_backbone_and_scheme_has_its_published_average_at_every_size():
         {"accuracy": 0.6120, "auroc": 0.8175}
     )
     assert row(dino, "knn", 224) == {"accuracy": 0.8190}
+
+
+def test_the_per_dataset_rows_average_to_the_published_means():
+    """Each dataset's published numbers (read from its table) for every backbone, scheme and
+    size; their mean over the 12 datasets is the Average table's, within its rounding."""
+    rows = load_suite(SUITE).references.rows
+    averages = {(r.backbone, r.strategy, r.where["data.options.size"]): r.values
+                for r in rows if r.average == "datasets"}  # fmt: skip
+    per_dataset: dict[tuple, list[dict[str, float]]] = {}
+    for r in rows:
+        if r.average is None:
+            key = (r.backbone, r.strategy, r.where["data.options.size"])
+            per_dataset.setdefault(key, []).append(r.values | {"dataset": r.dataset})
+    assert set(per_dataset) == set(averages)
+    for key, values in per_dataset.items():
+        assert sorted(v["dataset"] for v in values) == FLAGS
+        for metric, published in averages[key].items():
+            mean = sum(v[metric] for v in values) / len(values)
+            assert mean == pytest.approx(published, abs=1.1e-4), (key, metric)
