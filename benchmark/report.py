@@ -4,8 +4,9 @@ One self-contained ``index.html`` (figures embedded as PNG data, no script, no s
 the same figures as PNG files in ``figures/`` beside it, and on the suite's summary run.
 Figures: confusion matrices of every cell in one grid, accuracy against parameters and
 against latency, training and validation curves per cell, ablation bars (one backbone in
-several cells), accuracy against the label budget (label efficiency), the CAM galleries and
-the error-overlap charts the runs logged.
+several cells), accuracy against the label budget (label efficiency), the mean ranks over
+datasets beside the matrix of significant wins (ranks), the CAM galleries and the
+error-overlap charts the runs logged.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from benchmark import track
+from benchmark import leaderboard, track
 from benchmark.errors import MedbenchError
 from benchmark.leaderboard import TABLES, build_table, efficiency_points, format_table
 
@@ -67,14 +68,16 @@ def write_report(
     (out / "figures").mkdir(exist_ok=True)
     report = Report(page=out / "index.html")
     paired = store.suite_analysis(suite, "paired_tests.json")
-    sections = []
+    options: dict[str, dict[str, Any]] = {
+        "summary": {"paired": paired}, "compare": {"references": references},
+        "ranks": {"paired": paired, "references": references,
+                  "pvalues": leaderboard.paired_pvalues(store, suite)},
+    }  # fmt: skip
+    sections, boards = [], {}
     for name in TABLES:
         if name == "compare" and references is None:
             continue
-        options: dict[str, Any] = {"paired": paired} if name == "summary" else {}
-        if name == "compare":
-            options["references"] = references
-        board = build_table(name, runs, **options)
+        board = boards[name] = build_table(name, runs, **options.get(name, {}))
         if board.frame.empty or (name == "trials" and board.frame["trials"].isna().all()):
             report.skipped.append(f"table {name}: nothing recorded")
             continue
@@ -92,6 +95,7 @@ def write_report(
         "training_curves": _curves(store, runs),
         "ablations": _ablations(runs),
         "label_efficiency": _efficiency(runs),
+        "ranks": leaderboard.ranks_figure(boards["ranks"]),
     }
     for figure_name, figure in figures.items():
         if figure is None:

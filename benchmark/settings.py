@@ -111,6 +111,11 @@ class Settings(BaseSettings):
         ge=1,
         description="the largest image decoded, in pixels (a decompression bomb is refused)",
     )
+    medmnist_mirror: str | None = Field(
+        None,
+        description="a base URL serving MedMNIST's files by their names (pathmnist_64.npz); "
+        "`medbench data fetch medmnist` downloads from it instead of Zenodo (same MD5s)",
+    )
     app_token: SecretStr | None = Field(
         None,
         description="the secret every request to `medbench app` must carry (needed when it "
@@ -128,6 +133,13 @@ class Settings(BaseSettings):
                 return word
             if word in _NOT_OFF:
                 raise ValueError(f"'{value}' is not a setting's value; 'off' turns it off")
+        return value
+
+    @field_validator("medmnist_mirror")
+    @classmethod
+    def _a_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://", "file://")):
+            raise ValueError("not a base URL")
         return value
 
     @field_validator("cache", "checkpoints", "data", mode="after")
@@ -148,6 +160,7 @@ _EXPECTED = {
     "system_metrics": "seconds between samples (more than 0), or off (the one spelling)",
     "data_on_device": "auto, off or a number of GiB",
     "max_pixels": "a whole number of pixels, 1 or more",
+    "medmnist_mirror": "a base URL (http://, https:// or file://)",
     "app_token": "a secret string",
 }
 _FLAGS: dict[str, Any] = {}

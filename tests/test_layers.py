@@ -66,6 +66,7 @@ def names_cache(tmp_path_factory) -> str:
     [
         ("suite", "validate", "suites/quickstart.yaml"),
         ("suite", "validate", "suites/cervical_sipakmed.yaml"),
+        ("data", "fetch", "--list"),
         ("list", "strategies"),
         ("list", "layouts"),
         ("list", "preprocess"),

@@ -305,3 +305,57 @@ def render_audit(
         console.print(f"[red]unreadable:[/] {escape(bad['path'])}: {escape(bad['reason'])}")
     for odd in report.odd_images[:5]:
         console.print(f"[dim]odd:[/] {escape(odd['id'])}: {escape(odd['why'])}")
+
+
+@app.command()
+def fetch(
+    name: Annotated[
+        str | None, typer.Argument(help="Dataset (a layout name; `--list` shows them).")
+    ] = None,
+    flag: Annotated[
+        str | None, typer.Argument(help="medmnist only: the dataset (pathmnist, ...).")
+    ] = None,
+    size: Annotated[int, typer.Option(help="medmnist only: 28, 64, 128 or 224 px.")] = 28,
+    root: Annotated[
+        Path | None, typer.Option(help="Where it lands (default: $MEDBENCH_DATA/<name>).")
+    ] = None,
+    archive: Annotated[
+        Path | None,
+        typer.Option(help="Unpack this local copy instead of downloading (cdd-cesm: the images)."),
+    ] = None,
+    list_: Annotated[
+        bool, typer.Option("--list", help="Every dataset: source, size and licence.")
+    ] = False,
+) -> None:
+    """Download a seed dataset and unpack it where its layout expects it; its checksums are
+    checked, its content digest, licence and citation printed and recorded in
+    ROOT/.medbench-source.json."""
+    from benchmark.data.fetch import CATALOGUE, default_root
+    from benchmark.data.fetch import fetch as fetch_dataset
+    from benchmark.errors import MedbenchError
+
+    if list_:
+        out = Table("name", "source", "size", "licence", "commercial",
+                    title="fetchable datasets", title_justify="left")  # fmt: skip
+        for item in CATALOGUE.values():
+            commercial = "yes" if item.commercial else "no"
+            if item.name == "medmnist":
+                commercial = "yes (DermaMNIST: no)"
+            out.add_row(item.name, escape(item.host), item.size, escape(item.licence), commercial)
+        print_table(out)
+        return
+    if name is None:
+        raise MedbenchError("name a dataset to fetch (`medbench data fetch --list` shows them).")
+    target = root if root is not None else default_root(name)
+    provenance = fetch_dataset(
+        name, flag=flag, size=size, root=target, archive=archive, progress=console.is_terminal,
+        say=lambda text: console.print(escape(text)),
+    )  # fmt: skip
+    console.print(f"Fetched {escape(name)}{' ' + escape(flag) if flag else ''} into {target}.")
+    console.print(f"licence: {escape(str(provenance['licence']))} ({provenance['licence_url']})"
+                  + ("" if provenance["commercial"] else " — not for commercial use"))  # fmt: skip
+    console.print(f"cite: {escape(str(provenance['citation']))}")
+    if provenance.get("digest"):
+        console.print(f"content digest: {provenance['digest']} (compare it with another lab's)")
+    elif provenance.get("file"):
+        console.print(f"MD5 checked: {provenance['files'][provenance['file']]['md5']}")

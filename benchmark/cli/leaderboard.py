@@ -11,6 +11,7 @@ from rich.table import Table
 
 from benchmark.cli._common import SuiteOrExperiment, Tracking, resolve_suite
 from benchmark.console import console, print_table
+from benchmark.errors import MedbenchError
 from benchmark.leaderboard._names import TableFormat, TableName
 
 if TYPE_CHECKING:
@@ -20,7 +21,10 @@ if TYPE_CHECKING:
 def leaderboard(
     suite_or_experiment: SuiteOrExperiment = None,
     table_: Annotated[
-        TableName, typer.Option("--table", help="Which table (compare needs the suite file).")
+        TableName,
+        typer.Option(
+            "--table", help="Which table (compare and ranks read the suite file's references)."
+        ),
     ] = "summary",
     format_: Annotated[TableFormat, typer.Option("--format", help="How it is written.")] = "table",
     output: Annotated[
@@ -36,18 +40,32 @@ def leaderboard(
             "--latest/--all-runs", help="The newest run of each cell, or every finished run."
         ),
     ] = True,
+    export: Annotated[
+        tuple[str, Path] | None,
+        typer.Option(
+            metavar="FORMAT DIR",
+            help="Instead of a table, write each cell's test scores for another tool: "
+            "`medmnist DIR`: per cell and seed, the result file MedMNIST's Evaluator reads.",
+        ),
+    ] = None,
     tracking_uri: Tracking = None,
 ) -> None:
     """Print a suite's results as a paper-style table; best values in bold."""
     from benchmark import track
     from benchmark.leaderboard import format_table, load_board
+    from benchmark.settings import writable_folder
 
     if output is not None:
-        from benchmark.settings import writable_folder
-
         writable_folder(output.parent, what="the folder of --output", keep=False)
+    if export is not None:
+        if export[0] != "medmnist":
+            raise MedbenchError(f"--export {export[0]}: unknown format; expected medmnist.")
+        writable_folder(export[1], what="the folder of --export", keep=False)
     store = track.connect(tracking_uri)
     name, spec = resolve_suite(store, suite_or_experiment)
+    if export is not None:
+        _export(store, name, export[1], dataset=dataset, latest=latest)
+        return
     board = load_board(store, name, table=table_, dataset=dataset, latest=latest, sort=sort,
                        references=spec.references if spec else None)  # fmt: skip
     if format_ == "table" and output is None:
@@ -60,6 +78,16 @@ def leaderboard(
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text)
         console.print(f"wrote {output}")
+
+
+def _export(store, suite: str, folder: Path, *, dataset: str | None, latest: bool) -> None:
+    """MedMNIST's result files of the suite's medmnist cells under ``folder``."""
+    from benchmark.leaderboard import export_medmnist
+
+    exported = export_medmnist(store, suite, folder, dataset=dataset, latest=latest)
+    for reason in exported.skipped:
+        console.print(f"left out: {reason}", style="yellow", highlight=False)
+    console.print(f"wrote {len(exported.files)} MedMNIST result files to {folder}")
 
 
 def render_leaderboard(board: Board, *, title: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ CITATION = (
     "Di Salvo, F., Brockmann, J., Ledig, C. Rethinking model prototyping through the MedMNIST+ "
     "dataset collection. Scientific Reports 15, 7669 (2025)"
 )
+_UNSAFE = re.compile(r"[^\w.:-]*[^\w .:-]+[^\w.:-]*")  # what a metric key refuses
 _TASKS = {  # MedMNIST's task names -> medbench's task kinds
     "multi-class": "multiclass",
     "binary-class": "binary",
@@ -107,6 +109,8 @@ def task_kind(flag: str) -> str:
 
 
 def labels(flag: str) -> list[str]:
-    """Class (or finding) names in label order."""
+    """Class (or finding) names in label order, as INFO writes them but for the characters a
+    metric's name cannot hold (``test/{class}/f1``): BloodMNIST's ``immature
+    granulocytes(myelocytes, ...)`` becomes ``immature granulocytes myelocytes ...``."""
     table = info(flag)["label"]
-    return [table[str(i)] for i in range(len(table))]
+    return [_UNSAFE.sub(" ", table[str(i)]).strip() for i in range(len(table))]

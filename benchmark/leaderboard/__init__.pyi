@@ -4,11 +4,16 @@
 from ._columns import Board as Board
 from ._columns import Column as Column
 from ._efficiency import efficiency_points as efficiency_points
+from ._export import Exported as Exported
+from ._export import export_medmnist as export_medmnist
+from ._export import medmnist_file as medmnist_file
 from ._load import load_board as load_board
+from ._load import paired_pvalues as paired_pvalues
 from ._names import FORMATS as FORMATS
 from ._names import TABLE_NAMES as TABLE_NAMES
 from ._names import TableFormat as TableFormat
 from ._names import TableName as TableName
+from ._ranks import ranks_figure as ranks_figure
 from ._references import dataset_average as dataset_average
 from ._references import matching_runs as matching_runs
 from ._references import reference_rows as reference_rows

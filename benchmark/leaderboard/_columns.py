@@ -14,6 +14,7 @@ __all__ = [
     "BUDGET",
     "COST",
     "LATENCY",
+    "MATCH_KEYS",
     "REFERENCE_METRICS",
     "SUMMARY",
     "Board",
@@ -131,6 +132,11 @@ REFERENCE_METRICS: dict[str, tuple[str, float]] = {
     "latency_min_ms": ("latency/b1_min_ms", 1.0),
     "latency_max_ms": ("latency/b1_max_ms", 1.0),
 }  # fmt: skip
+
+
+# reference values that say which rows a published number is of, not a result: ``size``,
+# the MedMNIST resolution it was measured at (the ranks table matches it to the cells')
+MATCH_KEYS = ("size",)
 
 
 def reference_metric(name: str) -> tuple[str, float]:

@@ -18,6 +18,7 @@ TableName = Literal[
     "explain",
     "trials",
     "efficiency",
+    "ranks",
 ]
 TableFormat = Literal["table", "markdown", "latex", "csv", "json", "html"]
 

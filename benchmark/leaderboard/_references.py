@@ -8,21 +8,29 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from benchmark.leaderboard._columns import reference_metric
+from benchmark.leaderboard._columns import MATCH_KEYS, reference_metric
 from benchmark.track import metric_column, tag_column
 
 if TYPE_CHECKING:
     from benchmark.suite._schema import ReferenceRow, References
 
-__all__ = ["dataset_average", "matching_runs", "reference_rows"]
+__all__ = ["dataset_average", "matching_runs", "reference_rows", "reference_settings"]
 
 _KEYS = ("dataset", "backbone", "strategy")
+SIZE = "data.options.size"  # a MedMNIST cell's resolution (its layout's option), as logged
+
+
+def reference_settings(ref: ReferenceRow) -> dict[str, Any]:
+    """The cell settings ``ref`` holds for: its ``where``, and a ``size:`` value (the
+    MedMNIST resolution, the ranks table's shorthand) as ``data.options.size``."""
+    size = ref.values.get("size")
+    return ref.where if size is None else {SIZE: int(size), **ref.where}
 
 
 def matching_runs(runs: pd.DataFrame, ref: ReferenceRow) -> pd.DataFrame:
     """The runs of the cells ``ref`` holds for: its dataset, backbone and strategy (those
     given), and its ``where`` settings (the runs' params, as the runner logs them)."""
-    matches = _with_settings(runs, ref.where)
+    matches = _with_settings(runs, reference_settings(ref))
     for key in _KEYS:
         wanted = getattr(ref, key)
         if wanted is not None:
@@ -57,11 +65,13 @@ def reference_rows(runs: pd.DataFrame, references: References) -> list[dict[str,
     dataset column saying over how many."""
     rows = []
     for ref in references.rows:
-        if ref.where and _with_settings(runs, ref.where).empty:
+        settings = reference_settings(ref)
+        if settings and _with_settings(runs, settings).empty:
             continue  # no run has its settings: the suite ran with others (another size)
         matches = matching_runs(runs, ref)
+        values = {k: v for k, v in ref.values.items() if k not in MATCH_KEYS}
         if ref.average == "datasets":
-            for name, paper in ref.values.items():
+            for name, paper in values.items():
                 key, scale = reference_metric(name)
                 ours, n = dataset_average(matches, metric_column(key)) if key else (math.nan, 0)
                 where = {k: getattr(ref, k) or "–" for k in _KEYS}
@@ -74,7 +84,7 @@ def reference_rows(runs: pd.DataFrame, references: References) -> list[dict[str,
                 key: (run[tag_column(key)] if run is not None else getattr(ref, key) or "–")
                 for key in _KEYS
             }
-            for name, paper in ref.values.items():
+            for name, paper in values.items():
                 key, scale = reference_metric(name)
                 source = metric_column(key) if key else ""
                 ours = math.nan

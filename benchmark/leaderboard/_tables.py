@@ -4,8 +4,8 @@
 ``labels`` (per-label AUROC of multi-label cells, built in ``_labels``),
 ``cost`` (parameters, training time, accuracy), ``latency`` (Table 6), ``compare``
 (beside a suite's published numbers, Table 7), ``explain`` (CAM quality per method),
-``trials`` (the tuning per cell) and ``efficiency`` (accuracy against the label budget,
-built in ``_efficiency``).
+``trials`` (the tuning per cell), ``efficiency`` (accuracy against the label budget,
+built in ``_efficiency``) and ``ranks`` (across datasets, built in ``_ranks``).
 """
 
 from __future__ import annotations
@@ -32,11 +32,12 @@ from benchmark.leaderboard._columns import (
 from benchmark.leaderboard._efficiency import efficiency_table
 from benchmark.leaderboard._labels import labels_table
 from benchmark.leaderboard._names import TableName
+from benchmark.leaderboard._ranks import ranks_table
 from benchmark.leaderboard._references import reference_rows
 from benchmark.metrics import CATALOGUE
 from benchmark.track import metric_column, tag_column
 
-__all__ = ["LEAKS_HELP", "NOT_WORSE_HELP", "TABLES", "build_table"]
+__all__ = ["LEAKS_HELP", "NON_COMMERCIAL_HELP", "NOT_WORSE_HELP", "TABLES", "build_table"]
 
 NOT_WORSE_HELP = (
     "≈best: not significantly worse than the best cell of its dataset (McNemar on accuracy; "
@@ -46,6 +47,8 @@ LEAKS_HELP = (
     "test_leaks: test images that duplicate, or share a patient with, training or validation "
     "images; their scores may be inflated (`medbench data audit`; `audit.on_leak: drop`)"
 )
+NON_COMMERCIAL = "†"
+NON_COMMERCIAL_HELP = "† not for commercial use under its licence: "
 # CAM quality scores, in the catalogue's order (the counts of images scored left out)
 CAM_SCORES = tuple(
     m.key.removeprefix("cam/{method}/")
@@ -82,7 +85,25 @@ def _summary(runs, *, sort="accuracy", paired=None, all_runs=False, **_) -> Boar
         board.notes.append(NOT_WORSE_HELP)
     if "test_leaks" in frame:
         board.notes.append(LEAKS_HELP)
+    _mark_non_commercial(board, runs)
     return _sorted(board, sort)
+
+
+def _mark_non_commercial(board: Board, runs: pd.DataFrame) -> None:
+    """A † after each dataset whose licence rules out commercial use (the runs' tag
+    ``medbench.commercial``), and a footnote naming each one's licence."""
+    commercial = runs.get(tag_column("commercial"))
+    if commercial is None or "dataset" not in board.frame:
+        return
+    marked = (commercial == "no").to_numpy()
+    if not marked.any():
+        return
+    board.frame.loc[marked, "dataset"] = board.frame.loc[marked, "dataset"] + f" {NON_COMMERCIAL}"
+    licences = runs.get(tag_column("licence"), pd.Series("", index=runs.index))
+    named = dict(zip(runs[tag_column("dataset")][marked], licences[marked], strict=True))
+    board.notes.append(
+        NON_COMMERCIAL_HELP + "; ".join(f"{k} ({v})" for k, v in sorted(named.items()))
+    )
 
 
 def _simple(name: str, columns: tuple[Column, ...], default_sort: str):
@@ -229,12 +250,13 @@ TABLES: dict[TableName, Callable[..., Board]] = {
     "explain": _explain,
     "trials": _trials,
     "efficiency": efficiency_table,
+    "ranks": ranks_table,
 }
 
 
 def build_table(name: str, runs: pd.DataFrame, **options) -> Board:
-    """Build table ``name`` from cell runs; ``options``: ``sort``, ``paired``, ``references``,
-    ``all_runs``."""
+    """Build table ``name`` from cell runs; ``options``: ``sort``, ``paired``, ``pvalues``,
+    ``references``, ``all_runs``."""
     if name not in TABLES:
         raise MedbenchError(f"unknown table '{name}': expected one of {list(TABLES)}.")
     board = TABLES[name](runs, **options)

@@ -102,6 +102,9 @@ def _tune_train_evaluate(
             first = (result, trained)
             if cell.explain is not None:
                 explanation = _explain(cell, trained, images, data, probs, labels, context)
+        else:  # the others' test scores beside them (paired tests, MedMNIST's evaluator)
+            text = result.predictions.to_csv(index=False)
+            run.log_text(text, f"eval/{episode.prefix}predictions.csv")
         del trained, result  # a later seed's model is not held while the next one trains
     assert first is not None  # a cell has at least one seed
     if cell.budget:
@@ -137,12 +140,25 @@ def _log_inputs(cell: Cell, data: Dataset, run: track.RunLog, context: Context) 
     run.log_dict(resolved, "config/suite.resolved.yaml")
     table = data.split_table()
     run.log_text(table.to_csv(index=False), "data/split.csv")
-    source = {"layout": cell.data.layout, "root": str(cell.data.root or "")}
+    source, tags = data_record(cell)
     if data.source.fingerprint:  # rendered in memory: the generator's settings say what
         source["fingerprint"] = data.source.fingerprint
     run.log_datasets(name=cell.dataset, source=source, table=table)
+    run.set_tags(tags)
     run.log_dict(data.report.to_dict(), "data/audit.json")
     run.log_metrics(data.audit_metrics())
+
+
+def data_record(cell: Cell) -> tuple[dict[str, str], dict[str, str]]:
+    """The logged dataset's source (layout, root, licence, citation, commercial use, the
+    fetched tree's digest where known) and the run's tags of its licence and whether it
+    may be used commercially (``yes``, ``no``, ``unknown``)."""
+    from benchmark.data.fetch import about
+
+    facts = about(cell.data.layout, cell.data.root, cell.data.options)
+    source = {"layout": cell.data.layout, "root": str(cell.data.root or ""), **facts}
+    tags = {track.TAG + "licence": facts["licence"], track.TAG + "commercial": facts["commercial"]}
+    return source, tags
 
 
 def _tuned(

@@ -74,3 +74,19 @@ def test_an_average_over_datasets_names_no_dataset():
         ReferenceRow(average="datasets", dataset="pathmnist", accuracy=0.5)
     with pytest.raises(ValidationError, match="must be a number"):
         ReferenceRow(backbone="vgg16", size="28")
+
+
+def test_the_ranks_table_sets_the_average_of_its_size_beside_each_row():
+    ranks = build_table("ranks", _runs(224), references=REFS).frame.set_index("backbone")
+    assert ranks.loc["vgg16", "paper_accuracy"] == 0.8670  # the 224 px row, not the 28 px one
+    assert ranks.loc["vgg16", "paper_auroc"] == 0.9530
+    assert ranks.loc["resnet18", "paper_accuracy"] != ranks.loc["resnet18", "paper_accuracy"]
+
+
+def test_a_size_value_is_the_shorthand_of_where_the_size_is():
+    refs = References.model_validate({"source": "s", "rows": [
+        {"average": "datasets", "backbone": "vgg16", "size": 28, "accuracy": 0.8},
+        {"average": "datasets", "backbone": "vgg16", "size": 64, "accuracy": 0.9},
+    ]})  # fmt: skip
+    frame = build_table("compare", _runs(28), references=refs).frame
+    assert frame["paper"].tolist() == [0.8] and frame["metric"].tolist() == ["accuracy"]

@@ -16,7 +16,7 @@ from benchmark.runner import run_suite
 
 CONTRACT_TAGS = {
     "medbench.suite", "medbench.cell", "medbench.dataset", "medbench.backbone",
-    "medbench.strategy", "medbench.config_hash",
+    "medbench.strategy", "medbench.config_hash", "medbench.licence", "medbench.commercial",
 }  # fmt: skip
 CONTRACT_METRICS = {
     "test/accuracy", "test/precision_weighted", "test/recall_weighted", "test/f1_weighted",

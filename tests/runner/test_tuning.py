@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from benchmark import track
 from benchmark.checks import load_checked_suite
 from benchmark.data import write_synthetic
 from benchmark.runner import run_suite
@@ -63,11 +66,20 @@ def test_each_cell_nests_its_trials_and_records_the_best_settings(
 
 def test_seeds_give_mean_and_standard_deviation(tiny_suite_file, tracking_uri):
     suite = load_checked_suite(tiny_suite_file, overrides=["seeds=[1, 2]", "train.epochs=1"])
-    metrics = run_suite(suite, tracking_uri=tracking_uri)[0].metrics
+    outcome = run_suite(suite, tracking_uri=tracking_uri)[0]
+    metrics = outcome.metrics
     per_seed = [metrics["seed_1/test/accuracy"], metrics["seed_2/test/accuracy"]]
     assert metrics["test/accuracy"] == pytest.approx(np.mean(per_seed))
     assert metrics["test/accuracy_std"] == pytest.approx(np.std(per_seed, ddof=1))
     assert metrics["seeds"] == 2
+    # every seed's test predictions are kept: the first's under the name they always had
+    store = track.connect(tracking_uri)
+    files = store.artifact_files(outcome.run_id, "eval")
+    assert {"eval/predictions.csv", "eval/seed_2/predictions.csv"} <= set(files)
+    for seed, path in ((1, "eval/predictions.csv"), (2, "eval/seed_2/predictions.csv")):
+        table = pd.read_csv(io.StringIO(store.artifact_text(outcome.run_id, path)), dtype=str)
+        correct = (table["true"] == table["pred"]).mean()
+        assert correct == pytest.approx(metrics[f"seed_{seed}/test/accuracy"])
 
 
 def test_refit_on_train_and_val_uses_the_tuned_epoch_count(tiny_suite_file, tracking_uri, tmp_path):
