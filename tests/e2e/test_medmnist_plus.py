@@ -76,3 +76,13 @@ def test_the_medmnist_plus_suite_runs_small_on_phantoms(tmp_path, tracking_uri, 
     assert vgg[("mean of 2 datasets", "finetune", "accuracy")] == 0.8234
     assert vgg[("mean of 2 datasets", "knn", "accuracy")] == 0.6607
     assert vgg[("bloodmnist", "finetune", "accuracy")] == 0.9485
+
+    result = CliRunner().invoke(
+        app, ["leaderboard", str(path), "--table", "ranks", "--format", "json",
+              "--tracking-uri", tracking_uri],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    ranks = {(r["backbone"], r["strategy"]): r for r in json.loads(result.output)}
+    assert len(ranks) == 2 * 3  # the published average of each row's size beside it
+    assert ranks[("test_resnet", "finetune")]["paper_accuracy"] == 0.8234
+    assert ranks[("test_vit", "knn")]["paper_accuracy"] == 0.6592
