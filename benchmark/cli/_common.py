@@ -31,7 +31,11 @@ SuiteOrExperiment = Annotated[
 ]
 Set = Annotated[
     list[str] | None,
-    typer.Option("--set", help="Override a setting, e.g. --set train.epochs=3 (repeatable)."),
+    typer.Option(
+        "--set",
+        help="Override a setting, e.g. --set train.epochs=3 (repeatable); `*` stands for "
+        "every key or item, e.g. --set 'datasets.*.options.size=64'.",
+    ),
 ]
 ModelRef = Annotated[str, typer.Argument(help=MODEL_HELP)]
 Images = Annotated[list[Path], typer.Argument(help="Image files or folders.")]

@@ -38,6 +38,7 @@ from .phantoms import PHANTOM_CLASSES as PHANTOM_CLASSES
 from .phantoms import Phantom as Phantom
 from .phantoms import render_phantom as render_phantom
 from .preprocess import Op as Op
+from .preprocess import bind_mean as bind_mean
 from .preprocess import list_ops as list_ops
 from .preprocess import parse_op as parse_op
 from .splits import SPLITS as SPLITS

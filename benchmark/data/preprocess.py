@@ -27,9 +27,11 @@ __all__ = [
     "Op",
     "Shape",
     "apply_ops",
+    "bind_mean",
     "describe_ops",
     "list_ops",
     "output_shape",
+    "pad",
     "parse_op",
     "resize",
 ]
@@ -37,6 +39,7 @@ __all__ = [
 OPS_VERSION = 3  # 3: the lesion masks cached beside the images are resized by nearest neighbour
 
 Op = tuple[str, dict[str, Any]]
+IMAGENET_MEAN = (0.485, 0.456, 0.406)  # `pad`'s mean colour when no backbone gives one
 # Height, width and channels (1: a gray H × W image, 3: RGB); a range where the content
 # decides (a crop).
 Shape = tuple[int | range, int | range, int]
@@ -178,6 +181,46 @@ def resize(
         return image
     interpolation = cv2.INTER_AREA if size < min(h, w) else cv2.INTER_LINEAR
     return cv2.resize(image, (size, size), interpolation=interpolation)
+
+
+def _pad_shape(height: int, width: int, channels: int, *, size: int, fill: str,
+               mean: tuple[float, float, float] | None) -> Shape:  # fmt: skip
+    return max(height, size), max(width, size), 3 if fill == "mean" else channels
+
+
+@_register("pad", shape=_pad_shape)
+def pad(
+    image: np.ndarray,
+    *,
+    size: int = 224,
+    fill: Literal["zero", "mean"] = "zero",
+    mean: tuple[float, float, float] | None = None,
+) -> np.ndarray:
+    """Pad to size × size, centred, without scaling (a side already longer is kept): `zero`
+    fills black, `mean` the backbone's mean colour, which normalisation turns into zeros
+    (MedMNIST+'s padding); `mean` is the backbone's unless given (0–1 scale)."""
+    h, w = image.shape[:2]
+    top, left = max(size - h, 0) // 2, max(size - w, 0) // 2
+    bottom, right = max(size - h, 0) - top, max(size - w, 0) - left
+    if fill == "mean":
+        image = to_rgb(image)
+        value: Any = [float(round(255 * m)) for m in (mean or IMAGENET_MEAN)]
+    else:
+        value = 0
+    if not (top or bottom or left or right):
+        return image
+    return cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_CONSTANT, value=value)
+
+
+def bind_mean(ops: Sequence[Op], mean: Sequence[float]) -> list[Op]:
+    """``ops`` with the backbone's normalisation ``mean`` given to each ``pad`` op that fills
+    with the mean colour and names none itself: its padding is then zero once normalised."""
+    bound = []
+    for name, args in ops:
+        if name == "pad" and args.get("fill") == "mean" and args.get("mean") is None:
+            args = {**args, "mean": tuple(float(m) for m in mean)}
+        bound.append((name, args))
+    return bound
 
 
 @_register(

@@ -14,6 +14,9 @@ from ._names import TABLE_NAMES as TABLE_NAMES
 from ._names import TableFormat as TableFormat
 from ._names import TableName as TableName
 from ._ranks import ranks_figure as ranks_figure
+from ._references import dataset_average as dataset_average
+from ._references import matching_runs as matching_runs
+from ._references import reference_rows as reference_rows
 from ._render import best_mask as best_mask
 from ._render import cell_texts as cell_texts
 from ._render import format_cell as format_cell

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.leaderboard._columns import BUDGET, Board, Column, reference_metric
+from benchmark.leaderboard._references import SIZE, reference_settings
 from benchmark.tasks import get_task
 from benchmark.track import metric_column, tag_column
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["ranks_figure", "ranks_table"]
 
 ACCURACY, AUROC = "test/accuracy", "test/auroc_macro"
-_SIZE = "params.data.options.size"  # a MedMNIST cell's resolution (its layout's option)
+_SIZE = f"params.{SIZE}"  # a MedMNIST cell's resolution (its layout's option)
 
 
 def ranks_table(
@@ -44,9 +45,10 @@ def ranks_table(
     sits beside the rows of its ``backbone`` and ``strategy`` (either may be left out to
     match all) as ``paper_accuracy`` and ``paper_auroc`` (its ``accuracy`` and ``auroc``,
     fractions), for example ``{backbone: vgg16, strategy: finetune, note: "average over
-    12 datasets, 224 px", accuracy: 0.867, auroc: 0.953}``; with ``size: 224`` it matches
-    only rows whose cells read MedMNIST at that size (``data.options.size``). Where several
-    match, the one naming most of backbone, strategy and size wins, then the first.
+    12 datasets, 224 px", accuracy: 0.867, auroc: 0.953}``; with ``size: 224`` (or ``where:
+    {data.options.size: 224}``) it matches only rows whose cells read MedMNIST at that size.
+    Where several match, the one naming most of backbone, strategy and size wins, then the
+    first.
     """
     keys = ["backbone", "strategy", *(c.name for c in BUDGET if c.source in runs)]
     sources = [tag_column(k) for k in keys]
@@ -168,7 +170,7 @@ def _match(rows: list[ReferenceRow], backbone: str, strategy: str,
     """The most specific reference row matching, the first of equals (``None``: none)."""
     best, score = None, -1
     for ref in rows:
-        ref_size = ref.values.get("size")
+        ref_size = reference_settings(ref).get(SIZE)
         if ref.backbone not in (None, backbone) or ref.strategy not in (None, strategy):
             continue
         if ref_size is not None and ref_size != size:

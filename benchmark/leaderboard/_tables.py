@@ -21,7 +21,6 @@ from benchmark.leaderboard._columns import (
     COST,
     ID,
     LATENCY,
-    MATCH_KEYS,
     SUMMARY,
     TRIALS,
     Board,
@@ -29,12 +28,12 @@ from benchmark.leaderboard._columns import (
     from_runs,
     id_columns,
     measure,
-    reference_metric,
 )
 from benchmark.leaderboard._efficiency import efficiency_table
 from benchmark.leaderboard._labels import labels_table
 from benchmark.leaderboard._names import TableName
 from benchmark.leaderboard._ranks import ranks_table
+from benchmark.leaderboard._references import reference_rows
 from benchmark.metrics import CATALOGUE
 from benchmark.track import metric_column, tag_column
 
@@ -179,29 +178,7 @@ def _compare(runs, *, references=None, **_) -> Board:
             "the compare table needs the suite's `references:` block: pass the suite file "
             "(not an experiment name), and give the suite a references block."
         )
-    rows = []
-    for ref in references.rows:
-        matches = runs
-        for key in ("dataset", "backbone", "strategy"):
-            wanted = getattr(ref, key)
-            if wanted is not None:
-                matches = matches[matches[tag_column(key)] == wanted]
-        targets = [run for _, run in matches.iterrows()] or [None]
-        for run in targets:
-            where = {
-                key: (run[tag_column(key)] if run is not None else getattr(ref, key) or "–")
-                for key in ("dataset", "backbone", "strategy")
-            }
-            for metric, paper in ref.values.items():
-                if metric in MATCH_KEYS:
-                    continue
-                key, scale = reference_metric(metric)
-                source = metric_column(key) if key else ""
-                ours = float("nan")
-                if run is not None and source in run.index and not pd.isna(run[source]):
-                    ours = float(run[source]) * scale
-                rows.append({**where, "metric": metric, "paper": paper, "ours": ours,
-                             "diff": ours - paper, "note": ref.note})  # fmt: skip
+    rows = reference_rows(runs, references)
     meta = {c.name: c for c in ID} | {
         "metric": Column("metric", label=True, higher_is_better=None),
         "paper": Column("paper", higher_is_better=None, digits=-1),

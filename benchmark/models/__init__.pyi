@@ -3,6 +3,7 @@
 
 from ._build import ParamCounts as ParamCounts
 from ._build import TimmModel as TimmModel
+from ._build import backbone_stats as backbone_stats
 from ._build import classifier_modules as classifier_modules
 from ._build import count_parameters as count_parameters
 from ._build import create_model as create_model

@@ -24,6 +24,7 @@ from benchmark.models._names import CONFIG_FILE, WEIGHTS_FILE, check_backbone, s
 __all__ = [
     "ParamCounts",
     "TimmModel",
+    "backbone_stats",
     "classifier_modules",
     "count_parameters",
     "create_model",
@@ -86,7 +87,9 @@ def create_model(
     or a probe head's config (``knn``, ``logistic``, ``prototype``: see ``_heads``), built
     empty for ``load_model`` to fill.
     Models with a fixed patch grid (ViTs) are built for ``image_size`` (timm resamples their
-    position embeddings when loading pretrained weights).
+    position embeddings when loading pretrained weights); one whose patch embedding takes any
+    size (SAM's ViT, a ViT with ``dynamic_img_size``) is kept at its own grid and resamples
+    them per input, as timm builds it (SAM's checkpoint would not load at another grid).
     """
     check_backbone(name)
     if weights is not None and not weights.is_file():
@@ -105,8 +108,12 @@ def create_model(
     )
     try:
         model = timm.create_model(name, **args)
-        grid = getattr(getattr(model, "patch_embed", None), "img_size", None)
-        if image_size is not None and grid is not None and tuple(grid) != (image_size, image_size):
+        embed = getattr(model, "patch_embed", None)
+        grid = getattr(embed, "img_size", None)
+        fixed = getattr(embed, "strict_img_size", True)  # False: it takes any size as it is
+        if image_size is not None and grid is not None and fixed and tuple(grid) != (
+            image_size, image_size
+        ):  # fmt: skip
             model = timm.create_model(name, **{**args, "img_size": image_size})
     except TypeError as exc:
         if (error := _kwargs_error(name, kwargs or {}, exc)) is None:
@@ -244,6 +251,24 @@ def input_stats(model: nn.Module) -> tuple[tuple[float, ...], tuple[float, ...]]
     :func:`create_model` was given in its place."""
     cfg = resolve_model_data_config(model)
     return tuple(cfg["mean"]), tuple(cfg["std"])
+
+
+def backbone_stats(
+    name: str,
+    *,
+    kwargs: Mapping[str, Any] | None = None,
+    normalize: Mapping[str, Sequence[float]] | None = None,
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The normalisation ``(mean, std)`` that :func:`create_model` gives backbone ``name``
+    (:func:`input_stats` of the model it builds), known before it is built: ``normalize``
+    when given, else its pretrained config's (read from a model built on the meta device:
+    no weights read, no memory taken)."""
+    if normalize is not None:
+        return tuple(normalize["mean"]), tuple(normalize["std"])
+    check_backbone(name)
+    with torch.device("meta"):
+        model = timm.create_model(name, pretrained=False, **(kwargs or {}))
+    return input_stats(model)
 
 
 def input_config(model: nn.Module) -> dict[str, Any]:

@@ -102,13 +102,18 @@ class KnnHead(ProbeHead):
     ``weights: distance``, as scikit-learn's ``KNeighborsClassifier``), the logits their
     log, floored at ``log(LOG_FLOOR)`` so a class without votes is finite (softmax gives
     the fractions back, within ``K · LOG_FLOOR``). Neighbours are found in chunks of
-    queries, so no query × support matrix larger than a few tens of MiB is ever made."""
+    queries, so no query × support matrix larger than a few tens of MiB is ever made.
+
+    Multi-label (``multilabel``, N × L float targets, NaN where missing): each label's
+    probability is the fraction of the neighbours' votes for it among those that know it
+    (MedMNIST+'s per-label vote, which decides at 0.5; 0.5 where none knows it), the logits
+    their log-odds (floored as above), so a sigmoid per label gives the fractions back."""
 
     kind = "knn"
     gradients = False  # votes are counts
     centre: torch.Tensor
     support: torch.Tensor  # centred, normalised as the queries are
-    labels: torch.Tensor
+    labels: torch.Tensor  # int64 S, or float32 S × L targets of a multi-label task
 
     def __init__(
         self,
@@ -121,20 +126,23 @@ class KnnHead(ProbeHead):
         centre: bool,
         normalize: bool,
         weights: Literal["uniform", "distance"],
+        multilabel: bool = False,
     ) -> None:
         super().__init__(features, num_classes)
         self.k, self.metric, self.weights = k, metric, weights
-        self.centring, self.normalize = centre, normalize
+        self.centring, self.normalize, self.multilabel = centre, normalize, multilabel
         self.register_buffer("centre", torch.zeros(features))
         self.register_buffer("support", torch.zeros(support, features))
-        self.register_buffer("labels", torch.zeros(support, dtype=torch.long))
+        labels = torch.zeros(support, num_classes) if multilabel else torch.zeros(support)
+        self.register_buffer("labels", labels if multilabel else labels.long())
 
     @classmethod
     def fit(cls, features: torch.Tensor, labels: torch.Tensor, *, num_classes: int, k: int,
             metric: Literal["cosine", "euclidean"] = "cosine", centre: bool = True,
             normalize: bool = True,
             weights: Literal["uniform", "distance"] = "uniform") -> KnnHead:  # fmt: skip
-        """The head whose support set is ``features`` (centred by their mean, normalised)."""
+        """The head whose support set is ``features`` (centred by their mean, normalised);
+        ``labels`` are class indices (N), or a multi-label task's targets (N × L)."""
         n, d = features.shape
         if not 1 <= k < n:
             raise MedbenchError(
@@ -142,7 +150,8 @@ class KnnHead(ProbeHead):
                 f"choose `k:` from 1 to {n - 1}."
             )
         head = cls(d, num_classes, support=n, k=k, metric=metric, centre=centre,
-                   normalize=normalize, weights=weights).to(features.device)  # fmt: skip
+                   normalize=normalize, weights=weights,
+                   multilabel=labels.ndim == 2).to(features.device)  # fmt: skip
         features = features.float()
         with torch.no_grad():
             if centre:
@@ -164,25 +173,37 @@ class KnnHead(ProbeHead):
                                   metric=self.metric, prepared=True)  # fmt: skip
 
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
-        """The vote fractions (N × K) of each row's k nearest neighbours."""
+        """The vote fractions (N × K) of each row's k nearest neighbours; multi-label: per
+        label (N × L), among the neighbours that know it."""
         distances, index = self.neighbours(x)
         if self.weights == "distance":  # scikit-learn's rule: exact matches alone decide
             exact = distances == 0
             votes = torch.where(exact.any(dim=1, keepdim=True), exact.float(), 1 / distances)
         else:
             votes = torch.ones_like(distances)
+        if self.multilabel:
+            targets = self.labels[index]  # N × k × L
+            known = ~targets.isnan()
+            weight = votes[..., None] * known
+            positive = (weight * targets.nan_to_num()).sum(dim=1)
+            total = weight.sum(dim=1)
+            return torch.where(total > 0, positive / total.clamp_min(1e-30), 0.5)
         counts = torch.zeros(len(x), self.num_classes, device=x.device, dtype=votes.dtype)
         counts.scatter_add_(1, self.labels[index], votes)
         return counts / counts.sum(dim=1, keepdim=True)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
+        if self.multilabel:  # log-odds: a sigmoid gives the fractions back
+            p = self.probabilities(x).clamp(LOG_FLOOR, 1 - LOG_FLOOR)
+            return p.log() - (-p).log1p()
         return self.probabilities(x).clamp_min(LOG_FLOOR).log()
 
     def config(self) -> dict[str, Any]:
+        extra = {"multilabel": True} if self.multilabel else {}  # older configs lack the key
         return super().config() | {
             "k": self.k, "metric": self.metric, "centre": self.centring,
             "normalize": self.normalize, "weights": self.weights, "support": len(self.support),
-        }  # fmt: skip
+        } | extra  # fmt: skip
 
 
 def nearest_neighbours(
@@ -282,7 +303,7 @@ def create_head(config: dict[str, Any], *, num_classes: int) -> ProbeHead:
         return KnnHead(
             d, num_classes, support=int(config["support"]), k=int(config["k"]),
             metric=config["metric"], centre=config["centre"], normalize=config["normalize"],
-            weights=config["weights"],
+            weights=config["weights"], multilabel=bool(config.get("multilabel", False)),
         )  # fmt: skip
     if kind == "prototype":
         return PrototypeHead(d, num_classes, centre=config["centre"],

@@ -9,6 +9,8 @@ from benchmark.data import (
     ImageCache,
     ImageSet,
     IndexedDataset,
+    Op,
+    bind_mean,
     index_dataset,
     load_images,
     parse_op,
@@ -24,7 +26,7 @@ class Dataset(IndexedDataset):
     per size (from ``cache``)."""
 
     cache: ImageCache | None = None
-    images: dict[int, ImageSet] = field(default_factory=dict)  # by image size
+    images: dict[str, ImageSet] = field(default_factory=dict)  # by size and ops
 
 
 def prepare_dataset(
@@ -51,12 +53,15 @@ def prepare_dataset(
 
 
 def images_for(cell: Cell, data: Dataset, *, reporter: Reporter) -> ImageSet:
-    """``cell``'s dataset decoded at its image size, once per size (kept for later cells)."""
+    """``cell``'s dataset decoded at its image size, once per size and preprocessing (kept
+    for later cells)."""
     size = cell.image_size
-    if size not in data.images:
-        data.images[size] = load_images(
+    ops = cell_ops(cell)
+    key = repr((size, ops))
+    if key not in data.images:
+        data.images[key] = load_images(
             data.source,
-            ops=[parse_op(op) for op in cell.data.preprocess],
+            ops=ops,
             size=size,
             progress=lambda done, total: reporter.loading(
                 f"decoding {cell.dataset}", done=done, total=total
@@ -64,4 +69,18 @@ def images_for(cell: Cell, data: Dataset, *, reporter: Reporter) -> ImageSet:
             cache=data.cache,
             keys=data.keys,
         )
-    return data.images[size]
+    return data.images[key]
+
+
+def cell_ops(cell: Cell) -> list[Op]:
+    """The cell's preprocessing ops, a ``pad`` with the mean colour given its backbone's
+    normalisation mean (so that its padding is zero once normalised)."""
+    ops = [parse_op(op) for op in cell.data.preprocess]
+    if any(name == "pad" and args.get("fill") == "mean" for name, args in ops):
+        from benchmark.models import backbone_stats
+
+        b = cell.backbone
+        normalize = b.normalize.model_dump() if b.normalize is not None else None
+        mean, _ = backbone_stats(b.name, kwargs=b.kwargs, normalize=normalize)
+        ops = bind_mean(ops, mean)
+    return ops

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from benchmark import track
-from benchmark.data import DicomOptions, normalize, parse_op, prepare_image
+from benchmark.data import DicomOptions, bind_mean, normalize, parse_op, prepare_image
 from benchmark.data.files import BadImage, decode_image, read_image
 from benchmark.devices import autocast, layout, prepare_for, resolve_device
 from benchmark.models import load_model
@@ -71,6 +71,7 @@ class Predictor:
                 f"but got {type(image).__name__}"
             )
         ops = [parse_op(op) for op in self.config.get("preprocess", [])]
+        ops = bind_mean(ops, self.config["mean"])  # a mean-colour pad: the backbone's, as trained
         array = prepare_image(decoded, ops=ops, size=self.config["image_size"])
         if array.shape[2] == 1:  # as normalisation does in training: gray is read as RGB
             array = np.repeat(array, 3, axis=2)

@@ -1,5 +1,8 @@
-"""``knn``: k nearest neighbours among the training split's frozen features (UNI's and
-MedMNIST+'s protocol: centred by the training mean, L2-normalised, k = 20 in UNI)."""
+"""``knn``: k nearest neighbours among the training split's frozen features: UNI's protocol
+by default (centred by the training mean, L2-normalised, cosine, k = 20); MedMNIST+'s is
+``{k: 11, metric: euclidean, centre: false, normalize: false}`` (scikit-learn's
+``NearestNeighbors(n_neighbors=11)`` on the raw pooled features, a majority vote; per label,
+the neighbours' fraction above 0.5, for a multi-label task)."""
 
 from __future__ import annotations
 
@@ -37,10 +40,12 @@ class KnnOptions(BaseModel):
 
 @register_strategy("knn")
 class Knn(HeadFit):
-    """k nearest neighbours on frozen features; the probabilities are the vote fractions."""
+    """k nearest neighbours on frozen features; the probabilities are the vote fractions
+    (per label for a multi-label task)."""
 
     Options = KnnOptions
     options: KnnOptions
+    multilabel = True  # each label's vote among the neighbours
 
     def check_train_size(self, size: int) -> None:
         if not self.options.k < size:

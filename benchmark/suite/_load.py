@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import typing
@@ -149,30 +150,45 @@ def _expand(value: Any, env: Mapping[str, str], where: tuple, done: dict | None 
 
 
 def _apply_override(raw: dict[str, Any], item: str) -> None:
+    """``KEY=VALUE``: the value (YAML) set at the dotted key; a ``*`` part stands for every
+    key of a mapping (every item of a list) there, e.g. ``datasets.*.options.size=64``."""
     key, sep, text = item.partition("=")
     if not sep or not key.strip():
         raise SuiteError(f"--set expects KEY=VALUE (e.g. train.epochs=3), but got {item!r}.")
     value = _parse_yaml(text, source=f"--set {item!r}: the value")
-    parts = key.strip().split(".")
-    node: Any = raw
-    for depth, part in enumerate(parts):
-        last = depth == len(parts) - 1
-        if isinstance(node, list):
-            if not part.isdigit() or int(part) >= len(node):
-                raise SuiteError(f"--set {item!r}: {'.'.join(parts[:depth])} has no item {part}.")
-            if last:
-                node[int(part)] = value
-            else:
-                node = node[int(part)]
-        elif isinstance(node, dict):
-            if last:
-                node[part] = value
-            else:
-                if not isinstance(node.get(part), dict | list):
-                    node[part] = {} if node.get(part) is None else node[part]
-                node = node[part]
+    _set_at(raw, key.strip().split("."), 0, value, item)
+
+
+def _set_at(node: Any, parts: list[str], depth: int, value: Any, item: str) -> None:
+    """Set ``value`` at ``parts[depth:]`` below ``node`` (``parts[:depth]`` led there)."""
+    part, last = parts[depth], depth == len(parts) - 1
+    where = ".".join(parts[:depth])
+    if part == "*":
+        if not isinstance(node, dict | list):
+            raise SuiteError(f"--set {item!r}: {where} is not a mapping or a list.")
+        children = list(node) if isinstance(node, dict) else range(len(node))
+        if not children:
+            raise SuiteError(f"--set {item!r}: {where or '(top level)'} is empty: `*` matches "
+                             "nothing there.")  # fmt: skip
+        for child in children:
+            _set_at(node, [*parts[:depth], str(child), *parts[depth + 1 :]], depth, value, item)
+        return
+    if isinstance(node, list):
+        if not part.isdigit() or int(part) >= len(node):
+            raise SuiteError(f"--set {item!r}: {where} has no item {part}.")
+        if last:
+            node[int(part)] = copy.deepcopy(value)
         else:
-            raise SuiteError(f"--set {item!r}: {'.'.join(parts[:depth])} is not a mapping.")
+            _set_at(node[int(part)], parts, depth + 1, value, item)
+    elif isinstance(node, dict):
+        if last:
+            node[part] = copy.deepcopy(value)  # each place its own value, never shared
+        else:
+            if not isinstance(node.get(part), dict | list):
+                node[part] = {} if node.get(part) is None else node[part]
+            _set_at(node[part], parts, depth + 1, value, item)
+    else:
+        raise SuiteError(f"--set {item!r}: {where} is not a mapping.")
 
 
 def _dotted(loc: Sequence[Any]) -> str:

@@ -16,7 +16,15 @@ from benchmark.data import (
     write_synthetic,
 )
 from benchmark.data import images as images_module
-from benchmark.data.preprocess import apply_ops, bilateral, clahe, colormap, minmax
+from benchmark.data.preprocess import (
+    apply_ops,
+    bilateral,
+    bind_mean,
+    clahe,
+    colormap,
+    minmax,
+    pad,
+)
 
 
 def test_crop_brain_contour_finds_the_head_in_a_jpeg_with_a_dark_border(tmp_path):
@@ -107,3 +115,42 @@ def test_a_changed_file_is_never_served_stale(tmp_path):
         i for i in range(len(before)) if not np.array_equal(before.images[i], after.images[i])
     ]
     assert len(changed) == 1 and after.images[changed[0]].min() == 255
+
+
+def test_pad_centres_the_image_without_scaling_it():
+    image = np.full((28, 27), 200, np.uint8)
+    out = pad(image, size=224)
+    assert out.shape == (224, 224)
+    ys, xs = np.nonzero(out)
+    assert (ys.min(), ys.max(), xs.min(), xs.max()) == (98, 125, 98, 124)  # as MedMNIST+
+    assert pad(image, size=20).shape == (28, 27)  # a longer side is kept, never cropped
+    assert apply_ops(image, [parse_op({"pad": 32})]).shape == (32, 32)
+
+
+def test_pad_with_the_mean_colour_is_zero_once_normalised_as_medmnist_plus_pads():
+    """MedMNIST+ normalises, then pads with zeros: the same as padding with the mean colour
+    and then normalising, within half a grey level."""
+    mean, std = np.array([0.481, 0.458, 0.408]), np.array([0.269, 0.261, 0.276])  # CLIP's
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (28, 28), dtype=np.uint8)  # grey, made RGB as MedMNIST+
+    normalised = (np.repeat(image[..., None], 3, axis=2) / 255 - mean) / std
+    theirs = np.pad(normalised, ((98, 98), (98, 98), (0, 0)))
+    [op] = bind_mean([parse_op({"pad": {"size": 224, "fill": "mean"}})], mean)
+    ours = (apply_ops(image, [op]) / 255 - mean) / std
+    assert ours.shape == theirs.shape == (224, 224, 3)
+    assert np.abs(ours - theirs).max() <= 0.5 / 255 / std.min() + 1e-9
+
+
+def test_bind_mean_fills_only_the_mean_pads_that_name_no_mean():
+    ops = [
+        parse_op({"pad": {"fill": "mean"}}),
+        parse_op({"pad": {"fill": "mean", "mean": [0.1, 0.2, 0.3]}}),
+        parse_op({"pad": 64}),
+        parse_op("to_rgb"),
+    ]
+    bound = bind_mean(ops, (0.5, 0.5, 0.5))
+    assert bound[0] == ("pad", {"fill": "mean", "mean": (0.5, 0.5, 0.5)})
+    assert bound[1:] == ops[1:]
+    assert ops[0] == ("pad", {"fill": "mean"})  # the list given is left as it was
+    gray = pad(np.zeros((4, 4), np.uint8), size=6, fill="mean", mean=(0.5, 0.4, 0.3))
+    assert gray.shape == (6, 6, 3) and gray[0, 0].tolist() == [128, 102, 76]

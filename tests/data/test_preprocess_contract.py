@@ -15,7 +15,10 @@ from benchmark.data import list_ops, parse_op, render_phantom
 from benchmark.data.preprocess import _OPS, apply_ops, output_shape
 
 # Settings beyond the defaults and Literal choices, where they change the output's shape.
-_MORE = {"resize": [{"size": 24}, {"size": 40, "mode": "pad"}]}
+_MORE = {
+    "resize": [{"size": 24}, {"size": 40, "mode": "pad"}],
+    "pad": [{"size": 60}, {"size": 80, "fill": "mean", "mean": [0.5, 0.4, 0.3]}],
+}
 
 
 def _settings(name: str) -> list[dict]:

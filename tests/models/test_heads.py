@@ -207,3 +207,48 @@ def test_a_fitted_head_is_saved_loaded_and_served(name, options, tmp_path):
     assert np.allclose(expected.sum(axis=1), 1, atol=1e-5)
     if name == "knn":
         assert loaded.get_classifier().support.shape == (30, loaded.num_features)
+
+
+def _medmnist_plus_knn(x, targets, q, k: int = 11) -> np.ndarray:
+    """MedMNIST+'s multi-label kNN (``utils.knn_majority_vote``): scikit-learn's
+    ``NearestNeighbors(n_neighbors=11)`` on the raw features, each label present where more
+    than half of the neighbours have it."""
+    from sklearn.neighbors import NearestNeighbors
+
+    _, index = NearestNeighbors(n_neighbors=k, algorithm="ball_tree").fit(x).kneighbors(q)
+    return targets[index].mean(axis=1) > 0.5
+
+
+def test_multilabel_knn_votes_per_label_as_medmnist_plus():
+    """Per label, the neighbours' fraction: MedMNIST+'s decisions at 0.5, the fractions a
+    sigmoid of the logits gives back; saved and rebuilt from its config."""
+    g = torch.Generator().manual_seed(0)
+    x, y = _clusters(300, classes=5, dim=8)
+    targets = (torch.rand(300, 6, generator=g) < 0.2).float()
+    targets[:, 0] = (y == 1).float()  # two labels that follow the clusters
+    targets[:, 1] = (y >= 3).float()
+    q, _ = _clusters(80, classes=5, dim=8, seed=3)
+    head = KnnHead.fit(x, targets, num_classes=6, k=11, metric="euclidean", centre=False,
+                       normalize=False)  # fmt: skip
+    probs = head.probabilities(q)
+    assert probs.shape == (80, 6)
+    expected = _medmnist_plus_knn(x.numpy(), targets.numpy(), q.numpy())
+    assert ((probs > 0.5).numpy() == expected).all()
+    assert np.allclose((probs * 11).numpy(), (probs * 11).round().numpy(), atol=1e-5)
+    with torch.no_grad():
+        assert torch.allclose(head(q).sigmoid(), probs, atol=1e-6)
+    assert head.config()["multilabel"] is True
+    rebuilt = _heads.create_head(head.config(), num_classes=6)
+    rebuilt.load_state_dict(head.state_dict())
+    assert torch.equal(rebuilt(q), head(q))
+    assert "multilabel" not in KnnHead.fit(x, y, num_classes=5, k=3).config()  # as before
+
+
+def test_multilabel_knn_leaves_out_the_neighbours_missing_a_label():
+    x = torch.tensor([[0.0], [1.0], [2.0], [10.0]])
+    targets = torch.tensor([[1.0, float("nan")], [0.0, float("nan")], [1.0, float("nan")],
+                            [0.0, 1.0]])  # fmt: skip
+    head = KnnHead.fit(x, targets, num_classes=2, k=3, metric="euclidean", centre=False,
+                       normalize=False)  # fmt: skip
+    probs = head.probabilities(torch.tensor([[1.0]]))
+    assert torch.allclose(probs, torch.tensor([[2 / 3, 0.5]]))  # nobody near knows label 2

@@ -84,6 +84,11 @@ def test_vision_transformers_are_built_for_the_cell_size():
     assert model.eval()(torch.randn(1, 3, 96, 96)).shape == (1, 3)
     cnn = create_model("test_resnet", num_classes=3, image_size=96)  # no patch grid: unchanged
     assert cnn(torch.randn(1, 3, 40, 40)).shape == (1, 3)
+    # a patch embedding that takes any size keeps its grid (SAM's ViT: its checkpoint's)
+    dynamic = create_model("vit_tiny_patch16_224", num_classes=3, image_size=96,
+                           kwargs={"dynamic_img_size": True})  # fmt: skip
+    assert tuple(dynamic.patch_embed.img_size) == (224, 224)
+    assert dynamic.eval()(torch.randn(1, 3, 96, 96)).shape == (1, 3)
 
 
 def test_unreachable_hub_fails_within_seconds(monkeypatch):

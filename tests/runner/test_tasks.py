@@ -120,7 +120,7 @@ def test_an_ordinal_cell_reports_agreement_in_grades(tmp_path, tiny_suite, track
          "a binary task needs two classes"),
         ({"task": "multilabel"}, "finetune", "datasets.phantoms.task: 'multilabel' does not fit"),
         ({"layout": "synthetic-multilabel", "options": {"images": 20, "size": 32},
-          "task": "multilabel"}, "knn", "the 'knn' strategy needs one class per image"),
+          "task": "multilabel"}, "prototype", "the 'prototype' strategy needs one class per image"),
         ({"layout": "synthetic-multilabel", "options": {"images": 20, "size": 32}}, "finetune",
          "set `task: multilabel`"),
         ({"options": {"classes": ["glioma", "notumor"], "per_class": 10, "size": 32},

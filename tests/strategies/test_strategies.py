@@ -403,3 +403,30 @@ def test_logistic_c_is_adaptive_a_number_or_tuned_on_a_log_scale():
     cell = next(c for c in expand_cells(suite) if c.strategy_kind == "logistic")
     tuned = cell.with_params({"C": 0.0123})
     assert create_strategy("logistic", tuned.strategy_config.options).options.C == 0.0123
+
+
+@pytest.mark.parametrize("name", ["knn", "linear_probe"])
+def test_knn_and_linear_probe_fit_a_multilabel_task(name):
+    """MedMNIST+'s frozen-feature schemes on ChestMNIST's kind of task: kNN votes per label,
+    the linear probe trains with the task's loss (binary cross-entropy per label); both give
+    one probability per label through the task's sigmoid."""
+    task = create_task("multilabel")
+    strategy = create_strategy(name, {"k": 3} if name == "knn" else {})
+    assert strategy.multilabel
+    torch.manual_seed(0)
+    model = create_model("test_resnet", num_classes=3, pretrained=False, image_size=32)
+    images, x = _features_of(model)
+    targets = (torch.rand(len(x), 3) < 0.4).float()
+    if name == "linear_probe":
+        assert type(strategy.criterion(task=task, labels=targets, classes=["a", "b", "c"])) is (
+            type(task.loss())
+        )
+    _, history = strategy.fit_features(
+        model, FeatureSet(x[:16], targets[:16]), FeatureSet(x[16:], targets[16:]),
+        config=TRAIN.model_copy(update={"epochs": 2}), classes=["a", "b", "c"], device=CPU,
+        seed=0, task=task,
+    )  # fmt: skip
+    assert history.epochs and "val/loss" in history.epochs[-1]
+    with torch.no_grad():
+        probs = task.probabilities(model.eval()(images))
+    assert probs.shape == (len(x), 3) and ((probs >= 0) & (probs <= 1)).all()

@@ -21,7 +21,18 @@ def test_tiny_suite_loads_with_defaults(tiny_suite_file):
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "suites").glob("*.yaml")), ids=lambda p: p.name)
+def _shipped(path: Path):
+    """A shipped suite, waiting for its layout where that is not registered yet."""
+    from benchmark.data import list_layouts
+
+    if path.stem == "medmnist_plus" and "medmnist" not in list_layouts():
+        return pytest.param(path, marks=pytest.mark.skip(reason="the medmnist layout is not in"))
+    return path
+
+
+@pytest.mark.parametrize(
+    "path", [_shipped(p) for p in sorted((ROOT / "suites").glob("*.yaml"))], ids=lambda p: p.name
+)
 def test_shipped_suites_validate(path):
     assert expand_cells(load_checked_suite(path))
 
@@ -104,6 +115,28 @@ def test_overrides(tiny_suite_file):
         load_checked_suite(tiny_suite_file, overrides=["train.epochs=0"])
 
 
+def test_an_override_with_a_wildcard_sets_every_dataset(tmp_path, tiny_suite):
+    """``*`` stands for every key of a mapping (every item of a list): one override sets a
+    layout's option on every dataset, as MedMNIST+'s size."""
+    tiny_suite["datasets"]["more"] = dict(tiny_suite["datasets"]["phantoms"], options={})
+    path = write_suite(tmp_path / "s.yaml", tiny_suite)
+    suite = load_checked_suite(path, overrides=["datasets.*.options.size=48",
+                                                "datasets.*.preprocess=[{pad: 64}]"])  # fmt: skip
+    assert {name: d.options["size"] for name, d in suite.datasets.items()} == {
+        "phantoms": 48, "more": 48
+    }  # fmt: skip
+    assert all(d.preprocess == [{"pad": 64}] for d in suite.datasets.values())
+    every = load_checked_suite(path, overrides=[
+        "backbones=[{name: test_resnet}, {name: test_efficientnet}]", "backbones.*.pretrained=false"
+    ])  # fmt: skip
+    assert [b.pretrained for b in every.backbones] == [False, False]
+    with pytest.raises(SuiteError, match=r"train\.epochs is not a mapping or a list"):
+        load_checked_suite(path, overrides=["train.epochs.*=3"])
+    with pytest.raises(SuiteError, match="`\\*` matches nothing"):
+        load_checked_suite(path, overrides=["datasets.phantoms.options={}",
+                                            "datasets.phantoms.options.*=3"])  # fmt: skip
+
+
 def test_grid_expansion_and_hashes(tiny_suite_file):
     suite = load_checked_suite(
         tiny_suite_file,
@@ -178,7 +211,9 @@ def test_schema_documents_every_option_of_every_plugin():
         _documents(_resolve(schema, layouts[layout.name])["properties"], layout.options)
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "suites").glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", [_shipped(p) for p in sorted((ROOT / "suites").glob("*.yaml"))], ids=lambda p: p.name
+)
 def test_shipped_suites_plugin_settings_match_the_documented_schema(path):
     import yaml
 
