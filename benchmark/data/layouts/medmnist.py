@@ -237,29 +237,37 @@ def _later(kept: list[np.ndarray]) -> Iterator[np.ndarray]:
     yield from kept
 
 
-# The writer's dataset: BreastMNIST at 28 px (the smallest: 780 images), two phantom
-# classes standing in for its two.
-_FAKE_FLAG, _PHANTOMS = "breastmnist", ("glioma", "notumor")
+# The writer's dataset: RetinaMNIST at 28 px (1600 colour images, five grades), phantoms
+# standing in for its grades (told apart by their class and tint).
+_FAKE_FLAG = "retinamnist"
+_PHANTOMS = ("notumor", "glioma", "meningioma", "pituitary", "glioma")
+
+
+def _tinted(image: np.ndarray, k: int) -> np.ndarray:
+    colour = np.array([(1.0, 0.8, 0.7), (1.0, 0.7, 0.8), (0.9, 0.8, 1.0), (0.8, 1.0, 0.8),
+                       (1.0, 1.0, 0.7)][k], dtype=np.float32)  # fmt: skip
+    return np.clip(image[..., None] * colour, 0, 255).astype(np.uint8)
 
 
 def write_medmnist(w: PhantomWriter) -> None:
-    """breastmnist.npz (28 px, INFO's split sizes) of grey phantoms, compressed as MedMNIST
-    publishes its files; the reader finds them in the official splits."""
+    """retinamnist.npz (28 px, INFO's split sizes) of colour phantoms, compressed as
+    MedMNIST publishes its files; the reader finds them in the official splits."""
     entry = mm.info(_FAKE_FLAG)
     names = mm.labels(_FAKE_FLAG)
+    k_max = len(names)
     w.expect(sum(entry["n_samples"].values()))
     offsets = {"train": 0, "val": 100_000, "test": 200_000}
 
     def draw(start: int, split: str, n: int) -> tuple[np.ndarray, np.ndarray]:
-        ks = range(start, start + n)
+        grades = [k % k_max for k in range(start, start + n)]
         images = np.stack([
-            render_phantom(offsets[split] + k, seed=w.seed, size=28, difficulty=w.difficulty,
-                           label=_PHANTOMS[k % 2]).image
-            for k in ks
+            _tinted(render_phantom(offsets[split] + start + j, seed=w.seed, size=28,
+                                   difficulty=w.difficulty, label=_PHANTOMS[g]).image, g)
+            for j, g in enumerate(grades)
         ])  # fmt: skip
-        for k in ks:
-            w.found(names[k % 2], split=split)
-        return images, np.array([[k % 2] for k in ks], dtype=np.uint8)
+        for g in grades:
+            w.found(names[g], split=split)
+        return images, np.array(grades, dtype=np.uint8)[:, None]
 
     write_fake_file(w.out, _FAKE_FLAG, 28, draw=draw, compress=True)
 
