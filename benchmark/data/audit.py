@@ -94,7 +94,8 @@ def scan(
     n = len(source)
     workers = workers or os.cpu_count() or 1
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        shas = list(pool.map(_sha, [source] * n, range(n)))
+        shas = (source.rendered_keys() if source.render is not None
+                else list(pool.map(_sha, [source] * n, range(n))))  # fmt: skip
     known = cache.facts(shas) if cache is not None else {}
     missing = [i for i, sha in enumerate(shas) if sha not in known]
     done = n - len(missing)

@@ -72,14 +72,15 @@ def load_images(
     A file that cannot be decoded is an error here: the runner audits and drops them first.
 
     The images are written into one N × C × H × W array as they come (never a second copy);
-    a set over :data:`MAP_OVER` bytes, with a cache and known keys (or a rendered source),
-    is that array memory-mapped from the cache, written once and shared by every process
-    that loads the same images with the same recipe, so its size is bounded by the disk.
+    with a cache, a rendered source's set, or one over :data:`MAP_OVER` bytes whose
+    ``keys`` are given, is that array memory-mapped from the cache (instead of one file per
+    image), written once and shared by every process that loads the same images with the
+    same recipe, so its size is bounded by the disk, not the memory.
     """
     n = len(source)
     recipe = ImageCache.key(ops, size, dicom=source.dicom, gray=source.gray)
     if keys is None and source.render is not None:  # its keys cost nothing to make
-        keys = [source.content(i)[0] for i in range(n)]
+        keys = source.rendered_keys()
 
     def prepare(i: int, *, store: bool) -> tuple[np.ndarray, np.ndarray | None]:
         sha, data = (keys[i], None) if keys is not None else source.content(i)
@@ -142,7 +143,7 @@ def _mapped(source, recipe, keys, size, cache, prepare, workers, progress):
         return None, {}
     made = [c for c in (1, 3) if cache.set_path(recipe, keys, (n, c, size, size)).is_file()]
     channels = made[0] if made else _channels(prepare, n)
-    if not made and n * channels * size * size <= MAP_OVER:
+    if not made and source.render is None and n * channels * size * size <= MAP_OVER:
         return None, {}
 
     def write(shape: tuple[int, ...], sink: Callable[[np.ndarray], None]):

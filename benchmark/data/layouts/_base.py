@@ -116,6 +116,12 @@ class Source:
         data = Path(self.records["path"].iat[i]).read_bytes()
         return hashlib.sha256(data).hexdigest(), data
 
+    def rendered_keys(self) -> list[str]:
+        """Every image's key (:meth:`content`) of a rendered source, at once."""
+        fingerprint = self.fingerprint
+        return [hashlib.sha256(f"{fingerprint}:{i}".encode()).hexdigest()
+                for i in self.records["id"]]  # fmt: skip
+
     def read(self, i: int, data: bytes | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """Decode image ``i`` (uint8 gray or RGB) and its lesion mask, if any."""
         if self.render is not None:

@@ -1,0 +1,253 @@
+"""The medmnist layout's read throughput against numpy slicing of the same arrays, and the
+peak memory of ``medbench data inspect`` and of a training epoch on fakes of 1 and 8 GB of
+pixels, printed in one run.
+
+    python -m tests.perf.bench_medmnist throughput [--size 28] [--images 20000]
+    python -m tests.perf.bench_medmnist memory --workdir DIR [--gb 1 8] [--steps 20]
+
+Fakes are PathMNIST files of random pixels written by the layout's own helper, with INFO's
+split sizes scaled to the number of images asked for (the reader checks the file against
+the scaled INFO, as against the real one). ``memory`` writes each fake under ``--workdir``
+(about three times its size on disk: the file, its arrays unpacked, the prepared set),
+measures each step in a fresh process (its peak resident memory, and the peak of its
+anonymous part: what must fit in RAM, while mapped file pages are the kernel's to drop) and
+deletes the fakes. An epoch's peak is that of the index, audit and image set (each image
+read once) and of a few steps (each gathers one batch): more steps gather more batches of
+the same size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+FLAG = "pathmnist"
+
+
+def _scale(images: int) -> None:
+    """INFO of PathMNIST with ``images`` in all, in its own split proportions."""
+    from benchmark.data import medmnist as mm
+
+    table = copy.deepcopy(mm._table())
+    counts = table[FLAG]["n_samples"]
+    total = sum(counts.values())
+    table[FLAG]["n_samples"] = {k: max(1, round(v * images / total)) for k, v in counts.items()}
+    mm._table = lambda: table  # type: ignore[method-assign]
+
+
+def _images_for(gb: float, size: int) -> int:
+    return int(gb * 2**30 / (size * size * 3))
+
+
+class _Peak:
+    """Samples ``/proc/self/status`` every few milliseconds: peak resident memory (VmHWM)
+    and the peak of its anonymous part (RssAnon)."""
+
+    def __init__(self) -> None:
+        self.anon = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _status() -> dict[str, int]:
+        out = {}
+        for line in Path("/proc/self/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if value.strip().endswith("kB"):
+                out[key] = int(value.split()[0]) * 1024
+        return out
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.005):
+            self.anon = max(self.anon, self._status().get("RssAnon", 0))
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        self._thread.join()
+        status = self._status()
+        self.anon = max(self.anon, status.get("RssAnon", 0))
+        return {"peak_rss_mb": status["VmHWM"] / 2**20, "peak_anon_mb": self.anon / 2**20}
+
+
+def _child(step: str, root: Path, images: int, size: int, steps: int) -> dict:
+    _scale(images)
+    peak = _Peak()
+    out: dict = {}
+    if step == "none":  # what every step imports
+        import torch  # noqa: F401
+
+        import benchmark.data.layouts  # noqa: F401
+    elif step == "inspect":
+        from benchmark.cli import app
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            app(["data", "inspect", str(root), "--layout", "medmnist", "--format", "json"],
+                standalone_mode=False)  # fmt: skip
+    elif step == "epoch":
+        import torch
+
+        from benchmark.data import Batches, default_cache, index_dataset, load_images
+        from benchmark.models import create_model, input_stats
+        from benchmark.suite._schema import AuditConfig, DatasetConfig
+
+        config = DatasetConfig(layout="medmnist", root=root, options={"flag": FLAG, "size": size})
+        start = time.perf_counter()
+        indexed = index_dataset("fake", config, seed=0, policy=AuditConfig(), cache=default_cache())
+        out["index_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        data = load_images(indexed.source, ops=[], size=size, cache=default_cache(),
+                           keys=indexed.keys)  # fmt: skip
+        out["images_s"] = time.perf_counter() - start
+        torch.manual_seed(0)
+        model = create_model("test_resnet", num_classes=len(data.classes), pretrained=False)
+        mean, std = input_stats(model)
+        batches = Batches(data.images, data.labels, indices=indexed.indices("train"),
+                          batch_size=64, mean=mean, std=std, shuffle=True)  # fmt: skip
+        optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        loss_fn = torch.nn.CrossEntropyLoss()
+        start = time.perf_counter()
+        for k, (x, y) in enumerate(batches):
+            optimiser.zero_grad()
+            loss_fn(model(x), y).backward()
+            optimiser.step()
+            if k + 1 >= steps:
+                break
+        out["steps_s"] = time.perf_counter() - start
+    return out | peak.stop()
+
+
+def _measure(step: str, root: Path, images: int, size: int, steps: int, env: dict) -> dict:
+    command = [sys.executable, "-m", "tests.perf.bench_medmnist", "_child", step, str(root),
+               str(images), "--size", str(size), "--steps", str(steps)]  # fmt: skip
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise RuntimeError(done.stderr[-3000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def memory(workdir: Path, gbs: list[float], steps: int, size: int = 224) -> None:
+    from benchmark.data.layouts.medmnist import write_fake_file
+
+    env = os.environ | {"MEDBENCH_CACHE": str(workdir / "cache"), "HF_HUB_OFFLINE": "1"}
+    env["PYTHONPATH"] = os.pathsep.join([str(Path.cwd()), env.get("PYTHONPATH", "")])
+    baseline = _measure("none", workdir, 1, size, steps, env)
+    print(f"a bare process (imports only): peak {baseline['peak_rss_mb']:.0f} MB")
+    rows = []
+    for gb in gbs:
+        images = _images_for(gb, size)
+        root = workdir / f"fake-{gb:g}gb"
+        _scale(images)
+        start = time.perf_counter()
+        write_fake_file(root, FLAG, size, chunk=512)
+        written = time.perf_counter() - start
+        inspect = _measure("inspect", root, images, size, steps, env)
+        epoch = _measure("epoch", root, images, size, steps, env)
+        rows.append((gb, images, inspect, epoch))
+        print(f"{gb:g} GB ({images} images of {size} px, written in {written:.0f} s): "
+              f"inspect peak {inspect['peak_rss_mb']:.0f} MB (anonymous {inspect['peak_anon_mb']:.0f}); "
+              f"epoch peak {epoch['peak_rss_mb']:.0f} MB (anonymous {epoch['peak_anon_mb']:.0f}); "
+              f"index+audit {epoch['index_s']:.0f} s, image set {epoch['images_s']:.0f} s, "
+              f"{steps} steps {epoch['steps_s']:.0f} s", flush=True)  # fmt: skip
+        shutil.rmtree(root)
+        shutil.rmtree(workdir / "cache", ignore_errors=True)
+    if len(rows) == 2:
+        (_, _, i1, e1), (_, _, i2, e2) = rows
+        print(f"ratio large/small: inspect {i2['peak_rss_mb'] / i1['peak_rss_mb']:.2f}x, "
+              f"epoch {e2['peak_rss_mb'] / e1['peak_rss_mb']:.2f}x "
+              f"(anonymous {e2['peak_anon_mb'] / e1['peak_anon_mb']:.2f}x)")  # fmt: skip
+
+
+def throughput(size: int, images: int, batch: int = 64) -> None:
+    import torch
+
+    from benchmark.data import Batches, create_source, load_images
+    from benchmark.data.cache import ImageCache
+    from benchmark.data.layouts.medmnist import MedmnistOptions, write_fake_file
+
+    _scale(images)
+    with tempfile.TemporaryDirectory() as folder:
+        root, cache = Path(folder) / "data", Path(folder) / "cache"
+        os.environ["MEDBENCH_CACHE"] = str(cache)
+        write_fake_file(root, FLAG, size, compress=True)
+        start = time.perf_counter()
+        source = create_source("medmnist", root, options=MedmnistOptions(flag=FLAG, size=size))
+        unpack = time.perf_counter() - start
+        n = len(source)
+        parts = [np.load(p, mmap_mode="r") for p in sorted((cache / "npz").rglob("*_images.npy"))]
+        order = np.random.default_rng(0).permutation(n)
+        train = parts[[p.shape[0] for p in parts].index(max(p.shape[0] for p in parts))]
+
+        def timed(fn) -> float:
+            start = time.perf_counter()
+            fn()
+            return time.perf_counter() - start
+
+        read = timed(lambda: [source.read(int(i)) for i in order])
+        sizes = np.cumsum([0] + [len(p) for p in parts])
+
+        def numpy_reads() -> None:
+            for i in order:
+                k = int(np.searchsorted(sizes, i, side="right") - 1)
+                np.array(parts[k][i - sizes[k]])
+
+        plain = timed(numpy_reads)
+        print(f"{n} images of {size} px: unpacked in {unpack:.2f} s; one at a time: "
+              f"Source.read {n / read:,.0f} img/s, numpy slicing {n / plain:,.0f} img/s "
+              f"(ratio {plain / read:.2f})")  # fmt: skip
+        made = timed(lambda: load_images(source, ops=[], size=size, cache=ImageCache(cache)))
+        data = load_images(source, ops=[], size=size, cache=ImageCache(cache))
+        batches = Batches(data.images, data.labels, indices=torch.arange(n), batch_size=batch,
+                          mean=(0.5,) * 3, std=(0.5,) * 3, shuffle=True)  # fmt: skip
+        gathered = timed(lambda: [None for _ in batches])
+        rows = np.random.default_rng(1).permutation(len(train))
+        slices = timed(lambda: [np.ascontiguousarray(train[np.sort(rows[s : s + batch])])
+                                for s in range(0, len(train), batch)])  # fmt: skip
+        print(f"image set made in {made:.2f} s ({n / made:,.0f} img/s); batches of {batch}: "
+              f"Batches (gathered, normalised) {n / gathered:,.0f} img/s, numpy fancy "
+              f"indexing of the unpacked array {len(train) / slices:,.0f} img/s")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    t = sub.add_parser("throughput")
+    t.add_argument("--size", type=int, default=28)
+    t.add_argument("--images", type=int, default=20_000)
+    m = sub.add_parser("memory")
+    m.add_argument("--workdir", type=Path, required=True)
+    m.add_argument("--gb", type=float, nargs="+", default=[1.0, 8.0])
+    m.add_argument("--steps", type=int, default=20)
+    m.add_argument("--size", type=int, default=224)
+    c = sub.add_parser("_child")
+    c.add_argument("step")
+    c.add_argument("root", type=Path)
+    c.add_argument("images", type=int)
+    c.add_argument("--size", type=int, default=224)
+    c.add_argument("--steps", type=int, default=20)
+    args = parser.parse_args()
+    if args.what == "throughput":
+        throughput(args.size, args.images)
+    elif args.what == "memory":
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        memory(args.workdir, args.gb, args.steps, args.size)
+    else:
+        result = _child(args.step, args.root, args.images, args.size, args.steps)
+        sys.stdout.write(json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    main()
