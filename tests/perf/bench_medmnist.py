@@ -88,7 +88,7 @@ def _child(step: str, root: Path, images: int, size: int, steps: int) -> dict:
     peak = _Peak()
     out: dict = {}
     if step == "none":  # what every step imports
-        import torch  # noqa: F401
+        import torch
 
         import benchmark.data.layouts  # noqa: F401
     elif step == "inspect":
@@ -157,8 +157,9 @@ def memory(workdir: Path, gbs: list[float], steps: int, size: int = 224) -> None
         inspect = _measure("inspect", root, images, size, steps, env)
         epoch = _measure("epoch", root, images, size, steps, env)
         rows.append((gb, images, inspect, epoch))
+        i_rss, i_anon = inspect["peak_rss_mb"], inspect["peak_anon_mb"]
         print(f"{gb:g} GB ({images} images of {size} px, written in {written:.0f} s): "
-              f"inspect peak {inspect['peak_rss_mb']:.0f} MB (anonymous {inspect['peak_anon_mb']:.0f}); "
+              f"inspect peak {i_rss:.0f} MB (anonymous {i_anon:.0f}); "
               f"epoch peak {epoch['peak_rss_mb']:.0f} MB (anonymous {epoch['peak_anon_mb']:.0f}); "
               f"index+audit {epoch['index_s']:.0f} s, image set {epoch['images_s']:.0f} s, "
               f"{steps} steps {epoch['steps_s']:.0f} s", flush=True)  # fmt: skip
