@@ -4,6 +4,12 @@ pixels, printed in one run.
 
     python -m tests.perf.bench_medmnist throughput [--size 28] [--images 20000]
     python -m tests.perf.bench_medmnist memory --workdir DIR [--gb 1 8] [--steps 20]
+    python -m tests.perf.bench_medmnist overhead
+
+``overhead`` runs one 28 px cell of the quickstart's size and settings (RetinaMNIST's
+1600 images as ``medbench data synth --layout medmnist`` writes them, test_resnet, 16
+epochs, Grad-CAM) under a profiler, and prints the share of its time spent outside
+training (``train.fit``), and what takes it.
 
 Fakes are PathMNIST files of random pixels written by the layout's own helper, with INFO's
 split sizes scaled to the number of images asked for (the reader checks the file against
@@ -37,11 +43,16 @@ import numpy as np
 FLAG = "pathmnist"
 
 
+_INFO: list[dict] = []  # INFO as the package gives it, kept before it is scaled
+
+
 def _scale(images: int) -> None:
     """INFO of PathMNIST with ``images`` in all, in its own split proportions."""
     from benchmark.data import medmnist as mm
 
-    table = copy.deepcopy(mm._table())
+    if not _INFO:
+        _INFO.append(copy.deepcopy(mm._table()))
+    table = copy.deepcopy(_INFO[0])
     counts = table[FLAG]["n_samples"]
     total = sum(counts.values())
     table[FLAG]["n_samples"] = {k: max(1, round(v * images / total)) for k, v in counts.items()}
@@ -222,6 +233,64 @@ def throughput(size: int, images: int, batch: int = 64) -> None:
               f"indexing of the unpacked array {len(train) / slices:,.0f} img/s")  # fmt: skip
 
 
+_OUTSIDE = {  # what a cell does besides training, by the function that does it
+    "store and suite prepared": "prepare",
+    "index and audit": "index_dataset",
+    "decode": "load_images",
+    "test predictions": "proba",
+    "bootstrap": "intervals",
+    "latency and FLOPs": "_model_cost",
+    "CAMs": "_explain",
+    "model logged": "_log_model",
+    "metrics logged": "log_metrics",
+    "suite summary": "summarise",
+}
+
+
+def overhead() -> None:
+    import cProfile
+    import pstats
+
+    import yaml
+
+    from benchmark.checks import load_checked_suite
+    from benchmark.data import write_synthetic
+    from benchmark.runner import run_suite
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        os.environ["MEDBENCH_CACHE"] = str(root / "cache")
+        write_synthetic(root / "retina", layout="medmnist")
+        quickstart = yaml.safe_load(Path("suites/quickstart.yaml").read_text())
+        suite = quickstart | {
+            "name": "medmnist28",
+            "datasets": {"retina": {"layout": "medmnist", "root": str(root / "retina"),
+                                    "options": {"flag": "retinamnist"}}},
+            "backbones": [{"name": "test_resnet", "pretrained": False}],
+            "train": quickstart["train"] | {"image_size": 28},
+        }  # fmt: skip
+        (root / "suite.yaml").write_text(yaml.safe_dump(suite))
+        loaded = load_checked_suite(root / "suite.yaml")
+        profile = cProfile.Profile()
+        start = time.perf_counter()
+        profile.enable()
+        outcomes = run_suite(loaded, tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+        profile.disable()
+        total = time.perf_counter() - start
+    assert all(o.status == "finished" for o in outcomes), [o.error for o in outcomes]
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+
+    def seconds(name: str) -> float:
+        return max((v[3] for (_, _, fn), v in stats.items() if fn == name), default=0.0)
+
+    fit = seconds("fit")
+    print(f"28 px cell (1600 images, test_resnet, 16 epochs): {total:.1f} s in all, training "
+          f"{fit:.1f} s, outside training {total - fit:.1f} s "
+          f"({(total - fit) / total:.0%})")  # fmt: skip
+    for label, name in _OUTSIDE.items():
+        print(f"  {label}: {seconds(name):.2f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -233,6 +302,7 @@ def main() -> None:
     m.add_argument("--gb", type=float, nargs="+", default=[1.0, 8.0])
     m.add_argument("--steps", type=int, default=20)
     m.add_argument("--size", type=int, default=224)
+    sub.add_parser("overhead")
     c = sub.add_parser("_child")
     c.add_argument("step")
     c.add_argument("root", type=Path)
@@ -242,6 +312,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.what == "throughput":
         throughput(args.size, args.images)
+    elif args.what == "overhead":
+        overhead()
     elif args.what == "memory":
         args.workdir.mkdir(parents=True, exist_ok=True)
         memory(args.workdir, args.gb, args.steps, args.size)
