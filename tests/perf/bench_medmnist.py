@@ -119,10 +119,12 @@ def _child(step: str, root: Path, images: int, size: int, steps: int) -> dict:
         start = time.perf_counter()
         indexed = index_dataset("fake", config, seed=0, policy=AuditConfig(), cache=default_cache())
         out["index_s"] = time.perf_counter() - start
+        out["index_anon_mb"] = peak.anon / 2**20
         start = time.perf_counter()
         data = load_images(indexed.source, ops=[], size=size, cache=default_cache(),
                            keys=indexed.keys)  # fmt: skip
         out["images_s"] = time.perf_counter() - start
+        out["images_anon_mb"] = peak.anon / 2**20
         torch.manual_seed(0)
         model = create_model("test_resnet", num_classes=len(data.classes), pretrained=False)
         mean, std = input_stats(model)
