@@ -177,9 +177,8 @@ def write_npz(path: Path, arrays: dict[str, tuple[tuple[int, ...], Iterable[np.n
                     out.write(np.ascontiguousarray(chunk, dtype=np.uint8).tobytes())
 
 
-Draw = Callable[
-    [int, str, int], tuple[np.ndarray, np.ndarray]
-]  # (start, split, n) -> images, labels
+# draw(start, split, n): the images and labels of rows start to start + n of a split
+Draw = Callable[[int, str, int], tuple[np.ndarray, np.ndarray]]
 
 
 def noise(flag: str, size: int, *, seed: int = 0) -> Draw:
@@ -213,27 +212,22 @@ def write_fake_file(root: Path, flag: str, size: int = 28, *, draw: Draw | None 
     for split in SPLITS:
         n = entry["n_samples"][split]
         shape = (n, size, size) if channels == 1 else (n, size, size, 3)
-        pieces = _pieces(draw, split, n, chunk)
-        kept: list[np.ndarray] = []
-        arrays[f"{split}_images"] = (shape, _images_keeping(pieces, kept))
-        arrays[f"{split}_labels"] = ((n, width), _later(kept))
+        kept: list[np.ndarray] = []  # each chunk's labels, written after the images
+        arrays[f"{split}_images"] = (shape, _images(draw, split, n, chunk, kept))
+        arrays[f"{split}_labels"] = ((n, width), _kept(kept))
     write_npz(path, arrays, compress=compress)
     return path
 
 
-def _pieces(draw: Draw, split: str, n: int, chunk: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def _images(draw: Draw, split: str, n: int, chunk: int,
+            kept: list[np.ndarray]) -> Iterator[np.ndarray]:  # fmt: skip
     for start in range(0, n, chunk):
-        yield draw(start, split, min(chunk, n - start))
-
-
-def _images_keeping(pieces: Iterator, kept: list[np.ndarray]) -> Iterator[np.ndarray]:
-    """The images of each piece, its labels kept for the labels' array written next."""
-    for images, labels in pieces:
+        images, labels = draw(start, split, min(chunk, n - start))
         kept.append(labels)
         yield images
 
 
-def _later(kept: list[np.ndarray]) -> Iterator[np.ndarray]:
+def _kept(kept: list[np.ndarray]) -> Iterator[np.ndarray]:
     yield from kept
 
 
