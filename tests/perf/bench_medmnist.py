@@ -208,9 +208,13 @@ def throughput(size: int, images: int, batch: int = 64) -> None:
         train = parts[[p.shape[0] for p in parts].index(max(p.shape[0] for p in parts))]
 
         def timed(fn) -> float:
-            start = time.perf_counter()
-            fn()
-            return time.perf_counter() - start
+            """The best of two passes (the first also maps the pages in)."""
+            best = float("inf")
+            for _ in range(2):
+                start = time.perf_counter()
+                fn()
+                best = min(best, time.perf_counter() - start)
+            return best
 
         read = timed(lambda: [source.read(int(i)) for i in order])
         sizes = np.cumsum([0] + [len(p) for p in parts])
@@ -224,15 +228,20 @@ def throughput(size: int, images: int, batch: int = 64) -> None:
         print(f"{n} images of {size} px: unpacked in {unpack:.2f} s; one at a time: "
               f"Source.read {n / read:,.0f} img/s, numpy slicing {n / plain:,.0f} img/s "
               f"(ratio {plain / read:.2f})")  # fmt: skip
-        made = timed(lambda: load_images(source, ops=[], size=size, cache=ImageCache(cache)))
+        start = time.perf_counter()
+        load_images(source, ops=[], size=size, cache=ImageCache(cache))
+        made = time.perf_counter() - start
+        start = time.perf_counter()
         data = load_images(source, ops=[], size=size, cache=ImageCache(cache))
+        reused = time.perf_counter() - start
         batches = Batches(data.images, data.labels, indices=torch.arange(n), batch_size=batch,
                           mean=(0.5,) * 3, std=(0.5,) * 3, shuffle=True)  # fmt: skip
         gathered = timed(lambda: [None for _ in batches])
         rows = np.random.default_rng(1).permutation(len(train))
         slices = timed(lambda: [np.ascontiguousarray(train[np.sort(rows[s : s + batch])])
                                 for s in range(0, len(train), batch)])  # fmt: skip
-        print(f"image set made in {made:.2f} s ({n / made:,.0f} img/s); batches of {batch}: "
+        print(f"image set made in {made:.2f} s ({n / made:,.0f} img/s), mapped again from the "
+              f"cache in {reused:.2f} s; batches of {batch}: "
               f"Batches (gathered, normalised) {n / gathered:,.0f} img/s, numpy fancy "
               f"indexing of the unpacked array {len(train) / slices:,.0f} img/s")  # fmt: skip
 
