@@ -142,10 +142,14 @@ def inspect(
     format: Annotated[Format, typer.Option(help="table, or json (a stable shape).")] = Format.table,
 ) -> None:
     """Count images per split and class (multi-label: per label present), with their sizes
-    and modes; list unreadable files."""
+    and modes; list unreadable files. With `--layout medmnist`: every MedMNIST file under
+    the folder, its flag, size, task and counts (read from its labels: no image decoded)."""
     from benchmark.console import progress_bar
     from benchmark.data import create_source, default_cache, scan
 
+    if layout == "medmnist":
+        _inspect_medmnist(path, format)
+        return
     source = create_source(layout, path)
     with progress_bar("reading images") as update:
         facts = scan(source, cache=default_cache(), progress=update)
@@ -185,6 +189,34 @@ def inspect(
         typer.echo(json.dumps(result, indent=2))
     else:
         render_inspection(result, console=console)
+
+
+def _inspect_medmnist(path: Path, format: Format) -> None:
+    from benchmark.data.layouts.medmnist import inventory
+    from benchmark.errors import DataError
+
+    if not path.is_dir():
+        raise DataError(f"{path} is not a folder; give the folder holding the MedMNIST files.")
+    files = inventory(path)
+    if format is Format.json:
+        typer.echo(json.dumps({"layout": "medmnist", "root": str(path), "files": files},
+                              indent=2))  # fmt: skip
+        return
+    if not files:
+        console.print(f"No MedMNIST file under {escape(str(path))} (expected e.g. pathmnist.npz, "
+                      "pathmnist_224.npz): `medbench data fetch medmnist FLAG`.")  # fmt: skip
+        return
+    out = Table("file", "flag", "size", "task", "split", "images", "per class (label)",
+                title=f"{path} (medmnist)", title_justify="left")  # fmt: skip
+    for f in files:
+        if f["problem"]:
+            out.add_row(escape(f["file"]), f["flag"], str(f["size"]), f["task"], "", "",
+                        f"[red]{escape(f['problem'])}[/]")  # fmt: skip
+        for split, per in f["splits"].items():
+            shown = ", ".join(f"{escape(k)} {v}" for k, v in per.items())
+            out.add_row(escape(f["file"]), f["flag"], str(f["size"]), f["task"], split,
+                        str(f["images"][split]), shown)  # fmt: skip
+    print_table(out)
 
 
 def _nested_counts(table, columns: list[str]) -> dict:

@@ -94,7 +94,8 @@ def scan(
     n = len(source)
     workers = workers or os.cpu_count() or 1
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        shas = list(pool.map(_sha, [source] * n, range(n)))
+        shas = (source.rendered_keys() if source.render is not None
+                else list(pool.map(_sha, [source] * n, range(n))))  # fmt: skip
     known = cache.facts(shas) if cache is not None else {}
     missing = [i for i, sha in enumerate(shas) if sha not in known]
     done = n - len(missing)
@@ -145,20 +146,31 @@ def duplicate_pairs(facts: pd.DataFrame, *, near_distance: int = NEAR_DISTANCE) 
         members = np.sort(np.asarray(members))
         pairs += [(members[0], m, -1) for m in members[1:]]
     if near_distance >= 0 and len(ok) > 1:
-        hashes = np.frombuffer(bytes.fromhex("".join(facts.loc[ok, "phash"])), np.uint8)
-        bits = np.unpackbits(hashes.reshape(len(ok), -1), axis=1)
-        signs = bits.astype(np.float32) * 2 - 1  # ±1: Hamming = (bits - a·b) / 2
+        packed = np.frombuffer(bytes.fromhex("".join(facts.loc[ok, "phash"])), np.uint8)
+        packed = packed.reshape(len(ok), -1)  # the hashes stay packed: 160 bytes an image
+        width = packed.shape[1] * 8
         sha = facts.loc[ok, "sha256"].to_numpy()
-        for start in range(0, len(ok), 1024):
-            block = (bits.shape[1] - signs[start : start + 1024] @ signs.T) / 2  # Hamming
-            rows, cols = np.nonzero(block <= near_distance)
-            rows += start
-            keep = (cols > rows) & (sha[rows] != sha[cols])
-            pairs += [
-                (ok[r], ok[c], int(block[r - start, c]))
-                for r, c in zip(rows[keep], cols[keep], strict=True)
-            ]
+        for start in range(0, len(ok), _ROWS):
+            rows_signs = _signs(packed[start : start + _ROWS])
+            for other in range(start, len(ok), _COLS):  # the upper triangle of blocks only
+                block = (width - rows_signs @ _signs(packed[other : other + _COLS]).T) / 2
+                rows, cols = np.nonzero(block <= near_distance)
+                distance = block[rows, cols]
+                rows, cols = rows + start, cols + other
+                keep = (cols > rows) & (sha[rows] != sha[cols])
+                pairs += [
+                    (ok[r], ok[c], int(d))
+                    for r, c, d in zip(rows[keep], cols[keep], distance[keep], strict=True)
+                ]
     return pd.DataFrame(pairs, columns=["a", "b", "distance"], dtype=int)
+
+
+_ROWS, _COLS = 1024, 8192  # blocks of hashes compared at once (memory bounded by these)
+
+
+def _signs(packed: np.ndarray) -> np.ndarray:
+    """±1 per bit, so that Hamming distance = (bits − a·b) / 2."""
+    return np.unpackbits(packed, axis=1).astype(np.float32) * 2 - 1
 
 
 def link_groups(records: pd.DataFrame, pairs: pd.DataFrame) -> pd.Series:

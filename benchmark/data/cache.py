@@ -4,7 +4,9 @@ Content-addressed: an image is known by the sha256 of its file's bytes (rendered
 their generator settings), so the cache is shared by every cell, run and suite that reads
 the same file with the same ops, and a changed file is never served stale. Arrays lie in
 ``arrays/<ops key>/<sha[:2]>/<sha>.npy`` (a lesion mask beside as ``<sha>.mask.npy``);
-facts (size, mode, perceptual hash, decode error) in ``facts.sqlite``.
+facts (size, mode, perceptual hash, decode error) in ``facts.sqlite``. A large set of
+preprocessed images lies whole in ``sets/<ops key>/<digest>.npy``, memory-mapped; arrays
+unpacked from ``.npz`` files in ``npz/`` (:mod:`benchmark.data.npz`).
 
 Location: ``MEDBENCH_CACHE``, else ``~/.cache/medbench``; ``MEDBENCH_CACHE=off`` disables it.
 """
@@ -17,7 +19,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,8 @@ from benchmark.settings import cache_home
 __all__ = ["FACT_COLUMNS", "ImageCache", "default_cache"]
 
 FACT_COLUMNS = ("sha256", "width", "height", "mode", "phash", "error")
+# decoded images one by one, whole sets memory-mapped, arrays unpacked from .npz archives
+_PARTS = ("arrays", "sets", "npz")
 
 
 def default_cache() -> ImageCache | None:
@@ -45,13 +49,14 @@ class ImageCache:
     def usage(self) -> tuple[int, int]:
         """``(files, bytes)`` of decoded images and facts on disk (not what shares the
         folder: embeddings, timm's names)."""
-        files = [p for p in (self.root / "arrays").rglob("*") if p.is_file()]
+        files = [p for part in _PARTS for p in (self.root / part).rglob("*") if p.is_file()]
         files += [p for p in self.root.glob("facts.sqlite*") if p.is_file()]
         return len(files), sum(p.stat().st_size for p in files)
 
     def clear(self) -> None:
         """Delete the decoded images and facts (rebuilt on the next load)."""
-        shutil.rmtree(self.root / "arrays", ignore_errors=True)
+        for part in _PARTS:
+            shutil.rmtree(self.root / part, ignore_errors=True)
         for path in self.root.glob("facts.sqlite*"):
             path.unlink(missing_ok=True)
 
@@ -92,6 +97,45 @@ class ImageCache:
             _save_atomic(path.with_suffix(".mask.npy"), mask)
         _save_atomic(path, image)
 
+    # --- whole sets, memory-mapped ------------------------------------------------------
+
+    def set_path(self, recipe: str, keys: Sequence[str], shape: tuple[int, ...]) -> Path:
+        """Where the set of images ``keys`` prepared by ``recipe`` as ``shape`` lies."""
+        digest = hashlib.sha256(
+            json.dumps([recipe, list(shape)]).encode() + "\n".join(keys).encode()
+        ).hexdigest()[:32]
+        return self.root / "sets" / recipe / f"{digest}.npy"
+
+    def image_set(
+        self,
+        recipe: str,
+        keys: Sequence[str],
+        write: Callable[[tuple[int, ...], Callable[[np.ndarray], None]], dict[int, np.ndarray]],
+        *,
+        shape: tuple[int, ...],
+    ) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+        """The uint8 array ``shape`` of the images ``keys`` prepared by ``recipe``,
+        memory-mapped (copy on write: the file never changes) from
+        ``sets/<recipe>/<digest>.npy``, and their lesion masks by position. Made once by
+        ``write(shape, sink)``, which hands ``sink`` the images in order, chunk by chunk,
+        and returns the masks: into a temporary file renamed when complete, under a lock
+        (two processes make it once between them)."""
+        from filelock import FileLock
+
+        path = self.set_path(recipe, keys, shape)
+        masks_path = path.with_suffix(".masks.npz")
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with FileLock(f"{path}.lock"):
+                if not path.is_file():
+                    _write_set(path, masks_path, shape, write)
+        images = np.load(path, mmap_mode="c", allow_pickle=False)
+        masks: dict[int, np.ndarray] = {}
+        if masks_path.is_file():
+            with np.load(masks_path, allow_pickle=False) as stored:
+                masks = dict(zip(stored["index"].tolist(), stored["masks"], strict=True))
+        return images, masks
+
     # --- facts ---------------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
@@ -124,6 +168,25 @@ def _save_atomic(path: Path, array: np.ndarray) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             np.save(f, array, allow_pickle=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_set(path: Path, masks_path: Path, shape: tuple[int, ...], write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            header = {"descr": "|u1", "fortran_order": False, "shape": tuple(shape)}
+            np.lib.format.write_array_header_2_0(f, header)
+            masks = write(shape, lambda chunk: f.write(memoryview(chunk).cast("B")))
+        if masks:  # written first: once the images exist, no masks file means none
+            index = np.fromiter(masks, dtype=np.int64)
+            fd_m, tmp_m = tempfile.mkstemp(dir=path.parent, suffix=".npz")
+            with os.fdopen(fd_m, "wb") as f:
+                np.savez(f, index=index, masks=np.stack([masks[i] for i in index.tolist()]))
+            os.replace(tmp_m, masks_path)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -74,15 +74,21 @@ def index_dataset(
     ``progress(done, total)`` follows the scan; ``warn`` hears what was left out.
     The dataset's task is checked against what the layout found before anything is read
     (one class an image or several; a binary task's two classes), and orders its classes;
-    with ``task_from_source`` (a folder audited without a suite) a layout that gives
-    several labels an image is multi-label.
+    with ``task_from_source`` (a folder audited without a suite) the task is the one the
+    dataset says (its layout's ``task``), else multi-label where the layout gives several
+    labels an image.
     """
     warn = warn or (lambda message: None)
     options = get_layout(config.layout).options.model_validate(config.options)
     source = create_source(config.layout, config.root, options=options)
     task = create_task(config.task.model_dump())
-    if task_from_source and source.multilabel:
-        task = create_task("multilabel")
+    if task_from_source:
+        spec = get_layout(config.layout)
+        own = spec.task(config.root, options) if spec.task is not None else None
+        if own is not None:  # the dataset says its task (MedMNIST's INFO)
+            task = create_task(own)
+        elif source.multilabel:
+            task = create_task("multilabel")
     source = _fit_task(source, task, where=f"datasets.{name}.task")
     facts = scan(source, cache=cache, progress=progress)
     bad = facts["error"].notna().to_numpy()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import tempfile
 import time
 import traceback
+import typing
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -256,7 +257,7 @@ def _explain(cell, trained, images, data, probs, labels, context):
     context.reporter.phase("class-activation maps", 0)
     indices = data.indices("test")
     common = dict(
-        images=images.images[indices],
+        images=typing.cast(torch.Tensor, _Rows(images.images, indices)),
         mean=trained.mean,
         std=trained.std,
         probs=probs,
@@ -280,6 +281,20 @@ def _explain(cell, trained, images, data, probs, labels, context):
         )
     explanation.warnings.extend(warnings)
     return explanation
+
+
+class _Rows:
+    """Rows ``indices`` of an image tensor, gathered only where indexed: the explanations
+    read a few test images, and a large test split is never copied whole."""
+
+    def __init__(self, images: torch.Tensor, indices) -> None:
+        self.images, self.indices = images, torch.as_tensor(indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, which) -> torch.Tensor:
+        return self.images[self.indices[torch.as_tensor(which)]]
 
 
 def _label_masks(data: Dataset, images: ImageSet, indices):

@@ -36,6 +36,8 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 class LayoutInfo(Protocol):
     options: type[BaseModel]  # the layout's own settings (``options:``)
     needs_root: bool
+    # the task of a dataset that says its own (``task(root, options)``; None: none known)
+    task: Any
 
 
 class Names(Protocol):
@@ -215,6 +217,21 @@ class DatasetConfig(_Strict):
         names = _names(info)
         if names and names.layout(self.layout).needs_root and self.root is None:
             raise ValueError(f"layout '{self.layout}' needs `root:`, the unpacked dataset folder")
+        return self
+
+    @model_validator(mode="after")
+    def _layout_task(self, info: ValidationInfo) -> DatasetConfig:
+        """A dataset that says its own task (MedMNIST's INFO) gets it where ``task:`` is not
+        written."""
+        names = _names(info)
+        if names is None or "task" in self.model_fields_set:
+            return self
+        spec = names.layout(self.layout)
+        if getattr(spec, "task", None) is None:
+            return self
+        task = spec.task(self.root, spec.options.model_validate(self.options))
+        if task is not None:
+            self.task = TaskConfig.model_validate(task, context=info.context)
         return self
 
     @model_serializer(mode="wrap")

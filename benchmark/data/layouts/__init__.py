@@ -25,6 +25,7 @@ from benchmark.data.layouts import (  # noqa: F401 (register)
     chexpert,
     generic,
     lung,
+    medmnist,
     nih,
     synthetic_chest,
 )

@@ -9,7 +9,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import cv2
 import numpy as np
@@ -116,6 +116,12 @@ class Source:
         data = Path(self.records["path"].iat[i]).read_bytes()
         return hashlib.sha256(data).hexdigest(), data
 
+    def rendered_keys(self) -> list[str]:
+        """Every image's key (:meth:`content`) of a rendered source, at once."""
+        fingerprint = self.fingerprint
+        return [hashlib.sha256(f"{fingerprint}:{i}".encode()).hexdigest()
+                for i in self.records["id"]]  # fmt: skip
+
     def read(self, i: int, data: bytes | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """Decode image ``i`` (uint8 gray or RGB) and its lesion mask, if any."""
         if self.render is not None:
@@ -152,7 +158,9 @@ class Source:
 class Layout:
     """A registered layout: its reader (``create``), the model of its options, and the
     writer of a fake tree in its layout (``medbench data synth``; None for a dataset that
-    lives in memory), which also writes the file ``formats`` named (besides its own)."""
+    lives in memory), which also writes the file ``formats`` named (besides its own).
+    ``task(root, options)``, where the dataset says its own task, is the one a suite's
+    dataset gets when it states none (a ``task:`` value, or None where unknown)."""
 
     name: str
     description: str
@@ -161,6 +169,7 @@ class Layout:
     create: Callable[[Path | None, BaseModel], Source]
     writer: WriteTree | None = None
     formats: tuple[str, ...] = ()
+    task: Callable[[Path | None, Any], dict[str, Any] | None] | None = None
 
 
 LAYOUTS: Registry[Layout] = Registry("layout")
@@ -191,13 +200,16 @@ def register(
     needs_root: bool = True,
     writer: WriteTree | None = None,
     formats: tuple[str, ...] = (),
+    task: Callable[[Path | None, Any], dict[str, Any] | None] | None = None,
 ) -> Callable[[Callable[..., Source]], Callable[..., Source]]:
     """Register the decorated reader ``(root, options) -> Source`` as layout ``name``, with
-    the model of its options and the ``writer`` of a fake tree beside it (same module)."""
+    the model of its options, the ``writer`` of a fake tree beside it (same module) and,
+    for a dataset that says its own task, ``task`` (see :class:`Layout`)."""
 
     def decorator(fn: Callable[..., Source]) -> Callable[..., Source]:
         doc = (fn.__doc__ or "").strip().splitlines()[0]
-        LAYOUTS.register(name)(Layout(name, doc, options, needs_root, fn, writer, formats))
+        spec = Layout(name, doc, options, needs_root, fn, writer, formats, task)
+        LAYOUTS.register(name)(spec)
         return fn
 
     return decorator

@@ -122,6 +122,11 @@ class PhantomWriter:
             write_dicom(path, image, patient=patient or path.stem, instance=self.done + 1)
         elif not cv2.imwrite(str(path), bgr):
             raise DataError(f"cannot write {path}.")
+        self.found(label, split=split)
+
+    def found(self, label: str | Iterable[str] | None, *, split: str = "") -> None:
+        """Count one image the reader will find (``write`` calls it; a writer that packs
+        many images into one file calls it for each), and move the progress bar on."""
         if label is not None:
             self._found.append((split, label if isinstance(label, str) else frozenset(label)))
         self.done += 1
