@@ -18,6 +18,7 @@ SEED_SUITES = {  # each seed suite and the layouts of its datasets
     "transfer_vgg_xray_mri": ["chest-xray-pneumonia", "brain-mri-yes-no"],
     "chestxray14_densenet": ["nih-chestxray14"],
     "chexpert_five": ["chexpert"],
+    "medmnist_plus": ["medmnist"],
 }
 # suites without published numbers beside them: CheXpert's paper reports its five labels on
 # a hidden test set, and its validation AUROCs were not checked against the source here

@@ -21,18 +21,7 @@ def test_tiny_suite_loads_with_defaults(tiny_suite_file):
     ]  # fmt: skip
 
 
-def _shipped(path: Path):
-    """A shipped suite, waiting for its layout where that is not registered yet."""
-    from benchmark.data import list_layouts
-
-    if path.stem == "medmnist_plus" and "medmnist" not in list_layouts():
-        return pytest.param(path, marks=pytest.mark.skip(reason="the medmnist layout is not in"))
-    return path
-
-
-@pytest.mark.parametrize(
-    "path", [_shipped(p) for p in sorted((ROOT / "suites").glob("*.yaml"))], ids=lambda p: p.name
-)
+@pytest.mark.parametrize("path", sorted((ROOT / "suites").glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_suites_validate(path):
     assert expand_cells(load_checked_suite(path))
 
@@ -211,9 +200,7 @@ def test_schema_documents_every_option_of_every_plugin():
         _documents(_resolve(schema, layouts[layout.name])["properties"], layout.options)
 
 
-@pytest.mark.parametrize(
-    "path", [_shipped(p) for p in sorted((ROOT / "suites").glob("*.yaml"))], ids=lambda p: p.name
-)
+@pytest.mark.parametrize("path", sorted((ROOT / "suites").glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_suites_plugin_settings_match_the_documented_schema(path):
     import yaml
 
