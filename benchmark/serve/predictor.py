@@ -71,7 +71,8 @@ class Predictor:
                 f"but got {type(image).__name__}"
             )
         ops = [parse_op(op) for op in self.config.get("preprocess", [])]
-        ops = bind_mean(ops, self.config["mean"])  # a mean-colour pad: the backbone's, as trained
+        if "mean" in self.config:  # a mean-colour pad: the backbone's, as trained
+            ops = bind_mean(ops, self.config["mean"])
         array = prepare_image(decoded, ops=ops, size=self.config["image_size"])
         if array.shape[2] == 1:  # as normalisation does in training: gray is read as RGB
             array = np.repeat(array, 3, axis=2)

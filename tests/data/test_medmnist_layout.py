@@ -200,7 +200,7 @@ def _dataset(root, flag, **extra):
         ("pathmnist", {"kind": "multiclass"}),
         ("chestmnist", {"kind": "multilabel"}),
         ("pneumoniamnist", {"kind": "binary", "positive": "pneumonia"}),
-        ("breastmnist", {"kind": "binary", "positive": "normal, benign"}),
+        ("breastmnist", {"kind": "binary", "positive": "normal benign"}),
         ("retinamnist", {"kind": "ordinal", "order": ["0", "1", "2", "3", "4"]}),
     ],
 )

@@ -12,7 +12,7 @@ Images are read through memory maps of the arrays unpacked once into the cache
 
 A dataset of this layout gets its task from ``INFO`` unless the suite states one: binary
 with ``positive`` the class of label 1 (PneumoniaMNIST ``pneumonia``, BreastMNIST
-``normal, benign``, as MedMNIST scores them), ordinal in label order (RetinaMNIST's grades
+``normal benign``, as MedMNIST scores them), ordinal in label order (RetinaMNIST's grades
 0–4), multi-label for ChestMNIST, else multiclass.
 """
 
