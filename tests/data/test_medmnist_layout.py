@@ -154,9 +154,22 @@ def test_arrays_are_unpacked_once_memory_mapped_and_reused(tmp_path):
     assert not list((cache / "npz").rglob("*.tmp"))
 
 
-def test_two_at_once_unpack_one_file(tmp_path):
+def test_the_images_are_unpacked_when_first_read_not_when_the_source_is_made(tmp_path, monkeypatch):
+    """A dry run, a preflight and ``data inspect`` read labels and headers only."""
+    monkeypatch.setenv("MEDBENCH_CACHE", str(tmp_path / "cache"))
+    write_fake_file(tmp_path, "breastmnist", 28)
+    source = _source(tmp_path, flag="breastmnist")
+    assert len(source) > 0 and not list(tmp_path.glob("cache/npz/*/*.npy"))
+    source.read(0)
+    assert len(list(tmp_path.glob("cache/npz/*/*_images.npy"))) == 3
+
+
+def test_two_at_once_unpack_one_file(tmp_path, monkeypatch):
     path = write_fake_file(tmp_path, "pathmnist", 28)
     cache, got, errors = tmp_path / "cache", [], []
+    calls = []
+    unpack = npz._unpack
+    monkeypatch.setattr(npz, "_unpack", lambda *a: (calls.append(a), unpack(*a)))
 
     def load():
         try:
@@ -171,6 +184,7 @@ def test_two_at_once_unpack_one_file(tmp_path):
         t.join()
     assert not errors and len(got) == 4 and all(np.array_equal(g, got[0]) for g in got)
     assert len(list((cache / "npz").glob("*/test_images.npy"))) == 1
+    assert len(calls) == 1  # the others waited for it, then mapped its file
 
 
 def test_a_damaged_array_is_refused_and_leaves_nothing(tmp_path):

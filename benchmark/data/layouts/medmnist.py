@@ -19,6 +19,7 @@ with ``positive`` the class of label 1 (PneumoniaMNIST ``pneumonia``, BreastMNIS
 from __future__ import annotations
 
 import re
+import threading
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -283,12 +284,9 @@ def medmnist(root: Path, options: MedmnistOptions) -> Source:
     check_file(path, flag, size)
     labels = read_labels(path, flag)
     names = mm.labels(flag)
-    from benchmark.settings import cache_home
-
-    images = unpacked(path, [f"{s}_images" for s in SPLITS], cache=cache_home())
-    parts = [images[f"{s}_images"] for s in SPLITS]
-    split = np.repeat(np.arange(len(SPLITS)), [len(p) for p in parts])
-    row = np.concatenate([np.arange(len(p)) for p in parts])
+    sizes = [len(labels[s]) for s in SPLITS]
+    split = np.repeat(np.arange(len(SPLITS)), sizes)
+    row = np.concatenate([np.arange(n) for n in sizes])
     ids = [f"{SPLITS[s]}/{r:06d}" for s, r in zip(split, row, strict=True)]
     stacked = np.concatenate([labels[s] for s in SPLITS])
     multilabel = stacked.shape[1] > 1
@@ -301,8 +299,22 @@ def medmnist(root: Path, options: MedmnistOptions) -> Source:
     rgb = options.rgb and grey
 
     def render(i: int) -> tuple[np.ndarray, None]:
-        image = np.array(parts[split[i]][row[i]])  # one image copied out of the map
+        image = np.array(_parts()[split[i]][row[i]])  # one image copied out of the map
         return (np.repeat(image[..., None], 3, axis=2) if rgb else image), None
+
+    parts: list[np.ndarray] = []
+    lock = threading.Lock()
+
+    def _parts() -> list[np.ndarray]:
+        """The images, unpacked into the cache when first read (not by a dry run or a
+        preflight, which only read the labels and the headers)."""
+        with lock:
+            if not parts:
+                from benchmark.settings import cache_home
+
+                images = unpacked(path, [f"{s}_images" for s in SPLITS], cache=cache_home())
+                parts.extend(images[f"{s}_images"] for s in SPLITS)
+        return parts
 
     fingerprint = f"medmnist:{flag}:{size}:{'rgb' if rgb else 'own'}:{npz_key(path)}"
     classes = names if multilabel else sorted(names)
