@@ -61,13 +61,14 @@ def medmnist_file(predictions: pd.DataFrame, *, flag: str, size: int, run: str,
     if not re.fullmatch(r"[A-Za-z0-9-]+", run):
         raise MedbenchError(f"run name {run!r} must hold letters, digits and dashes only.")
     frame = predictions.assign(index=[_index(i) for i in predictions["id"]]).sort_values("index")
-    missing = np.setdiff1d(np.arange(len(frame)), frame["index"].to_numpy())
-    if len(missing) or frame["index"].duplicated().any():
+    expected = int(entry["n_samples"]["test"])
+    missing = np.setdiff1d(np.arange(expected), frame["index"].to_numpy())
+    if len(missing) or len(frame) != expected or frame["index"].duplicated().any():
         raise DataError(
-            f"the test predictions hold rows {frame['index'].min()}–{frame['index'].max()} "
-            f"of {flag}'s test split with gaps (e.g. row {missing[:1].tolist()}): MedMNIST's "
-            "evaluator needs every test image (was the test split audited with "
-            "`audit.on_leak: drop`?)."
+            f"the test predictions hold {len(frame)} rows of {flag}'s {expected} test images "
+            f"({len(missing)} missing, e.g. row {missing[0] if len(missing) else '-'}; "
+            f"{int(frame['index'].duplicated().sum())} repeated): MedMNIST's evaluator needs "
+            "every test image once (was the test split audited with `audit.on_leak: drop`?)."
         )
     columns = _columns(frame, names, flag)
     scores = frame[columns].to_numpy(float)

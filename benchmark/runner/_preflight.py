@@ -36,7 +36,6 @@ __all__ = [
 ]
 
 
-
 class PreflightError(MedbenchError):
     """A run refused before it started: every problem found, one per line."""
 

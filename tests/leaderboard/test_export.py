@@ -4,6 +4,7 @@ equal to ours."""
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import re
@@ -28,11 +29,19 @@ from benchmark.leaderboard._export import medmnist_run
 NAME = re.compile(r"^(\w+?)(_\d+)?_test_\[AUC\]([\d.]+)_\[ACC\]([\d.]+)@([A-Za-z0-9-]+)\.csv$")
 
 
+@pytest.fixture(autouse=True)
+def own_info(monkeypatch):
+    """A copy of INFO whose split sizes :func:`fake_npz` sets to its fakes'."""
+    table = copy.deepcopy(medmnist._table())
+    monkeypatch.setattr(medmnist, "_table", lambda: table)
+
+
 def fake_npz(root: Path, flag: str, size: int, n: int, seed: int = 0) -> np.ndarray:
     """A MedMNIST-like ``{flag}{size_flag}.npz``: ``n`` images per split of ``size`` px
     (noise, with ``INFO``'s channels) and labels of the real shapes, every class (or label
     value) present in each split; returns the test labels (the same in every split)."""
     rng = np.random.default_rng(seed)
+    medmnist.info(flag)["n_samples"] = dict.fromkeys(("train", "val", "test"), n)
     channels = medmnist.info(flag)["n_channels"]
     shape = (n, size, size) + ((3,) if channels == 3 else ())
     k = len(medmnist.labels(flag))
@@ -119,9 +128,13 @@ def test_an_incomplete_or_foreign_test_split_is_refused(tmp_path):
     table, _ = scored("bloodmnist", labels)
     with pytest.raises(DataError, match="every test image"):
         medmnist_file(table.iloc[1:], flag="bloodmnist", size=28, run="r", out=tmp_path)
+    last = table["id"] == table["id"].max()  # the split's end missing: no gap in what is left
+    with pytest.raises(DataError, match="19 rows of bloodmnist's 20 test images"):
+        medmnist_file(table[~last], flag="bloodmnist", size=28, run="r", out=tmp_path)
     with pytest.raises(DataError, match="not a medmnist layout's"):
         medmnist_file(table.assign(id="val/000001"), flag="bloodmnist", size=28, run="r",
                       out=tmp_path)  # fmt: skip
+    medmnist.info("pathmnist")["n_samples"] = medmnist.info("bloodmnist")["n_samples"]
     with pytest.raises(DataError, match="not pathmnist's labels"):
         medmnist_file(table, flag="pathmnist", size=28, run="r", out=tmp_path)
 

@@ -7,11 +7,14 @@ interrupted unpack never leaves a half tree under the final name."""
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
 import stat
 import tarfile
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -61,6 +64,7 @@ def staging(dest: Path) -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
     try:
         yield folder
+        folder.chmod(0o777 & ~_umask())  # mkdtemp's folder is its owner's only
         folder.rename(dest)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
@@ -125,7 +129,12 @@ def _open(archive: Path, kind: str):
                 members = {m.name: m for m in tf.getmembers()}
                 yield ([_tar_entry(m) for m in members.values()],
                        lambda e: _tar_read(tf, members[e.name]))  # fmt: skip
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
+    except (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            raise DataError(
+                f"no space left while unpacking {archive} into {archive.parent}: free some "
+                "(the unpacked data needs about the archive's listed size), or use --root."
+            ) from None
         if isinstance(exc, OSError) and not isinstance(exc, EOFError) and exc.errno:
             raise  # a disk error, not a damaged archive
         raise DataError(f"{archive} is damaged ({exc}); download it again.") from None
@@ -210,3 +219,10 @@ def _too_big(archive: Path, max_bytes: int) -> str:
         f"{archive} unpacks to more than {max_bytes / 2**30:.1f} GiB, the limit; refused "
         "(a zip bomb, or the wrong archive)."
     )
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it, then put back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 import zipfile
 from pathlib import Path
@@ -47,6 +48,9 @@ def test_a_good_archive_unpacks_into_place(tmp_path, make):
     dest = unpack(archive, tmp_path / "out")
     assert (dest / "top" / "sub" / "b.txt").read_bytes() == b"bb"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["good.arc", "out"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert dest.stat().st_mode & 0o777 == 0o777 & ~umask  # others may read a shared data folder
 
 
 @pytest.mark.parametrize("make", [_zip, _tar])
@@ -90,6 +94,17 @@ def test_too_many_entries_are_refused(tmp_path):
     archive = _zip(tmp_path / "many.zip", {f"f/{i}.txt": b"" for i in range(50)})
     with pytest.raises(DataError, match="more than the 10"):
         unpack(archive, tmp_path / "out", max_files=10)
+
+
+def test_a_damaged_deflate_stream_is_one_line(tmp_path):
+    archive = _zip(tmp_path / "good.zip", {"a.bin": bytes(range(256)) * 4000})
+    data = bytearray(archive.read_bytes())
+    start = 30 + len("a.bin")  # the first byte of the entry's compressed data
+    data[start] = 0xFF
+    archive.write_bytes(bytes(data))
+    with pytest.raises(DataError, match="is damaged"):
+        unpack(archive, tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.zip"]
 
 
 def test_a_damaged_archive_is_one_line(tmp_path):
