@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import stat
+import tempfile
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 from benchmark.data.fetch._catalogue import Entry, entry
 from benchmark.data.fetch._download import download
-from benchmark.data.fetch._unpack import MAX_BYTES, MAX_FILES, extract, staging
+from benchmark.data.fetch._unpack import MAX_BYTES, MAX_FILES, current_umask, extract, staging
 from benchmark.errors import DataError
 
 __all__ = ["PROVENANCE", "about", "content_digest", "default_root", "fetch", "read_provenance"]
@@ -47,9 +48,24 @@ def fetch(
     """Fetch catalogue entry ``name`` into ``root`` (default :func:`default_root`); returns
     the provenance recorded. ``flag`` and ``size`` choose a MedMNIST file; ``archive`` is a
     local copy of what would be downloaded (required where the source offers no plain
-    download). A root already fetched is kept as it is."""
-    item = entry(name)
+    download). A root already fetched is kept as it is. Two fetches into one root wait for
+    each other (a lock file in the cache folder, none in the data's)."""
+    from filelock import FileLock
+
+    from benchmark.settings import cache_home
+
     root = Path(root) if root is not None else default_root(name)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    locks = (cache_home() or Path(tempfile.gettempdir()) / "medbench") / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
+    with FileLock(str(locks / f"fetch-{key}.lock")):
+        return _fetch(name, flag, size, root, archive, progress=progress, say=say)
+
+
+def _fetch(name: str, flag: str | None, size: int, root: Path, archive: Path | None, *,
+           progress: bool, say: Say) -> dict[str, Any]:  # fmt: skip
+    item = entry(name)
     if name == "medmnist" and archive is not None:
         raise DataError(
             "medmnist takes no --archive: set MEDBENCH_MEDMNIST_MIRROR to the folder's "
@@ -245,8 +261,10 @@ def _now() -> str:
 
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    os.chmod(tmp, 0o666 & ~current_umask())
     os.replace(tmp, path)
 
 

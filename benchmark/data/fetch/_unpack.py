@@ -64,7 +64,7 @@ def staging(dest: Path) -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
     try:
         yield folder
-        folder.chmod(0o777 & ~_umask())  # mkdtemp's folder is its owner's only
+        folder.chmod(0o777 & ~current_umask())  # mkdtemp's folder is its owner's only
         folder.rename(dest)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
@@ -221,7 +221,7 @@ def _too_big(archive: Path, max_bytes: int) -> str:
     )
 
 
-def _umask() -> int:
+def current_umask() -> int:
     """The process's umask (read by setting it, then put back)."""
     mask = os.umask(0)
     os.umask(mask)

@@ -212,3 +212,38 @@ def test_an_interrupted_fetch_leaves_no_tree_and_resumes_its_downloads(tmp_path,
         fetch("sipakmed", root=root, progress=False)
     assert create_source("sipakmed", root).counts() == counts
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fake", "sip"]
+
+
+def test_two_medmnist_fetches_into_one_root_both_recorded(tmp_path, monkeypatch):
+    """Two processes (here threads) fetching into one folder wait for each other: neither
+    download nor provenance entry is lost."""
+    import threading
+
+    from benchmark.data import medmnist
+
+    data = _npz()
+    md5 = hashlib.md5(data).hexdigest()
+    monkeypatch.setattr(
+        medmnist, "url_and_md5", lambda flag, size: (f"https://x.invalid/{flag}.npz", md5)
+    )
+    flags = ("bloodmnist", "pathmnist", "octmnist", "dermamnist")
+    files = Files(content={f"/m/{flag}.npz": data for flag in flags})
+    root, errors = tmp_path / "medmnist", []
+
+    def one(flag):
+        try:
+            fetch("medmnist", flag=flag, root=root, progress=False)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    with serve(files) as url:
+        monkeypatch.setenv("MEDBENCH_MEDMNIST_MIRROR", f"{url}/m/")
+        threads = [threading.Thread(target=one, args=(flag,)) for flag in flags]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors
+    recorded = json.loads((root / PROVENANCE).read_text())
+    assert sorted(recorded["files"]) == sorted(f"{flag}.npz" for flag in flags)
+    assert sorted(p.name for p in root.iterdir()) == sorted([PROVENANCE, *recorded["files"]])
