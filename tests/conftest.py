@@ -54,6 +54,21 @@ def _session_folder(tmp_path_factory) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _flags_forgotten() -> Iterator[None]:
+    """A command's flags (``--tracking-uri``, ``--storage``) last for its process: in tests,
+    for the test that gave them (the environment as it was, the recorded flags too)."""
+    from benchmark import settings
+
+    env, flags = dict(os.environ), dict(settings._FLAGS)
+    yield
+    settings._FLAGS.clear()
+    settings._FLAGS.update(flags)
+    for name in set(os.environ) - set(env):
+        del os.environ[name]
+    os.environ.update(env)
+
+
+@pytest.fixture(autouse=True)
 def _test_folder(tmp_path, monkeypatch) -> None:
     """Each test works in its own folder (subprocesses started without ``cwd`` too)."""
     monkeypatch.chdir(tmp_path)
