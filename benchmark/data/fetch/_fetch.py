@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.data.fetch._catalogue import Entry, entry
-from benchmark.data.fetch._download import download
+from benchmark.data.fetch._download import download, file_digest
 from benchmark.data.fetch._unpack import MAX_BYTES, MAX_FILES, current_umask, extract, staging
 from benchmark.errors import DataError
 
 __all__ = ["PROVENANCE", "about", "content_digest", "default_root", "fetch", "read_provenance"]
 
 PROVENANCE = ".medbench-source.json"
-_CHUNK = 1 << 20
 Say = Callable[[str], None]
 
 
@@ -95,7 +94,7 @@ def _fetch(name: str, flag: str | None, size: int, root: Path, archive: Path | N
     with staging(root) as folder:
         if archive is not None:  # a local copy (or, for a manual entry, the images)
             extract(archive, folder)
-            record["files"][Path(archive).name] = {"sha256": _file_sha256(Path(archive))}
+            record["files"][Path(archive).name] = {"sha256": file_digest(Path(archive))}
         elif item.kaggle:
             _copy_tree(_kaggle(item.kaggle), folder)
             record["kaggle"] = item.kaggle
@@ -104,7 +103,7 @@ def _fetch(name: str, flag: str | None, size: int, root: Path, archive: Path | N
             if f.md5 or f.sha256 or not saved.is_file():
                 download(f.url, saved, md5=f.md5, sha256=f.sha256, progress=progress)
             checks = {"md5": f.md5} if f.md5 else {}
-            record["files"][f.name] = {"url": f.url, **checks, "sha256": _file_sha256(saved)}
+            record["files"][f.name] = {"url": f.url, **checks, "sha256": file_digest(saved)}
             target = folder / f.into
             target.mkdir(parents=True, exist_ok=True)
             if f.archive:
@@ -226,16 +225,8 @@ def content_digest(folder: Path) -> str:
         relative = path.relative_to(folder).as_posix()
         if relative == PROVENANCE or not path.is_file() or path.is_symlink():
             continue
-        lines.append(f"{_file_sha256(path)}  {relative}\n")
+        lines.append(f"{file_digest(path)}  {relative}\n")
     return "sha256:" + hashlib.sha256("".join(lines).encode()).hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _provenance(item: Entry, record: dict[str, Any], digest: str | None) -> dict[str, Any]:
