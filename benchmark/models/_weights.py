@@ -54,17 +54,6 @@ class Weights:
         """Whether ``medbench weights fetch`` can get them (a folder or file is the user's)."""
         return self.kind in ("hub", "url")
 
-    @property
-    def host(self) -> str | None:
-        """The host they are downloaded from (``None`` for local ones)."""
-        if self.kind == "url":
-            return urlparse(self.source).hostname
-        if self.kind == "hub":
-            from huggingface_hub import constants
-
-            return urlparse(constants.ENDPOINT).hostname
-        return None
-
 
 def locate_weights(name: str, *, pretrained: bool, weights: Path | None = None) -> Weights:
     """What ``create_model(name, pretrained=..., weights=...)`` reads, and whether it is on

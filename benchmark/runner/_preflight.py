@@ -134,6 +134,10 @@ def _dataset(label: str, config: DatasetConfig, suite_file: Path | None) -> Chec
         source = create_source(config.layout, root, options=options)
     except DataError as exc:
         return Check("dataset", name, str(root), str(exc), fix=_data_fix(config))
+    except OSError as exc:  # a folder that cannot be read, a file that vanished
+        reason = f"{exc.strerror or exc}: {exc.filename or root}"
+        fix = f"make {root} readable by this user, or point `root:` elsewhere."
+        return Check("dataset", name, str(root), f"cannot be read ({reason})", fix=fix)
     return Check("dataset", name, f"{len(source):,} images in {root}")
 
 

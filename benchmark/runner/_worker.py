@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from benchmark import track, tune
 from benchmark._process import set_worker
@@ -72,18 +71,16 @@ def prepare(
     *,
     tracking_uri: str | None = None,
     storage: str | None = None,
-    suite_file: Path | None = None,
     check: bool = True,
 ) -> Session:
     """Check the suite's names and, with ``check``, everything it needs (its data, its
     backbones' weights, the folders it writes: one :class:`PreflightError` naming every
     problem, before any store is opened); then open both stores and the checkpoint folder,
-    within seconds when one cannot be reached or written. ``suite_file`` is named in the
-    fixes the preflight suggests."""
+    within seconds when one cannot be reached or written."""
     check_settings()
     suite = check_suite(suite, source=f"suite '{suite.name}'")
     if check:
-        checks = preflight(suite, tracking=tracking_uri, storage=storage, suite_file=suite_file)
+        checks = preflight(suite, tracking=tracking_uri, storage=storage)
         check_ready(checks, suite=suite.name)
     storage = tune.check_storage(storage)
     store = track.connect(tracking_uri, write=True)

@@ -72,8 +72,9 @@ def _fetch(name: str, flag: str | None, size: int, root: Path, archive: Path | N
         )
     if name == "medmnist":
         return _fetch_medmnist(item, flag, size, root, progress=progress, say=say)
-    if flag is not None:
-        raise DataError(f"a FLAG is given for '{name}'; only medmnist takes one.")
+    if flag is not None or size != 28:
+        given = "a FLAG" if flag is not None else "--size"
+        raise DataError(f"{given} is given for '{name}'; only medmnist takes one.")
     if (root / PROVENANCE).is_file():
         say(f"{root} holds {name} already (fetched before); remove it to fetch again.")
         return read_provenance(root)
