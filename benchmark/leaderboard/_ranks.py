@@ -50,13 +50,20 @@ def ranks_table(
     Where several match, the one naming most of backbone, strategy and size wins, then the
     first.
     """
-    keys = ["backbone", "strategy", *(c.name for c in BUDGET if c.source in runs)]
+    sizes = pd.to_numeric(runs[_SIZE], errors="coerce") if _SIZE in runs else None
+    several = sizes is not None and sizes.dropna().nunique() > 1
+    if several:  # MedMNIST at several sizes: a row per size, ranked among its size's cells
+        assert sizes is not None
+        runs = runs.assign(**{tag_column("size"): sizes.map(lambda v: f"{v:g}" if v == v else "")})
+    keys = ["backbone", "strategy", *(["size"] if several else []),
+            *(c.name for c in BUDGET if c.source in runs)]  # fmt: skip
     sources = [tag_column(k) for k in keys]
     frame = runs.assign(**{k: runs[s].fillna("") for k, s in zip(keys, sources, strict=True)})
     frame["score"] = [_ranking_score(run) for _, run in runs.iterrows()]
     frame["dataset"] = runs[tag_column("dataset")]
-    frame["rank"] = frame.groupby("dataset")["score"].rank(ascending=False, method="average")
-    best = frame.groupby("dataset")["score"].transform("max")
+    among = frame["dataset"] + ("@" + frame["size"] if several else "")
+    frame["rank"] = frame.groupby(among)["score"].rank(ascending=False, method="average")
+    best = frame.groupby(among)["score"].transform("max")
     frame["win"] = (frame["score"] == best) & frame["score"].notna()
     by_row = frame.groupby(keys, sort=False)
     table = pd.DataFrame(

@@ -181,3 +181,30 @@ def test_the_report_draws_the_ranks_and_the_matrix(store, tmp_path):
     figure = ranks_figure(load_board(store, SUITE, table="ranks"))
     assert len(figure.axes) == 2  # the bars and the heatmap
     assert ranks_figure(load_board(store, SUITE, table="ranks", dataset="blood")) is None
+
+
+def test_cells_at_several_medmnist_sizes_are_ranked_among_their_size(store, tracking_uri):
+    """Every run (``latest=False``) holds the blood cells again at 28 px: each size is its
+    own row, ranked among its size's cells, beside that size's published average."""
+    client = MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name(SUITE).experiment_id
+    for key, score in {"resnet18/finetune": 0.6, "vit/finetune": 0.7}.items():
+        backbone, strategy = key.split("/")
+        tags = {"medbench.suite": SUITE, "medbench.cell": f"blood/{key}",
+                "medbench.dataset": "blood", "medbench.backbone": backbone,
+                "medbench.strategy": strategy, "medbench.task": "multiclass",
+                "medbench.kind": "cell", "medbench.config_hash": f"blood/{key}@28"}  # fmt: skip
+        run = client.create_run(experiment, tags=tags, run_name=f"blood/{key}")
+        client.log_batch(
+            run.info.run_id,
+            metrics=[Metric("test/f1_weighted", score, 1_700_000_000_000, 0)],
+            params=[Param("data.options.size", "28")],
+        )
+        client.set_terminated(run.info.run_id, "FINISHED")
+    frame = load_board(store, SUITE, table="ranks", latest=False, references=REFERENCES).frame
+    frame = frame.set_index(frame["backbone"] + "/" + frame["strategy"] + "@" + frame["size"])
+    assert frame.loc["vit/finetune@28", "mean_rank"] == 1.0  # first among the 28 px cells
+    assert frame.loc["resnet18/finetune@28", "mean_rank"] == 2.0
+    assert frame.loc["resnet18/finetune@224", "mean_rank"] == pytest.approx(5.5 / 3)  # as before
+    assert frame.loc["resnet18/finetune@28", "paper_accuracy"] == 0.7966  # its size's average
+    assert frame.loc["resnet18/finetune@224", "paper_accuracy"] == 0.8622
