@@ -18,7 +18,7 @@ from torch import nn
 from benchmark.data import normalize
 from benchmark.explain._gallery import gallery_figure, stages_figure
 from benchmark.explain._layers import stage_layers
-from benchmark.explain._maps import cam_maps, explain_maps
+from benchmark.explain._maps import explain_maps, stage_maps
 from benchmark.explain._quality import baseline_maps, faithfulness, localisation
 from benchmark.explain.methods import Attribution, get_method
 from benchmark.suite import ExplainConfig
@@ -256,13 +256,13 @@ def _gallery(picks, maps_of, method, inputs, images, labels, preds, probs, class
 def _stages(model, inputs, images, preds, classes, title):
     stages = stage_layers(model)
     picked = [int(np.flatnonzero(preds == k)[0]) for k in range(len(classes)) if (preds == k).any()]
-    per_stage = [
-        cam_maps(model, inputs(picked), targets=[int(preds[i]) for i in picked], layer=name)
-        for name, _ in stages
-    ]
+    names = [name for name, _ in stages]
+    per_stage = stage_maps(
+        model, inputs(picked), targets=[int(preds[i]) for i in picked], layers=names
+    )
     return stages_figure(
         [images[i].numpy() for i in picked],
         [[per_stage[s][r] for s in range(len(stages))] for r in range(len(picked))],
-        stages=[name for name, _ in stages],
+        stages=names,
         title=f"{title}: Grad-CAM per stage",
     )

@@ -34,16 +34,45 @@ def heatmap(cam: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(jet, cv2.COLOR_BGR2RGB)
 
 
-def _figure(rows: int, cols: int):
+def _figure(rows: int, cols: int, *, grid: tuple[int, int]):
+    """A figure sized for ``rows`` × ``cols`` panels, holding a ``grid`` of axes without
+    frames: each shows a strip of panels (:func:`_strip`) drawn as one image, since every
+    axes costs matplotlib more than the pixels it shows."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.8 * rows), squeeze=False)
+    fig, axes = plt.subplots(*grid, figsize=(1.6 * cols, 1.8 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     return fig, axes
+
+
+_GAP = 0.1  # between panels, as a fraction of a panel's side
+
+
+def _strip(panels: list[np.ndarray | None], *, vertical: bool = False) -> tuple[np.ndarray, int]:
+    """The panels (H × W × 3, float in [0, 1] or uint8; ``None``: an empty place) side by
+    side on white, or one above the other, a small gap between them, as one uint8 image;
+    and each panel's step (its side plus the gap) in the strip's pixels."""
+    shown = [p for p in panels if p is not None]
+    h = max((p.shape[0] for p in shown), default=1)
+    w = max((p.shape[1] for p in shown), default=1)
+    gap = max(1, round(_GAP * max(h, w)))
+    step = (h if vertical else w) + gap
+    size = (len(panels) * step - gap, w) if vertical else (h, len(panels) * step - gap)
+    out = np.full((*size, 3), 255, np.uint8)
+    for k, panel in enumerate(panels):
+        if panel is None:
+            continue
+        if panel.dtype != np.uint8:
+            panel = np.round(np.clip(panel, 0, 1) * 255).astype(np.uint8)
+        if panel.ndim == 2:
+            panel = np.repeat(panel[..., None], 3, axis=2)
+        y, x = (k * step, 0) if vertical else (0, k * step)
+        out[y : y + panel.shape[0], x : x + panel.shape[1]] = panel[..., :3]
+    return out, step
 
 
 def cam_panels(image: np.ndarray, cam: np.ndarray) -> list[np.ndarray]:
@@ -77,21 +106,26 @@ def _only(segments: np.ndarray, kept: list[int]) -> np.ndarray:
 
 def gallery_figure(examples: list[list[dict]], *, title: str, headers: tuple[str, ...] = ()) -> Any:
     """One row per class; each example is ``{panels, caption, color}``, its panels side by
-    side (see :func:`cam_panels`, :func:`lime_panels`); ``headers`` name the panels."""
+    side (see :func:`cam_panels`, :func:`lime_panels`), its caption above its first panel;
+    ``headers`` name the panels of the first row. A row is drawn as one image."""
     per_example = max((len(e["panels"]) for row in examples for e in row), default=3)
-    cols = per_example * max((len(row) for row in examples), default=1)
-    fig, axes = _figure(max(len(examples), 1), max(cols, per_example))
+    cols = max(per_example * max((len(row) for row in examples), default=1), per_example)
+    fig, axes = _figure(max(len(examples), 1), cols, grid=(max(len(examples), 1), 1))
     for r, row in enumerate(examples):
+        places: list[np.ndarray | None] = [None] * cols
         for e, example in enumerate(row):
-            for p, panel in enumerate(example["panels"]):
-                ax = axes[r, per_example * e + p]
-                ax.imshow(panel)
-                if p == 0:
-                    ax.set_title(
-                        example["caption"], fontsize=6, loc="left", color=example.get("color", "k")
-                    )
-                elif r == 0 and p < len(headers):
-                    ax.set_title(headers[p], fontsize=6)
+            places[per_example * e : per_example * e + len(example["panels"])] = example["panels"]
+        strip, step = _strip(places)
+        ax = axes[r, 0]
+        ax.imshow(strip)
+        for e, example in enumerate(row):
+            left = per_example * e * step - 0.5
+            ax.text(left, -1, example["caption"], fontsize=6, ha="left", va="bottom",
+                    color=example.get("color", "k"))  # fmt: skip
+            for p in range(1, len(example["panels"])):
+                if r == 0 and p < len(headers) and headers[p]:
+                    middle = left + p * step + (step - 1) / 2
+                    ax.text(middle, -1, headers[p], fontsize=6, ha="center", va="bottom")
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
@@ -100,14 +134,18 @@ def gallery_figure(examples: list[list[dict]], *, title: str, headers: tuple[str
 def stages_figure(
     images: list[np.ndarray], stage_maps: list[list[np.ndarray]], *, stages: list[str], title: str
 ):
-    """Per image: the original, then one overlay per stage, shallow to deep."""
-    fig, axes = _figure(len(images), len(stages) + 1)
-    for r, (image, maps) in enumerate(zip(images, stage_maps, strict=True)):
-        axes[r, 0].imshow(_rgb01(image))
-        for c, (cam, name) in enumerate(zip(maps, stages, strict=True), start=1):
-            axes[r, c].imshow(overlay(image, cam))
-            if r == 0:
-                axes[r, c].set_title(name, fontsize=7)
+    """Per image (a row): the original, then one overlay per stage, shallow to deep; each
+    column (the originals, then each stage's overlays) is one axes, titled."""
+    fig, axes = _figure(len(images), len(stages) + 1, grid=(1, len(stages) + 1))
+    columns: list[list[np.ndarray | None]] = [[_rgb01(image) for image in images]]
+    for c in range(len(stages)):
+        columns.append(
+            [overlay(image, maps[c]) for image, maps in zip(images, stage_maps, strict=True)]
+        )
+    for c, (column, name) in enumerate(zip(columns, ["", *stages], strict=True)):
+        axes[0, c].imshow(_strip(column, vertical=True)[0])
+        if name:
+            axes[0, c].set_title(name, fontsize=7)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig

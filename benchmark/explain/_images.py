@@ -15,7 +15,7 @@ from torch import nn
 from benchmark.data import BadImage
 from benchmark.explain._gallery import stages_figure
 from benchmark.explain._layers import stage_layers
-from benchmark.explain._maps import cam_maps
+from benchmark.explain._maps import stage_maps
 
 __all__ = ["ImageExplanation", "explain_images"]
 
@@ -72,6 +72,6 @@ def explain_images(
         )
         if stages:
             x = predictor.normalized(image[None])
-            maps = [cam_maps(predictor.model, x, targets=[pred], layer=name)[0] for name in names]
+            maps = list(stage_maps(predictor.model, x, targets=[pred], layers=names)[:, 0])
             found.stages = stages_figure([image.numpy()], [maps], stages=names, title=path.name)
         yield found

@@ -11,7 +11,7 @@ from benchmark.errors import MedbenchError
 from benchmark.explain.methods import Attribution, get_method, list_methods
 from benchmark.suite import ExplainConfig
 
-__all__ = ["cam_maps", "explain_maps", "usable_methods"]
+__all__ = ["cam_maps", "explain_maps", "stage_maps", "usable_methods"]
 
 
 def _has_gradients(model: nn.Module) -> bool:
@@ -70,3 +70,18 @@ def cam_maps(
     """Maps (N × H × W, each in [0, 1], at the input's size) for the given target classes,
     of any method (``options`` as for :func:`explain_maps`). Works for frozen backbones."""
     return explain_maps(model, inputs, targets=targets, **options).maps
+
+
+def stage_maps(
+    model: nn.Module, inputs: torch.Tensor, *, targets: list[int], layers: list[str]
+) -> np.ndarray:
+    """Grad-CAM maps at each of ``layers`` (L × N × H × W): what :func:`cam_maps` gives
+    layer by layer, from one forward and backward pass where the layers allow it."""
+    from benchmark.explain.methods.cams import CamMethod
+
+    method = get_method("gradcam")
+    if isinstance(method, CamMethod) and _has_gradients(model):
+        found = method.layer_maps(model, inputs, targets=targets, layers=layers)
+        if found is not None:
+            return found
+    return np.stack([cam_maps(model, inputs, targets=targets, layer=name) for name in layers])

@@ -3,10 +3,13 @@ JSON, no pickle), the Model Registry, and any model reference resolved to a loca
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
+import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -63,7 +66,7 @@ def log_model(client: Any, run_id: str, *, folder: Path) -> str:
     experiment_id = client.get_run(run_id).info.experiment_id
     logged = client.create_logged_model(experiment_id, name=MODEL, source_run_id=run_id)
     mlflow.set_tracking_uri(client.tracking_uri)  # Model.log writes through the global store
-    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings(), _pinned_as_installed():
         recorded = Path(tmp) / CONFIG_FILE
         recorded.write_text(json.dumps(config, indent=2, sort_keys=True))
         # MLflow's advice on type hints and input examples
@@ -115,6 +118,26 @@ def _requirements() -> list[str]:
         except metadata.PackageNotFoundError:
             pinned.append(name)
     return pinned
+
+
+_CHECK = threading.Lock()  # one model logged at a time while MLflow's check is set aside
+
+
+@contextlib.contextmanager
+def _pinned_as_installed() -> Iterator[None]:
+    """MLflow's check of the requirements it is given against this environment set aside:
+    they are the installed versions themselves (:func:`_requirements`), and the check first
+    maps every installed distribution to its modules, seconds once per process."""
+    from unittest import mock
+
+    from mlflow.utils import environment
+
+    name = "warn_dependency_requirement_mismatches"
+    if not hasattr(environment, name):  # another MLflow: its own behaviour
+        yield
+        return
+    with _CHECK, mock.patch.object(environment, name, lambda requirements: None):
+        yield
 
 
 def _logged_model_id(client: Any, run_id: str) -> str | None:

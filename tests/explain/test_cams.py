@@ -20,6 +20,7 @@ from benchmark.explain import (
     stage_layers,
     target_layer,
 )
+from benchmark.explain._maps import stage_maps
 from benchmark.models import create_model
 from benchmark.strategies import create_strategy
 from benchmark.suite import ExplainConfig
@@ -110,6 +111,42 @@ def test_layer_choice_and_stages():
     assert target_layer(create_model("vgg19", num_classes=2))[0] == "features.35"  # not the pool
     vit = create_model("vit_tiny_patch16_224", num_classes=2, image_size=96)  # 6 × 6 tokens
     assert target_layer(vit, image_size=96)[0] == "blocks.11.norm1"  # all alike: the last
+
+
+def test_stage_maps_in_one_pass_are_the_maps_stage_by_stage():
+    """The stages figure's maps, from one forward and backward pass, are Grad-CAM's at each
+    stage (a CNN's stages, a ViT's blocks of tokens); a layer run twice per forward pass
+    is explained layer by layer instead; no hook is left."""
+    torch.manual_seed(0)
+    for model, size in (
+        (create_model("test_resnet", num_classes=3), 40),
+        (create_model("test_vit", num_classes=3, image_size=32), 32),
+    ):
+        model.eval()
+        x, targets = torch.randn(4, 3, size, size), [0, 1, 2, 1]
+        names = [name for name, _ in stage_layers(model)]
+        found = stage_maps(model, x, targets=targets, layers=names)
+        expected = [cam_maps(model, x, targets=targets, layer=name) for name in names]
+        assert found.shape == (len(names), 4, size, size)
+        np.testing.assert_allclose(found, np.stack(expected), atol=1e-6)
+        assert not any(m._forward_hooks or m._backward_hooks for m in model.modules())
+
+    class Twice(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 3, 3, padding=1)
+            self.head = torch.nn.Linear(3, 2)
+
+        def get_classifier(self) -> torch.nn.Module:
+            return self.head
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = torch.relu(self.conv(torch.relu(self.conv(x))))
+            return self.head(x.mean(dim=(2, 3)))
+
+    model, x = Twice().eval(), torch.randn(2, 3, 16, 16)
+    found = stage_maps(model, x, targets=[0, 1], layers=["conv"])
+    np.testing.assert_array_equal(found[0], cam_maps(model, x, targets=[0, 1], layer="conv"))
 
 
 def _rss_mb() -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from importlib import metadata
 from pathlib import Path
 
 import mlflow
@@ -70,6 +71,14 @@ def test_the_logged_config_and_the_version_record_the_weights(store, tmp_path):
     assert json.loads((stored / "config.json").read_text())["weights_sha256"] == sha
     source = track.connect(uri).resolve_model(URI, tmp_path / "download")
     assert (source.name, source.version, source.sha256) == (NAME, "1", sha)
+
+
+def test_the_logged_model_pins_the_installed_versions(store, tmp_path):
+    """Its requirements are medbench's dependencies at the versions installed here."""
+    (requirements,) = (tmp_path / "mlruns" / "artifacts").rglob("requirements.txt")
+    lines = requirements.read_text().splitlines()
+    pinned = {f"{name}=={metadata.version(name)}" for name in ("timm", "safetensors", "pydantic")}
+    assert pinned <= set(lines)
 
 
 def test_a_champion_promoted_by_medbench_is_verified(small_store, tmp_path):
