@@ -253,7 +253,7 @@ _OUTSIDE = {  # what a cell does besides training, by the function that does it
     "test predictions": "proba",
     "bootstrap": "intervals",
     "latency and FLOPs": "_model_cost",
-    "CAMs": "_explain",
+    "CAMs": "runner/_explain.py:explain",
     "model logged": "_log_model",
     "metrics logged": "log_metrics",
     "suite summary": "summarise",
@@ -298,7 +298,11 @@ def overhead(profile_to: Path | None = None) -> None:
     stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
 
     def seconds(name: str) -> float:
-        return max((v[3] for (_, _, fn), v in stats.items() if fn == name), default=0.0)
+        """The cumulative time of function ``name`` (``path/to/file.py:name`` to tell apart
+        functions of one name)."""
+        where, _, fn_name = name.rpartition(":")
+        return max((v[3] for (file, _, fn), v in stats.items()
+                    if fn == fn_name and file.endswith(where)), default=0.0)  # fmt: skip
 
     index = seconds("index_dataset")
     print(f"28 px cells of the quickstart's size (RetinaMNIST's 1600 images, 16 epochs, "
