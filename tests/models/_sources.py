@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import timm
@@ -66,3 +69,53 @@ def cache_timm_weights(cache: Path, name: str) -> torch.nn.Module:
     (entry / "refs").mkdir()
     (entry / "refs" / "main").write_text(REVISION)
     return model
+
+
+def offline_hub_cache(tmp_path: Path, monkeypatch) -> Path:
+    """An empty Hugging Face cache and torch hub folder, offline (as ``HF_HOME``,
+    ``TORCH_HOME`` and ``HF_HUB_OFFLINE=1`` make them)."""
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hf-cache"
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    return cache
+
+
+def serve_hub(handler: type[BaseHTTPRequestHandler], tmp_path: Path, monkeypatch) -> Iterator[str]:
+    """A Hub on localhost answering as ``handler`` does, online, without any token: its URL,
+    until the generator is closed."""
+    from huggingface_hub import constants
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", url)
+    monkeypatch.setattr(
+        constants, "HUGGINGFACE_CO_URL_TEMPLATE", url + "/{repo_id}/resolve/{revision}/{filename}"
+    )
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
+    monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", str(tmp_path / "no-tokens"))
+    yield url
+    server.shutdown()
+
+
+def unreachable_hub(monkeypatch) -> None:
+    """Online, but the Hub refuses every connection at once (the discard port); a retry of
+    huggingface_hub's after a back-off fails the test."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    hub = "http://127.0.0.1:9"
+    monkeypatch.setattr(constants, "ENDPOINT", hub)
+    monkeypatch.setattr(
+        constants, "HUGGINGFACE_CO_URL_TEMPLATE", hub + "/{repo_id}/resolve/{revision}/{filename}"
+    )
+
+    def no_backoff(seconds: float) -> None:
+        raise AssertionError(f"huggingface_hub backs off for {seconds} s before retrying")
+
+    monkeypatch.setattr("huggingface_hub.utils._http.time.sleep", no_backoff)

@@ -4,9 +4,8 @@ a folder and a hub cache written here, the Hub's answers served from localhost."
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -22,20 +21,20 @@ from benchmark.models import (
     rebuild_config,
     save_model,
 )
-from tests.models._sources import REVISION, cache_repo, write_timm_folder
+from tests.models._sources import (
+    REVISION,
+    cache_repo,
+    offline_hub_cache,
+    serve_hub,
+    write_timm_folder,
+)
 
 MEAN, STD = [0.3, 0.2, 0.1], [0.25, 0.25, 0.25]
 
 
 @pytest.fixture
 def hub_cache(tmp_path, monkeypatch) -> Path:
-    """An empty Hugging Face cache, offline (as HF_HOME and HF_HUB_OFFLINE=1 make it)."""
-    from huggingface_hub import constants
-
-    cache = tmp_path / "hf-cache"
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    return cache
+    return offline_hub_cache(tmp_path, monkeypatch)
 
 
 def test_hub_and_folder_names_are_checked_for_their_form_offline(tmp_path):
@@ -125,22 +124,7 @@ class _Hub(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def hub_server(hub_cache, tmp_path, monkeypatch) -> Iterator[str]:
-    """A Hub on localhost, online, without any token."""
-    from huggingface_hub import constants
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hub)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(constants, "ENDPOINT", url)
-    monkeypatch.setattr(
-        constants, "HUGGINGFACE_CO_URL_TEMPLATE", url + "/{repo_id}/resolve/{revision}/{filename}"
-    )
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
-    monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", str(tmp_path / "no-tokens"))
-    yield url
-    server.shutdown()
+    yield from serve_hub(_Hub, tmp_path, monkeypatch)
 
 
 def test_a_gated_hub_model_is_one_line_naming_hf_token(hub_server, monkeypatch):

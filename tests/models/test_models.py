@@ -16,6 +16,7 @@ from benchmark.models import (
     save_model,
 )
 from benchmark.strategies import freeze_backbone
+from tests.models._sources import unreachable_hub
 
 
 def test_create_model_head_dropout_and_counts():
@@ -94,19 +95,7 @@ def test_vision_transformers_are_built_for_the_cell_size():
 def test_unreachable_hub_fails_within_seconds(monkeypatch):
     """Online but the Hub does not answer: one metadata request of huggingface_hub's, without
     the retries of its downloads (most of a minute), turns into the instructions."""
-    from huggingface_hub import constants
-
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    hub = "http://127.0.0.1:9"  # the discard port: refused at once
-    monkeypatch.setattr(constants, "ENDPOINT", hub)
-    monkeypatch.setattr(
-        constants, "HUGGINGFACE_CO_URL_TEMPLATE", hub + "/{repo_id}/resolve/{revision}/{filename}"
-    )
-
-    def no_backoff(seconds: float) -> None:
-        raise AssertionError(f"huggingface_hub backs off for {seconds} s before retrying")
-
-    monkeypatch.setattr("huggingface_hub.utils._http.time.sleep", no_backoff)
+    unreachable_hub(monkeypatch)
     with pytest.raises(ModelError, match="cannot be reached") as info:
         create_model("resnet18", num_classes=2, pretrained=True)
     assert "127.0.0.1 cannot be reached" in str(info.value) and "weights:" in str(info.value)

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import ClassVar
 
@@ -17,19 +16,20 @@ import torch
 
 from benchmark.errors import ModelError
 from benchmark.models import create_model, fetch_weights, locate_weights
-from tests.models._sources import REVISION, cache_repo, cache_timm_weights, write_timm_folder
+from tests.models._sources import (
+    REVISION,
+    cache_repo,
+    cache_timm_weights,
+    offline_hub_cache,
+    serve_hub,
+    unreachable_hub,
+    write_timm_folder,
+)
 
 
 @pytest.fixture
 def hub_cache(tmp_path, monkeypatch) -> Path:
-    """An empty Hugging Face cache and torch hub folder, offline."""
-    from huggingface_hub import constants
-
-    cache = tmp_path / "hf-cache"
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    return cache
+    return offline_hub_cache(tmp_path, monkeypatch)
 
 
 def test_weights_in_the_cache_are_located_with_their_size(hub_cache, tmp_path):
@@ -107,23 +107,9 @@ class _Hub(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def hub_server(hub_cache, tmp_path, monkeypatch) -> Iterator[str]:
-    """The Hub on localhost, online, without a token."""
-    from huggingface_hub import constants
-
+    """The Hub on localhost, online, without a token, holding nothing yet."""
     _Hub.files, _Hub.requests = {}, []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hub)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(constants, "ENDPOINT", url)
-    monkeypatch.setattr(
-        constants, "HUGGINGFACE_CO_URL_TEMPLATE", url + "/{repo_id}/resolve/{revision}/{filename}"
-    )
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
-    monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", str(tmp_path / "no-tokens"))
-    yield url
-    server.shutdown()
+    yield from serve_hub(_Hub, tmp_path, monkeypatch)
 
 
 def test_fetched_hub_weights_are_what_timm_then_reads_offline(hub_server, tmp_path, monkeypatch):
@@ -145,18 +131,7 @@ def test_fetched_hub_weights_are_what_timm_then_reads_offline(hub_server, tmp_pa
 
 
 def test_an_unreachable_hub_is_refused_within_seconds(hub_server, monkeypatch):
-    from huggingface_hub import constants
-
-    hub = "http://127.0.0.1:9"  # the discard port: refused at once
-    monkeypatch.setattr(constants, "ENDPOINT", hub)
-    monkeypatch.setattr(
-        constants, "HUGGINGFACE_CO_URL_TEMPLATE", hub + "/{repo_id}/resolve/{revision}/{filename}"
-    )
-
-    def no_backoff(seconds: float) -> None:
-        raise AssertionError(f"huggingface_hub backs off for {seconds} s before retrying")
-
-    monkeypatch.setattr("huggingface_hub.utils._http.time.sleep", no_backoff)
+    unreachable_hub(monkeypatch)
     with pytest.raises(ModelError, match=r"127\.0\.0\.1 cannot be reached"):
         fetch_weights("test_resnet", pretrained=True)
 

@@ -16,21 +16,14 @@ from benchmark.runner import PreflightError, check_ready, preflight
 from benchmark.runner._preflight import _data_fix
 from benchmark.suite._schema import DatasetConfig
 from tests.conftest import write_suite
-from tests.models._sources import cache_timm_weights
+from tests.models._sources import cache_timm_weights, offline_hub_cache
 
 runner = CliRunner()
 
 
 @pytest.fixture
 def hub_cache(tmp_path, monkeypatch) -> Path:
-    """An empty Hugging Face cache and torch hub folder, offline."""
-    from huggingface_hub import constants
-
-    cache = tmp_path / "hf-cache"
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    return cache
+    return offline_hub_cache(tmp_path, monkeypatch)
 
 
 @pytest.fixture
