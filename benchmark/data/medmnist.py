@@ -24,6 +24,7 @@ __all__ = [
     "flags",
     "info",
     "labels",
+    "licence",
     "size_flag",
     "task_kind",
     "url_and_md5",
@@ -100,6 +101,13 @@ def url_and_md5(flag: str, size: int) -> tuple[str, str]:
     """Where ``INFO`` says the file of ``flag`` at ``size`` is published, and its MD5."""
     entry, suffix = info(flag), size_flag(size)
     return entry[f"url{suffix}"], entry[f"MD5{suffix}"]
+
+
+def licence(flag: str) -> tuple[str, bool]:
+    """``INFO``'s licence of ``flag`` and whether it allows commercial use (not where it is
+    a non-commercial one: DermaMNIST's CC BY-NC 4.0)."""
+    text = info(flag).get("license", "CC BY 4.0")
+    return text, "NC" not in text
 
 
 def task_kind(flag: str) -> str:

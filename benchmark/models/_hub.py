@@ -19,12 +19,11 @@ import torch
 
 from benchmark.errors import ModelError
 from benchmark.models._names import CONFIG_FILE, split_source
+from benchmark.models._weights import FOLDER_WEIGHTS, HUB_WEIGHTS
 
 __all__ = ["PROBE_TIMEOUT_S", "Unreachable", "ensure_available", "hub_error", "weights_help"]
 
 PROBE_TIMEOUT_S = 3.0
-_HUB_WEIGHTS = ("model.safetensors", "pytorch_model.bin")  # what timm reads from a repository
-_WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pth.tar", ".bin")  # what it reads from a folder
 
 
 def ensure_available(name: str, *, pretrained: bool) -> None:
@@ -34,7 +33,7 @@ def ensure_available(name: str, *, pretrained: bool) -> None:
     source, rest = split_source(name)
     if source == "local-dir":
         folder = Path(rest)
-        if pretrained and not any(p.name.endswith(_WEIGHT_SUFFIXES) for p in folder.iterdir()):
+        if pretrained and not any(p.name.endswith(FOLDER_WEIGHTS) for p in folder.iterdir()):
             raise ModelError(
                 f"backbone '{name}': the folder holds no weights (model.safetensors, "
                 "pytorch_model.bin or another .safetensors/.pth/.bin file beside its "
@@ -42,7 +41,7 @@ def ensure_available(name: str, *, pretrained: bool) -> None:
             )
     elif source == "hf-hub":
         repo, _, revision = rest.partition("@")
-        needed: list[tuple[str, ...]] = [(CONFIG_FILE,), *([_HUB_WEIGHTS] if pretrained else [])]
+        needed: list[tuple[str, ...]] = [(CONFIG_FILE,), *([HUB_WEIGHTS] if pretrained else [])]
         _probe_hub(name, repo, revision or None, needed=needed, probe=CONFIG_FILE)
     elif pretrained:
         _ensure_timm_weights(name)
@@ -54,7 +53,7 @@ def _ensure_timm_weights(name: str) -> None:
         raise ModelError(f"timm has no pretrained weights for '{name}'. Use `pretrained: false`.")
     if cfg.hf_hub_id:
         repo, _, revision = cfg.hf_hub_id.partition("@")
-        files = (cfg.hf_hub_filename,) if cfg.hf_hub_filename else _HUB_WEIGHTS
+        files = (cfg.hf_hub_filename,) if cfg.hf_hub_filename else HUB_WEIGHTS
         _probe_hub(name, repo, revision or None, needed=[files], probe=files[0])
     elif cfg.url:  # a URL, or (URL, file name) as timm's hub helpers read it
         url, filename = (

@@ -22,8 +22,8 @@ from benchmark.models._names import CONFIG_FILE, split_source
 __all__ = ["Weights", "fetch_weights", "locate_weights"]
 
 Kind = Literal["hub", "url", "folder", "file", "none"]
-_HUB_WEIGHTS = ("model.safetensors", "pytorch_model.bin")  # timm's order of preference
-_FOLDER_WEIGHTS = (".safetensors", ".pth", ".pth.tar", ".bin")
+HUB_WEIGHTS = ("model.safetensors", "pytorch_model.bin")  # what timm reads from a Hub repository
+FOLDER_WEIGHTS = (".safetensors", ".pth", ".pth.tar", ".bin")  # what it reads from a folder
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def locate_weights(name: str, *, pretrained: bool, weights: Path | None = None) 
         return _folder(name, Path(rest), pretrained=pretrained)
     if source == "hf-hub":
         repo, _, revision = rest.partition("@")
-        groups = ((CONFIG_FILE,), *((_HUB_WEIGHTS,) if pretrained else ()))
+        groups = ((CONFIG_FILE,), *((HUB_WEIGHTS,) if pretrained else ()))
         return replace(_hub(name, repo, revision or None, groups), pretrained=pretrained)
     if not pretrained:
         return Weights(name, "none", "pretrained: false", pretrained=False)
@@ -78,7 +78,7 @@ def locate_weights(name: str, *, pretrained: bool, weights: Path | None = None) 
         raise ModelError(f"timm has no pretrained weights for '{name}'. Use `pretrained: false`.")
     if cfg.hf_hub_id or not cfg.url:
         repo, _, revision = str(cfg.hf_hub_id).partition("@")
-        files = (cfg.hf_hub_filename,) if cfg.hf_hub_filename else _HUB_WEIGHTS
+        files = (cfg.hf_hub_filename,) if cfg.hf_hub_filename else HUB_WEIGHTS
         return _hub(name, repo, revision or None, (files,))
     url, filename = _url_and_file(cfg.url)
     path = _torch_checkpoints() / filename
@@ -139,7 +139,7 @@ def _hub(
 def _folder(name: str, folder: Path, *, pretrained: bool) -> Weights:
     files = [folder / CONFIG_FILE]
     if pretrained and folder.is_dir():
-        files += sorted(p for p in folder.iterdir() if p.name.endswith(_FOLDER_WEIGHTS))[:1]
+        files += sorted(p for p in folder.iterdir() if p.name.endswith(FOLDER_WEIGHTS))[:1]
     missing = [str(p) for p in files if not p.is_file()]
     if pretrained and len(files) == 1:
         missing.append(f"weights in {folder}")

@@ -132,14 +132,14 @@ def _fetch_medmnist(
     file_name = medmnist.file_name(flag, size)
     url = _mirrored(url, file_name)
     download(url, root / file_name, md5=md5, progress=progress)
-    licence = medmnist.info(flag).get("license", "CC BY 4.0")
+    licence, commercial = medmnist.licence(flag)
     facts = {
         "flag": flag,
         "size": size,
         "url": url,
         "md5": md5,
         "licence": licence,
-        "commercial": "NC" not in licence,
+        "commercial": commercial,
         "fetched": _now(),
     }
     path = root / PROVENANCE
@@ -152,7 +152,7 @@ def _fetch_medmnist(
     _write_json(path, provenance)
     nc = "https://creativecommons.org/licenses/by-nc/4.0/"
     return provenance | {"licence": licence, "commercial": facts["commercial"], "file": file_name,
-                         "licence_url": nc if "NC" in licence else item.licence_url}  # fmt: skip
+                         "licence_url": item.licence_url if commercial else nc}  # fmt: skip
 
 
 def _mirrored(url: str, file_name: str) -> str:
@@ -307,10 +307,10 @@ def _about_medmnist(options: Any, recorded: Mapping[str, Any]) -> dict[str, str]
     if not flag or flag not in medmnist.flags():
         return {"licence": "CC BY 4.0 (DermaMNIST: CC BY-NC 4.0)", "commercial": "unknown",
                 "source": medmnist.HOMEPAGE, "citation": medmnist.CITATION}  # fmt: skip
-    licence = medmnist.info(flag).get("license", "CC BY 4.0")
+    licence, commercial = medmnist.licence(flag)
     out = {
         "licence": licence,
-        "commercial": "no" if "NC" in licence else "yes",
+        "commercial": "yes" if commercial else "no",
         "source": medmnist.url_and_md5(flag, size)[0],
         "citation": medmnist.CITATION,
     }
