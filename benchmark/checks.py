@@ -60,6 +60,11 @@ class _Registries:
 
         return {task.name: task.Options for task in list_tasks()}
 
+    def corruptions(self) -> dict[str, str]:
+        from benchmark.data.corruptions import list_corruptions
+
+        return {c.name: c.description for c in list_corruptions()}
+
 
 NAMES = _Registries()
 

@@ -6,7 +6,9 @@ the leaderboard, the report, the summary and the console read directions and nam
 here. Families are templates (``test/{class}/f1``, ``latency/b{batch}_mean_ms``,
 ``cam/{method}/pointing_game``); a key matches the first entry whose template it fits, and
 ``seed_<n>/<key>`` or ``episode_<n>/<key>`` (the same metric for one seed, or one episode of
-the label-efficiency axis) is ``<key>``'s.
+the label-efficiency axis) is ``<key>``'s; ``external/<dataset>/<key>`` and
+``corrupt/<kind>/<severity>/<key>`` (a test metric on an external dataset, or under a
+corruption) are ``test/<key>``'s.
 """
 
 from __future__ import annotations
@@ -130,6 +132,30 @@ CATALOGUE: tuple[Metric, ...] = (
     Metric("cam/{method}/road", "ROAD (signed by its variant)", None),
     Metric("cam/{method}/seconds_per_image", "seconds per image", False, "s"),
     Metric("cam/{method}/images", "images scored", None, "images"),
+    # calibration (evaluate.calibration): with it, test/ece|brier|nll are the calibrated
+    # model's and these the model's before
+    Metric("test/brier", "Brier score", False),
+    Metric("test/nll", "negative log-likelihood", False),
+    Metric("test/{score}_uncalibrated", "before calibration", False),
+    Metric("calibration/temperature", "temperature (fitted on validation)", None),
+    Metric("calibration/{label}/temperature", "temperature of a label", None),
+    # external validation (evaluate.external): external/<dataset>/<key> is test/<key>'s
+    # metric measured on that dataset; and the drop from the internal test score
+    Metric("external/{dataset}/{score}_drop", "drop from the internal score", False),
+    # corruptions (evaluate.corruptions): corrupt/<kind>/<severity>/<key> is test/<key>'s
+    # metric under that corruption; balanced errors as MedMNIST-C defines them
+    Metric(
+        "corrupt/{kind}/{severity}/balanced_error", "balanced error (1 − balanced accuracy)", False
+    ),
+    Metric("corrupt/{kind}/balanced_error", "balanced error under a corruption", False),
+    Metric("corrupt/clean_balanced_error", "balanced error, clean test", False),
+    Metric("corrupt/balanced_error", "balanced error, mean over corruptions", False),
+    Metric("corrupt/{kind}/be", "balanced error relative to the reference", False),
+    Metric("corrupt/{kind}/rbe", "relative balanced error", False),
+    Metric("corrupt/be", "mean balanced error relative to the reference (BE)", False),
+    Metric("corrupt/rbe", "mean relative balanced error (rBE)", False),
+    Metric("time/corrupt_s", "time testing under corruptions", False, "s"),
+    Metric("time/external_s", "time testing on external datasets", False, "s"),
     Metric("system/{name}", "system use", None),
     # the suite's summary run: per dataset, test images by how many cells got them wrong
     Metric("{dataset}/wrong_in_{count}", "test images that many cells got wrong", None, "images"),
@@ -144,6 +170,8 @@ def _pattern(template: str) -> re.Pattern[str]:
 
 
 _SEED = re.compile(r"(seed|episode)_\d+/")
+# a test metric measured elsewhere: on an external dataset, under a corruption
+_ELSEWHERE = re.compile(r"(external/[^/]+|corrupt/[^/]+/\d+)/")
 
 
 def get_metric(key: str) -> Metric:
@@ -157,6 +185,11 @@ def get_metric(key: str) -> Metric:
     for metric in CATALOGUE:
         if metric.matches(key):
             return metric
+    if elsewhere := _ELSEWHERE.match(key):
+        try:
+            return get_metric("test/" + key[elsewhere.end() :])
+        except MedbenchError:
+            pass
     raise MedbenchError(
         f"unknown metric '{key}': expected one of the catalogue's keys, such as "
         f"{sorted(_EXACT)[:8]} (`medbench list metrics` shows all)." + suggest(key, _EXACT)

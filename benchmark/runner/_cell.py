@@ -7,6 +7,7 @@ from __future__ import annotations
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -28,10 +29,18 @@ from benchmark.evaluate import (
     reset_peak_memory,
 )
 from benchmark.models import input_config, rebuild_config, save_model
+from benchmark.runner._calibrate import (
+    calibrate,
+    calibration_metrics,
+    log_calibration,
+    temperature_config,
+)
 from benchmark.runner._context import CellOutcome, Context
+from benchmark.runner._corrupt import test_corrupted
 from benchmark.runner._data import Dataset, images_for
 from benchmark.runner._episodes import Episode, cell_episodes, summarise_episodes
 from benchmark.runner._explain import explain, log_explanation
+from benchmark.runner._external import log_external, test_external
 from benchmark.runner._fit import Trained, fit_cell, split_ids, training_cost
 from benchmark.runner._study import cell_tags, study_name, tune_cell
 from benchmark.suite import Cell
@@ -40,9 +49,15 @@ from benchmark.train import compiled, release_compiled
 
 
 def run_cell(
-    cell: Cell, data: Dataset, *, context: Context, claim: tune.CellClaim | None = None
+    cell: Cell,
+    data: Dataset,
+    *,
+    context: Context,
+    claim: tune.CellClaim | None = None,
+    datasets: Callable[[str], Dataset] | None = None,
 ) -> CellOutcome:
-    """Tune, train, evaluate and log one cell, under ``claim`` (the worker's hold on it)."""
+    """Tune, train, evaluate and log one cell, under ``claim`` (the worker's hold on it);
+    ``datasets`` gives the suite's other datasets by name (the cell's external ones)."""
     start = time.perf_counter()
     run_id = None
     try:
@@ -53,7 +68,7 @@ def run_cell(
             run_id = run.run_id
             if claim is not None:
                 claim.note(run_id=run_id)
-            metrics = _tune_train_evaluate(cell, data, run, context, claim)
+            metrics = _tune_train_evaluate(cell, data, run, context, claim, datasets)
         context.remove_checkpoints(cell.suite, cell.config_hash)
         context.remove_checkpoints(study_name(cell))
         return CellOutcome(cell, "finished", run_id, metrics, seconds=time.perf_counter() - start)
@@ -74,10 +89,11 @@ def _tune_train_evaluate(
     run: track.RunLog,
     context: Context,
     claim: tune.CellClaim | None,
+    datasets: Callable[[str], Dataset] | None = None,
 ) -> dict:
     """The cell's phases: its inputs recorded, tuning on train/val, the final training of
-    each seed (or episode), the test split touched once per seed after all of that, then the
-    results."""
+    each seed (or episode), the test split touched once per seed after all of that (and the
+    external datasets and corruptions, where the suite asks), then the results."""
     episodes = cell_episodes(cell, data)  # a label budget the data cannot meet fails here
     _log_inputs(cell, data, run, context)
     if cell.budget:  # which training images each episode drew, beside the split
@@ -92,25 +108,47 @@ def _tune_train_evaluate(
     final, refit_epochs, metrics = _tuned(cell, data, images, run, context, claim)
     per_seed, first, explanation = [], None, None
     for episode in episodes:
-        trained, result, scores, (probs, labels) = _train_and_test(
+        trained, result, scores, (probs, labels), raw = _train_and_test(
             final, data, images, run, context, episode=episode, refit_epochs=refit_epochs
         )
+        external = []
+        if final.external:
+            assert datasets is not None  # the worker gives them to a cell with external data
+            external = test_external(
+                final, trained, internal=scores, task=data.task, classes=images.classes,
+                dataset=datasets, context=context, seed=episode.seed,
+            )  # fmt: skip
+            for tested in external:
+                scores |= tested.metrics
+        if final.evaluate.corruptions is not None:
+            scores |= test_corrupted(
+                final, trained, data, images, task=data.task, clean=(probs, labels),
+                thresholds=trained.thresholds, context=context,
+            )  # fmt: skip
         per_seed.append(scores)
         if first is None:  # the first seed's model and predictions are the artifacts
             first = (result, trained)
+            log_external(run, external)
+            if trained.temperature is not None:
+                log_calibration(run, labels, raw, probs, trained.temperature,
+                                classes=images.classes, multilabel=data.task.multilabel,
+                                title=cell.name)  # fmt: skip
             if cell.explain is not None:
                 explanation = explain(cell, trained, images, data, probs, labels, context)
         else:  # the others' test scores beside them (paired tests, MedMNIST's evaluator)
             text = result.predictions.to_csv(index=False)
             run.log_text(text, f"eval/{episode.prefix}predictions.csv")
+            for tested in external:
+                text = tested.evaluation.predictions.to_csv(index=False)
+                run.log_text(text, f"external/{tested.name}/{episode.prefix}predictions.csv")
         del trained, result  # a later seed's model is not held while the next one trains
     assert first is not None  # a cell has at least one seed
     if cell.budget:
         metrics |= summarise_episodes(episodes, per_seed, level=cell.evaluate.level)
     else:
         metrics |= _aggregate(per_seed, cell.seeds)
-    # the thresholds logged are those the saved model (the first seed's) decides with
-    metrics |= {k: v for k, v in per_seed[0].items() if k.endswith("threshold")}
+    # the thresholds (and temperatures) logged are those of the saved model (the first seed's)
+    metrics |= {k: v for k, v in per_seed[0].items() if k.endswith(("threshold", "temperature"))}
     metrics |= _model_cost(first[1].model, cell, context)
     metrics |= {f"data/{split}_images": len(data.indices(split)) for split in SPLITS}
     if explanation is not None:
@@ -124,6 +162,9 @@ def _tune_train_evaluate(
             **{track.TAG + k: v for k, v in environment(context.device).items()},
             **({track.TAG + "embed_key": ",".join(context.embeddings.keys)}
                if context.embeddings.keys else {}),
+            **({track.TAG + "external": ",".join(cell.external)} if cell.external else {}),
+            **({track.TAG + "corruptions": ",".join(cell.evaluate.corruptions.kinds)}
+               if cell.evaluate.corruptions else {}),
         }
     )  # fmt: skip
     _log_evaluation(run, first[0], cell, images.classes, first[1].thresholds)
@@ -188,9 +229,10 @@ def _tuned(
 
 def _train_and_test(final: Cell, data, images, run: track.RunLog, context: Context, *,
                     episode: Episode, refit_epochs: int | None):  # fmt: skip
-    """One seed's (or episode's) final training (its epochs logged under its prefix), then
-    its one pass over the test split: the trained model, the evaluation, the seed's scores
-    and its test probabilities and labels."""
+    """One seed's (or episode's) final training (its epochs logged under its prefix), its
+    temperature (``evaluate.calibration``) and thresholds fitted on val, then its one pass
+    over the test split: the trained model, the evaluation, the seed's scores, its test
+    probabilities (calibrated) and labels, and the probabilities before calibration."""
     seed, prefix = episode.seed, episode.prefix
     context.reporter.phase(f"final training, {episode.label}", refit_epochs or final.train.epochs)
 
@@ -208,18 +250,25 @@ def _train_and_test(final: Cell, data, images, run: track.RunLog, context: Conte
     fit_seconds = time.perf_counter() - fit_start
     memory = peak_memory_mb(context.device, since=allocated)
     task, batch_size = data.task, final.evaluate.batch_size
-    thresholds = None
-    if task.thresholded:  # its thresholds are chosen on val, before test is seen
+    thresholds, calibration = None, final.evaluate.calibration
+    if task.thresholded or calibration:  # chosen and fitted on val, before test is seen
         val_probs, val_labels = trained.proba("val", data, images, context=context,
                                               batch_size=batch_size)  # fmt: skip
-        thresholds = task.thresholds(val_labels, val_probs, images.classes)
-        trained = replace(trained, thresholds=thresholds)
-    probs, labels = trained.proba("test", data, images, context=context, batch_size=batch_size)
+        if calibration:
+            trained = replace(trained, temperature=calibrate(val_labels, val_probs, task=task))
+            val_probs = trained.calibrated(val_probs, multilabel=task.multilabel)
+        if task.thresholded:
+            thresholds = task.thresholds(val_labels, val_probs, images.classes)
+            trained = replace(trained, thresholds=thresholds)
+    raw, labels = trained.proba("test", data, images, context=context, batch_size=batch_size)
+    probs = trained.calibrated(raw, multilabel=task.multilabel)
     result = task.evaluate(
         labels, probs, classes=images.classes, ids=split_ids(images, data, split="test"),
         thresholds=thresholds,
     )  # fmt: skip
     scores = {**result.metrics, **training_cost(trained, fit_seconds), "memory/peak_mb": memory}
+    scores |= calibration_metrics(labels, raw, probs, trained.temperature, task=task,
+                                  classes=images.classes)  # fmt: skip
     if final.evaluate.bootstrap:
         start = time.perf_counter()
         scores |= task.intervals(
@@ -227,7 +276,7 @@ def _train_and_test(final: Cell, data, images, run: track.RunLog, context: Conte
             resamples=final.evaluate.bootstrap, seed=seed, level=final.evaluate.level,
         )  # fmt: skip
         scores["time/bootstrap_s"] = time.perf_counter() - start
-    return trained, result, scores, (probs, labels)
+    return trained, result, scores, (probs, labels), raw
 
 
 def _model_cost(model: torch.nn.Module, cell: Cell, context: Context) -> dict[str, float]:
@@ -317,6 +366,7 @@ def _log_model(run: track.RunLog, trained: Trained, cell: Cell, classes: list[st
         "classes": classes,
         "task": task.config(),
         "thresholds": trained.thresholds,  # chosen on validation; None: the likeliest class
+        "temperature": temperature_config(trained.temperature, classes, task=task),
         "head": trained.head or cell.head.model_dump(),
         "image_size": cell.image_size,
         "in_chans": 3,

@@ -74,6 +74,7 @@ def check_cells(cells: Iterable[Cell], dataset: Callable[[str], Dataset]) -> Non
     that many images (kNN's k below them) and its dataset's task (one class per image, or
     several; a task deciding at thresholds chosen on val needs val out of the final
     training)."""
+    from benchmark.runner._external import check_external
     from benchmark.strategies import create_strategy, list_strategies
 
     for cell in cells:
@@ -93,6 +94,13 @@ def check_cells(cells: Iterable[Cell], dataset: Callable[[str], Dataset]) -> Non
                     f"where a {data.task.name} task chooses its thresholds: they would be "
                     "chosen on training images. Use `tune.refit: train`."
                 )
+            if cell.evaluate.calibration and cell.tune is not None and cell.tune.refit != "train":
+                raise MedbenchError(
+                    f"tune.refit: {cell.tune.refit} trains the final model on the val split, "
+                    "where evaluate.calibration fits its temperature: it would be fitted on "
+                    "training images. Use `tune.refit: train`."
+                )
+            check_external(cell, dataset)
             train = episode_train(cell, data)
             size = len(train) if train is not None else len(data.indices("train"))
             strategy.check_train_size(size)

@@ -9,7 +9,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmark.data import Batches, FeatureBatches, FeatureSet, ImageSet, create_augment
+from benchmark.data import (
+    Batches,
+    BatchTransform,
+    FeatureBatches,
+    FeatureSet,
+    ImageSet,
+    create_augment,
+)
 from benchmark.models import FeatureHead, count_parameters, create_model, input_stats
 from benchmark.runner._context import Context
 from benchmark.runner._data import Dataset
@@ -28,14 +35,19 @@ class Trained:
     head: dict | None = None  # the fitted head's config, where the strategy fitted it on features
     features: torch.Tensor | None = None  # every image's features, where it did (row i: image i)
     thresholds: dict[str, float] | None = None  # chosen on validation, where the task decides so
+    # fitted on validation (evaluate.calibration): one, or one per label; None: not calibrated
+    temperature: float | np.ndarray | None = None
 
     def proba(self, split: str, data: Dataset, images: ImageSet, *, context: Context,
-              batch_size: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-        """Probabilities and labels of ``split`` (``val``, ``test``): from the features where
-        the head was fitted on them (what ``model(x)`` gives, without a pass through the
-        frozen backbone), else through the model."""
-        indices = data.indices(split)
-        if self.features is not None:
+              batch_size: int, indices: np.ndarray | None = None,
+              augment: BatchTransform | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """Probabilities (the model's own, before any temperature) and labels of ``split``
+        (``val``, ``test``; or of ``indices`` of ``images``): from the features where the
+        head was fitted on them (what ``model(x)`` gives, without a pass through the frozen
+        backbone), else through the model. With ``augment`` (a corruption) every batch is
+        transformed on the device first, always through the model."""
+        indices = data.indices(split) if indices is None else indices
+        if self.features is not None and augment is None:
             rows = torch.as_tensor(indices)
             features = FeatureSet(self.features[rows], images.labels[rows].cpu())
             return predict_proba(
@@ -47,8 +59,17 @@ class Trained:
             context.placement.images(images, context.device), images.labels,
             indices=torch.as_tensor(indices),
             batch_size=batch_size, mean=self.mean, std=self.std, device=context.device,
+            augment=augment,
         )  # fmt: skip
         return predict_proba(self.model, batches, task=data.task)
+
+    def calibrated(self, probs: np.ndarray, *, multilabel: bool) -> np.ndarray:
+        """``probs`` with the fitted temperature applied (unchanged without one)."""
+        if self.temperature is None:
+            return probs
+        from benchmark.evaluate import apply_temperature
+
+        return apply_temperature(probs, self.temperature, multilabel=multilabel)
 
 
 def fit_cell(

@@ -110,7 +110,8 @@ def work(
     use_device(torch_device)  # CUDA's defaults (streams, events, caches) on this worker's GPU
     set_worker(device=device_name or str(torch_device), nvml=nvml_index(torch_device))
     data = _Datasets(session.suite, reporter)
-    data.index(sorted({cell.dataset for cell in session.cells}))
+    data.index(sorted({cell.dataset for cell in session.cells}
+                      | {name for cell in session.cells for name in cell.external}))  # fmt: skip
     check_cells(session.cells, data.get)
     context = session.context(torch_device, reporter)
     if post:
@@ -215,7 +216,9 @@ def _run_claimed(
         context.reporter.cell_started(cell, index=index, total=len(session.cells))
         noting = dataclasses.replace(context, reporter=_Noting(context.reporter, claim))
         try:
-            outcome = run_cell(cell, data.get(cell.dataset), context=noting, claim=claim)
+            outcome = run_cell(
+                cell, data.get(cell.dataset), context=noting, claim=claim, datasets=data.get
+            )
         except BaseException:
             claim.release("interrupted")
             raise

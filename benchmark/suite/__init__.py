@@ -1,14 +1,16 @@
 """The suite file: schema, loading (``${VAR}``, ``--set``), and the grid of cells."""
 
 from benchmark.suite._backbone import BackboneConfig, HeadConfig, NormalizeConfig
-from benchmark.suite._cells import Cell, expand_cells
+from benchmark.suite._cells import Cell, ExternalData, expand_cells
 from benchmark.suite._load import format_validation_error, load_suite
 from benchmark.suite._plugins import ExplainConfig, StrategyConfig
 from benchmark.suite._schema import (
     AugmentConfig,
+    CorruptionsConfig,
     DatasetConfig,
     EarlyStoppingConfig,
     EvaluateConfig,
+    ExternalConfig,
     Names,
     ScheduleConfig,
     SplitConfig,
@@ -22,10 +24,13 @@ __all__ = [
     "AugmentConfig",
     "BackboneConfig",
     "Cell",
+    "CorruptionsConfig",
     "DatasetConfig",
     "EarlyStoppingConfig",
     "EvaluateConfig",
     "ExplainConfig",
+    "ExternalConfig",
+    "ExternalData",
     "HeadConfig",
     "Names",
     "NormalizeConfig",

@@ -9,7 +9,7 @@ import json
 from fnmatch import fnmatchcase as fnmatch
 from typing import Any
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from benchmark.errors import SuiteError
 from benchmark.suite._backbone import BackboneConfig, HeadConfig
@@ -17,6 +17,7 @@ from benchmark.suite._plugins import ExplainConfig, StrategyConfig
 from benchmark.suite._schema import (
     DatasetConfig,
     EvaluateConfig,
+    ExternalConfig,
     TrainConfig,
     _Strict,
 )
@@ -27,6 +28,13 @@ from benchmark.suite._tuning import TuneConfig, param_path
 def _hash(payload: Any) -> str:
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class ExternalData(_Strict):
+    """An external dataset as a cell tests on it: its settings and how it is used."""
+
+    data: DatasetConfig
+    use: ExternalConfig
 
 
 class Cell(_Strict):
@@ -47,6 +55,16 @@ class Cell(_Strict):
     tune: TuneConfig | None
     evaluate: EvaluateConfig
     explain: ExplainConfig | None
+    external: dict[str, ExternalData] = Field(default_factory=dict)
+
+    @model_serializer(mode="wrap")
+    def _external_when_any(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Without external datasets the field is left out: cells hashed before it existed
+        keep their config hashes (and resume)."""
+        data = handler(self)
+        if not self.external:
+            data.pop("external", None)
+        return data
 
     @property
     def name(self) -> str:
@@ -142,8 +160,10 @@ def expand_cells(suite: Suite) -> list[Cell]:
             tune=_objective(suite.tune, data),
             evaluate=suite.evaluate,
             explain=suite.explain,
+            external=_external(suite, dataset),
         )
         for dataset, data in suite.datasets.items()
+        if dataset in suite.trained_datasets
         for backbone in suite.backbones
         for strategy, strategy_config in suite.strategies.items()
         for train in _budgets(train_for(suite.train, strategy_config))
@@ -156,6 +176,15 @@ def expand_cells(suite: Suite) -> list[Cell]:
             f"cells: {unused} match no cell of the grid; its cells are {[c.name for c in cells]}."
         )
     return [c for c in cells if any(_matches(c, p) for p in suite.cells)]
+
+
+def _external(suite: Suite, dataset: str) -> dict[str, ExternalData]:
+    """The external datasets the cells of ``dataset`` are tested on."""
+    return {
+        name: ExternalData(data=suite.datasets[name], use=use)
+        for name, use in (suite.evaluate.external or {}).items()
+        if use.trained_on is None or dataset in use.trained_on
+    }
 
 
 def _monitored(train: TrainConfig, data: DatasetConfig) -> TrainConfig:

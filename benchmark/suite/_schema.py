@@ -32,6 +32,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from benchmark.errors import suggest
 from benchmark.suite._references import ReferenceRow as ReferenceRow  # re-exported
 from benchmark.suite._references import References as References
 
@@ -55,6 +56,7 @@ class Names(Protocol):
     def strategies(self) -> Mapping[str, type[BaseModel]]: ...
     def methods(self) -> Mapping[str, type[BaseModel] | None]: ...
     def tasks(self) -> Mapping[str, type[BaseModel]]: ...
+    def corruptions(self) -> Mapping[str, str]: ...
 
 
 def problem(loc: tuple[Any, ...], message: str, *, value: Any, kind: str = "value_error"):
@@ -359,12 +361,109 @@ class LatencyConfig(_Strict):
         return value
 
 
+class ExternalConfig(_Strict):
+    """A dataset of the suite that cells are tested on, never trained on: another site's
+    images of the same question."""
+
+    split: Literal["test", "all"] = Field(
+        "test", description="its test split (split as its `split:` says), or every image"
+    )
+    classes: dict[str, str] | None = Field(
+        None,
+        description="trained class (or label) -> this dataset's class; several mapped to one "
+        "are summed (multi-label: their maximum); omitted: the same names",
+    )
+    trained_on: list[str] | None = Field(
+        None, min_length=1, description="the datasets whose cells it tests; omitted: all"
+    )
+
+
+class CorruptionsConfig(_Strict):
+    """Common corruptions of the test images (MedMNIST-C's), each at several severities."""
+
+    kinds: list[str] = Field(min_length=1, description="see `medbench list corruptions`")
+    severities: list[int] = Field(
+        default_factory=lambda: [1, 2, 3, 4, 5], min_length=1, description="each in 1-5"
+    )
+    reference: str | None = Field(
+        None,
+        description="backbone/strategy of the cells the balanced errors are relative to "
+        "(per dataset; MedMNIST-C's BE and rBE); omitted: no BE or rBE",
+    )
+    seed: int = Field(0, description="the corruptions' random draws")
+
+    @field_validator("severities")
+    @classmethod
+    def _one_to_five(cls, value: list[int]) -> list[int]:
+        problems = Problems()
+        for i, severity in enumerate(value):
+            if not 1 <= severity <= 5:
+                message = f"a severity is 1 to 5, but got {severity}"
+                problems.append(problem((i,), message, value=severity))
+        problems.raise_if_any("CorruptionsConfig")
+        if len(set(value)) != len(value):
+            raise ValueError(f"severities {value} repeat a value")
+        return sorted(value)
+
+    @field_validator("kinds")
+    @classmethod
+    def _known_kinds(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        names = _names(info)
+        if names is None:
+            return value
+        known, problems = names.corruptions(), Problems()
+        for i, kind in enumerate(value):
+            if kind not in known:
+                message = f"unknown corruption '{kind}': expected one of {sorted(known)}" + (
+                    suggest(kind, known)
+                )
+                problems.append(problem((i,), message, value=kind))
+        problems.raise_if_any("CorruptionsConfig")
+        if len(set(value)) != len(value):
+            raise ValueError(f"kinds {value} repeat a name")
+        return value
+
+
 class EvaluateConfig(_Strict):
     batch_size: int = Field(64, ge=1)
     bootstrap: int = Field(1000, ge=0, description="resamples for intervals; 0 turns them off")
     level: float = Field(0.95, gt=0, lt=1, description="interval level")
     alpha: float = Field(0.05, gt=0, lt=1, description="paired tests: significance level")
     latency: LatencyConfig | None = Field(default_factory=LatencyConfig)
+    calibration: Literal["temperature"] | None = Field(
+        None,
+        description="temperature: one temperature (per label for multi-label) fitted on "
+        "validation; test ece/brier/nll before and after; the saved model applies it",
+    )
+    external: dict[str, ExternalConfig] | None = Field(
+        None,
+        description="datasets of the suite to test every cell on, never trained on: "
+        "{name: {split, classes}} (or a list of names)",
+    )
+    corruptions: CorruptionsConfig | None = Field(
+        None, description="test under common corruptions: {kinds, severities, reference}"
+    )
+
+    @field_validator("external", mode="before")
+    @classmethod
+    def _names_to_entries(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return {name: {} for name in value}
+        return (
+            {k: {} if v is None else v for k, v in value.items()}
+            if isinstance(value, dict)
+            else value
+        )
+
+    @model_serializer(mode="wrap")
+    def _new_when_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Settings added after cells were first hashed are left out while unset, so that
+        those cells keep their config hashes (and resume)."""
+        data = handler(self)
+        for key in ("calibration", "external", "corruptions"):
+            if getattr(self, key) is None:
+                data.pop(key, None)
+        return data
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:

@@ -92,6 +92,47 @@ class Suite(_Strict):
         problems.raise_if_any("Suite")
         return self
 
+    @model_validator(mode="after")
+    def _beyond_the_test_split(self) -> Suite:
+        """External datasets are datasets of the suite that no cell trains on; a corruption
+        reference is a backbone/strategy of the grid."""
+        problems, evaluate = Problems(), self.evaluate
+        external = evaluate.external or {}
+        for name, entry in external.items():
+            loc: tuple[Any, ...] = ("evaluate", "external", name)
+            if name not in self.datasets:
+                message = f"'{name}' is not a dataset of the suite: expected one of " + (
+                    f"{sorted(self.datasets)}" + suggest(name, self.datasets)
+                )
+                problems.append(problem(loc, message, value=name))
+            for i, trained in enumerate(entry.trained_on or ()):
+                if trained not in self.datasets or trained in external:
+                    message = f"'{trained}' is not a dataset cells train on: expected one of " + (
+                        f"{sorted(set(self.datasets) - set(external))}"
+                    )
+                    problems.append(problem((*loc, "trained_on", i), message, value=trained))
+        if external and set(self.datasets) <= set(external):
+            message = "every dataset is external: keep at least one that cells train on"
+            problems.append(problem(("evaluate", "external"), message, value=sorted(external)))
+        reference = evaluate.corruptions.reference if evaluate.corruptions else None
+        if reference is not None:
+            pairs = [f"{b.name}/{s}" for b in self.backbones for s in self.strategies]
+            if reference not in pairs:
+                message = (
+                    f"the reference cell '{reference}' is not in the grid: expected a "
+                    f"backbone/strategy among {pairs}" + suggest(reference, pairs)
+                )
+                loc = ("evaluate", "corruptions", "reference")
+                problems.append(problem(loc, message, value=reference))
+        problems.raise_if_any("Suite")
+        return self
+
+    @property
+    def trained_datasets(self) -> list[str]:
+        """The datasets cells train on: all but the external ones."""
+        external = self.evaluate.external or {}
+        return [name for name in self.datasets if name not in external]
+
     @field_validator("backbones", mode="before")
     @classmethod
     def _names_to_configs(cls, value: Any) -> Any:

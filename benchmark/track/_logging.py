@@ -186,6 +186,11 @@ class Logging(Queries):
             with shielded():
                 client.set_terminated(run_id, status="FINISHED")
 
+    def run_log(self, run_id: str) -> RunLog:
+        """The logging handle of an existing run (an analysis across cells written onto each
+        cell's run after it ended)."""
+        return RunLog(self._client, run_id)
+
     @contextmanager
     def start_summary_run(self, experiment_id: str, *, suite: str) -> Iterator[RunLog]:
         """The suite's ``summary`` run (analyses across cells). Once it has finished, the older

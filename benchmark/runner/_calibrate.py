@@ -1,0 +1,84 @@
+"""A cell's temperature scaling (``evaluate.calibration: temperature``): one temperature
+(one per label for a multi-label task) fitted on the validation split, its test scores
+before and after (``test/ece|brier|nll`` and the same with ``_uncalibrated``), the
+reliability diagram, and the temperature as the saved model records it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from benchmark import track
+from benchmark.tasks import Task
+
+__all__ = ["calibrate", "calibration_metrics", "log_calibration", "temperature_config"]
+
+
+def calibrate(labels: np.ndarray, probs: np.ndarray, *, task: Task) -> float | np.ndarray:
+    """The temperature that minimises the negative log-likelihood of the validation
+    ``labels`` under ``probs``."""
+    from benchmark.evaluate import fit_temperature
+
+    return fit_temperature(labels, probs, multilabel=task.multilabel)
+
+
+def calibration_metrics(labels: np.ndarray, raw: np.ndarray, probs: np.ndarray,
+                        temperature: float | np.ndarray | None, *, task: Task,
+                        classes: Sequence[str]) -> dict[str, float]:  # fmt: skip
+    """``test/ece``, ``test/brier`` and ``test/nll`` of the probabilities the model gives
+    (``probs``: calibrated where it has a temperature); with one, the same of ``raw`` (the
+    model before) with ``_uncalibrated`` appended, and the temperature."""
+    from benchmark.evaluate import calibration_scores
+
+    multilabel = task.multilabel
+    out = {
+        f"test/{k}": v for k, v in calibration_scores(labels, probs, multilabel=multilabel).items()
+    }
+    if temperature is None:
+        return out
+    before = calibration_scores(labels, raw, multilabel=multilabel)
+    out |= {f"test/{k}_uncalibrated": v for k, v in before.items()}
+    values = np.atleast_1d(np.asarray(temperature, float))
+    out["calibration/temperature"] = float(np.exp(np.log(values).mean()))  # geometric mean
+    if multilabel:
+        out |= {
+            f"calibration/{c}/temperature": float(t) for c, t in zip(classes, values, strict=True)
+        }
+    return out
+
+
+def temperature_config(temperature: float | np.ndarray | None, classes: Sequence[str], *,
+                       task: Task) -> float | dict[str, float] | None:  # fmt: skip
+    """The temperature as a saved model's ``config.json`` holds it: a number, or one per
+    label (multi-label); ``None`` without calibration."""
+    if temperature is None:
+        return None
+    if task.multilabel:
+        values = np.broadcast_to(np.asarray(temperature, float), (len(classes),))
+        return {c: float(t) for c, t in zip(classes, values, strict=True)}
+    return float(np.asarray(temperature, float).reshape(-1)[0])
+
+
+def log_calibration(run: track.RunLog, labels: np.ndarray, raw: np.ndarray, probs: np.ndarray,
+                    temperature: float | np.ndarray, *, classes: Sequence[str],
+                    multilabel: bool, title: str) -> None:  # fmt: skip
+    """The reliability diagram before and after, and the fitted temperature with the scores,
+    as artifacts of the cell's run."""
+    from benchmark.evaluate import calibration_scores, reliability_figure
+
+    figure = reliability_figure(labels, raw, probs, multilabel=multilabel, title=title)
+    run.log_figure(figure, "eval/reliability.png")
+    values = np.atleast_1d(np.asarray(temperature, float))
+    run.log_dict(
+        {
+            "temperature": (
+                {c: float(t) for c, t in zip(classes, values, strict=True)}
+                if multilabel else float(values[0])
+            ),
+            "fitted_on": "val",
+            "before": calibration_scores(labels, raw, multilabel=multilabel),
+            "after": calibration_scores(labels, probs, multilabel=multilabel),
+        },
+        "eval/calibration.json",
+    )  # fmt: skip

@@ -1,0 +1,163 @@
+"""A trained cell's model tested on other datasets of the suite (``evaluate.external``):
+another site's images, decoded with the cell's own preprocessing and size, its classes
+mapped onto the external dataset's, scored by that dataset's task as ``external/<name>/…``
+with intervals and the drop from the internal test score."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from benchmark import track
+from benchmark.errors import SuiteError
+from benchmark.evaluate import Evaluation
+from benchmark.runner._context import Context
+from benchmark.runner._data import Dataset, images_for
+from benchmark.suite import Cell, ExternalConfig
+from benchmark.tasks import Task
+
+__all__ = ["ExternalResult", "class_map", "test_external"]
+
+
+def class_map(trained: Sequence[str], external: Sequence[str], use: ExternalConfig, *,
+              where: str) -> np.ndarray:  # fmt: skip
+    """The K × M matrix (0/1) sending each trained class (or label) to the external class it
+    counts as: ``use.classes`` where given, else the same names. Every trained class must go
+    to one external class and every external class receive one; otherwise a
+    :class:`SuiteError` at ``where`` (the field path) names the classes left over."""
+    given = use.classes if use.classes is not None else {c: c for c in trained if c in external}
+    problems = []
+    unknown = sorted(set(given) - set(trained))
+    if unknown:
+        problems.append(f"{unknown} are not classes of the trained dataset {list(trained)}")
+    wrong = sorted({v for v in given.values()} - set(external))
+    if wrong:
+        problems.append(f"{wrong} are not classes of the external dataset {list(external)}")
+    left = [c for c in trained if c not in given]
+    if left:
+        problems.append(f"trained classes {left} are mapped to no external class")
+    empty = [c for c in external if c not in given.values()]
+    if empty:
+        problems.append(f"external classes {empty} receive no trained class")
+    if problems:
+        hint = "" if use.classes is not None else " (the names differ: map them with `classes:`)"
+        raise SuiteError(f"{where}: " + "; ".join(problems) + hint + ".")
+    matrix = np.zeros((len(trained), len(external)), np.float64)
+    for i, name in enumerate(trained):
+        matrix[i, list(external).index(given[name])] = 1.0
+    return matrix
+
+
+def mapped(probs: np.ndarray, matrix: np.ndarray, *, multilabel: bool) -> np.ndarray:
+    """Probabilities of the external classes: summed over the trained classes mapped
+    together (one class per image), or their maximum (labels, which may co-occur)."""
+    if not multilabel:
+        return probs @ matrix
+    out = np.zeros((len(probs), matrix.shape[1]), probs.dtype)
+    for j in range(matrix.shape[1]):
+        sources = np.flatnonzero(matrix[:, j])
+        out[:, j] = probs[:, sources].max(axis=1)
+    return out
+
+
+def check_external(cell: Cell, dataset: Callable[[str], Dataset]) -> None:
+    """Each external dataset of ``cell`` can take its classes (before any run starts)."""
+    trained = dataset(cell.dataset)
+    for name, entry in cell.external.items():
+        external = dataset(name)
+        _check_tasks(trained.task, external.task, name)
+        class_map(trained.source.classes, external.source.classes, entry.use,
+                  where=f"evaluate.external.{name}.classes")  # fmt: skip
+
+
+def _check_tasks(trained: Task, external: Task, name: str) -> None:
+    if trained.multilabel != external.multilabel:
+        kinds = ("multi-label", "one class per image")
+        a, b = (kinds[0], kinds[1]) if trained.multilabel else (kinds[1], kinds[0])
+        raise SuiteError(
+            f"evaluate.external.{name}: the cells' dataset is {a} but '{name}' is {b}: test "
+            "on a dataset of the same kind of labels."
+        )
+
+
+@dataclass(frozen=True)
+class ExternalResult:
+    """One external dataset's scores and its evaluation (predictions, confusion)."""
+
+    name: str
+    metrics: dict[str, float]
+    evaluation: Evaluation
+
+
+def test_external(cell: Cell, trained, *, internal: dict[str, float], task: Task,
+                  classes: list[str], dataset: Callable[[str], Dataset], context: Context,
+                  seed: int) -> list[ExternalResult]:  # fmt: skip
+    """``trained`` (the cell's model, its temperature and thresholds) tested on each of the
+    cell's external datasets; ``internal`` are its test scores (for the drops)."""
+    results = []
+    for name, entry in cell.external.items():
+        start = time.perf_counter()
+        context.reporter.phase(f"external test: {name}", 0)
+        data = dataset(name)
+        images = images_for(cell, data, reporter=context.reporter)
+        indices = (
+            np.arange(len(images.labels)) if entry.use.split == "all" else data.indices("test")
+        )
+        raw, labels = trained.proba(
+            "test", data, images, context=context, batch_size=cell.evaluate.batch_size,
+            indices=indices,
+        )  # fmt: skip
+        probs = trained.calibrated(raw, multilabel=task.multilabel)
+        matrix = class_map(classes, images.classes, entry.use,
+                           where=f"evaluate.external.{name}.classes")  # fmt: skip
+        ext_probs = mapped(probs, matrix, multilabel=task.multilabel)
+        ext_task = data.task
+        thresholds = _thresholds(ext_task, images.classes, trained.thresholds, matrix)
+        prefix = f"external/{name}/"
+        ids = [images.ids[i] for i in indices]
+        evaluation = ext_task.evaluate(
+            labels, ext_probs, classes=images.classes, ids=ids, thresholds=thresholds,
+            prefix=prefix,
+        )  # fmt: skip
+        metrics = dict(evaluation.metrics)
+        if cell.evaluate.bootstrap:
+            metrics |= ext_task.intervals(
+                labels, ext_probs, classes=images.classes, thresholds=thresholds,
+                resamples=cell.evaluate.bootstrap, seed=seed, level=cell.evaluate.level,
+                prefix=prefix,
+            )  # fmt: skip
+        for _, key in task.headline:
+            score = key.removeprefix("test/")
+            if key in internal and prefix + score in metrics:
+                metrics[f"{prefix}{score}_drop"] = internal[key] - metrics[prefix + score]
+        metrics["time/external_s"] = time.perf_counter() - start
+        results.append(ExternalResult(name, metrics, evaluation))
+    return results
+
+
+def _thresholds(task: Task, classes: list[str], trained: dict[str, float] | None,
+                matrix: np.ndarray) -> dict[str, float] | None:  # fmt: skip
+    """The external task's decision thresholds: the model's own where the classes are the
+    trained ones unchanged, else the task's fixed threshold (``threshold: 0.5``), else 0.5
+    (none is chosen on the external images: they are test images)."""
+    if not task.thresholded:
+        return None
+    decided = classes if task.multilabel else classes[1:]
+    identity = matrix.shape[0] == matrix.shape[1] and np.array_equal(matrix, np.eye(len(matrix)))
+    if identity and trained and set(decided) <= set(trained):
+        return {c: trained[c] for c in decided}
+    rule = getattr(task.options, "threshold", None)
+    fixed = rule if isinstance(rule, float) else 0.5
+    return dict.fromkeys(decided, fixed)
+
+
+def log_external(run: track.RunLog, results: list[ExternalResult]) -> None:
+    """Each external dataset's predictions and confusion matrix beside the test split's."""
+    for result in results:
+        evaluation = result.evaluation
+        folder = f"external/{result.name}"
+        run.log_text(evaluation.predictions.to_csv(index=False), f"{folder}/predictions.csv")
+        run.log_dict({"matrix": evaluation.confusion.tolist()}, f"{folder}/confusion_matrix.json")

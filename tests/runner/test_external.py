@@ -1,0 +1,68 @@
+"""External validation's class mapping: trained classes onto another dataset's, summed (or
+their maximum for labels), every class accounted for or one line naming those left over."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmark.errors import SuiteError
+from benchmark.runner._external import _thresholds, class_map, mapped
+from benchmark.suite import ExternalConfig
+from benchmark.tasks import create_task
+
+BRAIN = ["glioma", "meningioma", "notumor", "pituitary"]
+YES_NO = {"glioma": "yes", "meningioma": "yes", "pituitary": "yes", "notumor": "no"}
+
+
+def test_tumour_classes_are_summed_into_yes():
+    matrix = class_map(BRAIN, ["no", "yes"], ExternalConfig(classes=YES_NO), where="x")
+    probs = np.array([[0.1, 0.2, 0.6, 0.1], [0.5, 0.3, 0.1, 0.1]])
+    np.testing.assert_allclose(mapped(probs, matrix, multilabel=False), [[0.6, 0.4], [0.1, 0.9]])
+
+
+def test_same_names_need_no_mapping_and_keep_the_external_order():
+    matrix = class_map(BRAIN, BRAIN[::-1], ExternalConfig(), where="x")
+    probs = np.array([[0.1, 0.2, 0.3, 0.4]])
+    np.testing.assert_allclose(mapped(probs, matrix, multilabel=False), [[0.4, 0.3, 0.2, 0.1]])
+
+
+def test_labels_mapped_together_take_their_maximum():
+    matrix = class_map(["a", "b", "c"], ["ab", "c"], ExternalConfig(
+        classes={"a": "ab", "b": "ab", "c": "c"}), where="x")  # fmt: skip
+    probs = np.array([[0.2, 0.7, 0.1]])
+    np.testing.assert_allclose(mapped(probs, matrix, multilabel=True), [[0.7, 0.1]])
+
+
+@pytest.mark.parametrize(
+    ("classes", "said"),
+    [
+        ({"glioma": "yes", "meningioma": "yes", "pituitary": "yes"}, "['notumor'] are mapped"),
+        (YES_NO | {"astrocytoma": "yes"}, "['astrocytoma'] are not classes of the trained"),
+        (YES_NO | {"notumor": "normal"}, "['normal'] are not classes of the external"),
+        ({c: "yes" for c in BRAIN}, "external classes ['no'] receive no trained class"),
+    ],
+)
+def test_classes_left_over_are_named_in_one_line(classes, said):
+    with pytest.raises(SuiteError) as info:
+        class_map(BRAIN, ["no", "yes"], ExternalConfig(classes=classes),
+                  where="evaluate.external.yes_no.classes")  # fmt: skip
+    message = str(info.value)
+    assert message.startswith("evaluate.external.yes_no.classes: ") and said in message
+    assert "\n" not in message
+
+
+def test_different_names_without_a_mapping_say_how_to_map_them():
+    with pytest.raises(SuiteError, match="map them with `classes:`"):
+        class_map(BRAIN, ["no", "yes"], ExternalConfig(), where="x")
+
+
+def test_external_thresholds_are_the_models_own_only_for_its_own_classes():
+    binary = create_task({"kind": "binary", "positive": "yes"})
+    same = np.eye(2)
+    assert _thresholds(binary, ["no", "yes"], {"yes": 0.3}, same) == {"yes": 0.3}
+    merged = np.array([[0, 1], [0, 1], [1, 0]], float)
+    assert _thresholds(binary, ["no", "yes"], None, merged) == {"yes": 0.5}
+    fixed = create_task({"kind": "binary", "positive": "yes", "threshold": 0.7})
+    assert _thresholds(fixed, ["no", "yes"], None, merged) == {"yes": 0.7}
+    assert _thresholds(create_task("multiclass"), BRAIN, None, np.eye(4)) is None
