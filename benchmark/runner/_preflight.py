@@ -102,7 +102,8 @@ def check_ready(checks: Sequence[Check], *, suite: str) -> None:
 def _datasets(suite: Suite, cells: Sequence[Cell], suite_file: Path | None) -> list[Check]:
     """One check per root (datasets reading the same folder alike are named together)."""
     groups: dict[tuple, list[str]] = {}
-    for name in dict.fromkeys(cell.dataset for cell in cells):
+    names = [cell.dataset for cell in cells] + [n for cell in cells for n in cell.external]
+    for name in dict.fromkeys(names):  # the cells' own datasets, then those they are tested on
         config = suite.datasets[name]
         key = (config.layout, config.root, repr(sorted(config.options.items())))
         groups.setdefault(key, []).append(name)
