@@ -108,7 +108,7 @@ def test_external(cell: Cell, trained, *, internal: dict[str, float], task: Task
         )
         raw, labels = trained.proba(
             "test", data, images, context=context, batch_size=cell.evaluate.batch_size,
-            indices=indices,
+            indices=indices, own=False,
         )  # fmt: skip
         probs = trained.calibrated(raw, multilabel=task.multilabel)
         matrix = class_map(classes, images.classes, entry.use,

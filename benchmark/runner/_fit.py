@@ -40,14 +40,16 @@ class Trained:
 
     def proba(self, split: str, data: Dataset, images: ImageSet, *, context: Context,
               batch_size: int, indices: np.ndarray | None = None,
-              augment: BatchTransform | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+              augment: BatchTransform | None = None,
+              own: bool = True) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         """Probabilities (the model's own, before any temperature) and labels of ``split``
         (``val``, ``test``; or of ``indices`` of ``images``): from the features where the
         head was fitted on them (what ``model(x)`` gives, without a pass through the frozen
         backbone), else through the model. With ``augment`` (a corruption) every batch is
-        transformed on the device first, always through the model."""
+        transformed on the device first, and with ``own=False`` (another dataset's images)
+        the images always go through the model."""
         indices = data.indices(split) if indices is None else indices
-        if self.features is not None and augment is None:
+        if self.features is not None and augment is None and own:
             rows = torch.as_tensor(indices)
             features = FeatureSet(self.features[rows], images.labels[rows].cpu())
             return predict_proba(
