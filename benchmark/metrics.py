@@ -130,6 +130,14 @@ CATALOGUE: tuple[Metric, ...] = (
     Metric("cam/{method}/road", "ROAD (signed by its variant)", None),
     Metric("cam/{method}/seconds_per_image", "seconds per image", False, "s"),
     Metric("cam/{method}/images", "images scored", None, "images"),
+    Metric("external/{dataset}/{score}_drop", "drop from the internal score", False),
+    Metric("corrupt/{kind}/balanced_error", "balanced error under a corruption", False),
+    Metric("corrupt/clean_balanced_error", "balanced error, clean test", False),
+    Metric("corrupt/balanced_error", "balanced error, mean over corruptions", False),
+    Metric("corrupt/{kind}/be", "balanced error relative to the reference", False),
+    Metric("corrupt/{kind}/rbe", "relative balanced error", False),
+    Metric("corrupt/be", "mean balanced error relative to the reference (BE)", False),
+    Metric("corrupt/rbe", "mean relative balanced error (rBE)", False),
     Metric("system/{name}", "system use", None),
     # the suite's summary run: per dataset, test images by how many cells got them wrong
     Metric("{dataset}/wrong_in_{count}", "test images that many cells got wrong", None, "images"),
@@ -144,12 +152,15 @@ def _pattern(template: str) -> re.Pattern[str]:
 
 
 _SEED = re.compile(r"(seed|episode)_\d+/")
+# a test metric measured on an external dataset, or on the test split under a corruption
+_TESTED = re.compile(r"external/[^/]+/|corrupt/[^/]+/\d+/")
 
 
 def get_metric(key: str) -> Metric:
     """The catalogue's entry for ``key`` (an exact key first, then the first family); a
     ``seed_<n>/`` or ``episode_<n>/`` prefix (one seed's or episode's value of the same
-    metric) is looked through."""
+    metric) is looked through, and so are ``external/<dataset>/`` and
+    ``corrupt/<kind>/<severity>/`` (the test metric ``test/<rest>`` measured elsewhere)."""
     if key in _EXACT:
         return _EXACT[key]
     if seeded := _SEED.match(key):
@@ -157,6 +168,8 @@ def get_metric(key: str) -> Metric:
     for metric in CATALOGUE:
         if metric.matches(key):
             return metric
+    if tested := _TESTED.match(key):
+        return get_metric("test/" + key[tested.end() :])
     raise MedbenchError(
         f"unknown metric '{key}': expected one of the catalogue's keys, such as "
         f"{sorted(_EXACT)[:8]} (`medbench list metrics` shows all)." + suggest(key, _EXACT)
