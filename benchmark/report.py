@@ -5,8 +5,10 @@ the same figures as PNG files in ``figures/`` beside it, and on the suite's summ
 Figures: confusion matrices of every cell in one grid, accuracy against parameters and
 against latency, training and validation curves per cell, ablation bars (one backbone in
 several cells), accuracy against the label budget (label efficiency), the mean ranks over
-datasets beside the matrix of significant wins (ranks), the CAM galleries and the
-error-overlap charts the runs logged.
+datasets beside the matrix of significant wins (ranks), the scores on the datasets tested
+only (external validation: a heatmap with the drops) and against the severity of each
+corruption (robustness curves), the CAM galleries and the error-overlap charts the runs
+logged.
 """
 
 from __future__ import annotations
@@ -96,6 +98,8 @@ def write_report(
         "ablations": _ablations(runs),
         "label_efficiency": _efficiency(runs),
         "ranks": leaderboard.ranks_figure(boards["ranks"]),
+        "external_validation": leaderboard.external_figure(runs),
+        "robustness_curves": leaderboard.robustness_figure(runs),
     }
     for figure_name, figure in figures.items():
         if figure is None:

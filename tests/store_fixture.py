@@ -154,3 +154,67 @@ def build_efficiency_store(uri: str) -> MlflowClient:
             ])  # fmt: skip
             client.set_terminated(run.info.run_id, "FINISHED")
     return client
+
+
+EVALUATE_SUITE = "evaluated"
+# dataset, task, backbone, strategy, test score (the task's ranking metric), external
+# datasets {name: score there}, corruption error per severity step (None: not tested)
+EVALUATED_CELLS = [
+    ("brain", "multiclass", "resnet", "finetune", 0.90, {"yes_no": 0.80, "figshare": 0.70}, 0.05),
+    ("brain", "multiclass", "vit", "probe", 0.85, {"yes_no": 0.82}, 0.02),
+    ("brain", "multiclass", "mobilenet", "finetune", 0.88, {}, None),  # neither: no row
+    ("chest", "binary", "resnet", "finetune", 0.95, {"chest_ext": 0.75}, 0.1),
+]
+KINDS, SEVERITIES = ("gaussian_noise", "contrast_down"), (1, 2, 3)
+
+
+def build_evaluate_store(uri: str) -> MlflowClient:
+    """Cells tested on external datasets and under corruptions, as the runner logs them:
+    ``external/<dataset>/<metric>`` (intervals and the drop only on ``yes_no``; the binary
+    cell's external evaluation gives ``auroc``, not ``auroc_macro``) and
+    ``corrupt/<kind>/<severity>/<metric>`` with the means and BE/rBE of the summary step."""
+    client = MlflowClient(uri)
+    experiment = client.create_experiment(EVALUATE_SUITE)
+    for dataset, task, backbone, strategy, score, external, step in EVALUATED_CELLS:
+        cell = f"{dataset}/{backbone}/{strategy}"
+        tags = {"medbench.suite": EVALUATE_SUITE, "medbench.cell": cell,
+                "medbench.dataset": dataset, "medbench.backbone": backbone,
+                "medbench.strategy": strategy, "medbench.task": task, "medbench.kind": "cell",
+                "medbench.config_hash": cell}  # fmt: skip
+        ranking = "auroc" if task == "binary" else "f1_weighted"
+        metrics = {"test/accuracy": score - 0.02, "test/auroc_macro": score - 0.01,
+                   f"test/{ranking}": score}  # fmt: skip
+        if external:
+            tags["medbench.external"] = ",".join(external)
+        for name, value in external.items():
+            metrics |= {f"external/{name}/{ranking}": value,
+                        f"external/{name}/accuracy": value - 0.01}  # fmt: skip
+            if name == "yes_no":
+                metrics |= {f"external/{name}/{ranking}_ci_low": value - 0.04,
+                            f"external/{name}/{ranking}_ci_high": value + 0.03,
+                            f"external/{name}/{ranking}_drop": score - value}  # fmt: skip
+        if step is not None:
+            tags["medbench.corruptions"] = ",".join(KINDS)
+            clean = 1 - score
+            metrics["corrupt/clean_balanced_error"] = clean
+            for k, kind in enumerate(KINDS):
+                errors = [clean + step * s * (k + 1) for s in SEVERITIES]
+                for s, error in zip(SEVERITIES, errors, strict=True):
+                    metrics |= {f"corrupt/{kind}/{s}/balanced_error": error,
+                                f"corrupt/{kind}/{s}/accuracy": 1 - error,
+                                f"corrupt/{kind}/{s}/balanced_accuracy": 1 - error}  # fmt: skip
+                    if task != "binary":
+                        metrics[f"corrupt/{kind}/{s}/{ranking}"] = 1 - error
+                metrics[f"corrupt/{kind}/balanced_error"] = float(np.mean(errors))
+            metrics["corrupt/balanced_error"] = float(
+                np.mean([metrics[f"corrupt/{kind}/balanced_error"] for kind in KINDS])
+            )
+            if dataset == "brain":  # the summary step: relative to brain/resnet/finetune
+                metrics |= {"corrupt/be": 1.0 if backbone == "resnet" else 0.5,
+                            "corrupt/rbe": 1.0 if backbone == "resnet" else 0.4}  # fmt: skip
+        run = client.create_run(experiment, tags=tags, run_name=cell)
+        client.log_batch(run.info.run_id, metrics=[
+            Metric(key, float(v), 1_700_000_000_000, 0) for key, v in metrics.items()
+        ])  # fmt: skip
+        client.set_terminated(run.info.run_id, "FINISHED")
+    return client

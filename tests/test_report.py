@@ -14,9 +14,11 @@ from benchmark import track
 from benchmark.report import write_report
 from tests.store_fixture import (
     EFFICIENCY_SUITE,
+    EVALUATE_SUITE,
     REFERENCES,
     SUITE,
     build_efficiency_store,
+    build_evaluate_store,
     build_store,
 )
 
@@ -40,6 +42,8 @@ def test_report_holds_every_table_and_figure_and_logs_them(report):
     for table in ("summary", "classes", "cost", "latency", "compare", "explain", "trials"):
         assert f'data-table="{table}"' in page
     assert "table efficiency: nothing recorded" in written.skipped  # no label-efficiency axis
+    assert "table external: nothing recorded" in written.skipped  # no evaluate block
+    assert "figure robustness_curves: not enough data" in written.skipped
     names = {p.stem for p in written.figures}
     assert names == {"confusion_matrices", "accuracy_vs_params", "accuracy_vs_latency",
                      "training_curves", "ablations"}  # fmt: skip
@@ -117,3 +121,17 @@ def test_label_efficiency_is_drawn_as_curves_with_bands(tracking_uri, tmp_path):
     assert "<h2>label efficiency</h2>" in page and 'data-table="efficiency"' in page
     image = np.asarray(Image.open(tmp_path / "r" / "figures" / "label_efficiency.png"))
     assert image.shape[1] > 400 and len(np.unique(image.reshape(-1, image.shape[2]), axis=0)) > 50
+
+
+def test_external_validation_and_robustness_are_drawn_when_measured(tracking_uri, tmp_path):
+    build_evaluate_store(tracking_uri)
+    written = write_report(track.connect(tracking_uri), EVALUATE_SUITE, out=tmp_path / "r")
+    page = written.page.read_text()
+    assert {"external_validation", "robustness_curves"} <= {p.stem for p in written.figures}
+    assert 'data-table="external"' in page and 'data-table="robustness"' in page
+    for title in ("external validation", "robustness curves"):
+        assert f'<h2>{title}</h2>\n<img alt="{title}" src="data:image/png;base64,' in page
+    for name in ("external_validation", "robustness_curves"):
+        image = np.asarray(Image.open(tmp_path / "r" / "figures" / f"{name}.png"))
+        colours = len(np.unique(image.reshape(-1, image.shape[2]), axis=0))
+        assert image.shape[1] > 400 and colours > 50

@@ -7,6 +7,8 @@ from ._efficiency import efficiency_points as efficiency_points
 from ._export import Exported as Exported
 from ._export import export_medmnist as export_medmnist
 from ._export import medmnist_file as medmnist_file
+from ._external import external_figure as external_figure
+from ._external import external_points as external_points
 from ._load import load_board as load_board
 from ._load import paired_pvalues as paired_pvalues
 from ._names import FORMATS as FORMATS
@@ -21,6 +23,8 @@ from ._render import best_mask as best_mask
 from ._render import cell_texts as cell_texts
 from ._render import format_cell as format_cell
 from ._render import format_table as format_table
+from ._robustness import robustness_figure as robustness_figure
+from ._robustness import robustness_points as robustness_points
 from ._tables import LEAKS_HELP as LEAKS_HELP
 from ._tables import NOT_WORSE_HELP as NOT_WORSE_HELP
 from ._tables import TABLES as TABLES

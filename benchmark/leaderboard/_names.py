@@ -19,6 +19,8 @@ TableName = Literal[
     "trials",
     "efficiency",
     "ranks",
+    "external",
+    "robustness",
 ]
 TableFormat = Literal["table", "markdown", "latex", "csv", "json", "html"]
 

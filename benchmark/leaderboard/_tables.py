@@ -5,7 +5,9 @@
 ``cost`` (parameters, training time, accuracy), ``latency`` (Table 6), ``compare``
 (beside a suite's published numbers, Table 7), ``explain`` (CAM quality per method),
 ``trials`` (the tuning per cell), ``efficiency`` (accuracy against the label budget,
-built in ``_efficiency``) and ``ranks`` (across datasets, built in ``_ranks``).
+built in ``_efficiency``), ``ranks`` (across datasets, built in ``_ranks``), ``external``
+(scores on the datasets tested only, built in ``_external``) and ``robustness`` (balanced
+errors under corruptions, built in ``_robustness``).
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ from benchmark.leaderboard._columns import (
     measure,
 )
 from benchmark.leaderboard._efficiency import efficiency_table
+from benchmark.leaderboard._external import external_table
 from benchmark.leaderboard._labels import labels_table
 from benchmark.leaderboard._names import TableName
 from benchmark.leaderboard._ranks import ranks_table
 from benchmark.leaderboard._references import reference_rows
+from benchmark.leaderboard._robustness import robustness_table
 from benchmark.metrics import CATALOGUE
 from benchmark.track import metric_column, tag_column
 
@@ -251,6 +255,8 @@ TABLES: dict[TableName, Callable[..., Board]] = {
     "trials": _trials,
     "efficiency": efficiency_table,
     "ranks": ranks_table,
+    "external": external_table,
+    "robustness": robustness_table,
 }
 
 

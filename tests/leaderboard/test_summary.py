@@ -109,3 +109,16 @@ def test_the_command_lines_names_are_the_tables_and_formats_built():
     board = build_table("summary", RUNS)
     for fmt in get_args(TableFormat):
         assert render(board, "markdown" if fmt == "table" else fmt)
+
+
+def test_the_tables_help_lists_every_table():
+    import click
+    import typer.main
+
+    from benchmark.cli import app
+    from benchmark.leaderboard import TABLES
+
+    command = typer.main.get_command(app).commands["leaderboard"]  # type: ignore[attr-defined]
+    option = next(p for p in command.params if "--table" in p.opts)
+    record = option.get_help_record(click.Context(command))
+    assert record is not None and "<" + "|".join(TABLES) + ">" in record[0]
