@@ -131,7 +131,6 @@ class Corruption:
 def _check_severity(severity: int, kind: str) -> int:
     if isinstance(severity, bool) or severity not in SEVERITIES:
         raise MedbenchError(
-            f"corruption '{kind}' has no severity {severity!r}: expected one of "
-            f"{list(SEVERITIES)}."
+            f"corruption '{kind}' has no severity {severity!r}: expected one of {list(SEVERITIES)}."
         )
     return severity

@@ -59,8 +59,8 @@ def defocus_blur(
     "motion_blur",
     family="blur",
     settings=((10, 5), (15, 5), (15, 8), (15, 12), (20, 15)),
-    description="Motion blur (ImageMagick's): a one-sided streak of 2r + 1 taps at 224 px, "
-    "Gaussian weights of σ, at a random angle in ±45° per image.",
+    description="Motion blur: a streak of 2r + 1 px at 224 px, Gaussian weights of σ, at a "
+    "random angle within ±45°.",
 )
 def motion_blur(
     x: torch.Tensor, setting: tuple[float, float], generator: torch.Generator
@@ -77,8 +77,8 @@ def motion_blur(
     radius, sigma = setting[0] * scale, setting[1] * scale
     taps = 2 * math.ceil(radius) + 1
     steps = torch.arange(taps, dtype=torch.float64)
-    weights = torch.exp(-(steps**2) / (2 * max(sigma, 1e-6) ** 2))
-    weights = (weights / weights.sum()).tolist()
+    gauss = torch.exp(-(steps**2) / (2 * max(sigma, 1e-6) ** 2))
+    weights = (gauss / gauss.sum()).tolist()
     angle = torch.deg2rad((torch.rand(n, generator=generator, dtype=torch.float64) * 2 - 1) * 45)
     dx = torch.ceil(steps.view(1, -1) * torch.cos(angle).view(-1, 1) - 0.5).long()  # N × taps
     dy = torch.ceil(steps.view(1, -1) * torch.sin(angle).view(-1, 1) - 0.5).long()
