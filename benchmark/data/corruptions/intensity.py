@@ -36,22 +36,13 @@ def _gamma(x: torch.Tensor, gamma: float, generator: torch.Generator) -> torch.T
 
 
 _LEVEL = "m + f·(x − m), m the image's mean grey level"
-for _name, _apply, _settings, _about in [
-    ("brightness_up", _brightness, (1.1, 1.2, 1.3, 1.4, 1.5), "Brighter: x·f."),
-    ("brightness_down", _brightness, (0.9, 0.8, 0.7, 0.6, 0.5), "Darker: x·f."),
-    (
-        "contrast_up",
-        _contrast,
-        (1.1, 1.2, 1.3, 1.4, 1.6),
-        f"More contrast: {_LEVEL}.",
-    ),
-    (
-        "contrast_down",
-        _contrast,
-        (0.9, 0.8, 0.7, 0.6, 0.4),
-        f"Less contrast: {_LEVEL}.",
-    ),
-    ("gamma_corr_up", _gamma, (1.1, 1.2, 1.3, 1.4, 1.6), "Gamma γ > 1: darker mid-tones."),
-    ("gamma_corr_down", _gamma, (0.9, 0.8, 0.7, 0.6, 0.4), "Gamma γ < 1: brighter mid-tones."),
-]:
+_KINDS = {
+    "brightness_up": (_brightness, (1.1, 1.2, 1.3, 1.4, 1.5), "Brighter: x·f."),
+    "brightness_down": (_brightness, (0.9, 0.8, 0.7, 0.6, 0.5), "Darker: x·f."),
+    "contrast_up": (_contrast, (1.1, 1.2, 1.3, 1.4, 1.6), f"More contrast: {_LEVEL}."),
+    "contrast_down": (_contrast, (0.9, 0.8, 0.7, 0.6, 0.4), f"Less contrast: {_LEVEL}."),
+    "gamma_corr_up": (_gamma, (1.1, 1.2, 1.3, 1.4, 1.6), "Gamma γ > 1: darker mid-tones."),
+    "gamma_corr_down": (_gamma, (0.9, 0.8, 0.7, 0.6, 0.4), "Gamma γ < 1: brighter mid-tones."),
+}
+for _name, (_apply, _settings, _about) in _KINDS.items():
     register_corruption(_name, family="intensity", settings=_settings, description=_about)(_apply)
