@@ -19,13 +19,11 @@ def _brightness(x: torch.Tensor, factor: float, generator: torch.Generator) -> t
 def _contrast(x: torch.Tensor, factor: float, generator: torch.Generator) -> torch.Tensor:
     """Pillow's ``Contrast``: a blend with the image's mean grey level ``m`` (of its luma,
     ITU-R 601, rounded), ``m + factor·(x − m)``."""
-    import torch
-
+    means = x.mean(dim=(2, 3))
     if x.shape[1] == 3:
-        luma = torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=x.dtype)
-        means = (x.mean(dim=(2, 3)) * luma).sum(1)
+        means = means[:, 0] * 0.299 + means[:, 1] * 0.587 + means[:, 2] * 0.114
     else:
-        means = x.mean(dim=(1, 2, 3))
+        means = means[:, 0]
     mean = means.add_(0.5).floor_().view(-1, 1, 1, 1)
     return x.sub_(mean).mul_(factor).add_(mean)
 
