@@ -72,6 +72,7 @@ def names_cache(tmp_path_factory) -> str:
         ("list", "preprocess"),
         ("list", "cams"),
         ("list", "metrics"),
+        ("list", "corruptions"),
         ("list", "backbones", "--pattern", "resnet1*"),
         ("data", "cache"),
     ],

@@ -20,6 +20,7 @@ class What(str, Enum):
     preprocess = "preprocess"
     cams = "cams"
     metrics = "metrics"
+    corruptions = "corruptions"
 
 
 def list_(
@@ -29,7 +30,8 @@ def list_(
     ] = "*",
 ) -> None:
     """List backbones (timm models), strategies, dataset layouts, preprocessing ops, CAMs
-    (and the perturbation methods beside them) or the metrics medbench records."""
+    (and the perturbation methods beside them), the metrics medbench records or the test-time
+    corruptions."""
     from rich.table import Table
 
     from benchmark.console import console, print_table
@@ -64,6 +66,15 @@ def list_(
             (m.name, f"{m.kind}{', slow' if m.slow else ''}: {m.about}." + _options(m.options))
             for m in list_methods()
         ]
+    elif what is What.corruptions:
+        from benchmark.data.corruptions import list_corruptions
+
+        table.add_column("family")
+        table.add_column("severities 1–5")
+        rows = [
+            (c.name, c.description, c.family, ", ".join(map(_setting, c.settings)))
+            for c in list_corruptions()
+        ]
     elif what is What.metrics:
         from benchmark.metrics import list_metrics
 
@@ -92,3 +103,10 @@ def _options(model: type[BaseModel] | None, *, skip: type[BaseModel] | None = No
         default = field.get_default(call_default_factory=True)
         options.append(f"{name}={default!r}")
     return f" Options: {', '.join(options)}." if options else ""
+
+
+def _setting(value: object) -> str:
+    """A corruption's setting at one severity: ``0.04``, ``(4, 0.1)``."""
+    if isinstance(value, tuple):
+        return "(" + ", ".join(map(str, value)) + ")"
+    return str(value)

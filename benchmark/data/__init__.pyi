@@ -8,12 +8,17 @@ from .audit import link_groups as link_groups
 from .audit import scan as scan
 from .augment import create_augment as create_augment
 from .batches import Batches as Batches
+from .batches import BatchTransform as BatchTransform
 from .batches import FeatureBatches as FeatureBatches
 from .batches import FeatureSet as FeatureSet
 from .batches import normalize as normalize
 from .batches import place_images as place_images
 from .cache import ImageCache as ImageCache
 from .cache import default_cache as default_cache
+from .corruptions import Corruption as Corruption
+from .corruptions import corrupt as corrupt
+from .corruptions import get_corruption as get_corruption
+from .corruptions import list_corruptions as list_corruptions
 from .dicom import DicomOptions as DicomOptions
 from .dicom import Window as Window
 from .files import IMAGE_SUFFIXES as IMAGE_SUFFIXES

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
-from benchmark.data.augment import Augment
-
 __all__ = [
+    "BatchTransform",
     "Batches",
     "FeatureBatches",
     "FeatureSet",
@@ -37,6 +37,14 @@ def normalize(
     the backbone was."""
     device = torch.device(device)
     return _Scale(mean, std, device)(x)
+
+
+class BatchTransform(Protocol):
+    """What ``Batches`` applies to each batch before normalising: ``transform(x, generator)``
+    on float N × C × H × W values 0–255, the same shape back (an ``Augment``, a
+    ``Corruption``)."""
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator, /) -> torch.Tensor: ...
 
 
 class _Scale:
@@ -104,7 +112,7 @@ class Batches(_Passes):
     """Iterates ``(inputs, labels)`` over ``indices`` of an image tensor.
 
     Inputs are float, normalised with the model's ``mean``/``std``, with three channels
-    (grayscale data is repeated). Augmentation, when
+    (grayscale data is repeated). Augmentation (or a test-time corruption), when
     given, runs on each batch on the device before normalisation, with settings drawn from
     this object's seeded generator (as is the shuffling, which differs per epoch). With
     ``views`` above 1 every image appears that many times per batch, each independently
@@ -122,7 +130,7 @@ class Batches(_Passes):
         std: Sequence[float],
         device: torch.device | str = "cpu",
         shuffle: bool = False,
-        augment: Augment | None = None,
+        augment: BatchTransform | None = None,
         views: int = 1,
         seed: int = 0,
     ) -> None:

@@ -1,5 +1,6 @@
 """Evaluation: metrics (multiclass, binary at an operating point, multi-label, ordinal),
-thresholds, bootstrap intervals, paired tests, error overlap, cost and latency."""
+thresholds, bootstrap intervals, paired tests, error overlap, robustness to corruptions, cost
+and latency."""
 
 from benchmark.evaluate._binary import binary_intervals, evaluate_binary, operating_point
 from benchmark.evaluate._bootstrap import bootstrap_intervals
@@ -33,11 +34,13 @@ from benchmark.evaluate._multilabel import (
     multilabel_val_scores,
 )
 from benchmark.evaluate._ordinal import evaluate_ordinal, ordinal_intervals, ordinal_metrics
+from benchmark.evaluate._robustness import balanced_error, relative_errors
 from benchmark.evaluate._thresholds import RULES, choose_threshold, choose_thresholds
 
 __all__ = [
     "RULES",
     "Evaluation",
+    "balanced_error",
     "binary_intervals",
     "bootstrap_intervals",
     "choose_threshold",
@@ -65,6 +68,7 @@ __all__ = [
     "paired_auroc_tests",
     "paired_tests",
     "peak_memory_mb",
+    "relative_errors",
     "reset_peak_memory",
     "score",
 ]

@@ -117,6 +117,7 @@ def test_data_synth_and_list(tmp_path):
         ("layouts", "brain-tumor-mri"),
         ("strategies", "linear_probe"),
         ("preprocess", "resize"),
+        ("corruptions", "gaussian_noise"),
     ]:
         result = invoke("list", what)
         assert result.exit_code == 0 and expected in result.output
