@@ -7,17 +7,19 @@ a softmax task (multiclass, binary, ordinal), ``logit p`` per label for multi-la
 ``p`` clipped to [EPS, 1 − EPS] so that probabilities of exactly 0 or 1 (a kNN's vote
 fractions, a float32 sigmoid past a logit of about 17) stay finite. EPS is small enough
 that a network's float32 probabilities come back nearly exactly (a class below 1e-12 reads
-as 1e-12) and large enough that a vote of 0 is still softened by a temperature above 1. Dividing those logits by T keeps every argmax and every ranking:
-only the confidence changes (T > 1 softens an over-confident model, T < 1 sharpens)."""
+as 1e-12) and large enough that a vote of 0 is still softened by a temperature above 1.
+
+Dividing those logits by T keeps every argmax and every ranking: only the confidence
+changes (T > 1 softens an over-confident model, T < 1 sharpens)."""
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import optimize, special
 
+from benchmark.errors import MedbenchError
 from benchmark.evaluate._metrics import expected_calibration_error
 from benchmark.evaluate._multilabel import label_ece
-from benchmark.errors import MedbenchError
 
 __all__ = ["apply_temperature", "calibration_scores", "fit_temperature", "reliability_figure"]
 
