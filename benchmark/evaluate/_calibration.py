@@ -3,11 +3,12 @@ minimising the negative log-likelihood on validation (one per label for multi-la
 probabilities it gives, their calibration scores and a before/after reliability diagram.
 
 The runner keeps probabilities, not logits, so logits are recovered from them: ``log p`` for
-a softmax task (multiclass, binary, ordinal), ``logit p`` per label for multi-label, with
-``p`` clipped to [EPS, 1 − EPS] so that probabilities of exactly 0 or 1 (a kNN's vote
-fractions, a float32 sigmoid past a logit of about 17) stay finite. EPS is small enough
-that a network's float32 probabilities come back nearly exactly (a class below 1e-12 reads
-as 1e-12) and large enough that a vote of 0 is still softened by a temperature above 1.
+a softmax task (multiclass, binary, ordinal), ``logit p`` per label for multi-label. A
+probability of exactly 0 (or 1 for a sigmoid) has no finite logit: it is read as half the
+smallest positive probability (or distance to 1) among those given. A network's float32
+probabilities thus come back as they were (a 0 is an underflow below 1e-38, a sigmoid's 1
+a logit above about 17), and a kNN's vote fraction of 0 of k neighbours reads as 1/(2k),
+which a temperature above 1 still softens.
 
 Dividing those logits by T keeps every argmax and every ranking: only the confidence
 changes (T > 1 softens an over-confident model, T < 1 sharpens)."""
@@ -23,7 +24,7 @@ from benchmark.evaluate._multilabel import label_ece
 
 __all__ = ["apply_temperature", "calibration_scores", "fit_temperature", "reliability_figure"]
 
-EPS = 1e-12  # the smallest probability kept: log(EPS) ≈ −28
+NLL_FLOOR = 1e-15  # the probability a log-loss is clipped to, as in test/log_loss
 BOUNDS = (0.05, 20.0)  # the temperatures searched
 BINS = 15  # of the reliability diagram, as of the ECE
 
@@ -93,7 +94,7 @@ def calibration_scores(labels: np.ndarray, probs: np.ndarray, *, multilabel: boo
         return {
             "ece": float(np.mean(eces)),
             "brier": float(np.mean((p - y) ** 2)),
-            "nll": _bce(y, _logits(p, multilabel=True)),
+            "nll": _bce(y, special.logit(np.clip(p, NLL_FLOOR, 1.0 - NLL_FLOOR))),
         }
     if not len(labels):
         return nan
@@ -102,7 +103,7 @@ def calibration_scores(labels: np.ndarray, probs: np.ndarray, *, multilabel: boo
     return {
         "ece": expected_calibration_error(labels, probs, bins=BINS),
         "brier": float(np.mean(((probs - onehot) ** 2).sum(axis=1))),
-        "nll": float(-np.log(np.clip(truth, EPS, 1.0)).mean()),
+        "nll": float(-np.log(np.clip(truth, NLL_FLOOR, 1.0)).mean()),
     }
 
 
@@ -166,10 +167,17 @@ def _minimise(nll) -> float:
 
 
 def _logits(probs: np.ndarray, *, multilabel: bool) -> np.ndarray:
-    """Logits that give back ``probs``: logit p per label, or log p for a softmax."""
+    """Logits that give back ``probs``: logit p per label, or log p for a softmax; a 0 (and
+    for a sigmoid a 1) is first moved to half the nearest positive distance seen."""
     if multilabel:
-        return special.logit(np.clip(probs, EPS, 1.0 - EPS))
-    return np.log(np.clip(probs, EPS, 1.0))
+        return special.logit(np.clip(probs, _floor(probs), 1.0 - _floor(1.0 - probs)))
+    return np.log(np.maximum(probs, _floor(probs)))
+
+
+def _floor(values: np.ndarray) -> float:
+    """Half the smallest positive value (0.5 when none is)."""
+    positive = values[values > 0]
+    return float(positive.min()) / 2 if positive.size else 0.5
 
 
 def _bce(y: np.ndarray, z: np.ndarray) -> float:

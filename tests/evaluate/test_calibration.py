@@ -66,7 +66,6 @@ def test_a_temperature_of_one_is_the_identity_and_none_changes_a_decision():
         scaled = apply_temperature(probs, t, multilabel=False)
         np.testing.assert_allclose(scaled.sum(axis=1), 1.0)
         np.testing.assert_array_equal(scaled.argmax(axis=1), probs.argmax(axis=1))
-    _, probs = _softmax_task(1.0, n=200)  # no probability below the clipping
     expected = special.softmax(np.log(probs) / 2.5, axis=1)
     np.testing.assert_allclose(apply_temperature(probs, 2.5, multilabel=False), expected)
 
@@ -81,7 +80,8 @@ def test_probabilities_of_exactly_zero_or_one_stay_finite():
     t = fit_temperature(labels, votes, multilabel=False)
     assert 1 < t <= 20
     scaled = apply_temperature(votes, t, multilabel=False)
-    assert np.isfinite(scaled).all()
+    floored = np.maximum(votes, 0.1)  # a 0 reads as half the smallest vote fraction, 0.2
+    np.testing.assert_allclose(scaled, special.softmax(np.log(floored) / t, axis=1))
     np.testing.assert_array_equal(scaled.argmax(axis=1), votes.argmax(axis=1))
     scores = calibration_scores(labels, scaled, multilabel=False)
     assert all(np.isfinite(v) for v in scores.values())
@@ -100,9 +100,16 @@ def test_multilabel_temperatures_are_fitted_per_label_on_the_observed_targets():
     before = calibration_scores(test_labels, test_probs, multilabel=True)
     after = calibration_scores(test_labels, scaled, multilabel=True)
     assert after["ece"] < before["ece"] and after["nll"] < before["nll"]
-    np.testing.assert_allclose(
-        scaled[:, 2], special.expit(special.logit(test_probs[:, 2]) / t[2]), rtol=1e-6
-    )
+    np.testing.assert_allclose(scaled, special.expit(special.logit(test_probs) / t), rtol=1e-6)
+
+
+def test_sigmoids_of_exactly_zero_or_one_read_as_half_the_nearest_gap():
+    labels = np.array([[1.0], [0.0], [1.0], [0.0]])
+    votes = np.array([[1.0], [0.0], [0.75], [0.25]])
+    scaled = apply_temperature(votes, 2.0, multilabel=True)
+    logits = special.logit(np.array([[0.875], [0.125], [0.75], [0.25]]))
+    np.testing.assert_allclose(scaled, special.expit(logits / 2))
+    assert 0 < fit_temperature(labels, votes, multilabel=True)[0] < 1  # all right: sharpened
 
 
 def test_a_label_never_observed_keeps_a_temperature_of_one():
