@@ -1,9 +1,15 @@
 """Evaluation: metrics (multiclass, binary at an operating point, multi-label, ordinal),
-thresholds, bootstrap intervals, paired tests, error overlap, robustness to corruptions, cost
-and latency."""
+thresholds, calibration (temperature scaling), bootstrap intervals, paired tests, error
+overlap, robustness to corruptions, cost and latency."""
 
 from benchmark.evaluate._binary import binary_intervals, evaluate_binary, operating_point
 from benchmark.evaluate._bootstrap import bootstrap_intervals
+from benchmark.evaluate._calibration import (
+    apply_temperature,
+    calibration_scores,
+    fit_temperature,
+    reliability_figure,
+)
 from benchmark.evaluate._compare import (
     delong_test,
     error_overlap,
@@ -40,9 +46,11 @@ from benchmark.evaluate._thresholds import RULES, choose_threshold, choose_thres
 __all__ = [
     "RULES",
     "Evaluation",
+    "apply_temperature",
     "balanced_error",
     "binary_intervals",
     "bootstrap_intervals",
+    "calibration_scores",
     "choose_threshold",
     "choose_thresholds",
     "confusion_figure",
@@ -55,6 +63,7 @@ __all__ = [
     "evaluate_multilabel",
     "evaluate_ordinal",
     "expected_calibration_error",
+    "fit_temperature",
     "holm",
     "label_ece",
     "mcnemar",
@@ -69,6 +78,7 @@ __all__ = [
     "paired_tests",
     "peak_memory_mb",
     "relative_errors",
+    "reliability_figure",
     "reset_peak_memory",
     "score",
 ]

@@ -39,7 +39,7 @@ def test_corrupted(cell: Cell, trained, data: Dataset, images: ImageSet, *, task
     probs, labels = clean
     out = {
         "corrupt/clean_balanced_error": balanced_error(
-            labels, probs, task_kind=task.name, thresholds=thresholds
+            labels, probs, task_kind=task.name, thresholds=thresholds, classes=images.classes
         )
     }
     per_kind = {}
@@ -60,7 +60,8 @@ def test_corrupted(cell: Cell, trained, data: Dataset, images: ImageSet, *, task
             )  # fmt: skip
             out |= {key: v for key, v in result.metrics.items()
                     if key.removeprefix(prefix) in keep}  # fmt: skip
-            error = balanced_error(labels, probs, task_kind=task.name, thresholds=thresholds)
+            error = balanced_error(labels, probs, task_kind=task.name, thresholds=thresholds,
+                                   classes=images.classes)  # fmt: skip
             out[prefix + "balanced_error"] = error
             errors.append(error)
         per_kind[kind] = float(np.mean(errors))

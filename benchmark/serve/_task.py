@@ -1,13 +1,17 @@
 """What a saved model's outputs mean, read from its ``config.json``: the task kind (``task``,
 absent in models saved before tasks existed: multiclass), the class or label names and the
 decision thresholds (``thresholds``: the positive class's for binary, one per label for
-multi-label). Probabilities are a softmax, but a sigmoid per label for multi-label; the
-decision is the likeliest class, the positive class at or above its threshold for binary,
-and every label at or above its threshold for multi-label."""
+multi-label) and the temperature the logits are divided by (``temperature``: a positive
+number, for multi-label also one per label; absent or null: none). Probabilities are a
+softmax, but a sigmoid per label for multi-label; the decision is the likeliest class, the
+positive class at or above its threshold for binary, and every label at or above its
+threshold for multi-label."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,11 +30,13 @@ DEFAULT_THRESHOLD = 0.5  # a binary or multi-label model saved without threshold
 class ServedTask:
     """The task of a saved model (``task``: what its logits mean), its ``classes`` (labels
     for multi-label) and ``thresholds`` (class or label → threshold; empty for multiclass
-    and ordinal)."""
+    and ordinal) and ``temperature`` (``None``, one number, or for multi-label label →
+    number: what the logits are divided by before the probabilities)."""
 
     classes: list[str]
     thresholds: dict[str, float] = field(default_factory=dict)
     task: Task = field(default_factory=create_task)
+    temperature: float | dict[str, float] | None = None
 
     @classmethod
     def from_config(cls, config: dict) -> ServedTask:
@@ -68,7 +74,8 @@ class ServedTask:
                 f"thresholds for {expected}: fix `thresholds` in {CONFIG_FILE}."
             )
         thresholds = {name: float(given.get(name, t)) for name, t in decided.items()}
-        return cls(classes=classes, thresholds=thresholds, task=task)
+        temperature = _temperature(config.get("temperature"), classes, multilabel=task.multilabel)
+        return cls(classes=classes, thresholds=thresholds, task=task, temperature=temperature)
 
     @property
     def kind(self) -> str:
@@ -84,8 +91,15 @@ class ServedTask:
         return self.classes[1] if self.kind == "binary" else None
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
-        """N × outputs logits → probabilities: a sigmoid per label, else a softmax."""
-        return self.task.probabilities(logits.float())
+        """N × outputs logits → probabilities: a sigmoid per label, else a softmax, of the
+        logits divided by the model's temperature."""
+        logits = logits.float()
+        if isinstance(self.temperature, dict):
+            scale = [self.temperature[name] for name in self.classes]
+            logits = logits / torch.tensor(scale, dtype=logits.dtype, device=logits.device)
+        elif self.temperature is not None:
+            logits = logits / self.temperature
+        return self.task.probabilities(logits)
 
     def decisions(self, probs: np.ndarray) -> np.ndarray:
         """N × classes probabilities → N × classes booleans: the labels at or above their
@@ -130,3 +144,34 @@ class ServedTask:
                 frame["threshold"] = self.thresholds[self.classes[1]]
         probabilities = pd.DataFrame(probs.astype(float), columns=self.classes)
         return pd.concat([frame, probabilities], axis=1)
+
+
+def _temperature(
+    value: Any, classes: list[str], *, multilabel: bool
+) -> float | dict[str, float] | None:
+    """The ``temperature`` of a config: ``None`` (absent or null), a positive number, or for
+    a multi-label model a positive number per label; anything else raises :class:`ModelError`."""
+    if value is None:
+        return None
+    if _positive(value):
+        return float(value)
+    if multilabel and isinstance(value, dict):
+        if set(value) == set(classes) and all(_positive(v) for v in value.values()):
+            return {name: float(value[name]) for name in classes}
+        expected = "a positive number per label of " + ", ".join(classes)
+    else:
+        expected = "a positive number" + (" or one per label" if multilabel else "")
+    raise ModelError(
+        f"{CONFIG_FILE}: `temperature` must be null or {expected}, but it is {value!r}: fix "
+        f"`temperature` in {CONFIG_FILE}."
+    )
+
+
+def _positive(value: Any) -> bool:
+    """A finite number above 0 (a bool is no number here)."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )

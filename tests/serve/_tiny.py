@@ -1,5 +1,5 @@
-"""Tiny untrained models saved as a cell's run saves them (its ``config.json`` with ``task``
-and ``thresholds``), for the tests of how each task's model is served."""
+"""Tiny untrained models saved as a cell's run saves them (its ``config.json`` with ``task``,
+``thresholds`` and ``temperature``), for the tests of how each task's model is served."""
 
 from __future__ import annotations
 
@@ -24,9 +24,11 @@ def tiny_model(
     task: dict | None = None,
     thresholds: dict[str, float] | None = None,
     seed: int = 0,
+    temperature: float | dict[str, float] | None = None,
 ) -> Path:
     """An untrained ``test_resnet`` with one output per class saved in ``folder``; ``task``
-    ``None`` leaves ``task`` and ``thresholds`` out, as models saved before tasks existed."""
+    ``None`` leaves ``task`` and ``thresholds`` out, as models saved before tasks existed,
+    and ``temperature`` ``None`` leaves it out, as models saved before calibration."""
     torch.manual_seed(seed)
     model = create_model("test_resnet", num_classes=len(classes), pretrained=False).eval()
     mean, std = input_stats(model)
@@ -54,6 +56,8 @@ def tiny_model(
     }
     if task is not None:
         config |= {"task": task, "thresholds": thresholds}
+    if temperature is not None:
+        config["temperature"] = temperature
     save_model(model, folder, config=config)
     return folder
 
