@@ -54,8 +54,9 @@ def class_map(trained: Sequence[str], external: Sequence[str], use: ExternalConf
 def mapped(probs: np.ndarray, matrix: np.ndarray, *, multilabel: bool) -> np.ndarray:
     """Probabilities of the external classes: summed over the trained classes mapped
     together (one class per image), or their maximum (labels, which may co-occur)."""
-    if not multilabel:
-        return probs @ matrix
+    if not multilabel:  # in float64, the rows summing to 1 as float64 (sklearn checks)
+        summed = probs.astype(np.float64) @ matrix
+        return summed / summed.sum(axis=1, keepdims=True)
     out = np.zeros((len(probs), matrix.shape[1]), probs.dtype)
     for j in range(matrix.shape[1]):
         sources = np.flatnonzero(matrix[:, j])
