@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -100,6 +101,7 @@ def model_card(
         low, high = number(f"test/{key}_ci_low"), number(f"test/{key}_ci_high")
         interval = "" if math.isnan(low) or math.isnan(high) else f"{low:.3f}–{high:.3f}"
         lines.append(f"| {label} | {value:.3f} | {interval} |")
+    lines += _beyond(tag, number)
     lines += ["", f"Chosen by `{metric}` among the suite's cells of this dataset."]
     if verdict is not None:
         if verdict.get("not_worse_than_best"):
@@ -117,3 +119,37 @@ def model_card(
         lines += ["", f"Latency: {latency:.1f} ms per image at batch 1 (model only, on {device})."]
     lines += ["", "## Limits", "", LIMITS, ""]
     return "\n".join(lines)
+
+
+def _beyond(tag: Callable[[str], str], number: Callable[[str], float]) -> list[str]:
+    """The card's lines on the tests beyond the test split, where the cell had them: the
+    calibration it carries, its scores on external datasets, its errors under corruptions."""
+    lines = []
+    temperature = number("calibration/temperature")
+    if not math.isnan(temperature):
+        before, after = number("test/ece_uncalibrated"), number("test/ece")
+        lines += [
+            "",
+            f"Confidences calibrated by a temperature of {temperature:.3g} fitted on validation "
+            f"(applied when predicting): test ECE {before:.3f} → {after:.3f}.",
+        ]
+    external = [name for name in tag("external").split(",") if name and name != "?"]
+    if external:
+        lines += ["", "## External validation", "", "| dataset | accuracy | 95 % interval | "
+                  "drop from test |", "|---|---:|---|---:|"]  # fmt: skip
+        for name in external:
+            value = number(f"external/{name}/accuracy")
+            low, high = (number(f"external/{name}/accuracy_ci_{e}") for e in ("low", "high"))
+            interval = "" if math.isnan(low) or math.isnan(high) else f"{low:.3f}–{high:.3f}"
+            drop = number(f"external/{name}/accuracy_drop")
+            lines.append(f"| {name} | {value:.3f} | {interval} | {drop:+.3f} |")
+    corrupted = number("corrupt/balanced_error")
+    if not math.isnan(corrupted):
+        clean = number("corrupt/clean_balanced_error")
+        text = f"Under corruptions ({tag('corruptions').replace(',', ', ')}): balanced error "
+        text += f"{corrupted:.3f} on average, {clean:.3f} clean"
+        be, rbe = number("corrupt/be"), number("corrupt/rbe")
+        if not math.isnan(be):
+            text += f"; BE {be:.3f}, rBE {rbe:.3f} against the suite's reference cell"
+        lines += ["", text + "."]
+    return lines

@@ -94,6 +94,9 @@ def test_brain_external_runs_on_phantoms(tmp_path, tracking_uri, monkeypatch):
         "models:/brain_external_phantoms-phantoms@champion", tracking_uri=tracking_uri
     )
     best = next(run for run in runs.values() if run.info.run_id == source.run_id)
+    card = source.description  # the model card says what it was tested on beyond test
+    assert "## External validation" in card and "| yes_no |" in card
+    assert "Confidences calibrated by a temperature" in card and "rBE" in card
     config = predictor.config
     assert math.isclose(config["temperature"], best.data.metrics["calibration/temperature"])
     text = client.download_artifacts(best.info.run_id, "eval/predictions.csv")
