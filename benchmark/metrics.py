@@ -141,7 +141,13 @@ CATALOGUE: tuple[Metric, ...] = (
     Metric("calibration/{label}/temperature", "temperature of a label", None),
     # external validation (evaluate.external): external/<dataset>/<key> is test/<key>'s
     # metric measured on that dataset; and the drop from the internal test score
-    Metric("external/{dataset}/{score}_drop", "drop from the internal score", False),
+    Metric("external/{dataset}/{score}_drop", "drop from the internal score (same classes)", False),
+    Metric(
+        "external/{dataset}/overlap_images",
+        "external images copying training ones (left out)",
+        None,
+        "images",
+    ),
     # corruptions (evaluate.corruptions): corrupt/<kind>/<severity>/<key> is test/<key>'s
     # metric under that corruption; balanced errors as MedMNIST-C defines them
     Metric(

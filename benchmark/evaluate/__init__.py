@@ -40,7 +40,7 @@ from benchmark.evaluate._multilabel import (
     multilabel_val_scores,
 )
 from benchmark.evaluate._ordinal import evaluate_ordinal, ordinal_intervals, ordinal_metrics
-from benchmark.evaluate._robustness import balanced_error, relative_errors
+from benchmark.evaluate._robustness import balanced_error, relative_errors, undefined_kinds
 from benchmark.evaluate._thresholds import RULES, choose_threshold, choose_thresholds
 
 __all__ = [
@@ -81,4 +81,5 @@ __all__ = [
     "reliability_figure",
     "reset_peak_memory",
     "score",
+    "undefined_kinds",
 ]

@@ -63,6 +63,9 @@ def balanced_error(
     )
 
 
+GROWTH = 1e-9  # the least growth of the reference's error an rBE divides by
+
+
 def relative_errors(
     errors: Mapping[str, float | Sequence[float]],
     clean: float,
@@ -75,8 +78,11 @@ def relative_errors(
 
     ``errors`` and ``reference`` map each corruption to its balanced error, either per
     severity (averaged here) or already averaged; ``clean`` and ``reference_clean`` are the
-    errors on the clean split. A kind the reference lacks, or on which the reference's error
-    is zero or equal to its clean error (nothing to divide by), is a :class:`MedbenchError`.
+    errors on the clean split. A kind the reference lacks is a :class:`MedbenchError`. Where
+    the reference's error is zero, its BE is undefined; where its error does not grow under
+    the corruption (at or below its clean error: nothing to divide by, or a ratio whose sign
+    flips), its rBE is: those are NaN, and the means are over the kinds where each is
+    defined (NaN where none is). :func:`undefined_kinds` names them.
     """
     out: dict[str, float] = {}
     for kind, values in errors.items():
@@ -87,19 +93,19 @@ def relative_errors(
             )
         mine, theirs = _mean(values), _mean(reference[kind])
         growth = theirs - reference_clean
-        if theirs == 0 or growth == 0:
-            what = "zero" if theirs == 0 else f"its clean error ({reference_clean:.4g})"
-            raise MedbenchError(
-                f"cannot compare errors under corruption '{kind}': the reference model's "
-                f"error there ({theirs:.4g}) equals {what}, so the relative error divides by "
-                f"zero. Choose another reference, or stronger severities of '{kind}'."
-            )
-        out[f"corrupt/{kind}/be"] = mine / theirs
-        out[f"corrupt/{kind}/rbe"] = (mine - clean) / growth
-    if errors:
-        out["corrupt/be"] = float(np.mean([out[f"corrupt/{k}/be"] for k in errors]))
-        out["corrupt/rbe"] = float(np.mean([out[f"corrupt/{k}/rbe"] for k in errors]))
+        out[f"corrupt/{kind}/be"] = mine / theirs if theirs > 0 else float("nan")
+        out[f"corrupt/{kind}/rbe"] = (mine - clean) / growth if growth > GROWTH else float("nan")
+    for name in ("be", "rbe"):
+        values = [out[f"corrupt/{k}/{name}"] for k in errors]
+        defined = [v for v in values if not np.isnan(v)]
+        out[f"corrupt/{name}"] = float(np.mean(defined)) if defined else float("nan")
     return out
+
+
+def undefined_kinds(relative: Mapping[str, float]) -> list[str]:
+    """The corruptions whose BE or rBE :func:`relative_errors` left undefined (NaN)."""
+    return sorted({key.split("/")[1] for key, value in relative.items()
+                   if key.count("/") == 2 and np.isnan(value)})  # fmt: skip
 
 
 def _mean(values: float | Sequence[float]) -> float:

@@ -114,12 +114,15 @@ def _tune_train_evaluate(
         external = []
         if final.external:
             assert datasets is not None  # the worker gives them to a cell with external data
+            start = time.perf_counter()
             external = test_external(
-                final, trained, internal=scores, task=data.task, classes=images.classes,
-                dataset=datasets, context=context, seed=episode.seed,
+                final, trained, internal=(probs, labels), task=data.task,
+                classes=images.classes, data=data, dataset=datasets, context=context,
+                seed=episode.seed,
             )  # fmt: skip
             for tested in external:
                 scores |= tested.metrics
+            scores["time/external_s"] = time.perf_counter() - start
         if final.evaluate.corruptions is not None:
             scores |= test_corrupted(
                 final, trained, data, images, task=data.task, clean=(probs, labels),

@@ -5,11 +5,11 @@ with intervals and the drop from the internal test score."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from benchmark import track
 from benchmark.errors import SuiteError
@@ -93,35 +93,46 @@ class ExternalResult:
     evaluation: Evaluation
 
 
-def test_external(cell: Cell, trained, *, internal: dict[str, float], task: Task,
-                  classes: list[str], dataset: Callable[[str], Dataset], context: Context,
+def test_external(cell: Cell, trained, *, internal: tuple[np.ndarray, np.ndarray],
+                  task: Task, classes: list[str], data: Dataset,
+                  dataset: Callable[[str], Dataset], context: Context,
                   seed: int) -> list[ExternalResult]:  # fmt: skip
     """``trained`` (the cell's model, its temperature and thresholds) tested on each of the
-    cell's external datasets; ``internal`` are its test scores (for the drops)."""
+    cell's external datasets. ``internal`` are its (calibrated) test probabilities and
+    labels on ``data``, the cell's own dataset: mapped onto the external classes and scored
+    the same way, they give the like-for-like internal score each drop is measured from.
+    External images that copy (or nearly copy) the cell's training or validation images are
+    left out, counted and warned about: they are not external."""
     results = []
     for name, entry in cell.external.items():
-        start = time.perf_counter()
         context.reporter.phase(f"external test: {name}", 0)
-        data = dataset(name)
-        images = images_for(cell, data, reporter=context.reporter)
+        external = dataset(name)
+        images = images_for(cell, external, reporter=context.reporter)
         indices = (
-            np.arange(len(images.labels)) if entry.use.split == "all" else data.indices("test")
+            np.arange(len(images.labels)) if entry.use.split == "all" else external.indices("test")
         )
+        copies = overlap(data, external)[indices]
+        if copies.any():
+            context.reporter.warning(
+                f"external dataset '{name}': {int(copies.sum())} of its images copy (or nearly) "
+                f"the training or validation images of '{cell.dataset}'; they are left out "
+                "of its test"
+            )
+            indices = indices[~copies]
         raw, labels = trained.proba(
-            "test", data, images, context=context, batch_size=cell.evaluate.batch_size,
+            "test", external, images, context=context, batch_size=cell.evaluate.batch_size,
             indices=indices, own=False,
         )  # fmt: skip
         probs = trained.calibrated(raw, multilabel=task.multilabel)
         matrix = class_map(classes, images.classes, entry.use,
                            where=f"evaluate.external.{name}.classes")  # fmt: skip
         ext_probs = mapped(probs, matrix, multilabel=task.multilabel)
-        ext_task = data.task
-        thresholds = _thresholds(ext_task, images.classes, trained.thresholds, matrix)
+        ext_task = external.task
+        thresholds = _thresholds(ext_task, images.classes, trained.thresholds, matrix, classes)
         prefix = f"external/{name}/"
-        ids = [images.ids[i] for i in indices]
         evaluation = ext_task.evaluate(
-            labels, ext_probs, classes=images.classes, ids=ids, thresholds=thresholds,
-            prefix=prefix,
+            labels, ext_probs, classes=images.classes, ids=[images.ids[i] for i in indices],
+            thresholds=thresholds, prefix=prefix,
         )  # fmt: skip
         metrics = dict(evaluation.metrics)
         if cell.evaluate.bootstrap:
@@ -130,29 +141,81 @@ def test_external(cell: Cell, trained, *, internal: dict[str, float], task: Task
                 resamples=cell.evaluate.bootstrap, seed=seed, level=cell.evaluate.level,
                 prefix=prefix,
             )  # fmt: skip
-        for _, key in task.headline:
-            score = key.removeprefix("test/")
-            if key in internal and prefix + score in metrics:
-                metrics[f"{prefix}{score}_drop"] = internal[key] - metrics[prefix + score]
-        metrics["time/external_s"] = time.perf_counter() - start
+        own_probs, own_labels = internal
+        alike = ext_task.evaluate(
+            mapped_labels(own_labels, matrix, multilabel=task.multilabel),
+            mapped(own_probs, matrix, multilabel=task.multilabel), classes=images.classes,
+            ids=[str(i) for i in range(len(own_labels))], thresholds=thresholds,
+            prefix="internal/",
+        ).metrics  # fmt: skip
+        for score in _HEADLINE:
+            if f"internal/{score}" in alike and prefix + score in metrics:
+                metrics[f"{prefix}{score}_drop"] = (
+                    alike[f"internal/{score}"] - metrics[prefix + score]
+                )
+        metrics[f"{prefix}overlap_images"] = float(copies.sum())
         results.append(ExternalResult(name, metrics, evaluation))
     return results
 
 
+# the scores whose drop from the internal test split is logged (those the task gives)
+_HEADLINE = ("accuracy", "balanced_accuracy", "f1_weighted", "f1_macro", "auroc_macro", "auroc",
+             "kappa_quadratic")  # fmt: skip
+
+
+def mapped_labels(labels: np.ndarray, matrix: np.ndarray, *, multilabel: bool) -> np.ndarray:
+    """The trained dataset's labels as the external classes they map to: each class index
+    sent to its external class; each label's targets combined by their maximum (present if
+    any is; missing only where all are)."""
+    if not multilabel:
+        return matrix.argmax(axis=1)[labels]
+    out = np.full((len(labels), matrix.shape[1]), np.nan, np.float32)
+    for j in range(matrix.shape[1]):
+        sources = labels[:, np.flatnonzero(matrix[:, j])]
+        seen = ~np.isnan(sources).all(axis=1)
+        out[seen, j] = np.nanmax(sources[seen], axis=1)
+    return out
+
+
+def overlap(trained: Dataset, external: Dataset) -> np.ndarray:
+    """Which of ``external``'s images copy one of ``trained``'s training or validation
+    images: the same bytes, or (where the image cache knows both's perceptual hashes) a near
+    duplicate as the audit finds them."""
+    from benchmark.data.audit import FACT_COLUMNS, duplicate_pairs
+    from benchmark.suite._schema import NEAR_DISTANCE
+
+    seen = [trained.keys[i] for i in trained.indices("train", "val")]
+    copies = np.isin(np.asarray(external.keys, dtype=object), np.asarray(seen, dtype=object))
+    if external.cache is None or not seen:
+        return copies
+    known = external.cache.facts([*seen, *external.keys])
+    if not all(key in known for key in (*seen, *external.keys)):
+        return copies  # not scanned here: the exact copies only
+    facts = pd.DataFrame([known[k] for k in (*seen, *external.keys)], columns=list(FACT_COLUMNS),
+                         dtype=object)  # fmt: skip
+    pairs = duplicate_pairs(facts, near_distance=NEAR_DISTANCE)
+    across = pairs[(pairs["a"] < len(seen)) & (pairs["b"] >= len(seen))]
+    copies[across["b"].to_numpy() - len(seen)] = True
+    return copies
+
+
 def _thresholds(task: Task, classes: list[str], trained: dict[str, float] | None,
-                matrix: np.ndarray) -> dict[str, float] | None:  # fmt: skip
-    """The external task's decision thresholds: the model's own where the classes are the
-    trained ones unchanged, else the task's fixed threshold (``threshold: 0.5``), else 0.5
-    (none is chosen on the external images: they are test images)."""
+                matrix: np.ndarray, names: list[str]) -> dict[str, float] | None:  # fmt: skip
+    """The external task's decision thresholds: for an external class that one trained
+    class (``names``) alone maps to, the model's own threshold of that class (chosen on
+    validation); for the others the task's fixed threshold (``threshold: 0.5``), else 0.5.
+    None is chosen on the external images: they are test images."""
     if not task.thresholded:
         return None
     decided = classes if task.multilabel else classes[1:]
-    identity = matrix.shape[0] == matrix.shape[1] and np.array_equal(matrix, np.eye(len(matrix)))
-    if identity and trained and set(decided) <= set(trained):
-        return {c: trained[c] for c in decided}
     rule = getattr(task.options, "threshold", None)
     fixed = rule if isinstance(rule, float) else 0.5
-    return dict.fromkeys(decided, fixed)
+    out = {}
+    for name in decided:
+        sources = np.flatnonzero(matrix[:, classes.index(name)])
+        own = names[sources[0]] if len(sources) == 1 else None
+        out[name] = trained[own] if trained and own in trained else fixed
+    return out
 
 
 def log_external(run: track.RunLog, results: list[ExternalResult]) -> None:

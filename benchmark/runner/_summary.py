@@ -129,7 +129,7 @@ def _relative_errors(runs: pd.DataFrame, reference: str, context: Context) -> No
     ``reference`` backbone/strategy's cell of the same dataset (and label budget), written
     onto each cell's run (``corrupt/be``, ``corrupt/rbe``, and per kind). A cell whose
     reference has not run is said in a warning."""
-    from benchmark.evaluate import relative_errors
+    from benchmark.evaluate import relative_errors, undefined_kinds
 
     kinds = sorted(
         c.split("/")[1] for c in runs.columns
@@ -161,7 +161,13 @@ def _relative_errors(runs: pd.DataFrame, reference: str, context: Context) -> No
         except MedbenchError as exc:
             context.reporter.warning(f"cell {name}: no BE or rBE ({exc})")
             continue
-        context.store.run_log(row["run_id"]).log_metrics(relative)
+        if undefined := undefined_kinds(relative):
+            context.reporter.warning(
+                f"cell {name}: no rBE under {', '.join(undefined)} (the reference cell's "
+                "balanced error does not grow there); its means are over the other kinds"
+            )
+        defined = {key: value for key, value in relative.items() if not np.isnan(value)}
+        context.store.run_log(row["run_id"]).log_metrics(defined)
 
 
 def _auroc_tests(predictions: dict[str, pd.DataFrame], *, multilabel: bool,

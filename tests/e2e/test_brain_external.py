@@ -46,15 +46,22 @@ def test_brain_external_runs_on_phantoms(tmp_path, tracking_uri, monkeypatch):
         for site, images in (("site_b", 120), ("yes_no", 24)):
             assert 0 <= m[f"external/{site}/accuracy"] <= 1
             assert m[f"external/{site}/accuracy_ci_low"] <= m[f"external/{site}/accuracy"]
+            # the drop is from the internal test split scored on the external classes: with
+            # the same classes, its test accuracy; with tumour classes merged, a yes/no one
             drop = m["test/accuracy"] - m[f"external/{site}/accuracy"]
-            assert math.isclose(m[f"external/{site}/accuracy_drop"], drop, abs_tol=1e-9)
+            if site == "site_b":
+                assert math.isclose(m[f"external/{site}/accuracy_drop"], drop, abs_tol=1e-6)
+            assert -1 <= m[f"external/{site}/accuracy_drop"] <= 1
             text = client.download_artifacts(run.info.run_id, f"external/{site}/predictions.csv")
-            predictions = pd.read_csv(text)
-            assert len(predictions) == images  # split: all
+            predictions = pd.read_csv(text)  # split: all, but for copies of training images
+            assert len(predictions) == images - m[f"external/{site}/overlap_images"]
         yes_no = pd.read_csv(client.download_artifacts(
             run.info.run_id, "external/yes_no/predictions.csv"))  # fmt: skip
         assert list(yes_no.filter(like="p_").columns) == ["p_no", "p_yes"]
         assert set(yes_no["true"]) == {"yes", "no"}
+        # the fake yes/no tree renders the same phantom stream as the training set (seed 0):
+        # its images that copy training or validation ones are found and left out
+        assert m["external/yes_no/overlap_images"] >= 1 and m["external/site_b/overlap_images"] == 0
         # corruptions: every kind at every severity, balanced errors; BE and rBE from the summary
         for kind in ("gaussian_noise", "defocus_blur", "contrast_down", "jpeg_compression"):
             for severity in (1, 3, 5):

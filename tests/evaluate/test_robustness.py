@@ -8,7 +8,7 @@ import pytest
 from sklearn.metrics import balanced_accuracy_score
 
 from benchmark.errors import MedbenchError
-from benchmark.evaluate import balanced_error, relative_errors
+from benchmark.evaluate import balanced_error, relative_errors, undefined_kinds
 
 
 def _onehot(pred: list[int], k: int) -> np.ndarray:
@@ -74,7 +74,14 @@ def test_relative_errors_are_medmnist_c_s():
 def test_a_reference_that_cannot_divide_is_named():
     with pytest.raises(MedbenchError, match="no error under corruption 'blur'"):
         relative_errors({"blur": 0.3}, 0.1, {"noise": 0.4}, 0.2)
-    with pytest.raises(MedbenchError, match=r"corruption 'noise'.*equals its clean error"):
-        relative_errors({"noise": 0.3}, 0.1, {"noise": [0.2, 0.2]}, 0.2)
-    with pytest.raises(MedbenchError, match=r"corruption 'noise'.*equals zero"):
-        relative_errors({"noise": 0.3}, 0.1, {"noise": 0.0}, 0.0)
+    # the reference's error not growing (equal, or below its clean error: the sign would
+    # flip) leaves rBE undefined for that kind, and the mean is over the others
+    out = relative_errors({"noise": 0.3, "blur": 0.5}, 0.1,
+                          {"noise": [0.2, 0.2], "blur": 0.6}, 0.2)  # fmt: skip
+    assert np.isnan(out["corrupt/noise/rbe"]) and out["corrupt/noise/be"] == pytest.approx(1.5)
+    assert out["corrupt/rbe"] == pytest.approx((0.5 - 0.1) / (0.6 - 0.2))
+    assert undefined_kinds(out) == ["noise"]
+    below = relative_errors({"noise": 0.3}, 0.1, {"noise": 0.15}, 0.2)
+    assert np.isnan(below["corrupt/rbe"]) and below["corrupt/be"] == pytest.approx(2.0)
+    zero = relative_errors({"noise": 0.3}, 0.1, {"noise": 0.0}, 0.0)
+    assert np.isnan(zero["corrupt/be"]) and np.isnan(zero["corrupt/rbe"])

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from benchmark.errors import SuiteError
-from benchmark.runner._external import _thresholds, class_map, mapped
+from benchmark.runner._external import _thresholds, class_map, mapped, mapped_labels
 from benchmark.suite import ExternalConfig
 from benchmark.tasks import create_task
 
@@ -57,12 +57,29 @@ def test_different_names_without_a_mapping_say_how_to_map_them():
         class_map(BRAIN, ["no", "yes"], ExternalConfig(), where="x")
 
 
-def test_external_thresholds_are_the_models_own_only_for_its_own_classes():
+def test_external_thresholds_are_the_models_own_where_one_class_maps_alone():
     binary = create_task({"kind": "binary", "positive": "yes"})
-    same = np.eye(2)
-    assert _thresholds(binary, ["no", "yes"], {"yes": 0.3}, same) == {"yes": 0.3}
-    merged = np.array([[0, 1], [0, 1], [1, 0]], float)
-    assert _thresholds(binary, ["no", "yes"], None, merged) == {"yes": 0.5}
+    renamed = np.eye(2)  # normal -> no, cancer -> yes: the model's own threshold goes along
+    assert _thresholds(binary, ["no", "yes"], {"cancer": 0.3}, renamed, ["normal", "cancer"]) == {
+        "yes": 0.3
+    }
+    merged = np.array([[0, 1], [0, 1], [1, 0]], float)  # two classes into "yes": none chosen
+    assert _thresholds(binary, ["no", "yes"], None, merged, ["a", "b", "c"]) == {"yes": 0.5}
     fixed = create_task({"kind": "binary", "positive": "yes", "threshold": 0.7})
-    assert _thresholds(fixed, ["no", "yes"], None, merged) == {"yes": 0.7}
-    assert _thresholds(create_task("multiclass"), BRAIN, None, np.eye(4)) is None
+    assert _thresholds(fixed, ["no", "yes"], None, merged, ["a", "b", "c"]) == {"yes": 0.7}
+    labels = create_task("multilabel")
+    both = np.array([[1, 0], [1, 0], [0, 1]], float)
+    chosen = {"a": 0.2, "b": 0.4, "c": 0.6}
+    assert _thresholds(labels, ["ab", "c"], chosen, both, ["a", "b", "c"]) == {"ab": 0.5, "c": 0.6}
+    assert _thresholds(create_task("multiclass"), BRAIN, None, np.eye(4), BRAIN) is None
+
+
+def test_trained_labels_map_as_their_probabilities():
+    matrix = class_map(BRAIN, ["no", "yes"], ExternalConfig(classes=YES_NO), where="x")
+    np.testing.assert_array_equal(mapped_labels(np.array([0, 2, 3]), matrix, multilabel=False),
+                                  [1, 0, 1])  # fmt: skip
+    nan = np.nan
+    targets = np.array([[1, 0, 0], [nan, 0, 1], [nan, nan, 0]], np.float32)
+    both = np.array([[1, 0], [1, 0], [0, 1]], float)
+    np.testing.assert_array_equal(mapped_labels(targets, both, multilabel=True),
+                                  [[1, 0], [0, 1], [nan, 0]])  # fmt: skip
