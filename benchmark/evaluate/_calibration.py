@@ -10,8 +10,10 @@ probabilities thus come back as they were (a 0 is an underflow below 1e-38, a si
 a logit above about 17), and a kNN's vote fraction of 0 of k neighbours reads as 1/(2k),
 which a temperature above 1 still softens.
 
-Dividing those logits by T keeps every argmax and every ranking: only the confidence
-changes (T > 1 softens an over-confident model, T < 1 sharpens)."""
+Dividing those logits by T keeps every argmax, a binary task's ranking and each label's: the
+confidence changes (T > 1 softens an over-confident model, T < 1 sharpens), and so may a
+one-against-the-rest AUROC over several classes, each class's probability being re-weighed
+against the others'."""
 
 from __future__ import annotations
 

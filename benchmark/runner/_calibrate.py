@@ -5,7 +5,7 @@ reliability diagram, and the temperature as the saved model records it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -15,12 +15,22 @@ from benchmark.tasks import Task
 __all__ = ["calibrate", "calibration_metrics", "log_calibration", "temperature_config"]
 
 
-def calibrate(labels: np.ndarray, probs: np.ndarray, *, task: Task) -> float | np.ndarray:
+def calibrate(labels: np.ndarray, probs: np.ndarray, *, task: Task,
+              warn: Callable[[str], None]) -> float | np.ndarray:  # fmt: skip
     """The temperature that minimises the negative log-likelihood of the validation
-    ``labels`` under ``probs``."""
+    ``labels`` under ``probs``; one at a bound of the search is said through ``warn``."""
     from benchmark.evaluate import fit_temperature
+    from benchmark.evaluate._calibration import BOUNDS
 
-    return fit_temperature(labels, probs, multilabel=task.multilabel)
+    temperature = fit_temperature(labels, probs, multilabel=task.multilabel)
+    values = np.atleast_1d(np.asarray(temperature, float))
+    if np.any(np.isclose(values, BOUNDS[0], rtol=1e-3) | np.isclose(values, BOUNDS[1], rtol=1e-3)):
+        warn(
+            f"calibration: a temperature reached its bound ({BOUNDS[0]} or {BOUNDS[1]}): the "
+            "model's scores are not a network's probabilities (a kNN's vote shares, say), "
+            "and one temperature does not calibrate them"
+        )
+    return temperature
 
 
 def calibration_metrics(labels: np.ndarray, raw: np.ndarray, probs: np.ndarray,

@@ -36,7 +36,7 @@ from benchmark.runner._calibrate import (
     temperature_config,
 )
 from benchmark.runner._context import CellOutcome, Context
-from benchmark.runner._corrupt import test_corrupted
+from benchmark.runner._corrupt import corruption_table, test_corrupted
 from benchmark.runner._data import Dataset, images_for
 from benchmark.runner._episodes import Episode, cell_episodes, summarise_episodes
 from benchmark.runner._explain import explain, log_explanation
@@ -123,15 +123,19 @@ def _tune_train_evaluate(
             for tested in external:
                 scores |= tested.metrics
             scores["time/external_s"] = time.perf_counter() - start
+        corrupted = None
         if final.evaluate.corruptions is not None:
-            scores |= test_corrupted(
+            corrupted = test_corrupted(
                 final, trained, data, images, task=data.task, clean=(probs, labels),
                 thresholds=trained.thresholds, context=context,
             )  # fmt: skip
+            scores |= corrupted
         per_seed.append(scores)
         if first is None:  # the first seed's model and predictions are the artifacts
             first = (result, trained)
             log_external(run, external)
+            if corrupted is not None:
+                run.log_dict(corruption_table(corrupted), "eval/corruptions.json")
             if trained.temperature is not None:
                 log_calibration(run, labels, raw, probs, trained.temperature,
                                 classes=images.classes, multilabel=data.task.multilabel,
@@ -258,7 +262,9 @@ def _train_and_test(final: Cell, data, images, run: track.RunLog, context: Conte
         val_probs, val_labels = trained.proba("val", data, images, context=context,
                                               batch_size=batch_size)  # fmt: skip
         if calibration:
-            trained = replace(trained, temperature=calibrate(val_labels, val_probs, task=task))
+            temperature = calibrate(val_labels, val_probs, task=task,
+                                    warn=context.reporter.warning)  # fmt: skip
+            trained = replace(trained, temperature=temperature)
             val_probs = trained.calibrated(val_probs, multilabel=task.multilabel)
         if task.thresholded:
             thresholds = task.thresholds(val_labels, val_probs, images.classes)
@@ -314,6 +320,9 @@ def _model_cost(model: torch.nn.Module, cell: Cell, context: Context) -> dict[st
     return out
 
 
+_SCORES = ("test/", "external/", "corrupt/")  # a seed's scores (the others are costs)
+
+
 def _aggregate(per_seed: list[dict[str, float]], seeds: list[int]) -> dict[str, float]:
     """One seed: its metrics. Several: the mean under the plain name, ``_std`` beside it,
     and each seed's value under ``seed_<s>/``."""
@@ -321,9 +330,9 @@ def _aggregate(per_seed: list[dict[str, float]], seeds: list[int]) -> dict[str, 
         return dict(per_seed[0])
     table = pd.DataFrame(per_seed, index=seeds)
     out = table.mean().to_dict()
-    out |= {f"{k}_std": v for k, v in table.std(ddof=1).to_dict().items() if k.startswith("test/")}
+    out |= {f"{k}_std": v for k, v in table.std(ddof=1).to_dict().items() if k.startswith(_SCORES)}
     for seed, row in table.iterrows():
-        out |= {f"seed_{seed}/{k}": v for k, v in row.items() if k.startswith("test/")}
+        out |= {f"seed_{seed}/{k}": v for k, v in row.items() if k.startswith(_SCORES)}
     out["seeds"] = len(seeds)
     return out
 

@@ -17,7 +17,7 @@ from benchmark.runner._data import Dataset
 from benchmark.suite import Cell
 from benchmark.tasks import Task
 
-__all__ = ["test_corrupted"]
+__all__ = ["corruption_table", "test_corrupted"]
 
 
 def test_corrupted(cell: Cell, trained, data: Dataset, images: ImageSet, *, task: Task,
@@ -68,6 +68,23 @@ def test_corrupted(cell: Cell, trained, data: Dataset, images: ImageSet, *, task
         out[f"corrupt/{kind}/balanced_error"] = per_kind[kind]
     out["corrupt/balanced_error"] = float(np.mean(list(per_kind.values())))
     out["time/corrupt_s"] = time.perf_counter() - start
+    return out
+
+
+def corruption_table(metrics: dict[str, float]) -> dict:
+    """``test_corrupted``'s metrics as ``eval/corruptions.json`` holds them: per kind, its
+    mean balanced error and per severity its scores; and the clean and mean errors."""
+    out: dict = {"clean_balanced_error": metrics.get("corrupt/clean_balanced_error"),
+                 "balanced_error": metrics.get("corrupt/balanced_error"), "kinds": {}}  # fmt: skip
+    for key, value in metrics.items():
+        parts = key.split("/")
+        if parts[0] != "corrupt" or len(parts) < 3:
+            continue
+        kind = out["kinds"].setdefault(parts[1], {"severities": {}})
+        if len(parts) == 3:
+            kind[parts[2]] = value
+        else:
+            kind["severities"].setdefault(parts[2], {})[parts[3]] = value
     return out
 
 

@@ -136,10 +136,15 @@ def summarise_episodes(
             f"{key}_episodes_high": out[key] + half[key],
         }
     for episode, row in table.iterrows():
-        out |= {f"episode_{episode}/{k}": v for k, v in row.items() if k.startswith("test/")}
+        out |= {f"episode_{episode}/{k}": v for k, v in row.items()
+                if k.startswith(("test/", "external/", "corrupt/"))}  # fmt: skip
     return out | counts
 
 
 def _is_score(key: str) -> bool:
-    """A test score of the whole split (not a class's, not an interval's bound)."""
-    return key.startswith("test/") and key.count("/") == 1 and not key.endswith(("_low", "_high"))
+    """A test score of the whole split, or of an external dataset's (not a class's, not an
+    interval's bound), or the balanced error under corruptions."""
+    whole = (key.startswith("test/") and key.count("/") == 1) or (
+        key.startswith("external/") and key.count("/") == 2
+    )
+    return (whole or key == "corrupt/balanced_error") and not key.endswith(("_low", "_high"))

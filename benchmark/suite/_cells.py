@@ -121,10 +121,15 @@ class Cell(_Strict):
 
     @property
     def study_key(self) -> str:
-        """Hash of everything but the trial count: asking for more trials extends the study."""
+        """Hash of everything but the trial count and what is tested only after training
+        (external datasets, corruptions, calibration): asking for more trials, or for those
+        tests, extends the same study."""
         config = self.resolved()
         if config["tune"] is not None:
             config["tune"].pop("trials")
+        config.pop("external", None)  # tested after training: the study is the same
+        for key in ("calibration", "external", "corruptions"):
+            config["evaluate"].pop(key, None)
         return _hash(config)
 
     def with_params(self, params: dict[str, Any]) -> Cell:
@@ -168,14 +173,30 @@ def expand_cells(suite: Suite) -> list[Cell]:
         for strategy, strategy_config in suite.strategies.items()
         for train in _budgets(train_for(suite.train, strategy_config))
     ]
-    if suite.cells is None:
-        return cells
-    unused = [p for p in suite.cells if not any(_matches(c, p) for c in cells)]
-    if unused:
+    if suite.cells is not None:
+        unused = [p for p in suite.cells if not any(_matches(c, p) for c in cells)]
+        if unused:
+            raise SuiteError(
+                f"cells: {unused} match no cell of the grid; its cells are "
+                f"{[c.name for c in cells]}."
+            )
+        cells = [c for c in cells if any(_matches(c, p) for p in suite.cells)]
+    _check_reference(suite, cells)
+    return cells
+
+
+def _check_reference(suite: Suite, cells: list[Cell]) -> None:
+    """The corruptions' reference cell runs for every dataset whose cells it compares."""
+    corruptions = suite.evaluate.corruptions
+    if corruptions is None or corruptions.reference is None:
+        return
+    names = {c.base_name for c in cells}
+    missing = sorted({f"{c.dataset}/{corruptions.reference}" for c in cells} - names)
+    if missing:
         raise SuiteError(
-            f"cells: {unused} match no cell of the grid; its cells are {[c.name for c in cells]}."
+            f"evaluate.corruptions.reference: the reference cells {missing} are not run "
+            "(left out by `cells:`): add them to `cells:`, or name another reference."
         )
-    return [c for c in cells if any(_matches(c, p) for p in suite.cells)]
 
 
 def _external(suite: Suite, dataset: str) -> dict[str, ExternalData]:

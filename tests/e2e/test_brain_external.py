@@ -74,7 +74,9 @@ def test_brain_external_runs_on_phantoms(tmp_path, tracking_uri, monkeypatch):
         for key in ("ece", "brier", "nll"):
             assert f"test/{key}" in m and f"test/{key}_uncalibrated" in m
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "eval")}
-        assert {"eval/reliability.png", "eval/calibration.json"} <= artifacts
+        assert {"eval/reliability.png", "eval/calibration.json", "eval/corruptions.json"} <= (
+            artifacts
+        )
     reference = runs[CELLS[0]].data.metrics  # BE and rBE of the reference cell itself are 1
     assert math.isclose(reference["corrupt/be"], 1.0) and math.isclose(reference["corrupt/rbe"], 1)
 

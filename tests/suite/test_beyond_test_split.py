@@ -96,3 +96,23 @@ def test_the_shipped_suites_validate(name, monkeypatch, tmp_path):
     assert cells and all(cell.external for cell in cells)
     assert not {cell.dataset for cell in cells} & set(suite.evaluate.external)
     assert suite.evaluate.calibration == "temperature" and suite.evaluate.corruptions
+
+
+def test_a_reference_left_out_by_cells_is_refused(tmp_path, tiny_suite):
+    tiny_suite["backbones"].append({"name": "test_efficientnet", "pretrained": False})
+    tiny_suite["evaluate"]["corruptions"] = {"kinds": ["pixelate"],
+                                             "reference": "test_resnet/finetune"}  # fmt: skip
+    tiny_suite["cells"] = ["*/test_efficientnet/*"]
+    with pytest.raises(SuiteError, match=r"reference cells \['phantoms/test_resnet/finetune'\]"):
+        expand_cells(_load(tmp_path, tiny_suite))
+
+
+def test_tests_after_training_keep_the_study(tmp_path, tiny_suite):
+    tiny_suite["tune"] = {"trials": 2, "space": {"lr": {"low": 0.001, "high": 0.1}}}
+    (plain,) = expand_cells(_load(tmp_path, tiny_suite))
+    tiny_suite["datasets"]["site_b"] = SITE_B
+    tiny_suite["evaluate"] |= {"external": ["site_b"], "calibration": "temperature",
+                               "corruptions": {"kinds": ["pixelate"]}}  # fmt: skip
+    (tested,) = expand_cells(_load(tmp_path, tiny_suite))
+    assert tested.config_hash != plain.config_hash  # the cell runs again, for the new tests
+    assert tested.study_key == plain.study_key  # but its tuning is reused
