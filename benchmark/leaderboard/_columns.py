@@ -171,3 +171,14 @@ def id_columns(runs: pd.DataFrame, all_runs: bool) -> tuple[tuple[Column, ...], 
         runs["run_id"] = runs["run_id"].str[:8]
         runs["start_time"] = pd.to_datetime(runs["start_time"]).dt.strftime("%Y-%m-%d %H:%M")
     return columns, runs
+
+
+def tagged_order(runs: pd.DataFrame, tag: str, found: set[str]) -> list[str]:
+    """The names in ``found`` in the order the runs' comma-joined ``tag`` lists them (the
+    runs taken by dataset), then the others by name."""
+    order: dict[str, None] = {}
+    if tag_column(tag) in runs:
+        runs = runs.sort_values(tag_column("dataset"), kind="stable")
+    for names in runs.get(tag_column(tag), pd.Series(dtype=str)).dropna():
+        order |= dict.fromkeys(n for n in str(names).split(",") if n in found)
+    return list(order) + sorted(found - set(order))

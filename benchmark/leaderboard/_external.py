@@ -9,7 +9,7 @@ import re
 
 import pandas as pd
 
-from benchmark.leaderboard._columns import ID, Board, Column, from_runs, id_columns
+from benchmark.leaderboard._columns import ID, Board, Column, from_runs, id_columns, tagged_order
 from benchmark.tasks import get_task
 from benchmark.track import metric_column, tag_column
 
@@ -30,12 +30,7 @@ def external_datasets(runs: pd.DataFrame) -> list[str]:
     found = {
         m.group(1) for c in runs.columns if (m := _EXTERNAL.match(str(c))) and runs[c].notna().any()
     }
-    order: dict[str, None] = {}
-    if tag_column("external") in runs:  # the trained-on datasets' order, then the tags'
-        runs = runs.sort_values(tag_column("dataset"), kind="stable")
-    for names in runs.get(tag_column("external"), pd.Series(dtype=str)).dropna():
-        order |= dict.fromkeys(n for n in str(names).split(",") if n in found)
-    return list(order) + sorted(found - set(order))
+    return tagged_order(runs, "external", found)
 
 
 def _score(run: pd.Series, datasets: list[str]) -> str:

@@ -9,7 +9,7 @@ import re
 
 import pandas as pd
 
-from benchmark.leaderboard._columns import ID, Board, from_runs, id_columns, measure
+from benchmark.leaderboard._columns import ID, Board, from_runs, id_columns, measure, tagged_order
 from benchmark.tasks import get_task
 from benchmark.track import metric_column, tag_column
 
@@ -42,12 +42,7 @@ def corruption_kinds(runs: pd.DataFrame) -> list[str]:
         if str(c).startswith(_PREFIX) and str(c).endswith("/balanced_error")
         and str(c).count("/") == 2 and runs[c].notna().any()
     }  # fmt: skip
-    order: dict[str, None] = {}
-    if tag_column("corruptions") in runs:  # the trained-on datasets' order, then the tags'
-        runs = runs.sort_values(tag_column("dataset"), kind="stable")
-    for names in runs.get(tag_column("corruptions"), pd.Series(dtype=str)).dropna():
-        order |= dict.fromkeys(n for n in str(names).split(",") if n in found)
-    return list(order) + sorted(found - set(order))
+    return tagged_order(runs, "corruptions", found)
 
 
 def _tested(run: pd.Series) -> bool:
