@@ -414,7 +414,7 @@ class CorruptionsConfig(_Strict):
         known, problems = names.corruptions(), Problems()
         for i, kind in enumerate(value):
             if kind not in known:
-                message = f"unknown corruption '{kind}': expected one of {sorted(known)}" + (
+                message = f"unknown corruption '{kind}': expected one of {sorted(known)}." + (
                     suggest(kind, known)
                 )
                 problems.append(problem((i,), message, value=kind))

@@ -83,3 +83,33 @@ def test_trained_labels_map_as_their_probabilities():
     both = np.array([[1, 0], [1, 0], [0, 1]], float)
     np.testing.assert_array_equal(mapped_labels(targets, both, multilabel=True),
                                   [[1, 0], [0, 1], [nan, 0]])  # fmt: skip
+
+
+def test_a_mapping_that_leaves_a_class_over_refuses_the_start(tmp_path, tiny_suite, tracking_uri):
+    from benchmark.checks import load_checked_suite
+    from benchmark.data import write_synthetic
+    from benchmark.runner import run_suite
+    from tests.conftest import write_suite
+
+    write_synthetic(tmp_path / "yes_no", layout="brain-mri-yes-no", per_class=4, size=32)
+    tiny_suite["datasets"]["yes_no"] = {
+        "layout": "brain-mri-yes-no",
+        "root": str(tmp_path / "yes_no"),
+    }
+    tiny_suite["evaluate"]["external"] = {
+        "yes_no": {"classes": {"glioma": "yes", "meningioma": "yes", "pituitary": "yes"}}
+    }
+    suite = load_checked_suite(write_suite(tmp_path / "s.yaml", tiny_suite))
+    with pytest.raises(SuiteError) as info:
+        run_suite(suite, tracking_uri=tracking_uri)
+    message = str(info.value)
+    assert (
+        "evaluate.external.yes_no.classes: trained classes ['notumor'] are mapped to no" in message
+    )
+    assert "\n" not in message
+    from mlflow import MlflowClient  # and nothing was run
+
+    experiment = MlflowClient(tracking_uri).get_experiment_by_name("tiny")
+    assert experiment is None or not MlflowClient(tracking_uri).search_runs(
+        [experiment.experiment_id]
+    )
