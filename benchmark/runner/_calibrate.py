@@ -5,7 +5,7 @@ reliability diagram, and the temperature as the saved model records it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -71,24 +71,22 @@ def temperature_config(temperature: float | np.ndarray | None, classes: Sequence
 
 
 def log_calibration(run: track.RunLog, labels: np.ndarray, raw: np.ndarray, probs: np.ndarray,
-                    temperature: float | np.ndarray, *, classes: Sequence[str],
-                    multilabel: bool, title: str) -> None:  # fmt: skip
-    """The reliability diagram before and after, and the fitted temperature with the scores,
-    as artifacts of the cell's run."""
-    from benchmark.evaluate import calibration_scores, reliability_figure
+                    temperature: float | np.ndarray, *, scores: Mapping[str, float],
+                    classes: Sequence[str], task: Task, title: str) -> None:  # fmt: skip
+    """The reliability diagram before and after, and the fitted temperature with the test
+    scores before and after (``scores``: :func:`calibration_metrics`'), as artifacts of the
+    cell's run."""
+    from benchmark.evaluate import reliability_figure
 
-    figure = reliability_figure(labels, raw, probs, multilabel=multilabel, title=title)
+    figure = reliability_figure(labels, raw, probs, multilabel=task.multilabel, title=title)
     run.log_figure(figure, "eval/reliability.png")
-    values = np.atleast_1d(np.asarray(temperature, float))
+    names = ("ece", "brier", "nll")
     run.log_dict(
         {
-            "temperature": (
-                {c: float(t) for c, t in zip(classes, values, strict=True)}
-                if multilabel else float(values[0])
-            ),
+            "temperature": temperature_config(temperature, classes, task=task),
             "fitted_on": "val",
-            "before": calibration_scores(labels, raw, multilabel=multilabel),
-            "after": calibration_scores(labels, probs, multilabel=multilabel),
+            "before": {k: scores[f"test/{k}_uncalibrated"] for k in names},
+            "after": {k: scores[f"test/{k}"] for k in names},
         },
         "eval/calibration.json",
-    )  # fmt: skip
+    )

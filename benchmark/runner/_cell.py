@@ -40,7 +40,7 @@ from benchmark.runner._corrupt import corruption_table, test_corrupted
 from benchmark.runner._data import Dataset, images_for
 from benchmark.runner._episodes import Episode, cell_episodes, summarise_episodes
 from benchmark.runner._explain import explain, log_explanation
-from benchmark.runner._external import log_external, test_external
+from benchmark.runner._external import external_copies, log_external, test_external
 from benchmark.runner._fit import Trained, fit_cell, split_ids, training_cost
 from benchmark.runner._study import cell_tags, study_name, tune_cell
 from benchmark.suite import Cell
@@ -107,17 +107,21 @@ def _tune_train_evaluate(
     images = images_for(cell, data, reporter=context.reporter)
     final, refit_epochs, metrics = _tuned(cell, data, images, run, context, claim)
     per_seed, first, explanation = [], None, None
+    copies = {}  # external images copying this dataset's training ones: found once, not per seed
+    if final.external:
+        assert datasets is not None  # the worker gives them to a cell with external data
+        copies = external_copies(final, data, datasets, context=context)
     for episode in episodes:
         trained, result, scores, (probs, labels), raw = _train_and_test(
             final, data, images, run, context, episode=episode, refit_epochs=refit_epochs
         )
         external = []
         if final.external:
-            assert datasets is not None  # the worker gives them to a cell with external data
+            assert datasets is not None
             start = time.perf_counter()
             external = test_external(
                 final, trained, internal=(probs, labels), task=data.task,
-                classes=images.classes, data=data, dataset=datasets, context=context,
+                classes=images.classes, copies=copies, dataset=datasets, context=context,
                 seed=episode.seed,
             )  # fmt: skip
             for tested in external:
@@ -137,9 +141,10 @@ def _tune_train_evaluate(
             if corrupted is not None:
                 run.log_dict(corruption_table(corrupted), "eval/corruptions.json")
             if trained.temperature is not None:
-                log_calibration(run, labels, raw, probs, trained.temperature,
-                                classes=images.classes, multilabel=data.task.multilabel,
-                                title=cell.name)  # fmt: skip
+                log_calibration(
+                    run, labels, raw, probs, trained.temperature, scores=scores,
+                    classes=images.classes, task=data.task, title=cell.name,
+                )  # fmt: skip
             if cell.explain is not None:
                 explanation = explain(cell, trained, images, data, probs, labels, context)
         else:  # the others' test scores beside them (paired tests, MedMNIST's evaluator)

@@ -5,7 +5,7 @@ with intervals and the drop from the internal test score."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,15 +94,15 @@ class ExternalResult:
 
 
 def test_external(cell: Cell, trained, *, internal: tuple[np.ndarray, np.ndarray],
-                  task: Task, classes: list[str], data: Dataset,
+                  task: Task, classes: list[str], copies: Mapping[str, np.ndarray],
                   dataset: Callable[[str], Dataset], context: Context,
                   seed: int) -> list[ExternalResult]:  # fmt: skip
     """``trained`` (the cell's model, its temperature and thresholds) tested on each of the
     cell's external datasets. ``internal`` are its (calibrated) test probabilities and
-    labels on ``data``, the cell's own dataset: mapped onto the external classes and scored
-    the same way, they give the like-for-like internal score each drop is measured from.
-    External images that copy (or nearly copy) the cell's training or validation images are
-    left out, counted and warned about: they are not external."""
+    labels on the cell's own dataset: mapped onto the external classes and scored the same
+    way, they give the like-for-like internal score each drop is measured from. External
+    images that copy the cell's training or validation images (``copies``, by dataset:
+    :func:`external_copies`) are left out and counted: they are not external."""
     results = []
     for name, entry in cell.external.items():
         context.reporter.phase(f"external test: {name}", 0)
@@ -111,14 +111,8 @@ def test_external(cell: Cell, trained, *, internal: tuple[np.ndarray, np.ndarray
         indices = (
             np.arange(len(images.labels)) if entry.use.split == "all" else external.indices("test")
         )
-        copies = overlap(data, external)[indices]
-        if copies.any():
-            context.reporter.warning(
-                f"external dataset '{name}': {int(copies.sum())} of its images copy (or nearly) "
-                f"the training or validation images of '{cell.dataset}'; they are left out "
-                "of its test"
-            )
-            indices = indices[~copies]
+        copied = copies[name][indices]
+        indices = indices[~copied]
         raw, labels = trained.proba(
             "test", external, images, context=context, batch_size=cell.evaluate.batch_size,
             indices=indices, own=False,
@@ -153,7 +147,7 @@ def test_external(cell: Cell, trained, *, internal: tuple[np.ndarray, np.ndarray
                 metrics[f"{prefix}{score}_drop"] = (
                     alike[f"internal/{score}"] - metrics[prefix + score]
                 )
-        metrics[f"{prefix}overlap_images"] = float(copies.sum())
+        metrics[f"{prefix}overlap_images"] = float(copied.sum())
         results.append(ExternalResult(name, metrics, evaluation))
     return results
 
@@ -174,6 +168,23 @@ def mapped_labels(labels: np.ndarray, matrix: np.ndarray, *, multilabel: bool) -
         sources = labels[:, np.flatnonzero(matrix[:, j])]
         seen = ~np.isnan(sources).all(axis=1)
         out[seen, j] = np.nanmax(sources[seen], axis=1)
+    return out
+
+
+def external_copies(cell: Cell, data: Dataset, dataset: Callable[[str], Dataset], *,
+                    context: Context) -> dict[str, np.ndarray]:  # fmt: skip
+    """For each of ``cell``'s external datasets, which of its images copy (or nearly) the
+    training or validation images of ``data``, the cell's own dataset; once per cell (its
+    seeds share them), with a warning where there are any."""
+    out = {}
+    for name in cell.external:
+        out[name] = copies = overlap(data, dataset(name))
+        if copies.any():
+            context.reporter.warning(
+                f"external dataset '{name}': {int(copies.sum())} of its images copy (or nearly) "
+                f"the training or validation images of '{cell.dataset}'; they are left out "
+                "of its test"
+            )
     return out
 
 
