@@ -9,7 +9,7 @@ spelling that turns a setting off. A command's flag (``--tracking-uri``, ``--sto
 
 from __future__ import annotations
 
-import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Mapping
@@ -306,19 +306,22 @@ def cache_home() -> Path | None:
 
 def writable_folder(path: Path, *, what: str, keep: bool = True) -> Path:
     """``path`` created if needed and checked writable, or a one-line :class:`MedbenchError`
-    naming ``what`` it is for. ``keep=False`` only checks: the folders the check created are
-    removed again (a command that fails later leaves nothing behind)."""
-    made = [p for p in (path, *path.parents) if not p.exists()]
+    naming ``what`` it is for. ``keep=False`` only checks and creates nothing: the nearest
+    folder that exists must take a file (and be a folder). Nothing is created and removed
+    again, so two commands checking and creating the same folder at once cannot pull it
+    from under each other."""
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=path).close()
+        if keep:
+            path.mkdir(parents=True, exist_ok=True)
+            tempfile.TemporaryFile(dir=path).close()
+        else:
+            existing = next(p for p in (path, *path.parents) if p.exists())
+            if not existing.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+            tempfile.TemporaryFile(dir=existing).close()
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise MedbenchError(
             f"{what} {path} cannot be written ({reason}). Choose a writable folder."
         ) from None
-    finally:
-        for folder in made if not keep else ():
-            with contextlib.suppress(OSError):
-                folder.rmdir()  # innermost first; a folder something else filled stays
     return path

@@ -146,3 +146,29 @@ def test_checking_a_folder_leaves_nothing_behind_when_asked(tmp_path):
     assert list(tmp_path.iterdir()) == []
     writable_folder(target, what="the output")
     assert target.is_dir()
+
+
+def test_a_file_in_the_way_of_a_folder_is_named_without_creating_anything(tmp_path):
+    from benchmark.errors import MedbenchError
+    from benchmark.settings import writable_folder
+
+    (tmp_path / "mlruns").write_text("not a folder")
+    with pytest.raises(MedbenchError, match=r"the output .*mlruns/a cannot be written \(Not a"):
+        writable_folder(tmp_path / "mlruns" / "a", what="the output", keep=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mlruns"]
+
+
+def test_commands_checking_and_creating_one_folder_at_once_never_fail_each_other(tmp_path):
+    """Two runs started together check the same folders while one of them creates them: a
+    check creates nothing, so it cannot remove a folder from under the other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from benchmark.settings import writable_folder
+
+    def check(i: int) -> None:
+        folder = tmp_path / f"try{i // 4}" / "mlruns"
+        writable_folder(folder, what="the store", keep=i % 4 == 3)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(check, range(2000)))
+    assert all((tmp_path / f"try{i}" / "mlruns").is_dir() for i in range(500))
