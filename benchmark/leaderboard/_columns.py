@@ -3,11 +3,13 @@ which direction is better (a metric's, from the catalogue)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import pandas as pd
 
 from benchmark.metrics import higher_is_better
+from benchmark.tasks import Task, get_task
 from benchmark.track import metric_column, tag_column
 
 __all__ = [
@@ -19,8 +21,12 @@ __all__ = [
     "SUMMARY",
     "Board",
     "Column",
+    "empty_board",
     "measure",
     "reference_metric",
+    "run_ids",
+    "run_task",
+    "run_value",
 ]
 
 
@@ -171,6 +177,29 @@ def id_columns(runs: pd.DataFrame, all_runs: bool) -> tuple[tuple[Column, ...], 
         runs["run_id"] = runs["run_id"].str[:8]
         runs["start_time"] = pd.to_datetime(runs["start_time"]).dt.strftime("%Y-%m-%d %H:%M")
     return columns, runs
+
+
+def empty_board(name: str, note: str) -> Board:
+    """A table with no rows (only the cell's id columns) and the ``note`` saying why."""
+    frame = pd.DataFrame(columns=[c.name for c in ID])
+    return Board(name, frame, {c.name: c for c in ID}, notes=[note])
+
+
+def run_ids(run: pd.Series) -> dict:
+    """A run's ``dataset``, ``backbone`` and ``strategy`` (its tags)."""
+    return {c.name: run.get(c.source) for c in ID}
+
+
+def run_task(run: pd.Series) -> type[Task]:
+    """The task a run's ``task`` tag names (multi-class for a run logged without one)."""
+    kind = run.get(tag_column("task"))
+    return get_task(kind if isinstance(kind, str) and kind else "multiclass")
+
+
+def run_value(run: pd.Series, key: str) -> float:
+    """A run's metric ``key``; NaN where it was not logged."""
+    value = run.get(metric_column(key))
+    return math.nan if value is None or pd.isna(value) else float(value)
 
 
 def tagged_order(runs: pd.DataFrame, tag: str, found: set[str]) -> list[str]:

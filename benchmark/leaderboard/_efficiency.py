@@ -8,9 +8,9 @@ import math
 
 import pandas as pd
 
-from benchmark.leaderboard._columns import ID, Board, Column
+from benchmark.leaderboard._columns import ID, Board, Column, empty_board, run_ids, run_value
 from benchmark.metrics import get_metric
-from benchmark.track import metric_column, tag_column
+from benchmark.track import tag_column
 
 __all__ = ["AXES", "METRIC", "efficiency_points", "efficiency_table"]
 
@@ -33,19 +33,14 @@ def efficiency_points(runs: pd.DataFrame, *, metric: str = METRIC) -> pd.DataFra
             if isinstance(value, str) and value:
                 axis, budget = name, float(value)
         rows.append({
-            **{key: run.get(tag_column(key)) for key in ("dataset", "backbone", "strategy")},
+            **run_ids(run),
             "axis": axis, "budget": budget,
-            "mean": _value(run, metric), "std": _value(run, f"{metric}_std"),
-            "low": _value(run, f"{metric}_episodes_low"),
-            "high": _value(run, f"{metric}_episodes_high"),
-            "episodes": _value(run, "episodes"),
+            "mean": run_value(run, metric), "std": run_value(run, f"{metric}_std"),
+            "low": run_value(run, f"{metric}_episodes_low"),
+            "high": run_value(run, f"{metric}_episodes_high"),
+            "episodes": run_value(run, "episodes"),
         })  # fmt: skip
     return pd.DataFrame(rows, columns=POINT_COLUMNS)
-
-
-def _value(run: pd.Series, key: str) -> float:
-    value = run.get(metric_column(key))
-    return math.nan if value is None or pd.isna(value) else float(value)
 
 
 def efficiency_table(runs: pd.DataFrame, **_) -> Board:
@@ -54,14 +49,11 @@ def efficiency_table(runs: pd.DataFrame, **_) -> Board:
     its standard deviation across episodes. Empty (with a note) when no cell has the axis."""
     points = efficiency_points(runs)
     if not (points["axis"] != "").any():
-        board = Board(
-            "efficiency", pd.DataFrame(columns=[c.name for c in ID]), {c.name: c for c in ID}
-        )
-        board.notes.append(
+        return empty_board(
+            "efficiency",
             "no cell has a label-efficiency axis: give the suite train.shots (images per "
-            "class) or train.fraction, and train.episodes"
+            "class) or train.fraction, and train.episodes",
         )
-        return board
     points["column"] = [_budget_name(a, b) for a, b in zip(points["axis"], points["budget"],
                                                             strict=True)]  # fmt: skip
     order = {axis: k for k, axis in enumerate(AXES)}

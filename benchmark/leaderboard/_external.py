@@ -9,8 +9,17 @@ import re
 
 import pandas as pd
 
-from benchmark.leaderboard._columns import ID, Board, Column, from_runs, id_columns, tagged_order
-from benchmark.tasks import get_task
+from benchmark.leaderboard._columns import (
+    Board,
+    Column,
+    empty_board,
+    from_runs,
+    id_columns,
+    run_ids,
+    run_task,
+    run_value,
+    tagged_order,
+)
 from benchmark.track import metric_column, tag_column
 
 __all__ = ["external_datasets", "external_figure", "external_points", "external_table"]
@@ -36,19 +45,13 @@ def external_datasets(runs: pd.DataFrame) -> list[str]:
 def _score(run: pd.Series, datasets: list[str]) -> str:
     """The score a row is judged by: its task's ranking metric, or the first of its task's
     headline scores that the external evaluation gives (without ``test/``)."""
-    kind = run.get(tag_column("task"))
-    task = get_task(kind if isinstance(kind, str) and kind else "multiclass")
+    task = run_task(run)
     names = [task.ranking] + [key for _, key in task.headline]
     names = [n.removeprefix("test/") for n in dict.fromkeys(names)]
     for name in names:
-        if any(not math.isnan(_value(run, f"external/{d}/{name}")) for d in datasets):
+        if any(not math.isnan(run_value(run, f"external/{d}/{name}")) for d in datasets):
             return name
     return names[0]
-
-
-def _value(run: pd.Series, key: str) -> float:
-    value = run.get(metric_column(key))
-    return math.nan if value is None or pd.isna(value) else float(value)
 
 
 def _measured(run: pd.Series, datasets: list[str]) -> tuple[str, float, dict[str, dict]]:
@@ -56,16 +59,16 @@ def _measured(run: pd.Series, datasets: list[str]) -> tuple[str, float, dict[str
     ``value``, interval (``low``, ``high``) and ``drop`` (the logged one, else internal −
     external)."""
     score = _score(run, datasets)
-    internal = _value(run, f"test/{score}")
+    internal = run_value(run, f"test/{score}")
     found = {}
     for name in datasets:
-        value = _value(run, f"external/{name}/{score}")
+        value = run_value(run, f"external/{name}/{score}")
         if math.isnan(value):
             continue
-        drop = _value(run, f"external/{name}/{score}_drop")
+        drop = run_value(run, f"external/{name}/{score}_drop")
         found[name] = {
-            "value": value, "low": _value(run, f"external/{name}/{score}_ci_low"),
-            "high": _value(run, f"external/{name}/{score}_ci_high"),
+            "value": value, "low": run_value(run, f"external/{name}/{score}_ci_low"),
+            "high": run_value(run, f"external/{name}/{score}_ci_high"),
             "drop": internal - value if math.isnan(drop) else drop,
         }  # fmt: skip
     return score, internal, found
@@ -79,7 +82,7 @@ def external_points(runs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, run in runs.iterrows():
         score, internal, found = _measured(run, datasets)
-        ids = {key: run.get(tag_column(key)) for key in ("dataset", "backbone", "strategy")}
+        ids = run_ids(run)
         cell = run.get(tag_column("cell"))
         if not isinstance(cell, str):
             cell = "/".join(str(v) for v in ids.values())
@@ -96,10 +99,7 @@ def external_table(runs: pd.DataFrame, *, all_runs: bool = False, **_) -> Board:
     measured = [_measured(run, datasets) for _, run in runs.iterrows()]
     tested = [bool(found) for _, _, found in measured]
     if not any(tested):
-        board = Board("external", pd.DataFrame(columns=[c.name for c in ID]),
-                      {c.name: c for c in ID})  # fmt: skip
-        board.notes.append(EMPTY_NOTE)
-        return board
+        return empty_board("external", EMPTY_NOTE)
     measured = [m for m, t in zip(measured, tested, strict=True) if t]
     ids, runs = id_columns(runs[tested].reset_index(drop=True), all_runs)
     frame, meta = from_runs(runs, ids)

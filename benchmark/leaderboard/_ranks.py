@@ -9,9 +9,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from benchmark.leaderboard._columns import BUDGET, Board, Column, reference_metric
+from benchmark.leaderboard._columns import (
+    BUDGET,
+    Board,
+    Column,
+    reference_metric,
+    run_task,
+    run_value,
+)
 from benchmark.leaderboard._references import SIZE, reference_settings
-from benchmark.tasks import get_task
 from benchmark.track import metric_column, tag_column
 
 if TYPE_CHECKING:
@@ -122,10 +128,7 @@ def ranks_table(
 
 
 def _ranking_score(run: pd.Series) -> float:
-    kind = run.get(tag_column("task"))
-    metric = get_task(kind if isinstance(kind, str) and kind else "multiclass").ranking
-    value = run.get(metric_column(metric))
-    return float("nan") if value is None or pd.isna(value) else float(value)
+    return run_value(run, run_task(run).ranking)
 
 
 def _mean(by_row, column: str) -> pd.Series:

@@ -5,12 +5,22 @@ severity."""
 
 from __future__ import annotations
 
+import math
 import re
 
 import pandas as pd
 
-from benchmark.leaderboard._columns import ID, Board, from_runs, id_columns, measure, tagged_order
-from benchmark.tasks import get_task
+from benchmark.leaderboard._columns import (
+    Board,
+    empty_board,
+    from_runs,
+    id_columns,
+    measure,
+    run_ids,
+    run_task,
+    run_value,
+    tagged_order,
+)
 from benchmark.track import metric_column, tag_column
 
 __all__ = ["corruption_kinds", "robustness_figure", "robustness_points", "robustness_table"]
@@ -56,10 +66,7 @@ def robustness_table(runs: pd.DataFrame, *, all_runs: bool = False, **_) -> Boar
     with a note, when no cell was tested under corruptions."""
     tested = [_tested(run) for _, run in runs.iterrows()]
     if not any(tested):
-        board = Board("robustness", pd.DataFrame(columns=[c.name for c in ID]),
-                      {c.name: c for c in ID})  # fmt: skip
-        board.notes.append(EMPTY_NOTE)
-        return board
+        return empty_board("robustness", EMPTY_NOTE)
     kinds = corruption_kinds(runs)
     ids, runs = id_columns(runs[tested].reset_index(drop=True), all_runs)
     columns = tuple(
@@ -85,9 +92,7 @@ def robustness_table(runs: pd.DataFrame, *, all_runs: bool = False, **_) -> Boar
 def _score(run: pd.Series) -> str:
     """The score the curves follow: the task's ranking metric where the corruptions
     measured it, else accuracy (without ``test/``)."""
-    kind = run.get(tag_column("task"))
-    name = get_task(kind if isinstance(kind, str) and kind else "multiclass").ranking
-    name = name.removeprefix("test/")
+    name = run_task(run).ranking.removeprefix("test/")
     measured = any(
         (m := _SEVERITY.match(str(c))) and m.group(3) == name and not pd.isna(v)
         for c, v in run.items()
@@ -102,7 +107,7 @@ def robustness_points(runs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, run in runs.iterrows():
         score = _score(run)
-        ids = {key: run.get(tag_column(key)) for key in ("dataset", "backbone", "strategy")}
+        ids = run_ids(run)
         cell = run.get(tag_column("cell"))
         if not isinstance(cell, str):
             cell = "/".join(str(v) for v in ids.values())
@@ -113,11 +118,11 @@ def robustness_points(runs: pd.DataFrame) -> pd.DataFrame:
         for kind in kinds:
             for severity in [0, *severities]:
                 key = f"test/{score}" if severity == 0 else f"corrupt/{kind}/{severity}/{score}"
-                value = run.get(metric_column(key))
-                if value is None or pd.isna(value):
+                value = run_value(run, key)
+                if math.isnan(value):
                     continue
                 rows.append({**ids, "cell": cell, "kind": kind, "severity": severity,
-                             "score": score, "value": float(value)})  # fmt: skip
+                             "score": score, "value": value})  # fmt: skip
     points = pd.DataFrame(rows, columns=POINT_COLUMNS)
     # a cell with only its clean value under a kind has no curve
     return points.groupby(["cell", "kind"]).filter(lambda g: (g["severity"] > 0).any())
